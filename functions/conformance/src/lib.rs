@@ -1,0 +1,43 @@
+//! One conformance suite for the storage ports, run by every adapter's
+//! tests: each function takes a fresh, empty store and panics on a breach of
+//! the semantics the services rely on (those of S3 and DynamoDB).
+
+mod blob;
+mod metadata;
+
+pub use blob::{blob_cas_race, blob_create_only, blob_metadata_and_listing, blob_update_compare_and_swap};
+pub use metadata::{
+    store_commit_is_conditional, store_commit_race, store_repositories, store_search, store_users_and_tokens,
+};
+
+/// Defines one `#[tokio::test]` per suite function for an adapter, given an
+/// expression that builds a fresh store (it may use `dir`, a new temp dir).
+#[macro_export]
+macro_rules! blob_suite {
+    ($make:expr) => {
+        $crate::blob_suite!(@tests $make; blob_create_only, blob_update_compare_and_swap, blob_metadata_and_listing, blob_cas_race);
+    };
+    (@tests $make:expr; $($name:ident),*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = ($make)(dir.path());
+            $crate::$name(&store).await;
+        }
+    )*};
+}
+
+#[macro_export]
+macro_rules! metadata_suite {
+    ($make:expr) => {
+        $crate::metadata_suite!(@tests $make; store_repositories, store_commit_is_conditional, store_commit_race, store_search, store_users_and_tokens);
+    };
+    (@tests $make:expr; $($name:ident),*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = ($make)(dir.path());
+            $crate::$name(&store).await;
+        }
+    )*};
+}

@@ -1,0 +1,70 @@
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// The object-metadata key holding the crate revision an index file was built from.
+pub const REVISION_METADATA: &str = "crate-revision";
+
+/// How a put treats an existing object, as S3 conditional writes do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutMode {
+    /// Replace whatever is there.
+    Overwrite,
+    /// Only if nothing is there (`If-None-Match: *`); else [`BlobError::AlreadyExists`].
+    Create,
+    /// Only if the object still has this ETag (`If-Match`); else [`BlobError::Precondition`].
+    Update(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+    /// User metadata stored with the object (S3 `x-amz-meta-*`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Opaque; changes whenever the content changes.
+    pub etag: String,
+    pub size: u64,
+    pub last_modified: SystemTime,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl ObjectMeta {
+    /// The crate revision an index file was written for (0 when unknown).
+    pub fn revision(&self) -> u64 {
+        self.metadata
+            .get(REVISION_METADATA)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("object `{0}` already exists")]
+    AlreadyExists(String),
+    #[error("object `{0}` changed since it was read")]
+    Precondition(String),
+    #[error("object `{0}` does not exist")]
+    NotFound(String),
+    #[error("blob store: {0}")]
+    Backend(String),
+}
+
+/// Object storage with S3's semantics: whole-object puts, conditional on
+/// absence or on an ETag, and strongly consistent reads after writes.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    async fn put(&self, key: &str, body: Bytes, mode: PutMode, options: PutOptions) -> Result<ObjectMeta, BlobError>;
+    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError>;
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError>;
+    /// Deleting a missing object succeeds.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// Every key under `prefix`, in lexicographic order.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+}

@@ -1,0 +1,55 @@
+//! Index files are derived data: each is rebuilt whole from the metadata
+//! store and written by compare-and-swap, so concurrent writers converge and
+//! an older revision never replaces a newer one.
+
+use crate::keys::index_file_key;
+use crate::{BlobError, ObjectKind, PutMode, PutOptions, REVISION_METADATA, Registry, RegistryError};
+use crateyard_index::write_lines;
+
+const MAX_ATTEMPTS: usize = 20;
+
+impl Registry {
+    /// Rewrites the index file of one crate from a consistent read of its
+    /// versions, unless the file already reflects this revision or a newer one.
+    pub async fn rebuild_index_file(&self, repo: &str, canonical: &str) -> Result<(), RegistryError> {
+        self.write_index_file(repo, canonical, false).await
+    }
+
+    /// `force` also rewrites a file whose metadata claims it is current but
+    /// whose content differs (edited or damaged by hand): what reindex needs.
+    pub(crate) async fn write_index_file(&self, repo: &str, canonical: &str, force: bool) -> Result<(), RegistryError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(krate) = self.store.get_crate(repo, canonical).await? else {
+                return Err(RegistryError::UnknownCrate(canonical.into()));
+            };
+            let versions = self.store.list_versions(repo, canonical).await?;
+            let key = index_file_key(repo, &krate.name);
+            let body = write_lines(versions.iter().map(|v| &v.line));
+            let current = if force {
+                self.blobs.get(&key).await?.map(|(bytes, meta)| (Some(bytes), meta))
+            } else {
+                self.blobs.head(&key).await?.map(|meta| (None, meta))
+            };
+            let mode = match current {
+                Some((_, meta)) if meta.revision() > krate.revision => return Ok(()),
+                Some((bytes, meta)) if meta.revision() == krate.revision && bytes.as_ref().is_none_or(|b| *b == body) => {
+                    return Ok(());
+                }
+                Some((_, meta)) => PutMode::Update(meta.etag),
+                None => PutMode::Create,
+            };
+            let options = PutOptions {
+                content_type: ObjectKind::IndexFile.content_type(),
+                cache_control: ObjectKind::IndexFile.cache_control(),
+                metadata: [(REVISION_METADATA.to_string(), krate.revision.to_string())].into(),
+            };
+            match self.blobs.put(&key, body.into(), mode, options).await {
+                Ok(_) => return Ok(()),
+                // Someone else wrote in between: read both again.
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegistryError::Contention(canonical.into()))
+    }
+}

@@ -1,0 +1,41 @@
+//! The registry's domain and services, independent of any storage or HTTP
+//! framework. Storage comes in through two ports: [`BlobStore`] (S3 or a
+//! directory) and [`MetadataStore`] (DynamoDB or SQLite).
+
+mod auth;
+mod blob_store;
+mod clock;
+mod error;
+mod index_writer;
+mod keys;
+mod metadata_store;
+mod names;
+mod owners;
+mod publish;
+mod publish_frame;
+mod registry;
+mod reindex;
+mod search;
+mod tokens;
+mod versions;
+mod yank;
+
+pub use auth::{Principal, token_from_header};
+pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
+pub use error::RegistryError;
+pub use keys::{ObjectKind, crate_file_key, crate_file_name, index_config_key, index_file_key, object_kind};
+pub use metadata_store::{
+    CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,
+    VersionRecord, VersionWrite,
+};
+pub use names::{CrateName, canonical_name};
+pub use owners::OwnerChange;
+pub use publish::{PublishOutcome, Upload};
+pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
+pub use registry::{Registry, RegistryConfig};
+pub use search::{SearchHit, SearchResults};
+pub use tokens::NewToken;
+pub use versions::version_key;
+
+pub use crateyard_index::IndexLine;
+pub use crateyard_tarball::{PackageInfo, TarballError, TarballLimits};

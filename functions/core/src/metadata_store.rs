@@ -1,0 +1,119 @@
+use async_trait::async_trait;
+use crateyard_index::IndexLine;
+use crateyard_tarball::PackageInfo;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoKind {
+    Local,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    pub name: String,
+    pub kind: RepoKind,
+    /// Artifactory's "allow anonymous download and search".
+    pub anonymous_read: bool,
+    pub created_at: String,
+}
+
+/// A crate's current state; `revision` grows by one with every committed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrateRecord {
+    /// As first published; the index file path derives from it.
+    pub name: String,
+    pub canonical: String,
+    pub revision: u64,
+    pub max_version: String,
+    pub description: Option<String>,
+    pub owners: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// The index line, the truth for `yanked` too.
+    pub line: IndexLine,
+    /// The version without build metadata: unique within a crate.
+    pub version_key: String,
+    /// The crate revision that first committed this version: index order.
+    pub seq: u64,
+    pub package: PackageInfo,
+    pub size: u64,
+    pub published_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub login: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Lowercase hex SHA-256 of the token; the token itself is never stored.
+    pub hash: String,
+    pub user: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// One atomic change to a crate: the crate item moves from `expected_revision`
+/// (`None`: it must not exist yet) to `krate`, together with a version change.
+#[derive(Debug, Clone)]
+pub struct CrateWrite {
+    pub krate: CrateRecord,
+    pub expected_revision: Option<u64>,
+    pub version: Option<VersionWrite>,
+}
+
+#[derive(Debug, Clone)]
+pub enum VersionWrite {
+    /// Fails with [`StoreError::AlreadyExists`] if the version key is taken.
+    Insert(VersionRecord),
+    /// Fails with [`StoreError::NotFound`] if the version does not exist.
+    Replace(VersionRecord),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The crate changed since it was read (or exists when it should not).
+    #[error("`{0}` changed concurrently")]
+    Conflict(String),
+    #[error("`{0}` already exists")]
+    AlreadyExists(String),
+    #[error("`{0}` does not exist")]
+    NotFound(String),
+    #[error("metadata store: {0}")]
+    Backend(String),
+}
+
+/// The truth about repositories, crates, versions, users and tokens, with
+/// DynamoDB's semantics: strongly consistent reads and conditional
+/// multi-item transactions. Crates are addressed by canonical name.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Fails with [`StoreError::AlreadyExists`] if the name is taken.
+    async fn create_repository(&self, repo: &Repository) -> Result<(), StoreError>;
+    async fn get_repository(&self, name: &str) -> Result<Option<Repository>, StoreError>;
+    async fn list_repositories(&self) -> Result<Vec<Repository>, StoreError>;
+
+    async fn get_crate(&self, repo: &str, canonical: &str) -> Result<Option<CrateRecord>, StoreError>;
+    /// All crates of a repository, ordered by canonical name.
+    async fn list_crates(&self, repo: &str) -> Result<Vec<CrateRecord>, StoreError>;
+    /// All versions of a crate, ordered by `seq`.
+    async fn list_versions(&self, repo: &str, canonical: &str) -> Result<Vec<VersionRecord>, StoreError>;
+    /// Applies the write atomically or not at all.
+    async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError>;
+    /// Crates whose name or description contains `query` (case-insensitive),
+    /// at most `limit`, by name; and how many match in all.
+    async fn search(&self, repo: &str, query: &str, limit: usize) -> Result<(Vec<CrateRecord>, u64), StoreError>;
+
+    /// Fails with [`StoreError::AlreadyExists`] if the login is taken.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn get_user(&self, login: &str) -> Result<Option<User>, StoreError>;
+    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+}

@@ -1,0 +1,72 @@
+use crate::clock::now_rfc3339;
+use crate::publish::lookup_name;
+use crate::{CrateRecord, CrateWrite, Principal, Registry, RegistryError, StoreError};
+
+const MAX_ATTEMPTS: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerChange {
+    Add,
+    Remove,
+}
+
+impl Registry {
+    pub async fn owners(&self, repo: &str, name: &str) -> Result<Vec<String>, RegistryError> {
+        self.repository(repo).await?;
+        let canonical = lookup_name(name)?;
+        let krate = self
+            .store
+            .get_crate(repo, &canonical)
+            .await?
+            .ok_or_else(|| RegistryError::UnknownCrate(name.into()))?;
+        Ok(krate.owners)
+    }
+
+    /// Adds or removes owners; only an owner may. Returns a message for cargo.
+    pub async fn change_owners(&self, repo: &str, who: &Principal, name: &str, change: OwnerChange, logins: &[String]) -> Result<String, RegistryError> {
+        self.repository(repo).await?;
+        let canonical = lookup_name(name)?;
+        if logins.is_empty() {
+            return Err(RegistryError::BadRequest("name at least one user".into()));
+        }
+        if change == OwnerChange::Add {
+            for login in logins {
+                if self.store.get_user(login).await?.is_none() {
+                    return Err(RegistryError::UnknownUser(login.clone()));
+                }
+            }
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let krate = self.owned_crate(repo, &canonical, name, who).await?;
+            let mut owners = krate.owners.clone();
+            match change {
+                OwnerChange::Add => owners.extend(logins.iter().filter(|l| !krate.owners.contains(l)).cloned()),
+                OwnerChange::Remove => owners.retain(|o| !logins.contains(o)),
+            }
+            if owners.is_empty() {
+                return Err(RegistryError::BadRequest(format!(
+                    "crate `{}` must keep at least one owner; add the new owner before removing the last one",
+                    krate.name
+                )));
+            }
+            let write = CrateWrite {
+                krate: CrateRecord { revision: krate.revision + 1, owners, updated_at: now_rfc3339(), ..krate.clone() },
+                expected_revision: Some(krate.revision),
+                version: None,
+            };
+            match self.store.commit(repo, write).await {
+                Ok(()) => {
+                    tracing::info!(repo, name = %krate.name, ?change, users = ?logins, user = %who.user, "owners changed");
+                    let users = logins.join(", ");
+                    return Ok(match change {
+                        OwnerChange::Add => format!("{users} now own{} crate {}", if logins.len() == 1 { "s" } else { "" }, krate.name),
+                        OwnerChange::Remove => format!("{users} no longer own{} crate {}", if logins.len() == 1 { "s" } else { "" }, krate.name),
+                    });
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegistryError::Contention(canonical))
+    }
+}

@@ -1,0 +1,376 @@
+//! Ingestion: every way a `.crate` comes in (`cargo publish`, a direct PUT)
+//! ends in [`Registry::publish`], which checks it, stores it once and commits
+//! the version before indexing it.
+
+use crate::clock::now_rfc3339;
+use crate::keys::crate_file_key;
+use crate::versions::{parse_version, version_key};
+use crate::{
+    BlobError, CrateName, CrateRecord, CrateWrite, ObjectKind, Principal, PublishDependency,
+    PublishMetadata, PutMode, PutOptions, Registry, RegistryError, StoreError, VersionRecord,
+    VersionWrite, canonical_name,
+};
+use bytes::Bytes;
+use crateyard_index::{CRATES_IO_INDEX, Dependency, DependencyKind, IndexLine};
+use crateyard_tarball::inspect_crate;
+use semver::{Version, VersionReq};
+use sha2::{Digest, Sha256};
+
+const MAX_COMMIT_ATTEMPTS: usize = 20;
+
+/// A `.crate` on its way in.
+#[derive(Debug)]
+pub enum Upload {
+    /// `cargo publish`: the frame's metadata is a claim checked against the tarball.
+    Cargo { metadata: PublishMetadata, tarball: Bytes },
+    /// `PUT {repo}/crates/{name}/{file}`: only the path and the tarball.
+    Direct { name: String, file_name: String, tarball: Bytes },
+}
+
+#[derive(Debug)]
+pub struct PublishOutcome {
+    pub line: IndexLine,
+    pub warnings: Vec<String>,
+}
+
+impl Registry {
+    pub async fn publish(&self, repo: &str, who: &Principal, upload: Upload) -> Result<PublishOutcome, RegistryError> {
+        self.repository(repo).await?;
+        let (name, version, tarball, declared) = match upload {
+            Upload::Cargo { metadata, tarball } => (metadata.name.clone(), metadata.vers.clone(), tarball, Some(metadata)),
+            Upload::Direct { name, file_name, tarball } => {
+                let version = version_from_file_name(&name, &file_name)?;
+                (name, version, tarball, None)
+            }
+        };
+        let crate_name = CrateName::new(&name)?;
+        let semver = parse_version(&version)?;
+        let limit = self.config.limits.max_compressed;
+        if tarball.len() as u64 > limit {
+            return Err(RegistryError::TooLarge { size: tarball.len() as u64, limit });
+        }
+        let own_urls = [self.index_url(repo)];
+        let inspected = inspect_crate(&tarball, &name, &version, &own_urls, &self.config.limits)?;
+        let mut line = inspected.index_line;
+        check_dependency_names(&line.deps)?;
+        if let Some(declared) = &declared {
+            cross_check(declared, &mut line)?;
+        }
+        line.pubtime = Some(now_rfc3339());
+
+        let canonical = crate_name.canonical();
+        let mut existing = self.store.get_crate(repo, &canonical).await?;
+        let mut versions = self.store.list_versions(repo, &canonical).await?;
+        let key = version_key(&semver);
+        check_may_publish(existing.as_ref(), &versions, &crate_name, &semver, &key, who)?;
+
+        let crate_key = crate_file_key(repo, &name, &version);
+        let created_blob = self.store_crate_file(&crate_key, tarball, &line.cksum, &name, &version).await?;
+        let version_record = VersionRecord {
+            line: line.clone(),
+            version_key: key.clone(),
+            seq: 0,
+            package: inspected.package,
+            size: inspected.size,
+            published_by: who.user.clone(),
+        };
+        let committed = self
+            .commit_new_version(repo, &crate_name, &semver, &key, who, version_record, &mut existing, &mut versions)
+            .await;
+        if let Err(err) = committed {
+            // Only a definite rejection proves the version is not committed;
+            // after a backend error the commit may have gone through.
+            if created_blob && !matches!(err, RegistryError::Store(StoreError::Backend(_))) {
+                if let Err(e) = self.blobs.delete(&crate_key).await {
+                    tracing::error!(key = %crate_key, error = %e, "could not remove the .crate of a rejected publish");
+                }
+            }
+            return Err(err);
+        }
+        tracing::info!(repo, name = %name, version = %version, user = %who.user, "published");
+
+        let mut warnings = Vec::new();
+        if let Err(e) = self.rebuild_index_file(repo, &canonical).await {
+            tracing::error!(repo, name = %name, error = %e, "index update failed after publish");
+            warnings.push(format!(
+                "{name} {version} is published but its index file could not be updated yet ({e}); run `crateyard reindex`"
+            ));
+        }
+        Ok(PublishOutcome { line, warnings })
+    }
+
+    /// Writes the `.crate` once. Returns whether this call created it: an
+    /// identical object left by an interrupted attempt is reused.
+    async fn store_crate_file(&self, key: &str, tarball: Bytes, cksum: &str, name: &str, version: &str) -> Result<bool, RegistryError> {
+        let options = PutOptions {
+            content_type: ObjectKind::CrateFile.content_type(),
+            cache_control: ObjectKind::CrateFile.cache_control(),
+            ..PutOptions::default()
+        };
+        match self.blobs.put(key, tarball, PutMode::Create, options).await {
+            Ok(_) => Ok(true),
+            Err(BlobError::AlreadyExists(_)) => {
+                let same = match self.blobs.get(key).await? {
+                    Some((bytes, _)) => hex::encode(Sha256::digest(&bytes)) == cksum,
+                    None => false,
+                };
+                if same {
+                    Ok(false)
+                } else {
+                    Err(RegistryError::UploadInProgress { name: name.into(), version: version.into() })
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Commits the version with a conditional write on the crate's revision,
+    /// re-reading and re-checking when a concurrent change wins the race.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_new_version(
+        &self,
+        repo: &str,
+        name: &CrateName,
+        semver: &Version,
+        key: &str,
+        who: &Principal,
+        mut record: VersionRecord,
+        existing: &mut Option<CrateRecord>,
+        versions: &mut Vec<VersionRecord>,
+    ) -> Result<(), RegistryError> {
+        let canonical = name.canonical();
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            let now = now_rfc3339();
+            let revision = existing.as_ref().map_or(0, |k| k.revision) + 1;
+            record.seq = revision;
+            let mut all: Vec<&VersionRecord> = versions.iter().collect();
+            all.push(&record);
+            let krate = CrateRecord {
+                name: existing.as_ref().map_or_else(|| name.to_string(), |k| k.name.clone()),
+                canonical: canonical.clone(),
+                revision,
+                max_version: max_version(all.iter().map(|v| &v.line)),
+                description: record.package.description.clone(),
+                owners: existing.as_ref().map_or_else(|| vec![who.user.clone()], |k| k.owners.clone()),
+                created_at: existing.as_ref().map_or_else(|| now.clone(), |k| k.created_at.clone()),
+                updated_at: now,
+            };
+            let write = CrateWrite {
+                krate,
+                expected_revision: existing.as_ref().map(|k| k.revision),
+                version: Some(VersionWrite::Insert(record.clone())),
+            };
+            match self.store.commit(repo, write).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => {
+                    *existing = self.store.get_crate(repo, &canonical).await?;
+                    *versions = self.store.list_versions(repo, &canonical).await?;
+                    check_may_publish(existing.as_ref(), versions, name, semver, key, who)?;
+                }
+                Err(StoreError::AlreadyExists(_)) => {
+                    return Err(version_exists(name.as_str(), semver, ""));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegistryError::Contention(canonical))
+    }
+}
+
+/// The rules a publish must pass against the crate's current state.
+fn check_may_publish(
+    existing: Option<&CrateRecord>,
+    versions: &[VersionRecord],
+    name: &CrateName,
+    semver: &Version,
+    key: &str,
+    who: &Principal,
+) -> Result<(), RegistryError> {
+    let Some(krate) = existing else { return Ok(()) };
+    if krate.name != name.as_str() {
+        return Err(RegistryError::NameCollision { requested: name.to_string(), existing: krate.name.clone() });
+    }
+    if !krate.owners.contains(&who.user) {
+        return Err(RegistryError::Forbidden(format!(
+            "you (`{}`) are not an owner of crate `{}`; an owner can add you with `cargo owner --add {}`",
+            who.user, krate.name, who.user
+        )));
+    }
+    if let Some(v) = versions.iter().find(|v| v.version_key == key) {
+        let hint = if v.line.vers != semver.to_string() {
+            format!(" as {} (versions differing only in build metadata are the same version)", v.line.vers)
+        } else {
+            String::new()
+        };
+        return Err(version_exists(name.as_str(), semver, &hint));
+    }
+    Ok(())
+}
+
+fn version_exists(name: &str, semver: &Version, hint: &str) -> RegistryError {
+    RegistryError::VersionExists { name: name.into(), version: semver.to_string(), hint: hint.into() }
+}
+
+/// The highest version not yanked, or the highest of all when every one is.
+pub(crate) fn max_version<'a>(lines: impl Iterator<Item = &'a IndexLine> + Clone) -> String {
+    let best = |only_live: bool| {
+        lines
+            .clone()
+            .filter(|l| !only_live || !l.yanked)
+            .filter_map(|l| Version::parse(&l.vers).ok())
+            .max()
+    };
+    best(true).or_else(|| best(false)).map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// `{name}-{version}.crate` → `version`, accepting `+` written as `%2B`.
+fn version_from_file_name(name: &str, file_name: &str) -> Result<String, RegistryError> {
+    file_name
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|rest| rest.strip_suffix(".crate"))
+        .filter(|v| !v.is_empty())
+        .map(|v| v.replace("%2B", "+").replace("%2b", "+"))
+        .ok_or_else(|| {
+            RegistryError::BadRequest(format!(
+                "the upload path must end in `{name}/{name}-<version>.crate`, not `{name}/{file_name}`"
+            ))
+        })
+}
+
+fn check_dependency_names(deps: &[Dependency]) -> Result<(), RegistryError> {
+    for dep in deps {
+        CrateName::new(dep.package.as_deref().unwrap_or(&dep.name)).map_err(|e| {
+            RegistryError::BadRequest(format!("dependency `{}`: {e}", dep.name))
+        })?;
+    }
+    Ok(())
+}
+
+/// The JSON must describe the tarball: name, version and dependencies. The
+/// one thing only the client knows is which registry it calls "this one", so a
+/// dependency the JSON places in this registry is indexed that way.
+fn cross_check(declared: &PublishMetadata, line: &mut IndexLine) -> Result<(), RegistryError> {
+    let mismatch = |what: String| Err(RegistryError::MetadataMismatch(what));
+    if declared.name != line.name {
+        return mismatch(format!("the name is `{}` in the metadata but `{}` in Cargo.toml", declared.name, line.name));
+    }
+    if declared.vers != line.vers {
+        return mismatch(format!("the version is {} in the metadata but {} in Cargo.toml", declared.vers, line.vers));
+    }
+    let mut claimed = Vec::with_capacity(declared.deps.len());
+    for dep in &declared.deps {
+        claimed.push(declared_dependency(dep)?);
+    }
+    for dep in &mut line.deps {
+        let same_registry_claimed = claimed.iter().any(|c| c.registry.is_none() && same_except_registry(c, dep));
+        if same_registry_claimed && dep.registry.as_deref() != Some(CRATES_IO_INDEX) {
+            dep.registry = None;
+        }
+    }
+    claimed.sort();
+    for dep in &claimed {
+        if !line.deps.contains(dep) {
+            return mismatch(format!("dependency `{}` ({}) is in the metadata but not in Cargo.toml", dep.name, describe(dep)));
+        }
+    }
+    for dep in &line.deps {
+        if !claimed.contains(dep) {
+            return mismatch(format!("dependency `{}` ({}) is in Cargo.toml but not in the metadata", dep.name, describe(dep)));
+        }
+    }
+    Ok(())
+}
+
+fn declared_dependency(dep: &PublishDependency) -> Result<Dependency, RegistryError> {
+    let req = VersionReq::parse(&dep.version_req).map_err(|e| {
+        RegistryError::BadRequest(format!("dependency `{}` has an invalid version requirement `{}`: {e}", dep.name, dep.version_req))
+    })?;
+    let kind = match dep.kind.as_deref() {
+        None | Some("normal") => DependencyKind::Normal,
+        Some("dev") => DependencyKind::Dev,
+        Some("build") => DependencyKind::Build,
+        Some(other) => {
+            return Err(RegistryError::BadRequest(format!("dependency `{}` has an unknown kind `{other}`", dep.name)));
+        }
+    };
+    let (name, package) = match &dep.explicit_name_in_toml {
+        Some(alias) => (alias.clone(), Some(dep.name.clone())),
+        None => (dep.name.clone(), None),
+    };
+    Ok(Dependency {
+        name,
+        req: req.to_string(),
+        features: dep.features.clone(),
+        optional: dep.optional,
+        default_features: dep.default_features,
+        target: dep.target.clone(),
+        kind: Some(kind),
+        registry: dep.registry.clone(),
+        package,
+    })
+}
+
+fn same_except_registry(a: &Dependency, b: &Dependency) -> bool {
+    Dependency { registry: None, ..a.clone() } == Dependency { registry: None, ..b.clone() }
+}
+
+fn describe(dep: &Dependency) -> String {
+    let kind = match dep.kind {
+        Some(DependencyKind::Dev) => "dev",
+        Some(DependencyKind::Build) => "build",
+        _ => "normal",
+    };
+    let mut s = format!("{kind}, {}", dep.req);
+    if let Some(target) = &dep.target {
+        s.push_str(&format!(", target {target}"));
+    }
+    if let Some(package) = &dep.package {
+        s.push_str(&format!(", package {package}"));
+    }
+    if dep.optional {
+        s.push_str(", optional");
+    }
+    s
+}
+
+/// The canonical name of whatever a caller typed, for looking a crate up.
+pub(crate) fn lookup_name(name: &str) -> Result<String, RegistryError> {
+    CrateName::new(name).map(|_| canonical_name(name)).map_err(|_| RegistryError::UnknownCrate(name.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_from_file_name_parses_and_decodes_plus() {
+        assert_eq!(version_from_file_name("foo", "foo-1.0.0.crate").unwrap(), "1.0.0");
+        assert_eq!(version_from_file_name("foo", "foo-1.0.0%2Bb.crate").unwrap(), "1.0.0+b");
+        assert_eq!(version_from_file_name("foo-bar", "foo-bar-0.1.0-rc.1.crate").unwrap(), "0.1.0-rc.1");
+        for bad in ["bar-1.0.0.crate", "foo-1.0.0.tar.gz", "foo-.crate", "foo.crate"] {
+            assert!(version_from_file_name("foo", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn max_version_prefers_live_versions() {
+        let line = |v: &str, yanked| IndexLine {
+            name: "a".into(),
+            vers: v.into(),
+            deps: vec![],
+            cksum: String::new(),
+            features: Default::default(),
+            features2: None,
+            yanked,
+            links: None,
+            rust_version: None,
+            pubtime: None,
+            v: None,
+        };
+        let lines = [line("1.0.0", false), line("2.0.0", true), line("1.5.0", false)];
+        assert_eq!(max_version(lines.iter()), "1.5.0");
+        let yanked = [line("1.0.0", true), line("2.0.0", true)];
+        assert_eq!(max_version(yanked.iter()), "2.0.0");
+    }
+}

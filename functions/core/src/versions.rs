@@ -1,0 +1,40 @@
+use crate::RegistryError;
+use semver::{BuildMetadata, Version};
+
+/// Parses a version as cargo does (semver 2.0).
+pub(crate) fn parse_version(version: &str) -> Result<Version, RegistryError> {
+    Version::parse(version).map_err(|e| RegistryError::InvalidVersion {
+        version: version.into(),
+        why: e.to_string(),
+    })
+}
+
+/// The identity of a version: two versions that differ only in build
+/// metadata (`1.0.0+a`, `1.0.0+b`) are the same version to cargo.
+pub fn version_key(version: &Version) -> String {
+    let mut v = version.clone();
+    v.build = BuildMetadata::EMPTY;
+    v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_key_ignores_build_metadata() {
+        let a = parse_version("1.0.0+build.1").unwrap();
+        let b = parse_version("1.0.0+other").unwrap();
+        assert_eq!(version_key(&a), version_key(&b));
+        assert_eq!(version_key(&a), "1.0.0");
+        assert_ne!(version_key(&parse_version("1.0.0-rc.1").unwrap()), "1.0.0");
+    }
+
+    #[test]
+    fn parse_version_rejects_non_semver() {
+        for bad in ["1.0", "v1.0.0", "1.0.0.0", "01.0.0", ""] {
+            let err = parse_version(bad).unwrap_err().to_string();
+            assert!(err.contains("is not a valid semver version"), "{bad}: {err}");
+        }
+    }
+}

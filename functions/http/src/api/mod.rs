@@ -1,0 +1,7 @@
+//! Handlers: parse the request, call one registry service, shape the answer.
+
+pub(crate) mod owners;
+pub(crate) mod publish;
+pub(crate) mod search;
+pub(crate) mod upload;
+pub(crate) mod yank;

@@ -1,0 +1,49 @@
+use crate::ApiError;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponseParts, ResponseParts};
+use std::convert::Infallible;
+use std::time::Instant;
+use crateyard_core::RegistryError;
+
+/// The raw `Authorization` header, if any.
+pub(crate) fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+/// Reads a request body of at most `limit` bytes, refusing a larger one by
+/// its `Content-Length` before reading anything.
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(size) = declared.filter(|size| *size > limit) {
+        return Err(RegistryError::TooLarge { size, limit }.into());
+    }
+    axum::body::to_bytes(body, limit as usize).await.map_err(|_| {
+        RegistryError::BadRequest(format!("the request body could not be read: it is over {limit} bytes or was cut off")).into()
+    })
+}
+
+/// A `Server-Timing: handler;dur=<ms>` header: how long the server worked on
+/// a request, measured from the handler's start (benchmarks read it).
+pub(crate) struct ServerTiming(Instant);
+
+impl ServerTiming {
+    pub(crate) fn start() -> Self {
+        Self(Instant::now())
+    }
+}
+
+impl IntoResponseParts for ServerTiming {
+    type Error = Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        let millis = self.0.elapsed().as_secs_f64() * 1000.0;
+        if let Ok(value) = HeaderValue::from_str(&format!("handler;dur={millis:.3}")) {
+            res.headers_mut().insert("server-timing", value);
+        }
+        Ok(res)
+    }
+}

@@ -1,0 +1,41 @@
+use std::path::{Path, PathBuf};
+
+/// Where local mode keeps everything; the one place that names its parts.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Objects by key: `{repo}/index/…`, `{repo}/crates/…`. Served as static files.
+    pub fn objects(&self) -> PathBuf {
+        self.root.join("objects")
+    }
+
+    /// Object user metadata, kept beside the objects (never served).
+    pub fn object_metadata(&self) -> PathBuf {
+        self.root.join("object-meta")
+    }
+
+    /// Serialises conditional object writes across processes.
+    pub fn object_lock(&self) -> PathBuf {
+        self.root.join("objects.lock")
+    }
+
+    /// The URL the server last announced, for admin commands run beside it.
+    pub fn public_url_file(&self) -> PathBuf {
+        self.root.join("public-url")
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join("crateyard.sqlite3")
+    }
+}

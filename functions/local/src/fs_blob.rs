@@ -1,0 +1,207 @@
+use crate::DataDir;
+use async_trait::async_trait;
+use bytes::Bytes;
+use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Objects as files. Writes go to a temporary file and are renamed into
+/// place, so a reader (or a crash) never sees half a file. Conditional
+/// writes hold an exclusive `flock` on one lock file, which makes their
+/// check-then-write atomic across processes as S3's are.
+#[derive(Debug, Clone)]
+pub struct FsBlobStore {
+    dirs: DataDir,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl FsBlobStore {
+    pub fn new(dirs: DataDir) -> std::io::Result<Self> {
+        fs::create_dir_all(dirs.objects())?;
+        fs::create_dir_all(dirs.object_metadata())?;
+        Ok(Self { dirs })
+    }
+
+    /// The file holding `key`; `None` for keys that could leave the directory.
+    pub fn path_for(&self, key: &str) -> Option<PathBuf> {
+        let relative = Path::new(key);
+        let safe = !key.is_empty()
+            && relative.components().all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')));
+        safe.then(|| self.dirs.objects().join(relative))
+    }
+
+    fn metadata_path(&self, key: &str) -> PathBuf {
+        self.dirs.object_metadata().join(format!("{key}.json"))
+    }
+
+    fn checked_path(&self, key: &str) -> Result<PathBuf, BlobError> {
+        self.path_for(key).ok_or_else(|| BlobError::Backend(format!("invalid object key `{key}`")))
+    }
+
+    fn lock(&self, exclusive: bool) -> Result<File, BlobError> {
+        let file = File::options().create(true).truncate(false).write(true).open(self.dirs.object_lock()).map_err(io)?;
+        if exclusive { file.lock() } else { file.lock_shared() }.map_err(io)?;
+        Ok(file)
+    }
+
+    fn read(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        let path = self.checked_path(key)?;
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let stat = fs::metadata(&path).map_err(io)?;
+        let metadata = match fs::read(self.metadata_path(key)) {
+            Ok(json) => serde_json::from_slice(&json).map_err(|e| BlobError::Backend(e.to_string()))?,
+            Err(e) if e.kind() == ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(io(e)),
+        };
+        let meta = ObjectMeta {
+            etag: content_etag(&bytes),
+            size: bytes.len() as u64,
+            last_modified: stat.modified().map_err(io)?,
+            metadata,
+        };
+        Ok(Some((bytes.into(), meta)))
+    }
+
+    fn write(&self, key: &str, body: &[u8], mode: &PutMode, options: &PutOptions) -> Result<ObjectMeta, BlobError> {
+        let path = self.checked_path(key)?;
+        let _guard = self.lock(true)?;
+        match mode {
+            PutMode::Overwrite => {}
+            PutMode::Create => {
+                if path.exists() {
+                    return Err(BlobError::AlreadyExists(key.into()));
+                }
+            }
+            PutMode::Update(etag) => match self.read(key)? {
+                Some((_, current)) if &current.etag == etag => {}
+                _ => return Err(BlobError::Precondition(key.into())),
+            },
+        }
+        // Content first, then its metadata: a crash in between leaves an older
+        // revision recorded, which only makes the next writer rewrite the file.
+        write_atomically(&path, body)?;
+        let metadata_path = self.metadata_path(key);
+        if options.metadata.is_empty() {
+            match fs::remove_file(&metadata_path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        } else {
+            let json = serde_json::to_vec(&options.metadata).expect("string maps serialize");
+            write_atomically(&metadata_path, &json)?;
+        }
+        Ok(ObjectMeta {
+            etag: content_etag(body),
+            size: body.len() as u64,
+            last_modified: fs::metadata(&path).and_then(|m| m.modified()).map_err(io)?,
+            metadata: options.metadata.clone(),
+        })
+    }
+
+    fn remove(&self, key: &str) -> Result<(), BlobError> {
+        let path = self.checked_path(key)?;
+        let _guard = self.lock(true)?;
+        for p in [path, self.metadata_path(key)] {
+            match fs::remove_file(p) {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let root = self.dirs.objects();
+        let mut keys = Vec::new();
+        let mut pending = vec![root.clone()];
+        while let Some(dir) = pending.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io)?;
+                if entry.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                if entry.file_type().map_err(io)?.is_dir() {
+                    pending.push(entry.path());
+                } else if let Ok(relative) = entry.path().strip_prefix(&root) {
+                    let key = relative.to_string_lossy().replace('\\', "/");
+                    if key.starts_with(prefix) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+/// A strong ETag from the content, so equal ETags mean equal bytes.
+fn content_etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", &hex::encode(Sha256::digest(bytes))[..32])
+}
+
+fn write_atomically(path: &Path, body: &[u8]) -> Result<(), BlobError> {
+    let dir = path.parent().expect("object paths have a parent");
+    fs::create_dir_all(dir).map_err(io)?;
+    let file_name = path.file_name().expect("object paths have a file name").to_string_lossy();
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let temp = dir.join(format!(".{file_name}.{}-{n}.tmp", std::process::id()));
+    let result = File::create(&temp).and_then(|mut f| f.write_all(body)).and_then(|()| fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result.map_err(io)
+}
+
+fn io(e: std::io::Error) -> BlobError {
+    BlobError::Backend(e.to_string())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, BlobError> + Send + 'static) -> Result<T, BlobError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| BlobError::Backend(e.to_string()))?
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn put(&self, key: &str, body: Bytes, mode: PutMode, options: PutOptions) -> Result<ObjectMeta, BlobError> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || this.write(&key, &body, &mode, &options)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || {
+            let _guard = this.lock(false)?;
+            this.read(&key)
+        })
+        .await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError> {
+        Ok(self.get(key).await?.map(|(_, meta)| meta))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || this.remove(&key)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let (this, prefix) = (self.clone(), prefix.to_string());
+        blocking(move || this.list_keys(&prefix)).await
+    }
+}

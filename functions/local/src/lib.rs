@@ -1,0 +1,11 @@
+//! Local-mode adapters: objects as files under a data directory, metadata
+//! in SQLite. Both are safe to share between processes (the server and the
+//! `crateyard` admin commands run side by side).
+
+mod data_dir;
+mod fs_blob;
+mod sqlite_store;
+
+pub use data_dir::DataDir;
+pub use fs_blob::FsBlobStore;
+pub use sqlite_store::SqliteStore;

@@ -1,0 +1,215 @@
+use async_trait::async_trait;
+use crateyard_core::{
+    CrateRecord, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord, User, VersionRecord,
+    VersionWrite,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Each record is one row holding its JSON, keyed as the DynamoDB adapter
+/// keys its items, so both stores keep the same shape of truth.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS crates (
+    repo TEXT NOT NULL, canonical TEXT NOT NULL, revision INTEGER NOT NULL,
+    description TEXT, body TEXT NOT NULL, PRIMARY KEY (repo, canonical));
+CREATE TABLE IF NOT EXISTS versions (
+    repo TEXT NOT NULL, canonical TEXT NOT NULL, version_key TEXT NOT NULL, seq INTEGER NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY (repo, canonical, version_key));
+CREATE TABLE IF NOT EXISTS users (login TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, user TEXT NOT NULL, body TEXT NOT NULL);
+";
+
+/// Metadata in one SQLite file (WAL mode). Conditional commits run in
+/// `BEGIN IMMEDIATE` transactions, atomic across processes.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialize")
+}
+
+fn from_json<T: DeserializeOwned>(json: String) -> Result<T, StoreError> {
+    serde_json::from_str(&json).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
+}
+
+fn query_one<T: DeserializeOwned>(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Option<T>, StoreError> {
+    let json: Option<String> = conn.query_row(sql, args, |r| r.get(0)).optional().map_err(db)?;
+    json.map(from_json).transpose()
+}
+
+fn query_all<T: DeserializeOwned>(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let rows = stmt.query_map(args, |r| r.get::<_, String>(0)).map_err(db)?;
+    rows.map(|row| from_json(row.map_err(db)?)).collect()
+}
+
+/// Inserts a row unless its primary key is taken.
+fn insert_new(conn: &Connection, sql: &str, args: impl rusqlite::Params, what: &str) -> Result<(), StoreError> {
+    match conn.execute(sql, args) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(StoreError::AlreadyExists(what.into()))
+        }
+        Err(e) => Err(db(e)),
+    }
+}
+
+fn commit(conn: &mut Connection, repo: &str, write: &CrateWrite) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    let krate = &write.krate;
+    let current: Option<i64> = tx
+        .query_row(
+            "SELECT revision FROM crates WHERE repo = ?1 AND canonical = ?2",
+            params![repo, krate.canonical],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    if current.map(|r| r as u64) != write.expected_revision {
+        return Err(StoreError::Conflict(krate.canonical.clone()));
+    }
+    match &write.version {
+        Some(VersionWrite::Insert(v)) => insert_new(
+            &tx,
+            "INSERT INTO versions (repo, canonical, version_key, seq, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![repo, krate.canonical, v.version_key, v.seq as i64, to_json(v)],
+            &format!("{} {}", krate.name, v.line.vers),
+        )?,
+        Some(VersionWrite::Replace(v)) => {
+            let changed = tx
+                .execute(
+                    "UPDATE versions SET body = ?4 WHERE repo = ?1 AND canonical = ?2 AND version_key = ?3",
+                    params![repo, krate.canonical, v.version_key, to_json(v)],
+                )
+                .map_err(db)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("{} {}", krate.name, v.line.vers)));
+            }
+        }
+        None => {}
+    }
+    tx.execute(
+        "INSERT INTO crates (repo, canonical, revision, description, body) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (repo, canonical) DO UPDATE SET revision = ?3, description = ?4, body = ?5",
+        params![repo, krate.canonical, krate.revision as i64, krate.description, to_json(krate)],
+    )
+    .map_err(db)?;
+    tx.commit().map_err(db)
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn create_repository(&self, repo: &Repository) -> Result<(), StoreError> {
+        let repo = repo.clone();
+        self.run(move |c| {
+            insert_new(c, "INSERT INTO repositories (name, body) VALUES (?1, ?2)", params![repo.name, to_json(&repo)], &repo.name)
+        })
+        .await
+    }
+
+    async fn get_repository(&self, name: &str) -> Result<Option<Repository>, StoreError> {
+        let name = name.to_string();
+        self.run(move |c| query_one(c, "SELECT body FROM repositories WHERE name = ?1", [name])).await
+    }
+
+    async fn list_repositories(&self) -> Result<Vec<Repository>, StoreError> {
+        self.run(|c| query_all(c, "SELECT body FROM repositories ORDER BY name", [])).await
+    }
+
+    async fn get_crate(&self, repo: &str, canonical: &str) -> Result<Option<CrateRecord>, StoreError> {
+        let (repo, canonical) = (repo.to_string(), canonical.to_string());
+        self.run(move |c| query_one(c, "SELECT body FROM crates WHERE repo = ?1 AND canonical = ?2", [repo, canonical])).await
+    }
+
+    async fn list_crates(&self, repo: &str) -> Result<Vec<CrateRecord>, StoreError> {
+        let repo = repo.to_string();
+        self.run(move |c| query_all(c, "SELECT body FROM crates WHERE repo = ?1 ORDER BY canonical", [repo])).await
+    }
+
+    async fn list_versions(&self, repo: &str, canonical: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let (repo, canonical) = (repo.to_string(), canonical.to_string());
+        self.run(move |c| {
+            query_all(c, "SELECT body FROM versions WHERE repo = ?1 AND canonical = ?2 ORDER BY seq", [repo, canonical])
+        })
+        .await
+    }
+
+    async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError> {
+        let repo = repo.to_string();
+        self.run(move |c| commit(c, &repo, &write)).await
+    }
+
+    async fn search(&self, repo: &str, query: &str, limit: usize) -> Result<(Vec<CrateRecord>, u64), StoreError> {
+        let (repo, name_part, text_part) =
+            (repo.to_string(), crateyard_core::canonical_name(query), query.to_lowercase());
+        self.run(move |c| {
+            const MATCH: &str = "repo = ?1 AND (instr(canonical, ?2) > 0 OR instr(lower(coalesce(description, '')), ?3) > 0)";
+            let total: i64 = c
+                .query_row(&format!("SELECT count(*) FROM crates WHERE {MATCH}"), params![repo, name_part, text_part], |r| r.get(0))
+                .map_err(db)?;
+            let hits = query_all(
+                c,
+                &format!("SELECT body FROM crates WHERE {MATCH} ORDER BY canonical LIMIT ?4"),
+                params![repo, name_part, text_part, limit as i64],
+            )?;
+            Ok((hits, total as u64))
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.run(move |c| insert_new(c, "INSERT INTO users (login, body) VALUES (?1, ?2)", params![user.login, to_json(&user)], &user.login))
+            .await
+    }
+
+    async fn get_user(&self, login: &str) -> Result<Option<User>, StoreError> {
+        let login = login.to_string();
+        self.run(move |c| query_one(c, "SELECT body FROM users WHERE login = ?1", [login])).await
+    }
+
+    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.run(move |c| {
+            insert_new(c, "INSERT INTO tokens (hash, user, body) VALUES (?1, ?2, ?3)", params![token.hash, token.user, to_json(&token)], "token")
+        })
+        .await
+    }
+
+    async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let hash = hash.to_string();
+        self.run(move |c| query_one(c, "SELECT body FROM tokens WHERE hash = ?1", [hash])).await
+    }
+}

@@ -1,0 +1,36 @@
+use crate::cli::{ReindexArgs, TokenCreateArgs};
+use crate::local;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Prints the token alone on stdout, for scripts.
+pub async fn create_token(args: TokenCreateArgs) -> anyhow::Result<()> {
+    let registry = local::open(&args.data.data, None)?;
+    let created = registry.create_token(&args.user, &args.name).await?;
+    println!("{}", created.token);
+    Ok(())
+}
+
+pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
+    let registry = local::open(&args.data.data, None)?;
+    let repos = match args.repo {
+        Some(repo) => vec![registry.repository(&repo).await?.name],
+        None => registry.repositories().await?.into_iter().map(|r| r.name).collect(),
+    };
+    for repo in repos {
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} crates ({elapsed})")
+                .expect("the template is valid")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(repo.clone());
+        let count = registry
+            .reindex(&repo, &|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+            .await?;
+        bar.finish();
+        eprintln!("reindexed {count} crates in repository `{repo}`");
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! `crateyard`: the local-mode server and the admin commands.
+
+mod admin;
+mod cli;
+mod local;
+mod serve;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli::Cli::parse().command {
+        cli::Command::Serve(args) => serve::run(args).await,
+        cli::Command::Token { command: cli::TokenCommand::Create(args) } => admin::create_token(args).await,
+        cli::Command::Reindex(args) => admin::reindex(args).await,
+    }
+}

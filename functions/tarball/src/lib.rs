@@ -1,0 +1,17 @@
+//! The one way a `.crate` is read: [`inspect_crate`] checks the tarball as
+//! untrusted input and computes its index line and package metadata from
+//! the normalized `Cargo.toml` inside it.
+
+mod archive;
+#[cfg(any(feature = "builder", test))]
+mod builder;
+mod error;
+mod limits;
+mod manifest;
+mod metadata;
+
+#[cfg(any(feature = "builder", test))]
+pub use builder::TarballBuilder;
+pub use error::TarballError;
+pub use limits::TarballLimits;
+pub use metadata::{CrateMetadata, PackageInfo, inspect_crate};
