@@ -55,8 +55,11 @@ impl Server {
             .spawn()
             .expect("crateyard starts");
         let stdout = child.stdout.take().expect("piped stdout");
+        let mut stdout = BufReader::new(stdout);
         let mut first = String::new();
-        BufReader::new(stdout).read_line(&mut first).expect("the server prints its URL");
+        stdout.read_line(&mut first).expect("the server prints its URL");
+        // Keep draining, as a terminal would.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let url = first
             .trim()
             .strip_prefix("Crateyard is running at ")

@@ -12,8 +12,9 @@ pub struct Principal {
 /// users send `Bearer <token>`; both are accepted.
 pub fn token_from_header(value: &str) -> Option<&str> {
     let value = value.trim();
-    let token = match value.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => value[7..].trim_start(),
+    let token = match value.split_once(char::is_whitespace) {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ if value.eq_ignore_ascii_case("bearer") => "",
         _ => value,
     };
     (!token.is_empty()).then_some(token)

@@ -3,6 +3,7 @@ use crate::local;
 use anyhow::Context;
 use crateyard_http::{AppState, router};
 use crateyard_local::DataDir;
+use std::io::Write;
 use std::sync::Arc;
 
 /// The repository every new registry starts with.
@@ -23,16 +24,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     registry.ensure_repository(DEFAULT_REPOSITORY).await?;
 
     let state = AppState::new(registry.clone(), Some(DataDir::new(data).objects()));
-    println!("Crateyard is running at {}/", registry.config().public_url);
-    println!("Data directory: {}", data.display());
-    println!();
-    println!("Add this to ~/.cargo/config.toml (\"Set Me Up\"):");
-    println!();
-    print!("{}", registry.setup_snippet(DEFAULT_REPOSITORY));
-    println!();
-    println!("Then create a token and log in:");
-    println!("  crateyard token create --data {} --user $USER", data.display());
-    println!("  cargo login --registry {DEFAULT_REPOSITORY}");
+    let data_display = data.display();
+    let banner = format!(
+        "Crateyard is running at {url}/\nData directory: {data_display}\n\n\
+         Add this to ~/.cargo/config.toml (\"Set Me Up\"):\n\n{snippet}\n\
+         Then create a token and log in:\n  \
+         crateyard token create --data {data_display} --user $USER\n  \
+         cargo login --registry {DEFAULT_REPOSITORY}\n",
+        url = registry.config().public_url,
+        snippet = registry.setup_snippet(DEFAULT_REPOSITORY),
+    );
+    // A closed stdout (a supervisor that stopped reading) must not stop the server.
+    let mut stdout = std::io::stdout();
+    let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
     tracing::info!(%bound, "listening");
 
     axum::serve(listener, router(state))

@@ -72,7 +72,7 @@ impl TarballBuilder {
     }
 
     pub fn build(self) -> Vec<u8> {
-        let mut tar = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::fast()));
+        let mut tar = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::default()));
         for entry in self.entries {
             let mut header = Header::new_gnu();
             header.set_entry_type(entry.kind);
