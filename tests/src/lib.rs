@@ -15,9 +15,16 @@ pub const REGISTRY: &str = "cy";
 /// server crate's own integration tests).
 pub fn crateyard_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");
-    let dir = exe.parent().and_then(Path::parent).expect("tests run from target/<profile>/deps");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
     let bin = dir.join("crateyard");
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` or `cargo test --workspace`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace` or `cargo test --workspace`",
+        bin.display()
+    );
     bin
 }
 
@@ -57,7 +64,9 @@ impl Server {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut stdout = BufReader::new(stdout);
         let mut first = String::new();
-        stdout.read_line(&mut first).expect("the server prints its URL");
+        stdout
+            .read_line(&mut first)
+            .expect("the server prints its URL");
         // Keep draining, as a terminal would.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let url = first
@@ -70,7 +79,10 @@ impl Server {
     }
 
     fn terminate(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 
@@ -84,13 +96,22 @@ impl Server {
 
     /// Runs `crateyard ARGS --data DIR` and returns its output.
     pub fn admin(&self, args: &[&str]) -> Output {
-        Command::new(crateyard_bin()).args(args).arg("--data").arg(self.data()).output().expect("crateyard runs")
+        Command::new(crateyard_bin())
+            .args(args)
+            .arg("--data")
+            .arg(self.data())
+            .output()
+            .expect("crateyard runs")
     }
 
     /// A new token for `user`, from `crateyard token create`.
     pub fn token(&self, user: &str) -> String {
         let out = self.admin(&["token", "create", "--user", user]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
@@ -104,7 +125,10 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> reqwest::blocking::Response {
-        self.http().get(format!("{}/{path}", self.url)).send().expect("GET")
+        self.http()
+            .get(format!("{}/{path}", self.url))
+            .send()
+            .expect("GET")
     }
 }
 
@@ -123,7 +147,11 @@ pub struct Cargo {
 
 impl Cargo {
     pub fn new(server: &Server, token: Option<&str>) -> Self {
-        Self { home: tempfile::tempdir().expect("temp dir"), index_url: server.index_url(), token: token.map(str::to_string) }
+        Self {
+            home: tempfile::tempdir().expect("temp dir"),
+            index_url: server.index_url(),
+            token: token.map(str::to_string),
+        }
     }
 
     pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
@@ -131,14 +159,20 @@ impl Cargo {
         cmd.args(args)
             .current_dir(dir)
             .env("CARGO_HOME", self.home.path())
-            .env(format!("CARGO_REGISTRIES_{}_INDEX", REGISTRY.to_uppercase()), &self.index_url)
+            .env(
+                format!("CARGO_REGISTRIES_{}_INDEX", REGISTRY.to_uppercase()),
+                &self.index_url,
+            )
             .env("CARGO_TARGET_DIR", dir.join("target"))
             .env("CARGO_TERM_COLOR", "never")
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_REGISTRY_TOKEN")
             .env_remove("CARGO_BUILD_TARGET_DIR");
         if let Some(token) = &self.token {
-            cmd.env(format!("CARGO_REGISTRIES_{}_TOKEN", REGISTRY.to_uppercase()), token);
+            cmd.env(
+                format!("CARGO_REGISTRIES_{}_TOKEN", REGISTRY.to_uppercase()),
+                token,
+            );
         }
         cmd
     }
@@ -146,7 +180,11 @@ impl Cargo {
     /// Runs cargo and returns (success, stdout, stderr).
     pub fn run(&self, dir: &Path, args: &[&str]) -> (bool, String, String) {
         let out = self.command(dir, args).output().expect("cargo runs");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
     }
 
     /// Runs cargo and panics with its output unless it succeeds.
@@ -173,7 +211,14 @@ impl Project {
         );
         std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
         std::fs::create_dir(dir.path().join("src")).unwrap();
-        std::fs::write(dir.path().join("src/lib.rs"), format!("pub fn {}() -> &'static str {{ \"{version}\" }}\n", name.replace('-', "_"))).unwrap();
+        std::fs::write(
+            dir.path().join("src/lib.rs"),
+            format!(
+                "pub fn {}() -> &'static str {{ \"{version}\" }}\n",
+                name.replace('-', "_")
+            ),
+        )
+        .unwrap();
         std::fs::write(dir.path().join("README.md"), format!("# {name}\n")).unwrap();
         Self { dir }
     }
@@ -193,18 +238,35 @@ impl Project {
 /// Publishes a minimal crate with cargo and returns nothing; panics on failure.
 pub fn publish(cargo: &Cargo, name: &str, version: &str, manifest_tail: &str) {
     let project = Project::new(name, version, manifest_tail);
-    cargo.ok(project.path(), &["publish", "--registry", REGISTRY, "--no-verify", "--allow-dirty"]);
+    cargo.ok(
+        project.path(),
+        &[
+            "publish",
+            "--registry",
+            REGISTRY,
+            "--no-verify",
+            "--allow-dirty",
+        ],
+    );
 }
 
 /// The parsed lines of a crate's index file, fetched over HTTP.
 pub fn index_lines(server: &Server, path: &str) -> Vec<serde_json::Value> {
     let res = server.get(&format!("main/index/{path}"));
     assert_eq!(res.status(), 200, "index file {path}");
-    res.text().unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    res.text()
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// The `detail` of a cargo-style error body.
 pub fn error_detail(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
-    v["errors"][0]["detail"].as_str().unwrap_or_else(|| panic!("no errors[0].detail in {body}")).to_string()
+    let v: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    v["errors"][0]["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no errors[0].detail in {body}"))
+        .to_string()
 }

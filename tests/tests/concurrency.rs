@@ -7,8 +7,12 @@ use sha2::{Digest, Sha256};
 use std::sync::Barrier;
 
 fn crate_bytes(name: &str, version: &str, marker: &str) -> Vec<u8> {
-    let manifest = format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
-    TarballBuilder::new(&format!("{name}-{version}")).file("Cargo.toml", manifest.as_bytes()).file("src/lib.rs", marker.as_bytes()).build()
+    let manifest =
+        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    TarballBuilder::new(&format!("{name}-{version}"))
+        .file("Cargo.toml", manifest.as_bytes())
+        .file("src/lib.rs", marker.as_bytes())
+        .build()
 }
 
 fn upload(url: &str, token: &str, name: &str, version: &str, body: Vec<u8>) -> u16 {
@@ -31,7 +35,16 @@ fn concurrent_publishes_across_processes_all_land_in_the_index() {
     let urls = [first.url.clone(), second.url.clone()];
 
     // The first version creates the crate; the rest race to add theirs.
-    assert_eq!(upload(&urls[0], &token, "race", "0.0.1", crate_bytes("race", "0.0.1", "")), 201);
+    assert_eq!(
+        upload(
+            &urls[0],
+            &token,
+            "race",
+            "0.0.1",
+            crate_bytes("race", "0.0.1", "")
+        ),
+        201
+    );
     let barrier = Barrier::new(WRITERS);
     let statuses: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..WRITERS)
@@ -53,8 +66,13 @@ fn concurrent_publishes_across_processes_all_land_in_the_index() {
     assert_eq!(lines.len(), WRITERS + 1, "every version is indexed");
     for line in &lines {
         let version = line["vers"].as_str().unwrap();
-        let bytes = std::fs::read(first.object(&format!("main/crates/race/race-{version}.crate"))).unwrap();
-        assert_eq!(hex::encode(Sha256::digest(&bytes)), line["cksum"].as_str().unwrap(), "{version}");
+        let bytes =
+            std::fs::read(first.object(&format!("main/crates/race/race-{version}.crate"))).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            line["cksum"].as_str().unwrap(),
+            "{version}"
+        );
     }
     assert_eq!(index_lines(&second, "ra/ce/race").len(), WRITERS + 1);
 
@@ -78,7 +96,13 @@ fn concurrent_publishes_across_processes_all_land_in_the_index() {
     sorted.sort();
     assert_eq!(sorted, [201, 409], "{statuses:?}");
     let lines = index_lines(&first, "ra/ce/race");
-    let winner = lines.iter().find(|l| l["vers"] == "2.0.0").expect("the winner is indexed");
+    let winner = lines
+        .iter()
+        .find(|l| l["vers"] == "2.0.0")
+        .expect("the winner is indexed");
     let bytes = std::fs::read(first.object("main/crates/race/race-2.0.0.crate")).unwrap();
-    assert_eq!(hex::encode(Sha256::digest(&bytes)), winner["cksum"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(Sha256::digest(&bytes)),
+        winner["cksum"].as_str().unwrap()
+    );
 }

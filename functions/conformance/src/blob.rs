@@ -3,47 +3,135 @@ use crateyard_core::{BlobError, BlobStore, PutMode, PutOptions};
 use std::collections::BTreeMap;
 
 fn options() -> PutOptions {
-    PutOptions { content_type: "text/plain", cache_control: "no-cache", metadata: BTreeMap::new() }
+    PutOptions {
+        content_type: "text/plain",
+        cache_control: "no-cache",
+        metadata: BTreeMap::new(),
+    }
 }
 
 pub async fn blob_create_only(store: &dyn BlobStore) {
     let key = "r/crates/a/a-1.0.0.crate";
-    store.put(key, Bytes::from_static(b"one"), PutMode::Create, options()).await.unwrap();
-    let second = store.put(key, Bytes::from_static(b"two"), PutMode::Create, options()).await;
-    assert!(matches!(second, Err(BlobError::AlreadyExists(_))), "{second:?}");
+    store
+        .put(key, Bytes::from_static(b"one"), PutMode::Create, options())
+        .await
+        .unwrap();
+    let second = store
+        .put(key, Bytes::from_static(b"two"), PutMode::Create, options())
+        .await;
+    assert!(
+        matches!(second, Err(BlobError::AlreadyExists(_))),
+        "{second:?}"
+    );
     let (body, meta) = store.get(key).await.unwrap().unwrap();
-    assert_eq!(&body[..], b"one", "a refused create must not change the object");
+    assert_eq!(
+        &body[..],
+        b"one",
+        "a refused create must not change the object"
+    );
     assert_eq!(meta.size, 3);
 }
 
 pub async fn blob_update_compare_and_swap(store: &dyn BlobStore) {
     let key = "r/index/3/a/abc";
-    let missing = store.put(key, Bytes::from_static(b"x"), PutMode::Update("\"nope\"".into()), options()).await;
-    assert!(matches!(missing, Err(BlobError::Precondition(_))), "update of a missing object: {missing:?}");
-    let first = store.put(key, Bytes::from_static(b"v1"), PutMode::Create, options()).await.unwrap();
-    let second = store.put(key, Bytes::from_static(b"v2"), PutMode::Update(first.etag.clone()), options()).await.unwrap();
+    let missing = store
+        .put(
+            key,
+            Bytes::from_static(b"x"),
+            PutMode::Update("\"nope\"".into()),
+            options(),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(BlobError::Precondition(_))),
+        "update of a missing object: {missing:?}"
+    );
+    let first = store
+        .put(key, Bytes::from_static(b"v1"), PutMode::Create, options())
+        .await
+        .unwrap();
+    let second = store
+        .put(
+            key,
+            Bytes::from_static(b"v2"),
+            PutMode::Update(first.etag.clone()),
+            options(),
+        )
+        .await
+        .unwrap();
     assert_ne!(first.etag, second.etag, "the ETag changes with the content");
-    let stale = store.put(key, Bytes::from_static(b"v3"), PutMode::Update(first.etag), options()).await;
-    assert!(matches!(stale, Err(BlobError::Precondition(_))), "{stale:?}");
+    let stale = store
+        .put(
+            key,
+            Bytes::from_static(b"v3"),
+            PutMode::Update(first.etag),
+            options(),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(BlobError::Precondition(_))),
+        "{stale:?}"
+    );
     let (body, meta) = store.get(key).await.unwrap().unwrap();
     assert_eq!((&body[..], meta.etag), (&b"v2"[..], second.etag));
-    store.put(key, Bytes::from_static(b"v4"), PutMode::Overwrite, options()).await.unwrap();
+    store
+        .put(
+            key,
+            Bytes::from_static(b"v4"),
+            PutMode::Overwrite,
+            options(),
+        )
+        .await
+        .unwrap();
     assert_eq!(&store.get(key).await.unwrap().unwrap().0[..], b"v4");
 }
 
 pub async fn blob_metadata_and_listing(store: &dyn BlobStore) {
     assert!(store.get("r/index/1/a").await.unwrap().is_none());
     assert!(store.head("r/index/1/a").await.unwrap().is_none());
-    store.delete("r/index/1/a").await.expect("deleting a missing object succeeds");
+    store
+        .delete("r/index/1/a")
+        .await
+        .expect("deleting a missing object succeeds");
     let mut opts = options();
     opts.metadata.insert("crate-revision".into(), "7".into());
-    store.put("r/index/1/a", Bytes::from_static(b"a"), PutMode::Overwrite, opts).await.unwrap();
-    store.put("r/index/1/b", Bytes::from_static(b"b"), PutMode::Overwrite, options()).await.unwrap();
-    store.put("s/index/1/c", Bytes::from_static(b"c"), PutMode::Overwrite, options()).await.unwrap();
+    store
+        .put(
+            "r/index/1/a",
+            Bytes::from_static(b"a"),
+            PutMode::Overwrite,
+            opts,
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            "r/index/1/b",
+            Bytes::from_static(b"b"),
+            PutMode::Overwrite,
+            options(),
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            "s/index/1/c",
+            Bytes::from_static(b"c"),
+            PutMode::Overwrite,
+            options(),
+        )
+        .await
+        .unwrap();
     let head = store.head("r/index/1/a").await.unwrap().unwrap();
     assert_eq!(head.revision(), 7);
-    assert_eq!(store.head("r/index/1/b").await.unwrap().unwrap().revision(), 0);
-    assert_eq!(store.list("r/").await.unwrap(), vec!["r/index/1/a", "r/index/1/b"]);
+    assert_eq!(
+        store.head("r/index/1/b").await.unwrap().unwrap().revision(),
+        0
+    );
+    assert_eq!(
+        store.list("r/").await.unwrap(),
+        vec!["r/index/1/a", "r/index/1/b"]
+    );
     store.delete("r/index/1/a").await.unwrap();
     assert!(store.get("r/index/1/a").await.unwrap().is_none());
     assert_eq!(store.list("r/").await.unwrap(), vec!["r/index/1/b"]);
@@ -55,14 +143,20 @@ pub async fn blob_cas_race(store: &dyn BlobStore) {
     const WRITERS: usize = 8;
     const INCREMENTS: usize = 10;
     let key = "r/index/co/un/counter";
-    store.put(key, Bytes::from_static(b"0"), PutMode::Create, options()).await.unwrap();
+    store
+        .put(key, Bytes::from_static(b"0"), PutMode::Create, options())
+        .await
+        .unwrap();
     let writer = || async {
         for _ in 0..INCREMENTS {
             loop {
                 let (body, meta) = store.get(key).await.unwrap().unwrap();
                 let n: usize = std::str::from_utf8(&body).unwrap().parse().unwrap();
                 let next = Bytes::from((n + 1).to_string());
-                match store.put(key, next, PutMode::Update(meta.etag), options()).await {
+                match store
+                    .put(key, next, PutMode::Update(meta.etag), options())
+                    .await
+                {
                     Ok(_) => break,
                     Err(BlobError::Precondition(_)) => continue,
                     Err(e) => panic!("{e}"),
@@ -73,5 +167,8 @@ pub async fn blob_cas_race(store: &dyn BlobStore) {
     let writers: Vec<_> = (0..WRITERS).map(|_| writer()).collect();
     futures::future::join_all(writers).await;
     let (body, _) = store.get(key).await.unwrap().unwrap();
-    assert_eq!(std::str::from_utf8(&body).unwrap(), (WRITERS * INCREMENTS).to_string());
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        (WRITERS * INCREMENTS).to_string()
+    );
 }

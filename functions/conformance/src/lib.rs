@@ -5,9 +5,12 @@
 mod blob;
 mod metadata;
 
-pub use blob::{blob_cas_race, blob_create_only, blob_metadata_and_listing, blob_update_compare_and_swap};
+pub use blob::{
+    blob_cas_race, blob_create_only, blob_metadata_and_listing, blob_update_compare_and_swap,
+};
 pub use metadata::{
-    store_commit_is_conditional, store_commit_race, store_repositories, store_search, store_users_and_tokens,
+    store_commit_is_conditional, store_commit_race, store_repositories, store_search,
+    store_users_and_tokens,
 };
 
 /// Defines one `#[tokio::test]` per suite function for an adapter, given an

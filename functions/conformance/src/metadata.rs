@@ -1,10 +1,15 @@
 use crateyard_core::{
-    CrateRecord, CrateWrite, IndexLine, MetadataStore, PackageInfo, RepoKind, Repository, StoreError,
-    TokenRecord, User, VersionRecord, VersionWrite,
+    CrateRecord, CrateWrite, IndexLine, MetadataStore, PackageInfo, RepoKind, Repository,
+    StoreError, TokenRecord, User, VersionRecord, VersionWrite,
 };
 
 fn repo(name: &str) -> Repository {
-    Repository { name: name.into(), kind: RepoKind::Local, anonymous_read: true, created_at: "2026-01-01T00:00:00Z".into() }
+    Repository {
+        name: name.into(),
+        kind: RepoKind::Local,
+        anonymous_read: true,
+        created_at: "2026-01-01T00:00:00Z".into(),
+    }
 }
 
 fn krate(canonical: &str, revision: u64, description: &str) -> CrateRecord {
@@ -44,51 +49,137 @@ fn version(name: &str, vers: &str, seq: u64) -> VersionRecord {
 }
 
 fn insert(krate: CrateRecord, expected: Option<u64>, v: VersionRecord) -> CrateWrite {
-    CrateWrite { krate, expected_revision: expected, version: Some(VersionWrite::Insert(v)) }
+    CrateWrite {
+        krate,
+        expected_revision: expected,
+        version: Some(VersionWrite::Insert(v)),
+    }
 }
 
 pub async fn store_repositories(store: &dyn MetadataStore) {
     assert!(store.get_repository("main").await.unwrap().is_none());
     store.create_repository(&repo("main")).await.unwrap();
     let again = store.create_repository(&repo("main")).await;
-    assert!(matches!(again, Err(StoreError::AlreadyExists(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(StoreError::AlreadyExists(_))),
+        "{again:?}"
+    );
     store.create_repository(&repo("extra")).await.unwrap();
-    assert_eq!(store.get_repository("main").await.unwrap(), Some(repo("main")));
-    let names: Vec<_> = store.list_repositories().await.unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(
+        store.get_repository("main").await.unwrap(),
+        Some(repo("main"))
+    );
+    let names: Vec<_> = store
+        .list_repositories()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["extra", "main"]);
 }
 
 pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
-    store.commit("r", insert(krate("foo", 1, "d"), None, version("foo", "1.0.0", 1))).await.unwrap();
+    store
+        .commit(
+            "r",
+            insert(krate("foo", 1, "d"), None, version("foo", "1.0.0", 1)),
+        )
+        .await
+        .unwrap();
     // The crate exists now: a second "new crate" commit must fail.
-    let dup = store.commit("r", insert(krate("foo", 1, "d"), None, version("foo", "2.0.0", 1))).await;
+    let dup = store
+        .commit(
+            "r",
+            insert(krate("foo", 1, "d"), None, version("foo", "2.0.0", 1)),
+        )
+        .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     // A stale revision fails.
-    let stale = store.commit("r", insert(krate("foo", 2, "d"), Some(0), version("foo", "2.0.0", 2))).await;
+    let stale = store
+        .commit(
+            "r",
+            insert(krate("foo", 2, "d"), Some(0), version("foo", "2.0.0", 2)),
+        )
+        .await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     // A taken version key fails, and changes nothing.
-    let taken = store.commit("r", insert(krate("foo", 2, "changed"), Some(1), version("foo", "1.0.0", 2))).await;
-    assert!(matches!(taken, Err(StoreError::AlreadyExists(_))), "{taken:?}");
-    assert_eq!(store.get_crate("r", "foo").await.unwrap(), Some(krate("foo", 1, "d")));
+    let taken = store
+        .commit(
+            "r",
+            insert(
+                krate("foo", 2, "changed"),
+                Some(1),
+                version("foo", "1.0.0", 2),
+            ),
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::AlreadyExists(_))),
+        "{taken:?}"
+    );
+    assert_eq!(
+        store.get_crate("r", "foo").await.unwrap(),
+        Some(krate("foo", 1, "d"))
+    );
     // Replacing a version that does not exist fails, and changes nothing.
-    let replace = CrateWrite { krate: krate("foo", 2, "x"), expected_revision: Some(1), version: Some(VersionWrite::Replace(version("foo", "9.0.0", 1))) };
-    assert!(matches!(store.commit("r", replace).await, Err(StoreError::NotFound(_))));
-    assert_eq!(store.get_crate("r", "foo").await.unwrap().unwrap().revision, 1);
+    let replace = CrateWrite {
+        krate: krate("foo", 2, "x"),
+        expected_revision: Some(1),
+        version: Some(VersionWrite::Replace(version("foo", "9.0.0", 1))),
+    };
+    assert!(matches!(
+        store.commit("r", replace).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.get_crate("r", "foo").await.unwrap().unwrap().revision,
+        1
+    );
     // Well-formed commits apply crate and version together.
-    store.commit("r", insert(krate("foo", 2, "d"), Some(1), version("foo", "2.0.0", 2))).await.unwrap();
+    store
+        .commit(
+            "r",
+            insert(krate("foo", 2, "d"), Some(1), version("foo", "2.0.0", 2)),
+        )
+        .await
+        .unwrap();
     let mut yanked = version("foo", "1.0.0", 1);
     yanked.line.yanked = true;
-    let yank = CrateWrite { krate: krate("foo", 3, "d"), expected_revision: Some(2), version: Some(VersionWrite::Replace(yanked)) };
+    let yank = CrateWrite {
+        krate: krate("foo", 3, "d"),
+        expected_revision: Some(2),
+        version: Some(VersionWrite::Replace(yanked)),
+    };
     store.commit("r", yank).await.unwrap();
-    let owners = CrateWrite { krate: CrateRecord { owners: vec!["bob".into()], ..krate("foo", 4, "d") }, expected_revision: Some(3), version: None };
+    let owners = CrateWrite {
+        krate: CrateRecord {
+            owners: vec!["bob".into()],
+            ..krate("foo", 4, "d")
+        },
+        expected_revision: Some(3),
+        version: None,
+    };
     store.commit("r", owners).await.unwrap();
     let versions = store.list_versions("r", "foo").await.unwrap();
-    let summary: Vec<_> = versions.iter().map(|v| (v.line.vers.as_str(), v.seq, v.line.yanked)).collect();
+    let summary: Vec<_> = versions
+        .iter()
+        .map(|v| (v.line.vers.as_str(), v.seq, v.line.yanked))
+        .collect();
     assert_eq!(summary, [("1.0.0", 1, true), ("2.0.0", 2, false)]);
-    assert_eq!(store.get_crate("r", "foo").await.unwrap().unwrap().owners, ["bob"]);
+    assert_eq!(
+        store.get_crate("r", "foo").await.unwrap().unwrap().owners,
+        ["bob"]
+    );
     // Repositories are separate namespaces.
     assert!(store.get_crate("other", "foo").await.unwrap().is_none());
-    assert!(store.list_versions("other", "foo").await.unwrap().is_empty());
+    assert!(
+        store
+            .list_versions("other", "foo")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Sixteen writers publish distinct versions of one crate at once, each
@@ -100,7 +191,11 @@ pub async fn store_commit_race(store: &dyn MetadataStore) {
         loop {
             let current = store.get_crate("r", "race").await.unwrap();
             let revision = current.as_ref().map_or(0, |k| k.revision);
-            let write = insert(krate("race", revision + 1, "d"), current.map(|k| k.revision), version("race", &format!("1.0.{i}"), revision + 1));
+            let write = insert(
+                krate("race", revision + 1, "d"),
+                current.map(|k| k.revision),
+                version("race", &format!("1.0.{i}"), revision + 1),
+            );
             match store.commit("r", write).await {
                 Ok(()) => return,
                 Err(StoreError::Conflict(_)) => continue,
@@ -116,33 +211,74 @@ pub async fn store_commit_race(store: &dyn MetadataStore) {
     names.sort();
     names.dedup();
     assert_eq!(names.len() as u64, WRITERS);
-    assert_eq!(store.get_crate("r", "race").await.unwrap().unwrap().revision, WRITERS);
+    assert_eq!(
+        store
+            .get_crate("r", "race")
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        WRITERS
+    );
 }
 
 pub async fn store_search(store: &dyn MetadataStore) {
-    for (name, description) in [("serde_json", "JSON support"), ("tokio", "async runtime"), ("json_tools", "tools"), ("other", "nothing")] {
-        store.commit("r", insert(krate(name, 1, description), None, version(name, "1.0.0", 1))).await.unwrap();
+    for (name, description) in [
+        ("serde_json", "JSON support"),
+        ("tokio", "async runtime"),
+        ("json_tools", "tools"),
+        ("other", "nothing"),
+    ] {
+        store
+            .commit(
+                "r",
+                insert(krate(name, 1, description), None, version(name, "1.0.0", 1)),
+            )
+            .await
+            .unwrap();
     }
     let (hits, total) = store.search("r", "json", 10).await.unwrap();
     let names: Vec<_> = hits.iter().map(|k| k.canonical.as_str()).collect();
     assert_eq!((names, total), (vec!["json_tools", "serde_json"], 2));
     let (hits, total) = store.search("r", "JSON", 1).await.unwrap();
-    assert_eq!((hits.len(), total), (1, 2), "the limit caps hits, not the total");
+    assert_eq!(
+        (hits.len(), total),
+        (1, 2),
+        "the limit caps hits, not the total"
+    );
     let (hits, _) = store.search("r", "Serde-JSON", 10).await.unwrap();
     assert_eq!(hits.len(), 1, "names match in canonical form");
     let (hits, _) = store.search("r", "ASYNC", 10).await.unwrap();
-    assert_eq!(hits[0].canonical, "tokio", "descriptions match case-insensitively");
+    assert_eq!(
+        hits[0].canonical, "tokio",
+        "descriptions match case-insensitively"
+    );
     assert_eq!(store.search("other-repo", "json", 10).await.unwrap().1, 0);
-    assert_eq!(store.search("r", "%", 10).await.unwrap().1, 0, "no wildcard syntax leaks through");
+    assert_eq!(
+        store.search("r", "%", 10).await.unwrap().1,
+        0,
+        "no wildcard syntax leaks through"
+    );
 }
 
 pub async fn store_users_and_tokens(store: &dyn MetadataStore) {
-    let user = User { login: "alice".into(), created_at: "2026-01-01T00:00:00Z".into() };
+    let user = User {
+        login: "alice".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+    };
     assert!(store.get_user("alice").await.unwrap().is_none());
     store.create_user(&user).await.unwrap();
-    assert!(matches!(store.create_user(&user).await, Err(StoreError::AlreadyExists(_))));
+    assert!(matches!(
+        store.create_user(&user).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
     assert_eq!(store.get_user("alice").await.unwrap(), Some(user));
-    let token = TokenRecord { hash: "ab".repeat(32), user: "alice".into(), name: "ci".into(), created_at: "2026-01-01T00:00:00Z".into() };
+    let token = TokenRecord {
+        hash: "ab".repeat(32),
+        user: "alice".into(),
+        name: "ci".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+    };
     store.create_token(&token).await.unwrap();
     assert_eq!(store.get_token(&token.hash).await.unwrap(), Some(token));
     assert!(store.get_token(&"cd".repeat(32)).await.unwrap().is_none());

@@ -22,11 +22,20 @@ pub fn token_from_header(value: &str) -> Option<&str> {
 
 impl Registry {
     /// Resolves an `Authorization` header to a principal; no header is anonymous.
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<Option<Principal>, RegistryError> {
-        let Some(header) = header else { return Ok(None) };
+    pub async fn authenticate(
+        &self,
+        header: Option<&str>,
+    ) -> Result<Option<Principal>, RegistryError> {
+        let Some(header) = header else {
+            return Ok(None);
+        };
         let token = token_from_header(header).ok_or(RegistryError::InvalidToken)?;
         let hash = hash_token(token);
-        let record = self.store.get_token(&hash).await?.ok_or(RegistryError::InvalidToken)?;
+        let record = self
+            .store
+            .get_token(&hash)
+            .await?
+            .ok_or(RegistryError::InvalidToken)?;
         // The lookup is by hash already; compare again without an early exit
         // so a store that matched loosely cannot let a wrong token through.
         if !bool::from(record.hash.as_bytes().ct_eq(hash.as_bytes())) {
@@ -36,8 +45,13 @@ impl Registry {
     }
 
     /// Like [`Registry::authenticate`], for operations that need a user.
-    pub async fn require_principal(&self, header: Option<&str>) -> Result<Principal, RegistryError> {
-        self.authenticate(header).await?.ok_or(RegistryError::MissingToken)
+    pub async fn require_principal(
+        &self,
+        header: Option<&str>,
+    ) -> Result<Principal, RegistryError> {
+        self.authenticate(header)
+            .await?
+            .ok_or(RegistryError::MissingToken)
     }
 }
 

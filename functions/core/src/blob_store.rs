@@ -60,7 +60,13 @@ pub enum BlobError {
 /// absence or on an ETag, and strongly consistent reads after writes.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
-    async fn put(&self, key: &str, body: Bytes, mode: PutMode, options: PutOptions) -> Result<ObjectMeta, BlobError>;
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        mode: PutMode,
+        options: PutOptions,
+    ) -> Result<ObjectMeta, BlobError>;
     async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError>;
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError>;
     /// Deleting a missing object succeeds.

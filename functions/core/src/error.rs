@@ -6,9 +6,13 @@ use crateyard_tarball::TarballError;
 /// variants to status codes in one place (`crateyard_http::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("this request needs a token: run `cargo login` or send `Authorization: Bearer <token>`")]
+    #[error(
+        "this request needs a token: run `cargo login` or send `Authorization: Bearer <token>`"
+    )]
     MissingToken,
-    #[error("the token is not valid (revoked, expired or mistyped): create a new one with `crateyard token create`")]
+    #[error(
+        "the token is not valid (revoked, expired or mistyped): create a new one with `crateyard token create`"
+    )]
     InvalidToken,
     #[error("{0}")]
     Forbidden(String),
@@ -20,17 +24,27 @@ pub enum RegistryError {
     UnknownCrate(String),
     #[error("crate `{name}` has no version {version}")]
     UnknownVersion { name: String, version: String },
-    #[error("user `{0}` does not exist; create it with `crateyard user create {0}` or `crateyard token create --user {0}`")]
+    #[error(
+        "user `{0}` does not exist; create it with `crateyard user create {0}` or `crateyard token create --user {0}`"
+    )]
     UnknownUser(String),
     #[error("`{name}` is not a valid crate name: {why}")]
     InvalidName { name: String, why: String },
     #[error("`{version}` is not a valid semver version: {why}")]
     InvalidVersion { version: String, why: String },
-    #[error("crate `{requested}` would be the same crate as the existing `{existing}` (names differing only in case or `-`/`_` are one crate); publish it as `{existing}`")]
+    #[error(
+        "crate `{requested}` would be the same crate as the existing `{existing}` (names differing only in case or `-`/`_` are one crate); publish it as `{existing}`"
+    )]
     NameCollision { requested: String, existing: String },
     #[error("crate `{name}` version {version} already exists{hint}")]
-    VersionExists { name: String, version: String, hint: String },
-    #[error("another upload of `{name}` {version} with different contents is in progress or was interrupted; try again in a minute, and run `crateyard reindex` if it persists")]
+    VersionExists {
+        name: String,
+        version: String,
+        hint: String,
+    },
+    #[error(
+        "another upload of `{name}` {version} with different contents is in progress or was interrupted; try again in a minute, and run `crateyard reindex` if it persists"
+    )]
     UploadInProgress { name: String, version: String },
     #[error("invalid publish request: {0}")]
     BadFrame(String),

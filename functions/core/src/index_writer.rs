@@ -3,7 +3,9 @@
 //! an older revision never replaces a newer one.
 
 use crate::keys::index_file_key;
-use crate::{BlobError, ObjectKind, PutMode, PutOptions, REVISION_METADATA, Registry, RegistryError};
+use crate::{
+    BlobError, ObjectKind, PutMode, PutOptions, REVISION_METADATA, Registry, RegistryError,
+};
 use crateyard_index::write_lines;
 
 const MAX_ATTEMPTS: usize = 20;
@@ -11,13 +13,22 @@ const MAX_ATTEMPTS: usize = 20;
 impl Registry {
     /// Rewrites the index file of one crate from a consistent read of its
     /// versions, unless the file already reflects this revision or a newer one.
-    pub async fn rebuild_index_file(&self, repo: &str, canonical: &str) -> Result<(), RegistryError> {
+    pub async fn rebuild_index_file(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<(), RegistryError> {
         self.write_index_file(repo, canonical, false).await
     }
 
     /// `force` also rewrites a file whose metadata claims it is current but
     /// whose content differs (edited or damaged by hand): what reindex needs.
-    pub(crate) async fn write_index_file(&self, repo: &str, canonical: &str, force: bool) -> Result<(), RegistryError> {
+    pub(crate) async fn write_index_file(
+        &self,
+        repo: &str,
+        canonical: &str,
+        force: bool,
+    ) -> Result<(), RegistryError> {
         for _ in 0..MAX_ATTEMPTS {
             let Some(krate) = self.store.get_crate(repo, canonical).await? else {
                 return Err(RegistryError::UnknownCrate(canonical.into()));
@@ -26,13 +37,19 @@ impl Registry {
             let key = index_file_key(repo, &krate.name);
             let body = write_lines(versions.iter().map(|v| &v.line));
             let current = if force {
-                self.blobs.get(&key).await?.map(|(bytes, meta)| (Some(bytes), meta))
+                self.blobs
+                    .get(&key)
+                    .await?
+                    .map(|(bytes, meta)| (Some(bytes), meta))
             } else {
                 self.blobs.head(&key).await?.map(|meta| (None, meta))
             };
             let mode = match current {
                 Some((_, meta)) if meta.revision() > krate.revision => return Ok(()),
-                Some((bytes, meta)) if meta.revision() == krate.revision && bytes.as_ref().is_none_or(|b| *b == body) => {
+                Some((bytes, meta))
+                    if meta.revision() == krate.revision
+                        && bytes.as_ref().is_none_or(|b| *b == body) =>
+                {
                     return Ok(());
                 }
                 Some((_, meta)) => PutMode::Update(meta.etag),

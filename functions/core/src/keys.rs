@@ -63,10 +63,22 @@ mod tests {
     #[test]
     fn keys_follow_the_object_layout() {
         assert_eq!(index_config_key("main"), "main/index/config.json");
-        assert_eq!(index_file_key("main", "Serde_json"), "main/index/se/rd/serde_json");
-        assert_eq!(crate_file_key("main", "Foo", "1.0.0+git.1"), "main/crates/Foo/Foo-1.0.0%2Bgit.1.crate");
-        assert_eq!(object_kind("main/index/3/f/foo"), Some(ObjectKind::IndexFile));
-        assert_eq!(object_kind("main/crates/foo/foo-1.0.0.crate"), Some(ObjectKind::CrateFile));
+        assert_eq!(
+            index_file_key("main", "Serde_json"),
+            "main/index/se/rd/serde_json"
+        );
+        assert_eq!(
+            crate_file_key("main", "Foo", "1.0.0+git.1"),
+            "main/crates/Foo/Foo-1.0.0%2Bgit.1.crate"
+        );
+        assert_eq!(
+            object_kind("main/index/3/f/foo"),
+            Some(ObjectKind::IndexFile)
+        );
+        assert_eq!(
+            object_kind("main/crates/foo/foo-1.0.0.crate"),
+            Some(ObjectKind::CrateFile)
+        );
         assert_eq!(object_kind("main/api/v1/crates"), None);
     }
 }

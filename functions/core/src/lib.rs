@@ -23,7 +23,9 @@ mod yank;
 pub use auth::{Principal, token_from_header};
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use error::RegistryError;
-pub use keys::{ObjectKind, crate_file_key, crate_file_name, index_config_key, index_file_key, object_kind};
+pub use keys::{
+    ObjectKind, crate_file_key, crate_file_name, index_config_key, index_file_key, object_kind,
+};
 pub use metadata_store::{
     CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,
     VersionRecord, VersionWrite,

@@ -100,16 +100,29 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn get_repository(&self, name: &str) -> Result<Option<Repository>, StoreError>;
     async fn list_repositories(&self) -> Result<Vec<Repository>, StoreError>;
 
-    async fn get_crate(&self, repo: &str, canonical: &str) -> Result<Option<CrateRecord>, StoreError>;
+    async fn get_crate(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Option<CrateRecord>, StoreError>;
     /// All crates of a repository, ordered by canonical name.
     async fn list_crates(&self, repo: &str) -> Result<Vec<CrateRecord>, StoreError>;
     /// All versions of a crate, ordered by `seq`.
-    async fn list_versions(&self, repo: &str, canonical: &str) -> Result<Vec<VersionRecord>, StoreError>;
+    async fn list_versions(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Vec<VersionRecord>, StoreError>;
     /// Applies the write atomically or not at all.
     async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError>;
     /// Crates whose name or description contains `query` (case-insensitive),
     /// at most `limit`, by name; and how many match in all.
-    async fn search(&self, repo: &str, query: &str, limit: usize) -> Result<(Vec<CrateRecord>, u64), StoreError>;
+    async fn search(
+        &self,
+        repo: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<CrateRecord>, u64), StoreError>;
 
     /// Fails with [`StoreError::AlreadyExists`] if the login is taken.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;

@@ -6,9 +6,33 @@ const MAX_NAME_LEN: usize = 64;
 /// Names cargo and the common platforms treat specially: the standard library's
 /// crates and file names Windows reserves.
 const RESERVED: &[&str] = &[
-    "alloc", "core", "proc_macro", "std", "test", "con", "prn", "aux", "nul", "com1", "com2",
-    "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5",
-    "lpt6", "lpt7", "lpt8", "lpt9",
+    "alloc",
+    "core",
+    "proc_macro",
+    "std",
+    "test",
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    "com1",
+    "com2",
+    "com3",
+    "com4",
+    "com5",
+    "com6",
+    "com7",
+    "com8",
+    "com9",
+    "lpt1",
+    "lpt2",
+    "lpt3",
+    "lpt4",
+    "lpt5",
+    "lpt6",
+    "lpt7",
+    "lpt8",
+    "lpt9",
 ];
 
 /// A valid crate name, spelled as its publisher spelled it.
@@ -19,17 +43,25 @@ impl CrateName {
     /// Checks cargo's rules: ASCII letters, digits, `-` and `_`, starting with a
     /// letter, at most 64 characters, and not a reserved name.
     pub fn new(name: &str) -> Result<Self, RegistryError> {
-        let invalid = |why: String| RegistryError::InvalidName { name: name.into(), why };
+        let invalid = |why: String| RegistryError::InvalidName {
+            name: name.into(),
+            why,
+        };
         if name.is_empty() {
             return Err(invalid("it is empty".into()));
         }
         if name.len() > MAX_NAME_LEN {
-            return Err(invalid(format!("it is longer than {MAX_NAME_LEN} characters")));
+            return Err(invalid(format!(
+                "it is longer than {MAX_NAME_LEN} characters"
+            )));
         }
         if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
             return Err(invalid("it must start with an ASCII letter".into()));
         }
-        if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        if let Some(c) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
             return Err(invalid(format!(
                 "`{c}` is not allowed; use only ASCII letters, digits, `-` and `_`"
             )));
@@ -74,7 +106,19 @@ mod tests {
 
     #[test]
     fn crate_name_rejects_invalid_and_reserved() {
-        for bad in ["", "1abc", "-a", "_a", "a.b", "a b", "ä", &"x".repeat(65), "std", "nul", "Proc-Macro"] {
+        for bad in [
+            "",
+            "1abc",
+            "-a",
+            "_a",
+            "a.b",
+            "a b",
+            "ä",
+            &"x".repeat(65),
+            "std",
+            "nul",
+            "Proc-Macro",
+        ] {
             let err = CrateName::new(bad).unwrap_err().to_string();
             assert!(err.contains("is not a valid crate name"), "{bad}: {err}");
         }

@@ -23,7 +23,14 @@ impl Registry {
     }
 
     /// Adds or removes owners; only an owner may. Returns a message for cargo.
-    pub async fn change_owners(&self, repo: &str, who: &Principal, name: &str, change: OwnerChange, logins: &[String]) -> Result<String, RegistryError> {
+    pub async fn change_owners(
+        &self,
+        repo: &str,
+        who: &Principal,
+        name: &str,
+        change: OwnerChange,
+        logins: &[String],
+    ) -> Result<String, RegistryError> {
         self.repository(repo).await?;
         let canonical = lookup_name(name)?;
         if logins.is_empty() {
@@ -40,7 +47,9 @@ impl Registry {
             let krate = self.owned_crate(repo, &canonical, name, who).await?;
             let mut owners = krate.owners.clone();
             match change {
-                OwnerChange::Add => owners.extend(logins.iter().filter(|l| !krate.owners.contains(l)).cloned()),
+                OwnerChange::Add => {
+                    owners.extend(logins.iter().filter(|l| !krate.owners.contains(l)).cloned())
+                }
                 OwnerChange::Remove => owners.retain(|o| !logins.contains(o)),
             }
             if owners.is_empty() {
@@ -50,7 +59,12 @@ impl Registry {
                 )));
             }
             let write = CrateWrite {
-                krate: CrateRecord { revision: krate.revision + 1, owners, updated_at: now_rfc3339(), ..krate.clone() },
+                krate: CrateRecord {
+                    revision: krate.revision + 1,
+                    owners,
+                    updated_at: now_rfc3339(),
+                    ..krate.clone()
+                },
                 expected_revision: Some(krate.revision),
                 version: None,
             };
@@ -59,8 +73,16 @@ impl Registry {
                     tracing::info!(repo, name = %krate.name, ?change, users = ?logins, user = %who.user, "owners changed");
                     let users = logins.join(", ");
                     return Ok(match change {
-                        OwnerChange::Add => format!("{users} now own{} crate {}", if logins.len() == 1 { "s" } else { "" }, krate.name),
-                        OwnerChange::Remove => format!("{users} no longer own{} crate {}", if logins.len() == 1 { "s" } else { "" }, krate.name),
+                        OwnerChange::Add => format!(
+                            "{users} now own{} crate {}",
+                            if logins.len() == 1 { "s" } else { "" },
+                            krate.name
+                        ),
+                        OwnerChange::Remove => format!(
+                            "{users} no longer own{} crate {}",
+                            if logins.len() == 1 { "s" } else { "" },
+                            krate.name
+                        ),
                     });
                 }
                 Err(StoreError::Conflict(_)) => continue,

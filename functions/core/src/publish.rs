@@ -22,9 +22,16 @@ const MAX_COMMIT_ATTEMPTS: usize = 20;
 #[derive(Debug)]
 pub enum Upload {
     /// `cargo publish`: the frame's metadata is a claim checked against the tarball.
-    Cargo { metadata: PublishMetadata, tarball: Bytes },
+    Cargo {
+        metadata: PublishMetadata,
+        tarball: Bytes,
+    },
     /// `PUT {repo}/crates/{name}/{file}`: only the path and the tarball.
-    Direct { name: String, file_name: String, tarball: Bytes },
+    Direct {
+        name: String,
+        file_name: String,
+        tarball: Bytes,
+    },
 }
 
 #[derive(Debug)]
@@ -34,11 +41,25 @@ pub struct PublishOutcome {
 }
 
 impl Registry {
-    pub async fn publish(&self, repo: &str, who: &Principal, upload: Upload) -> Result<PublishOutcome, RegistryError> {
+    pub async fn publish(
+        &self,
+        repo: &str,
+        who: &Principal,
+        upload: Upload,
+    ) -> Result<PublishOutcome, RegistryError> {
         self.repository(repo).await?;
         let (name, version, tarball, declared) = match upload {
-            Upload::Cargo { metadata, tarball } => (metadata.name.clone(), metadata.vers.clone(), tarball, Some(metadata)),
-            Upload::Direct { name, file_name, tarball } => {
+            Upload::Cargo { metadata, tarball } => (
+                metadata.name.clone(),
+                metadata.vers.clone(),
+                tarball,
+                Some(metadata),
+            ),
+            Upload::Direct {
+                name,
+                file_name,
+                tarball,
+            } => {
                 let version = version_from_file_name(&name, &file_name)?;
                 (name, version, tarball, None)
             }
@@ -47,7 +68,10 @@ impl Registry {
         let semver = parse_version(&version)?;
         let limit = self.config.limits.max_compressed;
         if tarball.len() as u64 > limit {
-            return Err(RegistryError::TooLarge { size: tarball.len() as u64, limit });
+            return Err(RegistryError::TooLarge {
+                size: tarball.len() as u64,
+                limit,
+            });
         }
         let own_urls = [self.index_url(repo)];
         let inspected = inspect_crate(&tarball, &name, &version, &own_urls, &self.config.limits)?;
@@ -62,10 +86,19 @@ impl Registry {
         let mut existing = self.store.get_crate(repo, &canonical).await?;
         let mut versions = self.store.list_versions(repo, &canonical).await?;
         let key = version_key(&semver);
-        check_may_publish(existing.as_ref(), &versions, &crate_name, &semver, &key, who)?;
+        check_may_publish(
+            existing.as_ref(),
+            &versions,
+            &crate_name,
+            &semver,
+            &key,
+            who,
+        )?;
 
         let crate_key = crate_file_key(repo, &name, &version);
-        let created_blob = self.store_crate_file(&crate_key, tarball, &line.cksum, &name, &version).await?;
+        let created_blob = self
+            .store_crate_file(&crate_key, tarball, &line.cksum, &name, &version)
+            .await?;
         let version_record = VersionRecord {
             line: line.clone(),
             version_key: key.clone(),
@@ -75,15 +108,25 @@ impl Registry {
             published_by: who.user.clone(),
         };
         let committed = self
-            .commit_new_version(repo, &crate_name, &semver, &key, who, version_record, &mut existing, &mut versions)
+            .commit_new_version(
+                repo,
+                &crate_name,
+                &semver,
+                &key,
+                who,
+                version_record,
+                &mut existing,
+                &mut versions,
+            )
             .await;
         if let Err(err) = committed {
             // Only a definite rejection proves the version is not committed;
             // after a backend error the commit may have gone through.
-            if created_blob && !matches!(err, RegistryError::Store(StoreError::Backend(_))) {
-                if let Err(e) = self.blobs.delete(&crate_key).await {
-                    tracing::error!(key = %crate_key, error = %e, "could not remove the .crate of a rejected publish");
-                }
+            if created_blob
+                && !matches!(err, RegistryError::Store(StoreError::Backend(_)))
+                && let Err(e) = self.blobs.delete(&crate_key).await
+            {
+                tracing::error!(key = %crate_key, error = %e, "could not remove the .crate of a rejected publish");
             }
             return Err(err);
         }
@@ -101,7 +144,14 @@ impl Registry {
 
     /// Writes the `.crate` once. Returns whether this call created it: an
     /// identical object left by an interrupted attempt is reused.
-    async fn store_crate_file(&self, key: &str, tarball: Bytes, cksum: &str, name: &str, version: &str) -> Result<bool, RegistryError> {
+    async fn store_crate_file(
+        &self,
+        key: &str,
+        tarball: Bytes,
+        cksum: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<bool, RegistryError> {
         let options = PutOptions {
             content_type: ObjectKind::CrateFile.content_type(),
             cache_control: ObjectKind::CrateFile.cache_control(),
@@ -117,7 +167,10 @@ impl Registry {
                 if same {
                     Ok(false)
                 } else {
-                    Err(RegistryError::UploadInProgress { name: name.into(), version: version.into() })
+                    Err(RegistryError::UploadInProgress {
+                        name: name.into(),
+                        version: version.into(),
+                    })
                 }
             }
             Err(e) => Err(e.into()),
@@ -146,13 +199,19 @@ impl Registry {
             let mut all: Vec<&VersionRecord> = versions.iter().collect();
             all.push(&record);
             let krate = CrateRecord {
-                name: existing.as_ref().map_or_else(|| name.to_string(), |k| k.name.clone()),
+                name: existing
+                    .as_ref()
+                    .map_or_else(|| name.to_string(), |k| k.name.clone()),
                 canonical: canonical.clone(),
                 revision,
                 max_version: max_version(all.iter().map(|v| &v.line)),
                 description: record.package.description.clone(),
-                owners: existing.as_ref().map_or_else(|| vec![who.user.clone()], |k| k.owners.clone()),
-                created_at: existing.as_ref().map_or_else(|| now.clone(), |k| k.created_at.clone()),
+                owners: existing
+                    .as_ref()
+                    .map_or_else(|| vec![who.user.clone()], |k| k.owners.clone()),
+                created_at: existing
+                    .as_ref()
+                    .map_or_else(|| now.clone(), |k| k.created_at.clone()),
                 updated_at: now,
             };
             let write = CrateWrite {
@@ -188,7 +247,10 @@ fn check_may_publish(
 ) -> Result<(), RegistryError> {
     let Some(krate) = existing else { return Ok(()) };
     if krate.name != name.as_str() {
-        return Err(RegistryError::NameCollision { requested: name.to_string(), existing: krate.name.clone() });
+        return Err(RegistryError::NameCollision {
+            requested: name.to_string(),
+            existing: krate.name.clone(),
+        });
     }
     if !krate.owners.contains(&who.user) {
         return Err(RegistryError::Forbidden(format!(
@@ -198,7 +260,10 @@ fn check_may_publish(
     }
     if let Some(v) = versions.iter().find(|v| v.version_key == key) {
         let hint = if v.line.vers != semver.to_string() {
-            format!(" as {} (versions differing only in build metadata are the same version)", v.line.vers)
+            format!(
+                " as {} (versions differing only in build metadata are the same version)",
+                v.line.vers
+            )
         } else {
             String::new()
         };
@@ -208,7 +273,11 @@ fn check_may_publish(
 }
 
 fn version_exists(name: &str, semver: &Version, hint: &str) -> RegistryError {
-    RegistryError::VersionExists { name: name.into(), version: semver.to_string(), hint: hint.into() }
+    RegistryError::VersionExists {
+        name: name.into(),
+        version: semver.to_string(),
+        hint: hint.into(),
+    }
 }
 
 /// The highest version not yanked, or the highest of all when every one is.
@@ -220,7 +289,10 @@ pub(crate) fn max_version<'a>(lines: impl Iterator<Item = &'a IndexLine> + Clone
             .filter_map(|l| Version::parse(&l.vers).ok())
             .max()
     };
-    best(true).or_else(|| best(false)).map(|v| v.to_string()).unwrap_or_default()
+    best(true)
+        .or_else(|| best(false))
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }
 
 /// `{name}-{version}.crate` → `version`, accepting `+` written as `%2B`.
@@ -240,9 +312,8 @@ fn version_from_file_name(name: &str, file_name: &str) -> Result<String, Registr
 
 fn check_dependency_names(deps: &[Dependency]) -> Result<(), RegistryError> {
     for dep in deps {
-        CrateName::new(dep.package.as_deref().unwrap_or(&dep.name)).map_err(|e| {
-            RegistryError::BadRequest(format!("dependency `{}`: {e}", dep.name))
-        })?;
+        CrateName::new(dep.package.as_deref().unwrap_or(&dep.name))
+            .map_err(|e| RegistryError::BadRequest(format!("dependency `{}`: {e}", dep.name)))?;
     }
     Ok(())
 }
@@ -253,17 +324,25 @@ fn check_dependency_names(deps: &[Dependency]) -> Result<(), RegistryError> {
 fn cross_check(declared: &PublishMetadata, line: &mut IndexLine) -> Result<(), RegistryError> {
     let mismatch = |what: String| Err(RegistryError::MetadataMismatch(what));
     if declared.name != line.name {
-        return mismatch(format!("the name is `{}` in the metadata but `{}` in Cargo.toml", declared.name, line.name));
+        return mismatch(format!(
+            "the name is `{}` in the metadata but `{}` in Cargo.toml",
+            declared.name, line.name
+        ));
     }
     if declared.vers != line.vers {
-        return mismatch(format!("the version is {} in the metadata but {} in Cargo.toml", declared.vers, line.vers));
+        return mismatch(format!(
+            "the version is {} in the metadata but {} in Cargo.toml",
+            declared.vers, line.vers
+        ));
     }
     let mut claimed = Vec::with_capacity(declared.deps.len());
     for dep in &declared.deps {
         claimed.push(declared_dependency(dep)?);
     }
     for dep in &mut line.deps {
-        let same_registry_claimed = claimed.iter().any(|c| c.registry.is_none() && same_except_registry(c, dep));
+        let same_registry_claimed = claimed
+            .iter()
+            .any(|c| c.registry.is_none() && same_except_registry(c, dep));
         if same_registry_claimed && dep.registry.as_deref() != Some(CRATES_IO_INDEX) {
             dep.registry = None;
         }
@@ -271,12 +350,20 @@ fn cross_check(declared: &PublishMetadata, line: &mut IndexLine) -> Result<(), R
     claimed.sort();
     for dep in &claimed {
         if !line.deps.contains(dep) {
-            return mismatch(format!("dependency `{}` ({}) is in the metadata but not in Cargo.toml", dep.name, describe(dep)));
+            return mismatch(format!(
+                "dependency `{}` ({}) is in the metadata but not in Cargo.toml",
+                dep.name,
+                describe(dep)
+            ));
         }
     }
     for dep in &line.deps {
         if !claimed.contains(dep) {
-            return mismatch(format!("dependency `{}` ({}) is in Cargo.toml but not in the metadata", dep.name, describe(dep)));
+            return mismatch(format!(
+                "dependency `{}` ({}) is in Cargo.toml but not in the metadata",
+                dep.name,
+                describe(dep)
+            ));
         }
     }
     Ok(())
@@ -284,14 +371,20 @@ fn cross_check(declared: &PublishMetadata, line: &mut IndexLine) -> Result<(), R
 
 fn declared_dependency(dep: &PublishDependency) -> Result<Dependency, RegistryError> {
     let req = VersionReq::parse(&dep.version_req).map_err(|e| {
-        RegistryError::BadRequest(format!("dependency `{}` has an invalid version requirement `{}`: {e}", dep.name, dep.version_req))
+        RegistryError::BadRequest(format!(
+            "dependency `{}` has an invalid version requirement `{}`: {e}",
+            dep.name, dep.version_req
+        ))
     })?;
     let kind = match dep.kind.as_deref() {
         None | Some("normal") => DependencyKind::Normal,
         Some("dev") => DependencyKind::Dev,
         Some("build") => DependencyKind::Build,
         Some(other) => {
-            return Err(RegistryError::BadRequest(format!("dependency `{}` has an unknown kind `{other}`", dep.name)));
+            return Err(RegistryError::BadRequest(format!(
+                "dependency `{}` has an unknown kind `{other}`",
+                dep.name
+            )));
         }
     };
     let (name, package) = match &dep.explicit_name_in_toml {
@@ -312,7 +405,13 @@ fn declared_dependency(dep: &PublishDependency) -> Result<Dependency, RegistryEr
 }
 
 fn same_except_registry(a: &Dependency, b: &Dependency) -> bool {
-    Dependency { registry: None, ..a.clone() } == Dependency { registry: None, ..b.clone() }
+    Dependency {
+        registry: None,
+        ..a.clone()
+    } == Dependency {
+        registry: None,
+        ..b.clone()
+    }
 }
 
 fn describe(dep: &Dependency) -> String {
@@ -336,7 +435,9 @@ fn describe(dep: &Dependency) -> String {
 
 /// The canonical name of whatever a caller typed, for looking a crate up.
 pub(crate) fn lookup_name(name: &str) -> Result<String, RegistryError> {
-    CrateName::new(name).map(|_| canonical_name(name)).map_err(|_| RegistryError::UnknownCrate(name.into()))
+    CrateName::new(name)
+        .map(|_| canonical_name(name))
+        .map_err(|_| RegistryError::UnknownCrate(name.into()))
 }
 
 #[cfg(test)]
@@ -345,10 +446,24 @@ mod tests {
 
     #[test]
     fn version_from_file_name_parses_and_decodes_plus() {
-        assert_eq!(version_from_file_name("foo", "foo-1.0.0.crate").unwrap(), "1.0.0");
-        assert_eq!(version_from_file_name("foo", "foo-1.0.0%2Bb.crate").unwrap(), "1.0.0+b");
-        assert_eq!(version_from_file_name("foo-bar", "foo-bar-0.1.0-rc.1.crate").unwrap(), "0.1.0-rc.1");
-        for bad in ["bar-1.0.0.crate", "foo-1.0.0.tar.gz", "foo-.crate", "foo.crate"] {
+        assert_eq!(
+            version_from_file_name("foo", "foo-1.0.0.crate").unwrap(),
+            "1.0.0"
+        );
+        assert_eq!(
+            version_from_file_name("foo", "foo-1.0.0%2Bb.crate").unwrap(),
+            "1.0.0+b"
+        );
+        assert_eq!(
+            version_from_file_name("foo-bar", "foo-bar-0.1.0-rc.1.crate").unwrap(),
+            "0.1.0-rc.1"
+        );
+        for bad in [
+            "bar-1.0.0.crate",
+            "foo-1.0.0.tar.gz",
+            "foo-.crate",
+            "foo.crate",
+        ] {
             assert!(version_from_file_name("foo", bad).is_err(), "{bad}");
         }
     }
@@ -368,7 +483,11 @@ mod tests {
             pubtime: None,
             v: None,
         };
-        let lines = [line("1.0.0", false), line("2.0.0", true), line("1.5.0", false)];
+        let lines = [
+            line("1.0.0", false),
+            line("2.0.0", true),
+            line("1.5.0", false),
+        ];
         assert_eq!(max_version(lines.iter()), "1.5.0");
         let yanked = [line("1.0.0", true), line("2.0.0", true)];
         assert_eq!(max_version(yanked.iter()), "2.0.0");

@@ -106,8 +106,13 @@ mod tests {
     fn parse_publish_frame_rejects_truncated_bodies() {
         let full = frame(JSON, b"TAR");
         for cut in [0, 3, 10, JSON.len() + 4, JSON.len() + 6, full.len() - 1] {
-            let err = parse_publish_frame(full.slice(..cut)).unwrap_err().to_string();
-            assert!(err.starts_with("invalid publish request: the body ends") || err.contains("only"), "{cut}: {err}");
+            let err = parse_publish_frame(full.slice(..cut))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("invalid publish request: the body ends") || err.contains("only"),
+                "{cut}: {err}"
+            );
         }
     }
 
@@ -121,7 +126,9 @@ mod tests {
 
     #[test]
     fn parse_publish_frame_rejects_bad_json_and_trailing_bytes() {
-        let err = parse_publish_frame(frame(b"{not json", b"")).unwrap_err().to_string();
+        let err = parse_publish_frame(frame(b"{not json", b""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not valid JSON"), "{err}");
         let mut body = frame(JSON, b"TAR").to_vec();
         body.push(0);

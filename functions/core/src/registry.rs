@@ -1,6 +1,8 @@
 use crate::clock::now_rfc3339;
 use crate::keys::index_config_key;
-use crate::{BlobStore, MetadataStore, PutMode, PutOptions, RegistryError, RepoKind, Repository, StoreError};
+use crate::{
+    BlobStore, MetadataStore, PutMode, PutOptions, RegistryError, RepoKind, Repository, StoreError,
+};
 use crateyard_tarball::TarballLimits;
 use std::sync::Arc;
 
@@ -16,8 +18,15 @@ pub struct RegistryConfig {
 impl RegistryConfig {
     pub fn new(public_url: &str, api_url: Option<&str>) -> Self {
         let public_url = public_url.trim_end_matches('/').to_string();
-        let api_url = api_url.map_or_else(|| public_url.clone(), |u| u.trim_end_matches('/').to_string());
-        Self { public_url, api_url, limits: TarballLimits::default() }
+        let api_url = api_url.map_or_else(
+            || public_url.clone(),
+            |u| u.trim_end_matches('/').to_string(),
+        );
+        Self {
+            public_url,
+            api_url,
+            limits: TarballLimits::default(),
+        }
     }
 }
 
@@ -30,13 +39,23 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl Registry {
-    pub fn new(blobs: Arc<dyn BlobStore>, store: Arc<dyn MetadataStore>, config: RegistryConfig) -> Self {
-        Self { blobs, store, config }
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        store: Arc<dyn MetadataStore>,
+        config: RegistryConfig,
+    ) -> Self {
+        Self {
+            blobs,
+            store,
+            config,
+        }
     }
 
     pub fn config(&self) -> &RegistryConfig {
@@ -62,7 +81,11 @@ impl Registry {
     /// Creates a public local repository unless one of that name exists, and
     /// (re)writes its `config.json` either way, so a changed public URL takes effect.
     pub async fn ensure_repository(&self, name: &str) -> Result<Repository, RegistryError> {
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || name.is_empty() {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || name.is_empty()
+        {
             return Err(RegistryError::BadRequest(format!(
                 "`{name}` is not a valid repository name: use letters, digits, `-` and `_`"
             )));
@@ -96,7 +119,12 @@ impl Registry {
         };
         let body = serde_json::to_vec_pretty(&config).expect("JSON values serialize");
         self.blobs
-            .put(&index_config_key(&repo.name), body.into(), PutMode::Overwrite, options)
+            .put(
+                &index_config_key(&repo.name),
+                body.into(),
+                PutMode::Overwrite,
+                options,
+            )
             .await?;
         Ok(())
     }

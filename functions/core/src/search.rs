@@ -19,13 +19,22 @@ pub struct SearchResults {
 }
 
 impl Registry {
-    pub async fn search(&self, repo: &str, query: &str, per_page: usize) -> Result<SearchResults, RegistryError> {
+    pub async fn search(
+        &self,
+        repo: &str,
+        query: &str,
+        per_page: usize,
+    ) -> Result<SearchResults, RegistryError> {
         self.repository(repo).await?;
         let limit = per_page.clamp(1, MAX_PER_PAGE);
         let (records, total) = self.store.search(repo, query.trim(), limit).await?;
         let crates = records
             .into_iter()
-            .map(|k| SearchHit { name: k.name, max_version: k.max_version, description: k.description })
+            .map(|k| SearchHit {
+                name: k.name,
+                max_version: k.max_version,
+                description: k.description,
+            })
             .collect();
         Ok(SearchResults { crates, total })
     }

@@ -24,13 +24,24 @@ fn random_token() -> String {
 impl Registry {
     /// Creates a token for `user`, creating the user on first use.
     pub async fn create_token(&self, user: &str, name: &str) -> Result<NewToken, RegistryError> {
-        if user.is_empty() || !user.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
+        if user.is_empty()
+            || !user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+        {
             return Err(RegistryError::BadRequest(format!(
                 "`{user}` is not a valid user name: use letters, digits, `-`, `_`, `.` and `@`"
             )));
         }
         let now = now_rfc3339();
-        match self.store.create_user(&User { login: user.into(), created_at: now.clone() }).await {
+        match self
+            .store
+            .create_user(&User {
+                login: user.into(),
+                created_at: now.clone(),
+            })
+            .await
+        {
             Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
             Err(e) => return Err(e.into()),
         }

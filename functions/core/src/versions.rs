@@ -34,7 +34,10 @@ mod tests {
     fn parse_version_rejects_non_semver() {
         for bad in ["1.0", "v1.0.0", "1.0.0.0", "01.0.0", ""] {
             let err = parse_version(bad).unwrap_err().to_string();
-            assert!(err.contains("is not a valid semver version"), "{bad}: {err}");
+            assert!(
+                err.contains("is not a valid semver version"),
+                "{bad}: {err}"
+            );
         }
     }
 }

@@ -1,26 +1,44 @@
 use crate::clock::now_rfc3339;
 use crate::publish::{lookup_name, max_version};
-use crate::{CrateRecord, CrateWrite, Principal, Registry, RegistryError, StoreError, VersionWrite};
+use crate::{
+    CrateRecord, CrateWrite, Principal, Registry, RegistryError, StoreError, VersionWrite,
+};
 
 const MAX_ATTEMPTS: usize = 20;
 
 impl Registry {
     /// Yanks (`yanked = true`) or unyanks a version; repeating either is a no-op.
-    pub async fn set_yanked(&self, repo: &str, who: &Principal, name: &str, version: &str, yanked: bool) -> Result<(), RegistryError> {
+    pub async fn set_yanked(
+        &self,
+        repo: &str,
+        who: &Principal,
+        name: &str,
+        version: &str,
+        yanked: bool,
+    ) -> Result<(), RegistryError> {
         self.repository(repo).await?;
         let canonical = lookup_name(name)?;
         for _ in 0..MAX_ATTEMPTS {
             let krate = self.owned_crate(repo, &canonical, name, who).await?;
             let versions = self.store.list_versions(repo, &canonical).await?;
             let Some(target) = versions.iter().find(|v| v.line.vers == version) else {
-                return Err(RegistryError::UnknownVersion { name: krate.name, version: version.into() });
+                return Err(RegistryError::UnknownVersion {
+                    name: krate.name,
+                    version: version.into(),
+                });
             };
             if target.line.yanked == yanked {
                 break;
             }
             let mut changed = target.clone();
             changed.line.yanked = yanked;
-            let lines = versions.iter().map(|v| if v.line.vers == version { &changed.line } else { &v.line });
+            let lines = versions.iter().map(|v| {
+                if v.line.vers == version {
+                    &changed.line
+                } else {
+                    &v.line
+                }
+            });
             let write = CrateWrite {
                 krate: CrateRecord {
                     revision: krate.revision + 1,
@@ -44,7 +62,13 @@ impl Registry {
     }
 
     /// The crate, if it exists and `who` owns it.
-    pub(crate) async fn owned_crate(&self, repo: &str, canonical: &str, name: &str, who: &Principal) -> Result<CrateRecord, RegistryError> {
+    pub(crate) async fn owned_crate(
+        &self,
+        repo: &str,
+        canonical: &str,
+        name: &str,
+        who: &Principal,
+    ) -> Result<CrateRecord, RegistryError> {
         let krate = self
             .store
             .get_crate(repo, canonical)

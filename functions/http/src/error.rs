@@ -21,16 +21,26 @@ fn status(e: &RegistryError) -> StatusCode {
     match e {
         MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
         Forbidden(_) => StatusCode::FORBIDDEN,
-        UnknownRepository(_) | UnknownCrate(_) | UnknownVersion { .. } | UnknownUser(_) => StatusCode::NOT_FOUND,
-        NameCollision { .. } | VersionExists { .. } | UploadInProgress { .. } => StatusCode::CONFLICT,
-        TooLarge { .. } | Tarball(TarballError::TooLarge { .. } | TarballError::UnpackedTooLarge { .. }) => {
+        UnknownRepository(_) | UnknownCrate(_) | UnknownVersion { .. } | UnknownUser(_) => {
+            StatusCode::NOT_FOUND
+        }
+        NameCollision { .. } | VersionExists { .. } | UploadInProgress { .. } => {
+            StatusCode::CONFLICT
+        }
+        TooLarge { .. }
+        | Tarball(TarballError::TooLarge { .. } | TarballError::UnpackedTooLarge { .. }) => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
         NotPublishable(..) => StatusCode::METHOD_NOT_ALLOWED,
         Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
         Blob(_) | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        InvalidName { .. } | InvalidVersion { .. } | BadFrame(_) | MetadataMismatch(_) | PathMismatch { .. }
-        | Tarball(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
+        InvalidName { .. }
+        | InvalidVersion { .. }
+        | BadFrame(_)
+        | MetadataMismatch(_)
+        | PathMismatch { .. }
+        | Tarball(_)
+        | BadRequest(_) => StatusCode::BAD_REQUEST,
     }
 }
 

@@ -2,18 +2,24 @@ use crate::ApiError;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponseParts, ResponseParts};
+use crateyard_core::RegistryError;
 use std::convert::Infallible;
 use std::time::Instant;
-use crateyard_core::RegistryError;
 
 /// The raw `Authorization` header, if any.
 pub(crate) fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Reads a request body of at most `limit` bytes, refusing a larger one by
 /// its `Content-Length` before reading anything.
-pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -21,9 +27,14 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Re
     if let Some(size) = declared.filter(|size| *size > limit) {
         return Err(RegistryError::TooLarge { size, limit }.into());
     }
-    axum::body::to_bytes(body, limit as usize).await.map_err(|_| {
-        RegistryError::BadRequest(format!("the request body could not be read: it is over {limit} bytes or was cut off")).into()
-    })
+    axum::body::to_bytes(body, limit as usize)
+        .await
+        .map_err(|_| {
+            RegistryError::BadRequest(format!(
+                "the request body could not be read: it is over {limit} bytes or was cut off"
+            ))
+            .into()
+        })
 }
 
 /// A `Server-Timing: handler;dur=<ms>` header: how long the server worked on

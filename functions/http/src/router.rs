@@ -17,7 +17,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(registry: Arc<Registry>, static_root: Option<PathBuf>) -> Self {
-        Self { registry, static_root: static_root.map(|root| Arc::new(StaticFiles::new(root))) }
+        Self {
+            registry,
+            static_root: static_root.map(|root| Arc::new(StaticFiles::new(root))),
+        }
     }
 }
 
@@ -27,13 +30,24 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/{repo}/api/v1/crates/new", put(api::publish::publish))
         .route("/{repo}/api/v1/crates", get(api::search::search))
-        .route("/{repo}/api/v1/crates/{name}/{version}/yank", axum::routing::delete(api::yank::yank))
-        .route("/{repo}/api/v1/crates/{name}/{version}/unyank", put(api::yank::unyank))
+        .route(
+            "/{repo}/api/v1/crates/{name}/{version}/yank",
+            axum::routing::delete(api::yank::yank),
+        )
+        .route(
+            "/{repo}/api/v1/crates/{name}/{version}/unyank",
+            put(api::yank::unyank),
+        )
         .route(
             "/{repo}/api/v1/crates/{name}/owners",
-            get(api::owners::list).put(api::owners::add).delete(api::owners::remove),
+            get(api::owners::list)
+                .put(api::owners::add)
+                .delete(api::owners::remove),
         )
-        .route("/{repo}/crates/{name}/{file}", put(api::upload::upload).get(static_files::crate_file))
+        .route(
+            "/{repo}/crates/{name}/{file}",
+            put(api::upload::upload).get(static_files::crate_file),
+        )
         .route("/{repo}/index/{*path}", get(static_files::index_file))
         // Bodies are read with explicit limits that answer in cargo's error shape.
         .layer(DefaultBodyLimit::disable())

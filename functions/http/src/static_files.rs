@@ -25,7 +25,11 @@ impl StaticFiles {
 }
 
 /// `GET /{repo}/index/{path}`
-pub(crate) async fn index_file(State(state): State<AppState>, Path((repo, path)): Path<(String, String)>, headers: HeaderMap) -> Response {
+pub(crate) async fn index_file(
+    State(state): State<AppState>,
+    Path((repo, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     serve(&state, &format!("{repo}/index/{path}"), &headers).await
 }
 
@@ -35,7 +39,12 @@ pub(crate) async fn crate_file(
     Path((repo, name, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &format!("{repo}/crates/{name}/{}", file.replace('+', "%2B")), &headers).await
+    serve(
+        &state,
+        &format!("{repo}/crates/{name}/{}", file.replace('+', "%2B")),
+        &headers,
+    )
+    .await
 }
 
 async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
@@ -43,11 +52,16 @@ async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
         return not_found();
     };
     let relative = std::path::Path::new(key);
-    if !relative.components().all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.'))) {
+    if !relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')))
+    {
         return not_found();
     }
     let path = files.root.join(relative);
-    let Ok(stat) = std::fs::metadata(&path) else { return not_found() };
+    let Ok(stat) = std::fs::metadata(&path) else {
+        return not_found();
+    };
     if !stat.is_file() {
         return not_found();
     }
@@ -55,20 +69,38 @@ async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
     let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
     // Like nginx: modification time and size. Nanoseconds, so two writes in
     // the same second still differ.
-    let etag = format!("\"{:x}.{:x}-{:x}\"", since_epoch.as_secs(), since_epoch.subsec_nanos(), stat.len());
-    let content_type = if key.ends_with("/config.json") { "application/json" } else { kind.content_type() };
+    let etag = format!(
+        "\"{:x}.{:x}-{:x}\"",
+        since_epoch.as_secs(),
+        since_epoch.subsec_nanos(),
+        stat.len()
+    );
+    let content_type = if key.ends_with("/config.json") {
+        "application/json"
+    } else {
+        kind.content_type()
+    };
 
     let mut response = if is_fresh(headers, &etag, modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let body = if stat.len() <= INLINE_READ_LIMIT { std::fs::read(&path) } else { tokio::fs::read(&path).await };
+        let body = if stat.len() <= INLINE_READ_LIMIT {
+            std::fs::read(&path)
+        } else {
+            tokio::fs::read(&path).await
+        };
         match body {
-            Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response(),
+            Ok(bytes) => {
+                ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response()
+            }
             Err(_) => return not_found(),
         }
     };
     let out = response.headers_mut();
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(kind.cache_control()));
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(kind.cache_control()),
+    );
     if let Ok(v) = HeaderValue::from_str(&etag) {
         out.insert(header::ETAG, v);
     }
@@ -80,8 +112,14 @@ async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
 
 /// `If-None-Match` decides when present; otherwise `If-Modified-Since`.
 fn is_fresh(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
-    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        return inm.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag);
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        return inm
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.trim_start_matches("W/") == etag);
     }
     let Some(since) = headers
         .get(header::IF_MODIFIED_SINCE)
@@ -91,13 +129,24 @@ fn is_fresh(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
         return false;
     };
     // HTTP dates have whole seconds.
-    let modified_secs = modified.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let since_secs = since.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let modified_secs = modified
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let since_secs = since
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     modified_secs <= since_secs
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "not found\n").into_response()
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "not found\n",
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -109,11 +158,20 @@ mod tests {
     fn is_fresh_prefers_if_none_match() {
         let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut h = HeaderMap::new();
-        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"a\", W/\"b\""),
+        );
         assert!(is_fresh(&h, "\"b\"", t));
         assert!(!is_fresh(&h, "\"c\"", t));
-        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_str(&httpdate::fmt_http_date(t)).unwrap());
-        assert!(!is_fresh(&h, "\"c\"", t), "a non-matching ETag wins over a date");
+        h.insert(
+            header::IF_MODIFIED_SINCE,
+            HeaderValue::from_str(&httpdate::fmt_http_date(t)).unwrap(),
+        );
+        assert!(
+            !is_fresh(&h, "\"c\"", t),
+            "a non-matching ETag wins over a date"
+        );
         h.remove(header::IF_NONE_MATCH);
         assert!(is_fresh(&h, "\"c\"", t));
         assert!(!is_fresh(&h, "\"c\"", t + Duration::from_secs(1)));

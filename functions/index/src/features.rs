@@ -48,7 +48,12 @@ mod tests {
         assert_eq!(plain, map(&[("e", &["std"]), ("std", &[])]));
         assert_eq!(
             extended,
-            map(&[("a", &["dep:x"]), ("b", &["y?/std"]), ("c", &["a"]), ("d", &["c"])])
+            map(&[
+                ("a", &["dep:x"]),
+                ("b", &["y?/std"]),
+                ("c", &["a"]),
+                ("d", &["c"])
+            ])
         );
     }
 }

@@ -31,7 +31,9 @@ impl FsBlobStore {
     pub fn path_for(&self, key: &str) -> Option<PathBuf> {
         let relative = Path::new(key);
         let safe = !key.is_empty()
-            && relative.components().all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')));
+            && relative.components().all(
+                |c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')),
+            );
         safe.then(|| self.dirs.objects().join(relative))
     }
 
@@ -40,12 +42,23 @@ impl FsBlobStore {
     }
 
     fn checked_path(&self, key: &str) -> Result<PathBuf, BlobError> {
-        self.path_for(key).ok_or_else(|| BlobError::Backend(format!("invalid object key `{key}`")))
+        self.path_for(key)
+            .ok_or_else(|| BlobError::Backend(format!("invalid object key `{key}`")))
     }
 
     fn lock(&self, exclusive: bool) -> Result<File, BlobError> {
-        let file = File::options().create(true).truncate(false).write(true).open(self.dirs.object_lock()).map_err(io)?;
-        if exclusive { file.lock() } else { file.lock_shared() }.map_err(io)?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dirs.object_lock())
+            .map_err(io)?;
+        if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        }
+        .map_err(io)?;
         Ok(file)
     }
 
@@ -58,7 +71,9 @@ impl FsBlobStore {
         };
         let stat = fs::metadata(&path).map_err(io)?;
         let metadata = match fs::read(self.metadata_path(key)) {
-            Ok(json) => serde_json::from_slice(&json).map_err(|e| BlobError::Backend(e.to_string()))?,
+            Ok(json) => {
+                serde_json::from_slice(&json).map_err(|e| BlobError::Backend(e.to_string()))?
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(io(e)),
         };
@@ -71,7 +86,13 @@ impl FsBlobStore {
         Ok(Some((bytes.into(), meta)))
     }
 
-    fn write(&self, key: &str, body: &[u8], mode: &PutMode, options: &PutOptions) -> Result<ObjectMeta, BlobError> {
+    fn write(
+        &self,
+        key: &str,
+        body: &[u8],
+        mode: &PutMode,
+        options: &PutOptions,
+    ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
         let _guard = self.lock(true)?;
         match mode {
@@ -157,10 +178,15 @@ fn content_etag(bytes: &[u8]) -> String {
 fn write_atomically(path: &Path, body: &[u8]) -> Result<(), BlobError> {
     let dir = path.parent().expect("object paths have a parent");
     fs::create_dir_all(dir).map_err(io)?;
-    let file_name = path.file_name().expect("object paths have a file name").to_string_lossy();
+    let file_name = path
+        .file_name()
+        .expect("object paths have a file name")
+        .to_string_lossy();
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let temp = dir.join(format!(".{file_name}.{}-{n}.tmp", std::process::id()));
-    let result = File::create(&temp).and_then(|mut f| f.write_all(body)).and_then(|()| fs::rename(&temp, path));
+    let result = File::create(&temp)
+        .and_then(|mut f| f.write_all(body))
+        .and_then(|()| fs::rename(&temp, path));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
@@ -171,13 +197,23 @@ fn io(e: std::io::Error) -> BlobError {
     BlobError::Backend(e.to_string())
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, BlobError> + Send + 'static) -> Result<T, BlobError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| BlobError::Backend(e.to_string()))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BlobError::Backend(e.to_string()))?
 }
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
-    async fn put(&self, key: &str, body: Bytes, mode: PutMode, options: PutOptions) -> Result<ObjectMeta, BlobError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        mode: PutMode,
+        options: PutOptions,
+    ) -> Result<ObjectMeta, BlobError> {
         let (this, key) = (self.clone(), key.to_string());
         blocking(move || this.write(&key, &body, &mode, &options)).await
     }

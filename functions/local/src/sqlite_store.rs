@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use crateyard_core::{
-    CrateRecord, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord, User, VersionRecord,
-    VersionWrite,
+    CrateRecord, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord, User,
+    VersionRecord, VersionWrite,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -35,13 +35,20 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -64,22 +71,42 @@ fn from_json<T: DeserializeOwned>(json: String) -> Result<T, StoreError> {
     serde_json::from_str(&json).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
 }
 
-fn query_one<T: DeserializeOwned>(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Option<T>, StoreError> {
-    let json: Option<String> = conn.query_row(sql, args, |r| r.get(0)).optional().map_err(db)?;
+fn query_one<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Option<T>, StoreError> {
+    let json: Option<String> = conn
+        .query_row(sql, args, |r| r.get(0))
+        .optional()
+        .map_err(db)?;
     json.map(from_json).transpose()
 }
 
-fn query_all<T: DeserializeOwned>(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<T>, StoreError> {
+fn query_all<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(db)?;
-    let rows = stmt.query_map(args, |r| r.get::<_, String>(0)).map_err(db)?;
+    let rows = stmt
+        .query_map(args, |r| r.get::<_, String>(0))
+        .map_err(db)?;
     rows.map(|row| from_json(row.map_err(db)?)).collect()
 }
 
 /// Inserts a row unless its primary key is taken.
-fn insert_new(conn: &Connection, sql: &str, args: impl rusqlite::Params, what: &str) -> Result<(), StoreError> {
+fn insert_new(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    what: &str,
+) -> Result<(), StoreError> {
     match conn.execute(sql, args) {
         Ok(_) => Ok(()),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
             Err(StoreError::AlreadyExists(what.into()))
         }
         Err(e) => Err(db(e)),
@@ -87,7 +114,9 @@ fn insert_new(conn: &Connection, sql: &str, args: impl rusqlite::Params, what: &
 }
 
 fn commit(conn: &mut Connection, repo: &str, write: &CrateWrite) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
     let krate = &write.krate;
     let current: Option<i64> = tx
         .query_row(
@@ -104,7 +133,13 @@ fn commit(conn: &mut Connection, repo: &str, write: &CrateWrite) -> Result<(), S
         Some(VersionWrite::Insert(v)) => insert_new(
             &tx,
             "INSERT INTO versions (repo, canonical, version_key, seq, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![repo, krate.canonical, v.version_key, v.seq as i64, to_json(v)],
+            params![
+                repo,
+                krate.canonical,
+                v.version_key,
+                v.seq as i64,
+                to_json(v)
+            ],
             &format!("{} {}", krate.name, v.line.vers),
         )?,
         Some(VersionWrite::Replace(v)) => {
@@ -115,7 +150,10 @@ fn commit(conn: &mut Connection, repo: &str, write: &CrateWrite) -> Result<(), S
                 )
                 .map_err(db)?;
             if changed == 0 {
-                return Err(StoreError::NotFound(format!("{} {}", krate.name, v.line.vers)));
+                return Err(StoreError::NotFound(format!(
+                    "{} {}",
+                    krate.name, v.line.vers
+                )));
             }
         }
         None => {}
@@ -134,34 +172,67 @@ impl MetadataStore for SqliteStore {
     async fn create_repository(&self, repo: &Repository) -> Result<(), StoreError> {
         let repo = repo.clone();
         self.run(move |c| {
-            insert_new(c, "INSERT INTO repositories (name, body) VALUES (?1, ?2)", params![repo.name, to_json(&repo)], &repo.name)
+            insert_new(
+                c,
+                "INSERT INTO repositories (name, body) VALUES (?1, ?2)",
+                params![repo.name, to_json(&repo)],
+                &repo.name,
+            )
         })
         .await
     }
 
     async fn get_repository(&self, name: &str) -> Result<Option<Repository>, StoreError> {
         let name = name.to_string();
-        self.run(move |c| query_one(c, "SELECT body FROM repositories WHERE name = ?1", [name])).await
+        self.run(move |c| query_one(c, "SELECT body FROM repositories WHERE name = ?1", [name]))
+            .await
     }
 
     async fn list_repositories(&self) -> Result<Vec<Repository>, StoreError> {
-        self.run(|c| query_all(c, "SELECT body FROM repositories ORDER BY name", [])).await
+        self.run(|c| query_all(c, "SELECT body FROM repositories ORDER BY name", []))
+            .await
     }
 
-    async fn get_crate(&self, repo: &str, canonical: &str) -> Result<Option<CrateRecord>, StoreError> {
+    async fn get_crate(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Option<CrateRecord>, StoreError> {
         let (repo, canonical) = (repo.to_string(), canonical.to_string());
-        self.run(move |c| query_one(c, "SELECT body FROM crates WHERE repo = ?1 AND canonical = ?2", [repo, canonical])).await
+        self.run(move |c| {
+            query_one(
+                c,
+                "SELECT body FROM crates WHERE repo = ?1 AND canonical = ?2",
+                [repo, canonical],
+            )
+        })
+        .await
     }
 
     async fn list_crates(&self, repo: &str) -> Result<Vec<CrateRecord>, StoreError> {
         let repo = repo.to_string();
-        self.run(move |c| query_all(c, "SELECT body FROM crates WHERE repo = ?1 ORDER BY canonical", [repo])).await
+        self.run(move |c| {
+            query_all(
+                c,
+                "SELECT body FROM crates WHERE repo = ?1 ORDER BY canonical",
+                [repo],
+            )
+        })
+        .await
     }
 
-    async fn list_versions(&self, repo: &str, canonical: &str) -> Result<Vec<VersionRecord>, StoreError> {
+    async fn list_versions(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Vec<VersionRecord>, StoreError> {
         let (repo, canonical) = (repo.to_string(), canonical.to_string());
         self.run(move |c| {
-            query_all(c, "SELECT body FROM versions WHERE repo = ?1 AND canonical = ?2 ORDER BY seq", [repo, canonical])
+            query_all(
+                c,
+                "SELECT body FROM versions WHERE repo = ?1 AND canonical = ?2 ORDER BY seq",
+                [repo, canonical],
+            )
         })
         .await
     }
@@ -171,9 +242,17 @@ impl MetadataStore for SqliteStore {
         self.run(move |c| commit(c, &repo, &write)).await
     }
 
-    async fn search(&self, repo: &str, query: &str, limit: usize) -> Result<(Vec<CrateRecord>, u64), StoreError> {
-        let (repo, name_part, text_part) =
-            (repo.to_string(), crateyard_core::canonical_name(query), query.to_lowercase());
+    async fn search(
+        &self,
+        repo: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<CrateRecord>, u64), StoreError> {
+        let (repo, name_part, text_part) = (
+            repo.to_string(),
+            crateyard_core::canonical_name(query),
+            query.to_lowercase(),
+        );
         self.run(move |c| {
             const MATCH: &str = "repo = ?1 AND (instr(canonical, ?2) > 0 OR instr(lower(coalesce(description, '')), ?3) > 0)";
             let total: i64 = c
@@ -191,25 +270,39 @@ impl MetadataStore for SqliteStore {
 
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let user = user.clone();
-        self.run(move |c| insert_new(c, "INSERT INTO users (login, body) VALUES (?1, ?2)", params![user.login, to_json(&user)], &user.login))
-            .await
+        self.run(move |c| {
+            insert_new(
+                c,
+                "INSERT INTO users (login, body) VALUES (?1, ?2)",
+                params![user.login, to_json(&user)],
+                &user.login,
+            )
+        })
+        .await
     }
 
     async fn get_user(&self, login: &str) -> Result<Option<User>, StoreError> {
         let login = login.to_string();
-        self.run(move |c| query_one(c, "SELECT body FROM users WHERE login = ?1", [login])).await
+        self.run(move |c| query_one(c, "SELECT body FROM users WHERE login = ?1", [login]))
+            .await
     }
 
     async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         let token = token.clone();
         self.run(move |c| {
-            insert_new(c, "INSERT INTO tokens (hash, user, body) VALUES (?1, ?2, ?3)", params![token.hash, token.user, to_json(&token)], "token")
+            insert_new(
+                c,
+                "INSERT INTO tokens (hash, user, body) VALUES (?1, ?2, ?3)",
+                params![token.hash, token.user, to_json(&token)],
+                "token",
+            )
         })
         .await
     }
 
     async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let hash = hash.to_string();
-        self.run(move |c| query_one(c, "SELECT body FROM tokens WHERE hash = ?1", [hash])).await
+        self.run(move |c| query_one(c, "SELECT body FROM tokens WHERE hash = ?1", [hash]))
+            .await
     }
 }

@@ -10,5 +10,8 @@ mod blob {
 
 mod metadata {
     use super::*;
-    crateyard_conformance::metadata_suite!(|dir: &Path| SqliteStore::open(&DataDir::new(dir).database()).unwrap());
+    crateyard_conformance::metadata_suite!(|dir: &Path| SqliteStore::open(
+        &DataDir::new(dir).database()
+    )
+    .unwrap());
 }

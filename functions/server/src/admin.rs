@@ -14,7 +14,12 @@ pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
     let registry = local::open(&args.data.data, None)?;
     let repos = match args.repo {
         Some(repo) => vec![registry.repository(&repo).await?.name],
-        None => registry.repositories().await?.into_iter().map(|r| r.name).collect(),
+        None => registry
+            .repositories()
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect(),
     };
     for repo in repos {
         let bar = ProgressBar::new(0).with_style(

@@ -10,7 +10,8 @@ const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:7878";
 /// when `None`, the one the server last announced.
 pub fn open(data: &Path, public_url: Option<&str>) -> anyhow::Result<Registry> {
     let dirs = DataDir::new(data);
-    std::fs::create_dir_all(dirs.root()).with_context(|| format!("cannot create data directory {}", data.display()))?;
+    std::fs::create_dir_all(dirs.root())
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let blobs = FsBlobStore::new(dirs.clone()).context("cannot open the object directory")?;
     let store = SqliteStore::open(&dirs.database()).context("cannot open the SQLite database")?;
     let public_url = match public_url {
@@ -18,7 +19,12 @@ pub fn open(data: &Path, public_url: Option<&str>) -> anyhow::Result<Registry> {
             std::fs::write(dirs.public_url_file(), url).context("cannot record the public URL")?;
             url.to_string()
         }
-        None => std::fs::read_to_string(dirs.public_url_file()).unwrap_or_else(|_| DEFAULT_PUBLIC_URL.into()),
+        None => std::fs::read_to_string(dirs.public_url_file())
+            .unwrap_or_else(|_| DEFAULT_PUBLIC_URL.into()),
     };
-    Ok(Registry::new(Arc::new(blobs), Arc::new(store), RegistryConfig::new(public_url.trim(), None)))
+    Ok(Registry::new(
+        Arc::new(blobs),
+        Arc::new(store),
+        RegistryConfig::new(public_url.trim(), None),
+    ))
 }

@@ -17,7 +17,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match cli::Cli::parse().command {
         cli::Command::Serve(args) => serve::run(args).await,
-        cli::Command::Token { command: cli::TokenCommand::Create(args) } => admin::create_token(args).await,
+        cli::Command::Token {
+            command: cli::TokenCommand::Create(args),
+        } => admin::create_token(args).await,
         cli::Command::Reindex(args) => admin::reindex(args).await,
     }
 }

@@ -36,7 +36,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     // A closed stdout (a supervisor that stopped reading) must not stop the server.
     let mut stdout = std::io::stdout();
-    let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
     tracing::info!(%bound, "listening");
 
     axum::serve(listener, router(state))

@@ -39,16 +39,30 @@ impl<R: Read> Read for LimitedReader<R> {
 
 /// Walks the archive; every entry must be a regular file or directory under
 /// `{prefix}/`, and exactly one must be `{prefix}/Cargo.toml`.
-pub(crate) fn read_archive(bytes: &[u8], prefix: &str, limits: &TarballLimits) -> Result<ArchiveContents, TarballError> {
-    let mut reader = LimitedReader { inner: GzDecoder::new(bytes), remaining: limits.max_unpacked, exceeded: false };
+pub(crate) fn read_archive(
+    bytes: &[u8],
+    prefix: &str,
+    limits: &TarballLimits,
+) -> Result<ArchiveContents, TarballError> {
+    let mut reader = LimitedReader {
+        inner: GzDecoder::new(bytes),
+        remaining: limits.max_unpacked,
+        exceeded: false,
+    };
     let result = walk(&mut reader, prefix, limits);
     if reader.exceeded {
-        return Err(TarballError::UnpackedTooLarge { limit: human_size(limits.max_unpacked) });
+        return Err(TarballError::UnpackedTooLarge {
+            limit: human_size(limits.max_unpacked),
+        });
     }
     result
 }
 
-fn walk<R: Read>(reader: &mut R, prefix: &str, limits: &TarballLimits) -> Result<ArchiveContents, TarballError> {
+fn walk<R: Read>(
+    reader: &mut R,
+    prefix: &str,
+    limits: &TarballLimits,
+) -> Result<ArchiveContents, TarballError> {
     let corrupt = |e: io::Error| TarballError::Corrupt(e.to_string());
     let manifest_path = format!("{prefix}/Cargo.toml");
     let mut manifest = None;
@@ -70,8 +84,14 @@ fn walk<R: Read>(reader: &mut R, prefix: &str, limits: &TarballLimits) -> Result
                 return Err(TarballError::DuplicateManifest(manifest_path));
             }
             manifest = Some(read_limited(&mut entry, &path, limits.max_manifest)?);
-        } else if is_readme(relative) && entry.size() <= limits.max_readme && readmes.len() < MAX_README_CANDIDATES {
-            readmes.push((relative.to_string(), read_limited(&mut entry, &path, limits.max_readme)?));
+        } else if is_readme(relative)
+            && entry.size() <= limits.max_readme
+            && readmes.len() < MAX_README_CANDIDATES
+        {
+            readmes.push((
+                relative.to_string(),
+                read_limited(&mut entry, &path, limits.max_readme)?,
+            ));
         }
     }
     let manifest = manifest.ok_or(TarballError::MissingManifest(manifest_path))?;
@@ -79,12 +99,19 @@ fn walk<R: Read>(reader: &mut R, prefix: &str, limits: &TarballLimits) -> Result
 }
 
 fn check_path(path: &str, prefix: &str) -> Result<(), TarballError> {
-    if path.starts_with('/') || path.starts_with('\\') || path.split(['/', '\\']).any(|c| c == "..") {
+    if path.starts_with('/') || path.starts_with('\\') || path.split(['/', '\\']).any(|c| c == "..")
+    {
         return Err(TarballError::UnsafePath(path.into()));
     }
-    match path.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('/')) {
+    match path
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
         Some(rest) if !rest.is_empty() => Ok(()),
-        _ => Err(TarballError::OutsidePrefix { path: path.into(), prefix: prefix.into() }),
+        _ => Err(TarballError::OutsidePrefix {
+            path: path.into(),
+            prefix: prefix.into(),
+        }),
     }
 }
 
@@ -100,7 +127,10 @@ fn read_limited(entry: &mut impl Read, path: &str, limit: u64) -> Result<Vec<u8>
         .read_to_end(&mut content)
         .map_err(|e| TarballError::Corrupt(e.to_string()))?;
     if content.len() as u64 > limit {
-        return Err(TarballError::FileTooLarge { path: path.into(), limit: human_size(limit) });
+        return Err(TarballError::FileTooLarge {
+            path: path.into(),
+            limit: human_size(limit),
+        });
     }
     Ok(content)
 }
@@ -120,7 +150,11 @@ mod tests {
 
     #[test]
     fn read_archive_keeps_manifest_and_readmes() {
-        let bytes = base().file("README.md", b"# hi").file("docs/readme.txt", b"x").file("src/lib.rs", b"").build();
+        let bytes = base()
+            .file("README.md", b"# hi")
+            .file("docs/readme.txt", b"x")
+            .file("src/lib.rs", b"")
+            .build();
         let contents = read(&bytes).unwrap();
         assert_eq!(contents.manifest, b"[package]");
         let names: Vec<_> = contents.readmes.iter().map(|(p, _)| p.as_str()).collect();
@@ -136,8 +170,13 @@ mod tests {
             ("/etc/passwd", "contains `..` or is absolute"),
             ("foo-1.0.0/a/../../x", "contains `..`"),
         ] {
-            let err = read(&base().raw_file(path, b"").build()).unwrap_err().to_string();
-            assert!(err.contains(path) && err.contains(expected), "{path}: {err}");
+            let err = read(&base().raw_file(path, b"").build())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(path) && err.contains(expected),
+                "{path}: {err}"
+            );
         }
     }
 
@@ -145,7 +184,12 @@ mod tests {
     fn read_archive_rejects_links_and_devices() {
         let err = read(&base().symlink("foo-1.0.0/l", "/etc").build()).unwrap_err();
         assert!(matches!(err, TarballError::Link(_)), "{err}");
-        let err = read(&base().hardlink("foo-1.0.0/h", "foo-1.0.0/Cargo.toml").build()).unwrap_err();
+        let err = read(
+            &base()
+                .hardlink("foo-1.0.0/h", "foo-1.0.0/Cargo.toml")
+                .build(),
+        )
+        .unwrap_err();
         assert!(matches!(err, TarballError::Link(_)), "{err}");
         let err = read(&base().char_device("foo-1.0.0/null").build()).unwrap_err();
         assert!(matches!(err, TarballError::SpecialFile(_)), "{err}");
@@ -153,7 +197,12 @@ mod tests {
 
     #[test]
     fn read_archive_requires_exactly_one_manifest() {
-        let err = read(&TarballBuilder::new("foo-1.0.0").file("src/lib.rs", b"").build()).unwrap_err();
+        let err = read(
+            &TarballBuilder::new("foo-1.0.0")
+                .file("src/lib.rs", b"")
+                .build(),
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "the .crate has no `foo-1.0.0/Cargo.toml`");
         let err = read(&base().file("Cargo.toml", b"again").build()).unwrap_err();
         assert!(matches!(err, TarballError::DuplicateManifest(_)), "{err}");
@@ -163,9 +212,17 @@ mod tests {
 
     #[test]
     fn read_archive_rejects_non_gzip_and_oversized_manifests() {
-        assert!(matches!(read(b"plain text").unwrap_err(), TarballError::Corrupt(_)));
+        assert!(matches!(
+            read(b"plain text").unwrap_err(),
+            TarballError::Corrupt(_)
+        ));
         let big = vec![b'#'; 1024 * 1024 + 1];
-        let err = read(&TarballBuilder::new("foo-1.0.0").file("Cargo.toml", &big).build()).unwrap_err();
+        let err = read(
+            &TarballBuilder::new("foo-1.0.0")
+                .file("Cargo.toml", &big)
+                .build(),
+        )
+        .unwrap_err();
         assert!(matches!(err, TarballError::FileTooLarge { .. }), "{err}");
     }
 
@@ -174,6 +231,9 @@ mod tests {
         let bomb = base().zeros("zeros.bin", 600 * 1024 * 1024).build();
         assert!(bomb.len() < 2 * 1024 * 1024);
         let err = read(&bomb).unwrap_err();
-        assert_eq!(err.to_string(), "the .crate unpacks to more than 512 MiB; remove large files from the package (see `cargo package --list`)");
+        assert_eq!(
+            err.to_string(),
+            "the .crate unpacks to more than 512 MiB; remove large files from the package (see `cargo package --list`)"
+        );
     }
 }

@@ -27,14 +27,20 @@ pub struct TarballBuilder {
 
 impl std::fmt::Debug for TarballBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TarballBuilder").field("prefix", &self.prefix).field("entries", &self.entries.len()).finish()
+        f.debug_struct("TarballBuilder")
+            .field("prefix", &self.prefix)
+            .field("entries", &self.entries.len())
+            .finish()
     }
 }
 
 impl TarballBuilder {
     /// `prefix` is the top directory, normally `{name}-{version}`.
     pub fn new(prefix: &str) -> Self {
-        Self { prefix: prefix.into(), entries: Vec::new() }
+        Self {
+            prefix: prefix.into(),
+            entries: Vec::new(),
+        }
     }
 
     /// A regular file at `{prefix}/{path}`.
@@ -45,7 +51,12 @@ impl TarballBuilder {
 
     /// A regular file whose header holds `path` exactly, `..` and all.
     pub fn raw_file(self, path: &str, content: &[u8]) -> Self {
-        self.entry(path, EntryType::Regular, None, Body::Bytes(content.to_vec()))
+        self.entry(
+            path,
+            EntryType::Regular,
+            None,
+            Body::Bytes(content.to_vec()),
+        )
     }
 
     /// `size` zero bytes at `{prefix}/{path}`, streamed, never held in memory.
@@ -55,7 +66,12 @@ impl TarballBuilder {
     }
 
     pub fn symlink(self, path: &str, target: &str) -> Self {
-        self.entry(path, EntryType::Symlink, Some(target), Body::Bytes(Vec::new()))
+        self.entry(
+            path,
+            EntryType::Symlink,
+            Some(target),
+            Body::Bytes(Vec::new()),
+        )
     }
 
     pub fn hardlink(self, path: &str, target: &str) -> Self {
@@ -67,7 +83,12 @@ impl TarballBuilder {
     }
 
     fn entry(mut self, path: &str, kind: EntryType, link: Option<&str>, body: Body) -> Self {
-        self.entries.push(Entry { path: path.into(), kind, link: link.map(str::to_string), body });
+        self.entries.push(Entry {
+            path: path.into(),
+            kind,
+            link: link.map(str::to_string),
+            body,
+        });
         self
     }
 
@@ -78,7 +99,10 @@ impl TarballBuilder {
             header.set_entry_type(entry.kind);
             header.set_mode(0o644);
             let name = &mut header.as_old_mut().name;
-            assert!(entry.path.len() < name.len(), "test paths must fit the 100-byte tar name field");
+            assert!(
+                entry.path.len() < name.len(),
+                "test paths must fit the 100-byte tar name field"
+            );
             name[..entry.path.len()].copy_from_slice(entry.path.as_bytes());
             if let Some(link) = &entry.link {
                 let link_name = &mut header.as_old_mut().linkname;
@@ -95,7 +119,8 @@ impl TarballBuilder {
                 }
             };
             header.set_cksum();
-            tar.append(&header, reader).expect("writing to memory succeeds");
+            tar.append(&header, reader)
+                .expect("writing to memory succeeds");
         }
         let mut gz = tar.into_inner().expect("writing to memory succeeds");
         gz.flush().expect("writing to memory succeeds");

@@ -29,7 +29,7 @@ impl Default for TarballLimits {
 
 /// `10 MiB`, `512 MiB`, or bytes when not a whole number of MiB.
 pub(crate) fn human_size(bytes: u64) -> String {
-    if bytes % MIB == 0 {
+    if bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")

@@ -112,7 +112,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert!(matches!(manifest.package.readme, Some(Readme::Enabled(false))));
+        assert!(matches!(
+            manifest.package.readme,
+            Some(Readme::Enabled(false))
+        ));
         let (_, a) = manifest.dependencies["a"].detail();
         assert_eq!(a.unwrap().default_features, Some(false));
         assert!(matches!(&manifest.dev_dependencies["b"], TomlDependency::Version(v) if v == "2"));

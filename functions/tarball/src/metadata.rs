@@ -37,7 +37,10 @@ pub struct CrateMetadata {
 }
 
 /// Index URLs that name crates.io in a `registry-index` field.
-const CRATES_IO_ALIASES: &[&str] = &["https://github.com/rust-lang/crates.io-index", "https://index.crates.io"];
+const CRATES_IO_ALIASES: &[&str] = &[
+    "https://github.com/rust-lang/crates.io-index",
+    "https://index.crates.io",
+];
 
 /// Checks a `.crate` that should hold `name` `version` and computes its
 /// metadata. `own_index_urls` are the URLs under which the registry
@@ -51,25 +54,44 @@ pub fn inspect_crate(
 ) -> Result<CrateMetadata, TarballError> {
     let size = crate_bytes.len() as u64;
     if size > limits.max_compressed {
-        return Err(TarballError::TooLarge { size, limit: human_size(limits.max_compressed) });
+        return Err(TarballError::TooLarge {
+            size,
+            limit: human_size(limits.max_compressed),
+        });
     }
-    let ArchiveContents { manifest, readmes } = read_archive(crate_bytes, &format!("{name}-{version}"), limits)?;
-    let manifest = std::str::from_utf8(&manifest).map_err(|e| TarballError::InvalidManifest(e.to_string()))?;
-    let manifest: Manifest = toml::from_str(manifest).map_err(|e| TarballError::InvalidManifest(e.message().to_string()))?;
+    let ArchiveContents { manifest, readmes } =
+        read_archive(crate_bytes, &format!("{name}-{version}"), limits)?;
+    let manifest =
+        std::str::from_utf8(&manifest).map_err(|e| TarballError::InvalidManifest(e.to_string()))?;
+    let manifest: Manifest = toml::from_str(manifest)
+        .map_err(|e| TarballError::InvalidManifest(e.message().to_string()))?;
     let package = &manifest.package;
     if package.name != name {
-        return Err(TarballError::NameMismatch { manifest: package.name.clone(), expected: name.into() });
+        return Err(TarballError::NameMismatch {
+            manifest: package.name.clone(),
+            expected: name.into(),
+        });
     }
     if package.version != version {
-        return Err(TarballError::VersionMismatch { manifest: package.version.clone(), expected: version.into() });
+        return Err(TarballError::VersionMismatch {
+            manifest: package.version.clone(),
+            expected: version.into(),
+        });
     }
     check_feature_limits(&manifest, limits)?;
     let deps = dependencies(&manifest, own_index_urls)?;
     if deps.len() > limits.max_dependencies {
-        return Err(TarballError::TooManyDependencies { count: deps.len(), limit: limits.max_dependencies });
+        return Err(TarballError::TooManyDependencies {
+            count: deps.len(),
+            limit: limits.max_dependencies,
+        });
     }
     let (features, extended) = split_features(manifest.features.clone());
-    let (features2, v) = if extended.is_empty() { (None, None) } else { (Some(extended), Some(2)) };
+    let (features2, v) = if extended.is_empty() {
+        (None, None)
+    } else {
+        (Some(extended), Some(2))
+    };
     let index_line = IndexLine {
         name: name.into(),
         vers: version.into(),
@@ -83,15 +105,26 @@ pub fn inspect_crate(
         pubtime: None,
         v,
     };
-    Ok(CrateMetadata { index_line, package: package_info(&manifest, readmes), size })
+    Ok(CrateMetadata {
+        index_line,
+        package: package_info(&manifest, readmes),
+        size,
+    })
 }
 
 fn check_feature_limits(manifest: &Manifest, limits: &TarballLimits) -> Result<(), TarballError> {
     let count = manifest.features.len();
     if count > limits.max_features {
-        return Err(TarballError::TooManyFeatures { count, limit: limits.max_features });
+        return Err(TarballError::TooManyFeatures {
+            count,
+            limit: limits.max_features,
+        });
     }
-    match manifest.features.iter().find(|(_, values)| values.len() > limits.max_features) {
+    match manifest
+        .features
+        .iter()
+        .find(|(_, values)| values.len() > limits.max_features)
+    {
         Some((feature, values)) => Err(TarballError::FeatureTooLong {
             feature: feature.clone(),
             count: values.len(),
@@ -102,7 +135,10 @@ fn check_feature_limits(manifest: &Manifest, limits: &TarballLimits) -> Result<(
 }
 
 /// Every dependency of every kind and target, sorted as crates.io sorts them.
-fn dependencies(manifest: &Manifest, own_index_urls: &[String]) -> Result<Vec<Dependency>, TarballError> {
+fn dependencies(
+    manifest: &Manifest,
+    own_index_urls: &[String],
+) -> Result<Vec<Dependency>, TarballError> {
     let mut tables: Vec<(&DepsTable, DependencyKind, Option<&str>)> = vec![
         (&manifest.dependencies, DependencyKind::Normal, None),
         (&manifest.dev_dependencies, DependencyKind::Dev, None),
@@ -118,11 +154,12 @@ fn dependencies(manifest: &Manifest, own_index_urls: &[String]) -> Result<Vec<De
         for (toml_name, dep) in table {
             let (req, detail) = dep.detail();
             let req = req.ok_or_else(|| TarballError::MissingRequirement(toml_name.clone()))?;
-            let parsed = semver::VersionReq::parse(req).map_err(|e| TarballError::InvalidRequirement {
-                name: toml_name.clone(),
-                req: req.into(),
-                why: e.to_string(),
-            })?;
+            let parsed =
+                semver::VersionReq::parse(req).map_err(|e| TarballError::InvalidRequirement {
+                    name: toml_name.clone(),
+                    req: req.into(),
+                    why: e.to_string(),
+                })?;
             let registry_index = detail.and_then(|d| d.registry_index.as_deref());
             deps.push(Dependency {
                 name: toml_name.clone(),
@@ -144,9 +181,14 @@ fn dependencies(manifest: &Manifest, own_index_urls: &[String]) -> Result<Vec<De
 /// No `registry-index` means crates.io (the default registry of whoever
 /// builds the crate); our own URL means "this registry" (no `registry`).
 fn dependency_registry(registry_index: Option<&str>, own_index_urls: &[String]) -> Option<String> {
-    let Some(url) = registry_index else { return Some(CRATES_IO_INDEX.into()) };
+    let Some(url) = registry_index else {
+        return Some(CRATES_IO_INDEX.into());
+    };
     let normalized = normalize_index_url(url);
-    if own_index_urls.iter().any(|own| normalize_index_url(own) == normalized) {
+    if own_index_urls
+        .iter()
+        .any(|own| normalize_index_url(own) == normalized)
+    {
         None
     } else if CRATES_IO_ALIASES.contains(&normalized.as_str()) {
         Some(CRATES_IO_INDEX.into())
@@ -156,7 +198,10 @@ fn dependency_registry(registry_index: Option<&str>, own_index_urls: &[String]) 
 }
 
 fn normalize_index_url(url: &str) -> String {
-    url.strip_prefix("sparse+").unwrap_or(url).trim_end_matches('/').to_ascii_lowercase()
+    url.strip_prefix("sparse+")
+        .unwrap_or(url)
+        .trim_end_matches('/')
+        .to_ascii_lowercase()
 }
 
 fn package_info(manifest: &Manifest, readmes: Vec<(String, Vec<u8>)>) -> PackageInfo {
@@ -170,7 +215,10 @@ fn package_info(manifest: &Manifest, readmes: Vec<(String, Vec<u8>)>) -> Package
             .map(str::to_string),
     };
     let readme = readme_path.as_ref().and_then(|wanted| {
-        readmes.into_iter().find(|(path, _)| path == wanted).map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
+        readmes
+            .into_iter()
+            .find(|(path, _)| path == wanted)
+            .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
     });
     PackageInfo {
         description: p.description.clone(),
@@ -196,9 +244,20 @@ mod tests {
     const OWN: &str = "sparse+http://127.0.0.1:7878/main/index/";
 
     fn inspect(manifest_tail: &str) -> Result<CrateMetadata, TarballError> {
-        let manifest = format!("[package]\nname = \"foo\"\nversion = \"1.0.0\"\ndescription = \"d\"\nreadme = \"README.md\"\n{manifest_tail}");
-        let bytes = TarballBuilder::new("foo-1.0.0").file("Cargo.toml", manifest.as_bytes()).file("README.md", b"# Foo").build();
-        inspect_crate(&bytes, "foo", "1.0.0", &[OWN.into()], &TarballLimits::default())
+        let manifest = format!(
+            "[package]\nname = \"foo\"\nversion = \"1.0.0\"\ndescription = \"d\"\nreadme = \"README.md\"\n{manifest_tail}"
+        );
+        let bytes = TarballBuilder::new("foo-1.0.0")
+            .file("Cargo.toml", manifest.as_bytes())
+            .file("README.md", b"# Foo")
+            .build();
+        inspect_crate(
+            &bytes,
+            "foo",
+            "1.0.0",
+            &[OWN.into()],
+            &TarballLimits::default(),
+        )
     }
 
     #[test]
@@ -250,12 +309,30 @@ uses-with-opt = ["with-opt"]
 
     #[test]
     fn inspect_crate_rejects_name_and_version_mismatches() {
-        let bytes = TarballBuilder::new("foo-1.0.0").file("Cargo.toml", b"[package]\nname = \"bar\"\nversion = \"1.0.0\"\n").build();
-        let err = inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap_err();
-        assert_eq!(err.to_string(), "Cargo.toml says name `bar` but the upload is for `foo`");
-        let bytes = TarballBuilder::new("foo-1.0.0").file("Cargo.toml", b"[package]\nname = \"foo\"\nversion = \"1.0.1\"\n").build();
-        let err = inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap_err();
-        assert_eq!(err.to_string(), "Cargo.toml says version 1.0.1 but the upload is for 1.0.0");
+        let bytes = TarballBuilder::new("foo-1.0.0")
+            .file(
+                "Cargo.toml",
+                b"[package]\nname = \"bar\"\nversion = \"1.0.0\"\n",
+            )
+            .build();
+        let err =
+            inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Cargo.toml says name `bar` but the upload is for `foo`"
+        );
+        let bytes = TarballBuilder::new("foo-1.0.0")
+            .file(
+                "Cargo.toml",
+                b"[package]\nname = \"foo\"\nversion = \"1.0.1\"\n",
+            )
+            .build();
+        let err =
+            inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Cargo.toml says version 1.0.1 but the upload is for 1.0.0"
+        );
     }
 
     #[test]
@@ -263,7 +340,10 @@ uses-with-opt = ["with-opt"]
         let err = inspect("[dependencies]\nx = { path = \"../x\" }\n").unwrap_err();
         assert!(matches!(err, TarballError::MissingRequirement(_)), "{err}");
         let err = inspect("[dependencies]\nx = \"not a req\"\n").unwrap_err();
-        assert!(matches!(err, TarballError::InvalidRequirement { .. }), "{err}");
+        assert!(
+            matches!(err, TarballError::InvalidRequirement { .. }),
+            "{err}"
+        );
         let err = inspect("[dependencies\n").unwrap_err();
         assert!(matches!(err, TarballError::InvalidManifest(_)), "{err}");
     }
@@ -272,24 +352,48 @@ uses-with-opt = ["with-opt"]
     fn inspect_crate_enforces_counts_and_size() {
         let deps: String = (0..501).map(|i| format!("d{i} = \"1\"\n")).collect();
         let err = inspect(&format!("[dependencies]\n{deps}")).unwrap_err();
-        assert_eq!(err.to_string(), "the crate declares 501 dependencies; at most 500 are allowed");
+        assert_eq!(
+            err.to_string(),
+            "the crate declares 501 dependencies; at most 500 are allowed"
+        );
         let features: String = (0..301).map(|i| format!("f{i} = []\n")).collect();
         let err = inspect(&format!("[features]\n{features}")).unwrap_err();
-        assert_eq!(err.to_string(), "the crate declares 301 features; at most 300 are allowed");
+        assert_eq!(
+            err.to_string(),
+            "the crate declares 301 features; at most 300 are allowed"
+        );
         let values: Vec<String> = (0..301).map(|i| format!("\"f{i}\"")).collect();
         let err = inspect(&format!("[features]\nbig = [{}]\n", values.join(","))).unwrap_err();
         assert!(matches!(err, TarballError::FeatureTooLong { .. }), "{err}");
-        let limits = TarballLimits { max_compressed: 10, ..TarballLimits::default() };
+        let limits = TarballLimits {
+            max_compressed: 10,
+            ..TarballLimits::default()
+        };
         let err = inspect_crate(&[0; 11], "foo", "1.0.0", &[], &limits).unwrap_err();
-        assert_eq!(err.to_string(), "the .crate is 11 bytes, over the 10 bytes limit");
+        assert_eq!(
+            err.to_string(),
+            "the .crate is 11 bytes, over the 10 bytes limit"
+        );
     }
 
     #[test]
     fn dependency_registry_maps_crates_io_and_own_urls() {
         let own = [OWN.to_string()];
-        assert_eq!(dependency_registry(None, &own).as_deref(), Some(CRATES_IO_INDEX));
-        assert_eq!(dependency_registry(Some("http://127.0.0.1:7878/main/index"), &own), None);
-        assert_eq!(dependency_registry(Some("sparse+https://index.crates.io/"), &own).as_deref(), Some(CRATES_IO_INDEX));
-        assert_eq!(dependency_registry(Some("https://x.example/i/"), &own).as_deref(), Some("https://x.example/i/"));
+        assert_eq!(
+            dependency_registry(None, &own).as_deref(),
+            Some(CRATES_IO_INDEX)
+        );
+        assert_eq!(
+            dependency_registry(Some("http://127.0.0.1:7878/main/index"), &own),
+            None
+        );
+        assert_eq!(
+            dependency_registry(Some("sparse+https://index.crates.io/"), &own).as_deref(),
+            Some(CRATES_IO_INDEX)
+        );
+        assert_eq!(
+            dependency_registry(Some("https://x.example/i/"), &own).as_deref(),
+            Some("https://x.example/i/")
+        );
     }
 }

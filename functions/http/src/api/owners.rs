@@ -16,7 +16,10 @@ struct OwnersBody {
 }
 
 /// `GET /{repo}/api/v1/crates/{name}/owners`
-pub(crate) async fn list(State(state): State<AppState>, Path((repo, name)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path((repo, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let owners = state.registry.owners(&repo, &name).await?;
     let users: Vec<Value> = owners
         .iter()
@@ -27,12 +30,22 @@ pub(crate) async fn list(State(state): State<AppState>, Path((repo, name)): Path
 }
 
 /// `PUT /{repo}/api/v1/crates/{name}/owners`
-pub(crate) async fn add(state: State<AppState>, path: Path<(String, String)>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn add(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     change(state, path, headers, body, OwnerChange::Add).await
 }
 
 /// `DELETE /{repo}/api/v1/crates/{name}/owners`
-pub(crate) async fn remove(state: State<AppState>, path: Path<(String, String)>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn remove(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     change(state, path, headers, body, OwnerChange::Remove).await
 }
 
@@ -43,10 +56,17 @@ async fn change(
     body: Body,
     change: OwnerChange,
 ) -> Result<Json<Value>, ApiError> {
-    let who = state.registry.require_principal(authorization(&headers)).await?;
+    let who = state
+        .registry
+        .require_principal(authorization(&headers))
+        .await?;
     let body = read_body(&headers, body, MAX_OWNERS_BODY).await?;
-    let OwnersBody { users } = serde_json::from_slice(&body)
-        .map_err(|e| RegistryError::BadRequest(format!("expected {{\"users\": [\"login\", …]}}: {e}")))?;
-    let msg = state.registry.change_owners(&repo, &who, &name, change, &users).await?;
+    let OwnersBody { users } = serde_json::from_slice(&body).map_err(|e| {
+        RegistryError::BadRequest(format!("expected {{\"users\": [\"login\", …]}}: {e}"))
+    })?;
+    let msg = state
+        .registry
+        .change_owners(&repo, &who, &name, change, &users)
+        .await?;
     Ok(Json(json!({ "ok": true, "msg": msg })))
 }

@@ -23,7 +23,9 @@ pub(crate) async fn publish(
     let limit = registry.config().limits.max_compressed + METADATA_ALLOWANCE;
     let body = read_body(&headers, body, limit).await?;
     let (metadata, tarball) = parse_publish_frame(body)?;
-    let outcome = registry.publish(&repo, &who, Upload::Cargo { metadata, tarball }).await?;
+    let outcome = registry
+        .publish(&repo, &who, Upload::Cargo { metadata, tarball })
+        .await?;
     let body = json!({
         "warnings": { "invalid_categories": [], "invalid_badges": [], "other": outcome.warnings }
     });

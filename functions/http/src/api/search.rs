@@ -22,6 +22,11 @@ pub(crate) async fn search(
     Path(repo): Path<String>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let results = state.registry.search(&repo, &params.q, params.per_page).await?;
-    Ok(Json(json!({ "crates": results.crates, "meta": { "total": results.total } })))
+    let results = state
+        .registry
+        .search(&repo, &params.q, params.per_page)
+        .await?;
+    Ok(Json(
+        json!({ "crates": results.crates, "meta": { "total": results.total } }),
+    ))
 }

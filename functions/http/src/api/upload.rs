@@ -19,6 +19,20 @@ pub(crate) async fn upload(
     let registry = &state.registry;
     let who = registry.require_principal(authorization(&headers)).await?;
     let tarball = read_body(&headers, body, registry.config().limits.max_compressed).await?;
-    let outcome = registry.publish(&repo, &who, Upload::Direct { name, file_name, tarball }).await?;
-    Ok((StatusCode::CREATED, timing, Json(json!({ "index_line": outcome.line, "warnings": outcome.warnings }))))
+    let outcome = registry
+        .publish(
+            &repo,
+            &who,
+            Upload::Direct {
+                name,
+                file_name,
+                tarball,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        timing,
+        Json(json!({ "index_line": outcome.line, "warnings": outcome.warnings })),
+    ))
 }

@@ -8,12 +8,20 @@ use serde_json::{Value, json};
 type YankPath = Path<(String, String, String)>;
 
 /// `DELETE /{repo}/api/v1/crates/{name}/{version}/yank`
-pub(crate) async fn yank(state: State<AppState>, path: YankPath, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn yank(
+    state: State<AppState>,
+    path: YankPath,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     set_yanked(state, path, headers, true).await
 }
 
 /// `PUT /{repo}/api/v1/crates/{name}/{version}/unyank`
-pub(crate) async fn unyank(state: State<AppState>, path: YankPath, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn unyank(
+    state: State<AppState>,
+    path: YankPath,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     set_yanked(state, path, headers, false).await
 }
 
@@ -23,7 +31,13 @@ async fn set_yanked(
     headers: HeaderMap,
     yanked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let who = state.registry.require_principal(authorization(&headers)).await?;
-    state.registry.set_yanked(&repo, &who, &name, &version, yanked).await?;
+    let who = state
+        .registry
+        .require_principal(authorization(&headers))
+        .await?;
+    state
+        .registry
+        .set_yanked(&repo, &who, &name, &version, yanked)
+        .await?;
     Ok(Json(json!({ "ok": true })))
 }
