@@ -20,6 +20,15 @@ pub fn crate_file_key(repo: &str, name: &str, version: &str) -> String {
     format!("{repo}/crates/{name}/{}", crate_file_name(name, version))
 }
 
+/// The README of a version, kept beside (not in) the metadata store: it can be
+/// larger than a DynamoDB item may be.
+pub fn readme_key(repo: &str, name: &str, version: &str) -> String {
+    format!(
+        "{repo}/readmes/{name}/{}",
+        crate_file_name(name, version).replace(".crate", ".md")
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
     IndexFile,
@@ -80,5 +89,14 @@ mod tests {
             Some(ObjectKind::CrateFile)
         );
         assert_eq!(object_kind("main/api/v1/crates"), None);
+        assert_eq!(
+            readme_key("main", "foo", "1.0.0+b"),
+            "main/readmes/foo/foo-1.0.0%2Bb.md"
+        );
+        assert_eq!(
+            object_kind(&readme_key("main", "foo", "1.0.0")),
+            None,
+            "READMEs are not served as files"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! the version before indexing it.
 
 use crate::clock::now_rfc3339;
-use crate::keys::crate_file_key;
+use crate::keys::{crate_file_key, readme_key};
 use crate::versions::{parse_version, version_key};
 use crate::{
     BlobError, CrateName, CrateRecord, CrateWrite, ObjectKind, Principal, PublishDependency,
@@ -133,6 +133,21 @@ impl Registry {
         tracing::info!(repo, name = %name, version = %version, user = %who.user, "published");
 
         let mut warnings = Vec::new();
+        if let Some(readme) = readme {
+            let options = PutOptions {
+                content_type: "text/markdown; charset=utf-8",
+                cache_control: "no-cache",
+                ..PutOptions::default()
+            };
+            let key = readme_key(repo, &name, &version);
+            if let Err(e) = self
+                .blobs
+                .put(&key, readme.into(), PutMode::Overwrite, options)
+                .await
+            {
+                tracing::error!(key, error = %e, "could not store the README");
+            }
+        }
         if let Err(e) = self.rebuild_index_file(repo, &canonical).await {
             tracing::error!(repo, name = %name, error = %e, "index update failed after publish");
             warnings.push(format!(
