@@ -46,9 +46,14 @@ impl Server {
         Self::spawn(self.data.clone())
     }
 
-    /// Stops this server with SIGTERM and starts a new one on its data.
+    /// Stops this server with SIGTERM (it must exit cleanly) and starts a
+    /// new one on its data.
     pub fn restart(mut self) -> Self {
-        self.terminate();
+        let status = self.terminate();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "graceful shutdown on SIGTERM: {status:?}"
+        );
         Self::spawn(self.data.clone())
     }
 
@@ -78,12 +83,16 @@ impl Server {
         Self { child, url, data }
     }
 
-    fn terminate(&mut self) {
+    /// SIGTERM, then the exit status (`None` if it had already been reaped).
+    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return None;
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        let _ = self.child.wait();
+        self.child.wait().ok()
     }
 
     pub fn data(&self) -> &Path {
@@ -134,7 +143,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.terminate();
+        let _ = self.terminate();
     }
 }
 

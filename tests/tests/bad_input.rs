@@ -461,3 +461,20 @@ fn direct_upload_path_must_match_the_tarball() {
     let (status, body) = client.upload("direct/direct-1.0.0.crate", tarball);
     assert_eq!(status, 201, "{body}");
 }
+
+#[test]
+fn bad_search_parameters_get_the_error_shape() {
+    let server = Server::start();
+    let res = server.get("main/api/v1/crates?q=x&per_page=lots");
+    rejected(
+        (res.status().as_u16(), res.text().unwrap()),
+        400,
+        "`per_page` must be a whole number",
+    );
+    let res = server.get("nope/api/v1/crates?q=x");
+    rejected(
+        (res.status().as_u16(), res.text().unwrap()),
+        404,
+        "repository `nope` does not exist",
+    );
+}

@@ -60,6 +60,10 @@ fn cargo_full_registry_workflow() {
         &["publish", "--registry", REGISTRY, "--allow-dirty"],
     );
 
+    let readme =
+        std::fs::read_to_string(server.object("main/readmes/fancy/fancy-0.1.0.md")).unwrap();
+    assert_eq!(readme, "# fancy\n", "the README is kept for the crate page");
+
     let lines = index_lines(&server, "fa/nc/fancy");
     assert_eq!(lines.len(), 1);
     let line = &lines[0];

@@ -99,11 +99,13 @@ impl Registry {
         let created_blob = self
             .store_crate_file(&crate_key, tarball, &line.cksum, &name, &version)
             .await?;
+        let mut package = inspected.package;
+        let readme = package.readme.take();
         let version_record = VersionRecord {
             line: line.clone(),
             version_key: key.clone(),
             seq: 0,
-            package: inspected.package,
+            package,
             size: inspected.size,
             published_by: who.user.clone(),
         };

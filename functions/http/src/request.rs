@@ -3,6 +3,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponseParts, ResponseParts};
 use crateyard_core::RegistryError;
+use futures_util::StreamExt;
 use std::convert::Infallible;
 use std::time::Instant;
 
@@ -25,6 +26,9 @@ pub(crate) async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(size) = declared.filter(|size| *size > limit) {
+        // Read some of it anyway: a client still sending when the connection
+        // closes sees a broken pipe instead of this answer.
+        drain(body, limit.saturating_mul(2)).await;
         return Err(RegistryError::TooLarge { size, limit }.into());
     }
     axum::body::to_bytes(body, limit as usize)
@@ -35,6 +39,18 @@ pub(crate) async fn read_body(
             ))
             .into()
         })
+}
+
+/// Reads and discards up to `max` bytes of a body.
+async fn drain(body: Body, max: u64) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > max {
+            break;
+        }
+    }
 }
 
 /// A `Server-Timing: handler;dur=<ms>` header: how long the server worked on

@@ -1,19 +1,18 @@
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use crateyard_core::RegistryError;
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+const DEFAULT_PER_PAGE: usize = 10;
 
 #[derive(Deserialize)]
 pub(crate) struct SearchParams {
     #[serde(default)]
     q: String,
-    #[serde(default = "default_per_page")]
-    per_page: usize,
-}
-
-fn default_per_page() -> usize {
-    10
+    /// Parsed by hand so a bad value gets cargo's error shape.
+    per_page: Option<String>,
 }
 
 /// `GET /{repo}/api/v1/crates?q=…&per_page=…`: `cargo search`.
@@ -22,10 +21,13 @@ pub(crate) async fn search(
     Path(repo): Path<String>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let results = state
-        .registry
-        .search(&repo, &params.q, params.per_page)
-        .await?;
+    let per_page = match params.per_page.as_deref() {
+        None => DEFAULT_PER_PAGE,
+        Some(n) => n.parse().map_err(|_| {
+            RegistryError::BadRequest(format!("`per_page` must be a whole number, not `{n}`"))
+        })?,
+    };
+    let results = state.registry.search(&repo, &params.q, per_page).await?;
     Ok(Json(
         json!({ "crates": results.crates, "meta": { "total": results.total } }),
     ))
