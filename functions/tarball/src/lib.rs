@@ -11,7 +11,7 @@ mod manifest;
 mod metadata;
 
 #[cfg(any(feature = "builder", test))]
-pub use builder::TarballBuilder;
+pub use builder::{Compression, EntryType, TarballBuilder};
 pub use error::TarballError;
 pub use limits::TarballLimits;
 pub use metadata::{CrateMetadata, PackageInfo, inspect_crate};

@@ -1,13 +1,17 @@
 //! The parts of a normalized `Cargo.toml` (as `cargo package` writes it)
 //! that the index and the crate page need.
 
-use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
+use std::fmt;
 
 pub(crate) type DepsTable = BTreeMap<String, TomlDependency>;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Manifest {
+    /// `[project]` is what very old manifests call it.
+    #[serde(alias = "project")]
     pub package: Package,
     #[serde(default)]
     pub dependencies: DepsTable,
@@ -62,11 +66,35 @@ pub(crate) enum Readme {
     Enabled(bool),
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// `name = "1.0"` or `name = { version = "1.0", ... }`.
+#[derive(Debug)]
 pub(crate) enum TomlDependency {
     Version(String),
     Detailed(DetailedDependency),
+}
+
+/// By hand rather than `#[serde(untagged)]`, whose error ("data did not
+/// match any variant") would tell the publisher nothing.
+impl<'de> Deserialize<'de> for TomlDependency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DependencyVisitor;
+        impl<'de> Visitor<'de> for DependencyVisitor {
+            type Value = TomlDependency;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a version requirement like \"1.0\" or a table like { version = \"1.0\" }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(TomlDependency::Version(v.into()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                DetailedDependency::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(TomlDependency::Detailed)
+            }
+        }
+        deserializer.deserialize_any(DependencyVisitor)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +116,31 @@ impl TomlDependency {
             Self::Detailed(d) => (d.version.as_deref(), Some(d)),
         }
     }
+}
+
+/// Just enough of a manifest to know which file is its README.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ReadmeOnly {
+    #[serde(alias = "project")]
+    pub package: ReadmeField,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ReadmeField {
+    pub readme: Option<Readme>,
+}
+
+/// Parses a manifest, with errors that point at the line.
+pub(crate) fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
+    toml::from_str(text).map_err(|e| match e.span() {
+        Some(span) => {
+            let line = text[..span.start].matches('\n').count() + 1;
+            format!("line {line}: {}", e.message().trim_end())
+        }
+        None => e.message().trim_end().to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -121,5 +174,34 @@ mod tests {
         assert!(matches!(&manifest.dev_dependencies["b"], TomlDependency::Version(v) if v == "2"));
         let (_, c) = manifest.target["cfg(unix)"].build_dependencies["c"].detail();
         assert_eq!(c.unwrap().package.as_deref(), Some("real-c"));
+    }
+
+    #[test]
+    fn manifest_accepts_a_legacy_project_table() {
+        let manifest: Manifest = parse(
+            "[project]\nname = \"x\"\nversion = \"0.1.0\"\n[build_dependencies]\ngcc = \"*\"\n",
+        )
+        .unwrap();
+        assert_eq!(manifest.package.name, "x");
+        assert!(manifest.build_dependencies.contains_key("gcc"));
+    }
+
+    #[test]
+    fn manifest_errors_name_the_line_and_the_expected_form() {
+        let err = parse::<Manifest>(
+            "[package]\nname = \"x\"\nversion = \"1.0.0\"\n[dependencies]\nserde = 1\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("line 5: "), "{err}");
+        assert!(err.contains("a version requirement like"), "{err}");
+    }
+
+    #[test]
+    fn readme_only_reads_just_the_readme_field() {
+        let r: ReadmeOnly =
+            parse("[package]\nreadme = \"docs/intro.md\"\n[whatever]\nx = 1\n").unwrap();
+        assert!(matches!(r.package.readme, Some(Readme::Path(p)) if p == "docs/intro.md"));
+        let r: ReadmeOnly = parse("").unwrap();
+        assert!(r.package.readme.is_none());
     }
 }

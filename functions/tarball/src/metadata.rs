@@ -3,8 +3,8 @@
 
 use crate::TarballError;
 use crate::archive::{ArchiveContents, read_archive};
-use crate::limits::{TarballLimits, human_size};
-use crate::manifest::{DepsTable, Manifest, Readme};
+use crate::limits::{TarballLimits, human_limit, human_size};
+use crate::manifest::{self, DepsTable, Manifest, Readme, ReadmeOnly};
 use crateyard_index::{CRATES_IO_INDEX, Dependency, DependencyKind, IndexLine, split_features};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -36,11 +36,14 @@ pub struct CrateMetadata {
     pub size: u64,
 }
 
-/// Index URLs that name crates.io in a `registry-index` field.
+/// Index URLs that name crates.io in a `registry-index` field, normalized.
 const CRATES_IO_ALIASES: &[&str] = &[
     "https://github.com/rust-lang/crates.io-index",
     "https://index.crates.io",
 ];
+
+/// The README cargo uses when the manifest names none.
+const DEFAULT_README: &str = "README.md";
 
 /// Checks a `.crate` that should hold `name` `version` and computes its
 /// metadata. `own_index_urls` are the URLs under which the registry
@@ -55,29 +58,21 @@ pub fn inspect_crate(
     let size = crate_bytes.len() as u64;
     if size > limits.max_compressed {
         return Err(TarballError::TooLarge {
-            size,
-            limit: human_size(limits.max_compressed),
+            size: human_size(size),
+            limit: human_limit(limits.max_compressed),
         });
     }
-    let ArchiveContents { manifest, readmes } =
-        read_archive(crate_bytes, &format!("{name}-{version}"), limits)?;
-    let manifest =
-        std::str::from_utf8(&manifest).map_err(|e| TarballError::InvalidManifest(e.to_string()))?;
-    let manifest: Manifest = toml::from_str(manifest)
-        .map_err(|e| TarballError::InvalidManifest(e.message().to_string()))?;
+    let ArchiveContents { manifest, readmes } = read_archive(
+        crate_bytes,
+        &format!("{name}-{version}"),
+        limits,
+        declared_readme,
+    )?;
+    let manifest = std::str::from_utf8(&manifest)
+        .map_err(|_| TarballError::InvalidManifest("it is not valid UTF-8".into()))?;
+    let manifest: Manifest = manifest::parse(manifest).map_err(TarballError::InvalidManifest)?;
     let package = &manifest.package;
-    if package.name != name {
-        return Err(TarballError::NameMismatch {
-            manifest: package.name.clone(),
-            expected: name.into(),
-        });
-    }
-    if package.version != version {
-        return Err(TarballError::VersionMismatch {
-            manifest: package.version.clone(),
-            expected: version.into(),
-        });
-    }
+    check_name_and_version(&package.name, &package.version, name, version)?;
     check_feature_limits(&manifest, limits)?;
     let deps = dependencies(&manifest, own_index_urls)?;
     if deps.len() > limits.max_dependencies {
@@ -110,6 +105,57 @@ pub fn inspect_crate(
         package: package_info(&manifest, readmes),
         size,
     })
+}
+
+fn check_name_and_version(
+    manifest_name: &str,
+    manifest_version: &str,
+    name: &str,
+    version: &str,
+) -> Result<(), TarballError> {
+    if manifest_name != name {
+        return Err(TarballError::NameMismatch {
+            manifest: manifest_name.into(),
+            expected: name.into(),
+        });
+    }
+    for v in [version, manifest_version] {
+        semver::Version::parse(v).map_err(|e| TarballError::InvalidVersion {
+            version: v.into(),
+            why: e.to_string(),
+        })?;
+    }
+    if manifest_version != version {
+        return Err(TarballError::VersionMismatch {
+            manifest: manifest_version.into(),
+            expected: version.into(),
+        });
+    }
+    Ok(())
+}
+
+/// The README path a manifest declares, relative to the package root; `None`
+/// for `readme = false`. Read before the whole manifest is parsed, so that
+/// the archive walk keeps that file whatever its name.
+fn declared_readme(manifest: &[u8]) -> Option<String> {
+    let parsed = std::str::from_utf8(manifest)
+        .ok()
+        .and_then(|text| manifest::parse::<ReadmeOnly>(text).ok())
+        .unwrap_or_default();
+    match parsed.package.readme {
+        Some(Readme::Path(path)) => Some(normalize_readme_path(&path)),
+        Some(Readme::Enabled(false)) => None,
+        Some(Readme::Enabled(true)) | None => Some(DEFAULT_README.into()),
+    }
+}
+
+fn normalize_readme_path(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    let mut rest = path.as_str();
+    while let Some(r) = rest.strip_prefix("./") {
+        rest = r;
+    }
+    rest.to_string()
 }
 
 fn check_feature_limits(manifest: &Manifest, limits: &TarballLimits) -> Result<(), TarballError> {
@@ -207,12 +253,9 @@ fn normalize_index_url(url: &str) -> String {
 fn package_info(manifest: &Manifest, readmes: Vec<(String, Vec<u8>)>) -> PackageInfo {
     let p = &manifest.package;
     let readme_path = match &p.readme {
-        Some(Readme::Path(path)) => Some(path.trim_start_matches("./").to_string()),
+        Some(Readme::Path(path)) => Some(normalize_readme_path(path)),
         Some(Readme::Enabled(false)) => None,
-        Some(Readme::Enabled(true)) | None => ["README.md", "README.txt", "README"]
-            .into_iter()
-            .find(|candidate| readmes.iter().any(|(path, _)| path == candidate))
-            .map(str::to_string),
+        Some(Readme::Enabled(true)) | None => Some(DEFAULT_README.into()),
     };
     let readme = readme_path.as_ref().and_then(|wanted| {
         readmes
@@ -240,16 +283,20 @@ fn package_info(manifest: &Manifest, readmes: Vec<(String, Vec<u8>)>) -> Package
 mod tests {
     use super::*;
     use crate::TarballBuilder;
+    use serde_json::{Value, json};
 
     const OWN: &str = "sparse+http://127.0.0.1:7878/main/index/";
 
-    fn inspect(manifest_tail: &str) -> Result<CrateMetadata, TarballError> {
-        let manifest = format!(
-            "[package]\nname = \"foo\"\nversion = \"1.0.0\"\ndescription = \"d\"\nreadme = \"README.md\"\n{manifest_tail}"
-        );
-        let bytes = TarballBuilder::new("foo-1.0.0")
-            .file("Cargo.toml", manifest.as_bytes())
-            .file("README.md", b"# Foo")
+    fn manifest(tail: &str) -> String {
+        format!("[package]\nname = \"foo\"\nversion = \"1.0.0\"\n{tail}")
+    }
+
+    fn inspect_files(files: &[(&str, &[u8])]) -> Result<CrateMetadata, TarballError> {
+        let bytes = files
+            .iter()
+            .fold(TarballBuilder::new("foo-1.0.0"), |b, (path, content)| {
+                b.file(path, content)
+            })
             .build();
         inspect_crate(
             &bytes,
@@ -258,6 +305,30 @@ mod tests {
             &[OWN.into()],
             &TarballLimits::default(),
         )
+    }
+
+    fn inspect(manifest_tail: &str) -> Result<CrateMetadata, TarballError> {
+        inspect_files(&[("Cargo.toml", manifest(manifest_tail).as_bytes())])
+    }
+
+    /// The index line's dependencies as JSON, as crates.io would write them.
+    fn deps_json(manifest_tail: &str) -> Value {
+        serde_json::to_value(&inspect(manifest_tail).unwrap().index_line)
+            .unwrap()
+            .get("deps")
+            .cloned()
+            .unwrap()
+    }
+
+    fn dep(name: &str, req: &str, kind: &str) -> Value {
+        json!({"name": name, "req": req, "features": [], "optional": false,
+               "default_features": true, "target": null, "kind": kind,
+               "registry": CRATES_IO_INDEX})
+    }
+
+    fn with(mut dep: Value, key: &str, value: Value) -> Value {
+        dep.as_object_mut().unwrap().insert(key.into(), value);
+        dep
     }
 
     #[test]
@@ -286,7 +357,7 @@ uses-with-opt = ["with-opt"]
         )
         .unwrap();
         let line = serde_json::to_value(&meta.index_line).unwrap();
-        let expected = serde_json::json!({
+        let expected = json!({
             "name": "foo", "vers": "1.0.0",
             "deps": [
                 {"name": "cc", "req": "^1", "features": [], "optional": false, "default_features": true, "target": null, "kind": "build", "registry": CRATES_IO_INDEX},
@@ -303,59 +374,263 @@ uses-with-opt = ["with-opt"]
             "yanked": false, "links": "z", "rust_version": "1.70", "v": 2,
         });
         assert_eq!(line, expected);
-        assert_eq!(meta.package.description.as_deref(), Some("d"));
-        assert_eq!(meta.package.readme.as_deref(), Some("# Foo"));
+        assert_eq!(meta.index_line.pubtime, None);
     }
 
     #[test]
-    fn inspect_crate_rejects_name_and_version_mismatches() {
+    fn index_line_checksum_and_size_are_of_the_crate_file() {
+        let bytes = TarballBuilder::new("foo-1.0.0")
+            .file("Cargo.toml", manifest("").as_bytes())
+            .build();
+        let meta = inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap();
+        assert_eq!(meta.index_line.cksum, hex::encode(Sha256::digest(&bytes)));
+        assert_eq!(meta.index_line.cksum.len(), 64);
+        assert_eq!(meta.size, bytes.len() as u64);
+        assert!(meta.index_line.deps.is_empty());
+        assert_eq!((meta.index_line.features2, meta.index_line.v), (None, None));
+    }
+
+    #[test]
+    fn index_line_renamed_dependency_uses_the_toml_key() {
+        assert_eq!(
+            deps_json("[dependencies]\nmy-rand = { package = \"rand\", version = \"0.8\" }\n"),
+            json!([with(
+                dep("my-rand", "^0.8", "normal"),
+                "package",
+                json!("rand")
+            )])
+        );
+    }
+
+    #[test]
+    fn index_line_optional_dependency_and_legacy_default_features() {
+        assert_eq!(
+            deps_json(
+                "[dependencies.x]\nversion = \"=1.0.3\"\noptional = true\ndefault_features = false\nfeatures = [\"a\", \"b\"]\n"
+            ),
+            json!([with(
+                with(
+                    with(dep("x", "=1.0.3", "normal"), "optional", json!(true)),
+                    "default_features",
+                    json!(false)
+                ),
+                "features",
+                json!(["a", "b"])
+            )])
+        );
+    }
+
+    #[test]
+    fn index_line_target_specific_dependencies() {
+        assert_eq!(
+            deps_json(
+                "[target.'cfg(unix)'.dependencies]\nlibc = \"0.2\"\n[target.x86_64-pc-windows-gnu.dev-dependencies]\nw = \"1\"\n[target.'cfg(unix)'.build_dependencies]\ncc = \"1\"\n"
+            ),
+            json!([
+                with(dep("cc", "^1", "build"), "target", json!("cfg(unix)")),
+                with(dep("libc", "^0.2", "normal"), "target", json!("cfg(unix)")),
+                with(
+                    dep("w", "^1", "dev"),
+                    "target",
+                    json!("x86_64-pc-windows-gnu")
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn index_line_dev_and_build_dependencies_sort_after_normal() {
+        assert_eq!(
+            deps_json(
+                "[dev_dependencies]\na = \">= 1.0, < 2\"\n[build-dependencies]\na = \"1\"\n[dependencies]\na = \"*\"\nb = \"~1.2.3\"\n"
+            ),
+            json!([
+                dep("a", "*", "normal"),
+                dep("a", "^1", "build"),
+                dep("a", ">=1.0, <2", "dev"),
+                dep("b", "~1.2.3", "normal"),
+            ])
+        );
+    }
+
+    #[test]
+    fn index_line_splits_dep_and_weak_features_into_features2() {
+        let line = inspect(
+            "[dependencies]\nserde = { version = \"1\", optional = true }\n[features]\nstd = []\nderive = [\"serde?/derive\"]\nserde = [\"dep:serde\", \"std\"]\nall = [\"serde\"]\n",
+        )
+        .unwrap()
+        .index_line;
+        let map = |entries: &[(&str, &[&str])]| {
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect::<crateyard_index::FeaturesMap>()
+        };
+        assert_eq!(line.features, map(&[("std", &[])]));
+        assert_eq!(
+            line.features2,
+            Some(map(&[
+                ("all", &["serde"]),
+                ("derive", &["serde?/derive"]),
+                ("serde", &["dep:serde", "std"]),
+            ]))
+        );
+        assert_eq!(line.v, Some(2));
+    }
+
+    #[test]
+    fn index_line_keeps_plain_features_without_v2() {
+        let line = inspect("[features]\ndefault = [\"a\"]\na = []\n")
+            .unwrap()
+            .index_line;
+        assert_eq!(line.features.len(), 2);
+        assert_eq!((line.features2, line.v), (None, None));
+    }
+
+    #[test]
+    fn dependency_registry_maps_crates_io_and_own_urls() {
+        let own = [OWN.to_string(), "https://Host.example/r/index/".to_string()];
+        assert_eq!(
+            dependency_registry(None, &own).as_deref(),
+            Some(CRATES_IO_INDEX)
+        );
+        for same in [
+            "http://127.0.0.1:7878/main/index",
+            "sparse+http://127.0.0.1:7878/main/index/",
+            "sparse+https://host.example/r/index",
+        ] {
+            assert_eq!(dependency_registry(Some(same), &own), None, "{same}");
+        }
+        for crates_io in [
+            "sparse+https://index.crates.io/",
+            "https://github.com/rust-lang/crates.io-index",
+            "https://github.com/rust-lang/crates.io-index/",
+        ] {
+            assert_eq!(
+                dependency_registry(Some(crates_io), &own).as_deref(),
+                Some(CRATES_IO_INDEX),
+                "{crates_io}"
+            );
+        }
+        assert_eq!(
+            dependency_registry(Some("sparse+https://x.example/i/"), &own).as_deref(),
+            Some("sparse+https://x.example/i/")
+        );
+    }
+
+    #[test]
+    fn inspect_crate_rejects_a_name_mismatch() {
         let bytes = TarballBuilder::new("foo-1.0.0")
             .file(
                 "Cargo.toml",
-                b"[package]\nname = \"bar\"\nversion = \"1.0.0\"\n",
+                b"[package]\nname = \"Foo\"\nversion = \"1.0.0\"\n",
             )
             .build();
         let err =
             inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Cargo.toml says name `bar` but the upload is for `foo`"
+            "Cargo.toml says name `Foo` but the upload is for `foo`"
         );
-        let bytes = TarballBuilder::new("foo-1.0.0")
-            .file(
-                "Cargo.toml",
-                b"[package]\nname = \"foo\"\nversion = \"1.0.1\"\n",
-            )
-            .build();
-        let err =
-            inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap_err();
+    }
+
+    #[test]
+    fn inspect_crate_rejects_a_version_mismatch() {
+        let err = inspect_files(&[(
+            "Cargo.toml",
+            b"[package]\nname = \"foo\"\nversion = \"1.0.1\"\n",
+        )])
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "Cargo.toml says version 1.0.1 but the upload is for 1.0.0"
         );
+        // Equal as semver, but not the same string.
+        let bytes = TarballBuilder::new("foo-1.0.0")
+            .file(
+                "Cargo.toml",
+                b"[package]\nname = \"foo\"\nversion = \"1.0.0+b\"\n",
+            )
+            .build();
+        let err =
+            inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap_err();
+        assert!(matches!(err, TarballError::VersionMismatch { .. }), "{err}");
     }
 
     #[test]
-    fn inspect_crate_rejects_bad_dependencies_and_manifests() {
-        let err = inspect("[dependencies]\nx = { path = \"../x\" }\n").unwrap_err();
-        assert!(matches!(err, TarballError::MissingRequirement(_)), "{err}");
-        let err = inspect("[dependencies]\nx = \"not a req\"\n").unwrap_err();
+    fn inspect_crate_rejects_an_invalid_version() {
+        let bytes = TarballBuilder::new("foo-1.0")
+            .file(
+                "Cargo.toml",
+                b"[package]\nname = \"foo\"\nversion = \"1.0\"\n",
+            )
+            .build();
+        let err = inspect_crate(&bytes, "foo", "1.0", &[], &TarballLimits::default()).unwrap_err();
         assert!(
-            matches!(err, TarballError::InvalidRequirement { .. }),
+            err.to_string()
+                .starts_with("version `1.0` is not a valid semantic version: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn inspect_crate_rejects_a_dependency_without_version() {
+        let err = inspect("[dependencies]\nx = { path = \"../x\" }\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "dependency `x` has no version requirement; every dependency of a published crate needs one"
+        );
+    }
+
+    #[test]
+    fn inspect_crate_rejects_an_invalid_requirement() {
+        let err = inspect("[dev-dependencies]\nx = \"not a req\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("dependency `x` has an invalid version requirement `not a req`: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn inspect_crate_rejects_invalid_manifests() {
         let err = inspect("[dependencies\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the Cargo.toml in the .crate is invalid: line 4: "),
+            "{err}"
+        );
+        let err = inspect_files(&[("Cargo.toml", b"[package]\nname = \"\xff\"\n")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the Cargo.toml in the .crate is invalid: it is not valid UTF-8"
+        );
+        let err = inspect_files(&[("Cargo.toml", b"[package]\nname = \"foo\"\n")]).unwrap_err();
         assert!(matches!(err, TarballError::InvalidManifest(_)), "{err}");
     }
 
     #[test]
-    fn inspect_crate_enforces_counts_and_size() {
+    fn inspect_crate_rejects_too_many_dependencies() {
         let deps: String = (0..501).map(|i| format!("d{i} = \"1\"\n")).collect();
         let err = inspect(&format!("[dependencies]\n{deps}")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "the crate declares 501 dependencies; at most 500 are allowed"
         );
+        // All kinds and targets count.
+        let half: String = (0..251).map(|i| format!("d{i} = \"1\"\n")).collect();
+        let err = inspect(&format!(
+            "[dev-dependencies]\n{half}[target.'cfg(unix)'.dependencies]\n{half}"
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(err, TarballError::TooManyDependencies { count: 502, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn inspect_crate_rejects_too_many_features() {
         let features: String = (0..301).map(|i| format!("f{i} = []\n")).collect();
         let err = inspect(&format!("[features]\n{features}")).unwrap_err();
         assert_eq!(
@@ -364,7 +639,14 @@ uses-with-opt = ["with-opt"]
         );
         let values: Vec<String> = (0..301).map(|i| format!("\"f{i}\"")).collect();
         let err = inspect(&format!("[features]\nbig = [{}]\n", values.join(","))).unwrap_err();
-        assert!(matches!(err, TarballError::FeatureTooLong { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "feature `big` lists 301 entries; at most 300 are allowed"
+        );
+    }
+
+    #[test]
+    fn inspect_crate_rejects_an_oversized_crate_file() {
         let limits = TarballLimits {
             max_compressed: 10,
             ..TarballLimits::default()
@@ -374,26 +656,82 @@ uses-with-opt = ["with-opt"]
             err.to_string(),
             "the .crate is 11 bytes, over the 10 bytes limit"
         );
+        let err = inspect_crate(
+            &vec![0; 12 * 1024 * 1024 + 300 * 1024],
+            "foo",
+            "1.0.0",
+            &[],
+            &TarballLimits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the .crate is 12.3 MiB, over the 10 MiB limit"
+        );
     }
 
     #[test]
-    fn dependency_registry_maps_crates_io_and_own_urls() {
-        let own = [OWN.to_string()];
+    fn package_info_keeps_the_crate_page_fields() {
+        let meta = inspect_files(&[
+            (
+                "Cargo.toml",
+                manifest(
+                    "edition = \"2021\"\ndescription = \"d\"\nlicense = \"MIT\"\nlicense-file = \"L\"\nrepository = \"https://r\"\nhomepage = \"https://h\"\ndocumentation = \"https://d\"\nkeywords = [\"k\"]\ncategories = [\"c\"]\nauthors = [\"a <a@x>\"]\nreadme = \"./docs/Intro.md\"\n",
+                )
+                .as_bytes(),
+            ),
+            ("README.md", b"not this"),
+            ("docs/Intro.md", b"# Intro \xff"),
+        ])
+        .unwrap();
         assert_eq!(
-            dependency_registry(None, &own).as_deref(),
-            Some(CRATES_IO_INDEX)
+            meta.package,
+            PackageInfo {
+                description: Some("d".into()),
+                license: Some("MIT".into()),
+                license_file: Some("L".into()),
+                repository: Some("https://r".into()),
+                homepage: Some("https://h".into()),
+                documentation: Some("https://d".into()),
+                readme_path: Some("docs/Intro.md".into()),
+                readme: Some("# Intro \u{fffd}".into()),
+                keywords: vec!["k".into()],
+                categories: vec!["c".into()],
+                authors: vec!["a <a@x>".into()],
+                edition: Some("2021".into()),
+            }
+        );
+        let info: PackageInfo = serde_json::from_str("{\"license\": \"MIT\"}").unwrap();
+        assert_eq!(info.license.as_deref(), Some("MIT"));
+    }
+
+    #[test]
+    fn package_info_readme_defaults_to_readme_md_and_can_be_off() {
+        let readme = |tail: &str, files: &[(&str, &[u8])]| {
+            let m = manifest(tail);
+            let mut all: Vec<(&str, &[u8])> = vec![("Cargo.toml", m.as_bytes())];
+            all.extend_from_slice(files);
+            let p = inspect_files(&all).unwrap().package;
+            (p.readme_path, p.readme)
+        };
+        let files: &[(&str, &[u8])] = &[("README.md", b"md"), ("README.txt", b"txt")];
+        assert_eq!(
+            readme("", files),
+            (Some("README.md".into()), Some("md".into()))
         );
         assert_eq!(
-            dependency_registry(Some("http://127.0.0.1:7878/main/index"), &own),
-            None
+            readme("readme = true\n", files),
+            (Some("README.md".into()), Some("md".into()))
         );
+        assert_eq!(readme("readme = false\n", files), (None, None));
         assert_eq!(
-            dependency_registry(Some("sparse+https://index.crates.io/"), &own).as_deref(),
-            Some(CRATES_IO_INDEX)
+            readme("readme = \"README.txt\"\n", files),
+            (Some("README.txt".into()), Some("txt".into()))
         );
+        // Declared but not in the package.
         assert_eq!(
-            dependency_registry(Some("https://x.example/i/"), &own).as_deref(),
-            Some("https://x.example/i/")
+            readme("readme = \"README.rst\"\n", files),
+            (Some("README.rst".into()), None)
         );
     }
 }

@@ -12,8 +12,21 @@ fn check(fixture: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let bytes = std::fs::read(dir.join(format!("{fixture}.crate"))).unwrap();
     let (name, version) = fixture.rsplit_once('-').unwrap();
-    let ours = inspect_crate(&bytes, name, version, &[], &TarballLimits::default()).unwrap();
-    let mut ours = serde_json::to_value(&ours.index_line).unwrap();
+    let inspected = inspect_crate(&bytes, name, version, &[], &TarballLimits::default()).unwrap();
+    // Every fixture has `readme = "README.md"` and a description.
+    let package = &inspected.package;
+    assert_eq!(
+        package.readme_path.as_deref(),
+        Some("README.md"),
+        "{fixture}"
+    );
+    assert!(
+        package.readme.as_ref().is_some_and(|r| !r.is_empty()),
+        "{fixture}"
+    );
+    assert!(package.description.is_some(), "{fixture}");
+    assert_eq!(inspected.size, bytes.len() as u64);
+    let mut ours = serde_json::to_value(&inspected.index_line).unwrap();
 
     let mut theirs: Value =
         serde_json::from_slice(&std::fs::read(dir.join(format!("{fixture}.json"))).unwrap())
