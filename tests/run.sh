@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit tests, port conformance and the
-# end-to-end suite (real cargo against real servers on 127.0.0.1).
+# Runs every test: formatting, lints, unit tests, the storage-port conformance
+# suite (files + SQLite, and S3 + DynamoDB on moto_server) and the end-to-end
+# suite (real cargo against real servers on 127.0.0.1). Installs moto if needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "== installing moto[server] (AWS emulator for the S3/DynamoDB tests)"
+  python3 -m pip install --quiet "moto[server]>=5.1"
+fi
+MOTO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MOTO_LOG=$(mktemp)
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
+MOTO_PID=$!
+trap 'kill $MOTO_PID 2>/dev/null || true; rm -f "$MOTO_LOG"' EXIT
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+export CRATEYARD_TEST_MOTO="http://127.0.0.1:$MOTO_PORT"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

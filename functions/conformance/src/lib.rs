@@ -13,8 +13,8 @@ pub use metadata::{
     store_users_and_tokens,
 };
 
-/// Defines one `#[tokio::test]` per suite function for an adapter, given an
-/// expression that builds a fresh store (it may use `dir`, a new temp dir).
+/// Defines one `#[tokio::test]` per suite function for an adapter, given a
+/// function from a new temp dir to a future of a fresh, empty store.
 #[macro_export]
 macro_rules! blob_suite {
     ($make:expr) => {
@@ -24,7 +24,7 @@ macro_rules! blob_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $name() {
             let dir = tempfile::tempdir().unwrap();
-            let store = ($make)(dir.path());
+            let store = ($make)(dir.path()).await;
             $crate::$name(&store).await;
         }
     )*};
@@ -39,7 +39,7 @@ macro_rules! metadata_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $name() {
             let dir = tempfile::tempdir().unwrap();
-            let store = ($make)(dir.path());
+            let store = ($make)(dir.path()).await;
             $crate::$name(&store).await;
         }
     )*};

@@ -1,0 +1,360 @@
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, Select, TransactWriteItem};
+use crateyard_core::{
+    CrateRecord, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord, User,
+    VersionRecord, VersionWrite,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+/// Single-table design. Every item has `pk`, `sk` and `body` (the record as
+/// JSON); crate items add `revision` (the compare-and-swap guard) and
+/// `description` (lowercase, for search).
+///
+/// | item | pk | sk |
+/// |---|---|---|
+/// | repository | `REPOS` | name |
+/// | crate | `CRATES#{repo}` | canonical name |
+/// | version | `VERSIONS#{repo}#{canonical}` | version without build metadata |
+/// | user | `USERS` | login |
+/// | token | `TOKEN#{sha256}` | `TOKEN` |
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.item)
+    }
+
+    /// Every item of a partition, strongly consistent, in `sk` order.
+    async fn query(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            items.extend(page.map_err(backend)?.items.unwrap_or_default());
+        }
+        Ok(items)
+    }
+
+    /// Puts an item unless its key is taken.
+    async fn put_new(&self, item: Item, what: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists(what.into()))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    fn put(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Option<(&str, AttributeValue)>,
+    ) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(
+                values.map(|(k, v)| HashMap::from([(k.to_string(), v)])),
+            )
+            .build()
+            .expect("table, item and condition are set");
+        TransactWriteItem::builder().put(put).build()
+    }
+}
+
+fn backend(e: impl std::error::Error) -> StoreError {
+    StoreError::Backend(DisplayErrorContext(e).to_string())
+}
+
+fn item(pk: String, sk: &str, body: &impl Serialize) -> Item {
+    HashMap::from([
+        ("pk".to_string(), AttributeValue::S(pk)),
+        ("sk".to_string(), AttributeValue::S(sk.to_string())),
+        (
+            "body".to_string(),
+            AttributeValue::S(serde_json::to_string(body).expect("records serialize")),
+        ),
+    ])
+}
+
+fn parse<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    let body = item
+        .get("body")
+        .and_then(|b| b.as_s().ok())
+        .ok_or_else(|| StoreError::Backend("an item has no body".into()))?;
+    serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
+}
+
+fn crates_pk(repo: &str) -> String {
+    format!("CRATES#{repo}")
+}
+
+fn versions_pk(repo: &str, canonical: &str) -> String {
+    format!("VERSIONS#{repo}#{canonical}")
+}
+
+fn crate_item(repo: &str, krate: &CrateRecord) -> Item {
+    let mut it = item(crates_pk(repo), &krate.canonical, krate);
+    it.insert(
+        "revision".into(),
+        AttributeValue::N(krate.revision.to_string()),
+    );
+    let description = krate
+        .description
+        .as_deref()
+        .unwrap_or_default()
+        .to_lowercase();
+    it.insert("description".into(), AttributeValue::S(description));
+    it
+}
+
+/// Which part of a cancelled transaction failed its condition.
+fn cancelled_at(err: &TransactWriteItemsError) -> Option<usize> {
+    match err {
+        TransactWriteItemsError::TransactionCanceledException(e) => e
+            .cancellation_reasons()
+            .iter()
+            .position(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl MetadataStore for DynamoStore {
+    async fn create_repository(&self, repo: &Repository) -> Result<(), StoreError> {
+        self.put_new(item("REPOS".into(), &repo.name, repo), &repo.name)
+            .await
+    }
+
+    async fn get_repository(&self, name: &str) -> Result<Option<Repository>, StoreError> {
+        self.get("REPOS".into(), name.into())
+            .await?
+            .as_ref()
+            .map(parse)
+            .transpose()
+    }
+
+    async fn list_repositories(&self) -> Result<Vec<Repository>, StoreError> {
+        self.query("REPOS".into())
+            .await?
+            .iter()
+            .map(parse)
+            .collect()
+    }
+
+    async fn get_crate(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Option<CrateRecord>, StoreError> {
+        self.get(crates_pk(repo), canonical.into())
+            .await?
+            .as_ref()
+            .map(parse)
+            .transpose()
+    }
+
+    async fn list_crates(&self, repo: &str) -> Result<Vec<CrateRecord>, StoreError> {
+        self.query(crates_pk(repo))
+            .await?
+            .iter()
+            .map(parse)
+            .collect()
+    }
+
+    async fn list_versions(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Vec<VersionRecord>, StoreError> {
+        let mut versions: Vec<VersionRecord> = self
+            .query(versions_pk(repo, canonical))
+            .await?
+            .iter()
+            .map(parse)
+            .collect::<Result<_, _>>()?;
+        versions.sort_by_key(|v| v.seq);
+        Ok(versions)
+    }
+
+    async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError> {
+        let krate = &write.krate;
+        let crate_put = match write.expected_revision {
+            None => self.put(crate_item(repo, krate), "attribute_not_exists(pk)", None),
+            Some(r) => self.put(
+                crate_item(repo, krate),
+                "revision = :r",
+                Some((":r", AttributeValue::N(r.to_string()))),
+            ),
+        };
+        let mut items = vec![crate_put];
+        let version_name = |v: &VersionRecord| format!("{} {}", krate.name, v.line.vers);
+        match &write.version {
+            Some(VersionWrite::Insert(v)) => {
+                items.push(self.put(
+                    item(versions_pk(repo, &krate.canonical), &v.version_key, v),
+                    "attribute_not_exists(pk)",
+                    None,
+                ));
+            }
+            Some(VersionWrite::Replace(v)) => {
+                items.push(self.put(
+                    item(versions_pk(repo, &krate.canonical), &v.version_key, v),
+                    "attribute_exists(pk)",
+                    None,
+                ));
+            }
+            None => {}
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(e) = result else { return Ok(()) };
+        let Some(service) = e.as_service_error() else {
+            return Err(backend(e));
+        };
+        match (cancelled_at(service), &write.version) {
+            (Some(1), Some(VersionWrite::Insert(v))) => {
+                Err(StoreError::AlreadyExists(version_name(v)))
+            }
+            (Some(1), Some(VersionWrite::Replace(v))) => Err(StoreError::NotFound(version_name(v))),
+            // The crate's condition failed, or a concurrent transaction
+            // touched the same items: either way, read again and retry.
+            (Some(_), _) => Err(StoreError::Conflict(krate.canonical.clone())),
+            (None, _)
+                if matches!(
+                    service,
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                Err(StoreError::Conflict(krate.canonical.clone()))
+            }
+            (None, _)
+                if matches!(
+                    service,
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                ) =>
+            {
+                Err(StoreError::Conflict(krate.canonical.clone()))
+            }
+            (None, _) => Err(backend(e)),
+        }
+    }
+
+    async fn search(
+        &self,
+        repo: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<CrateRecord>, u64), StoreError> {
+        let mut hits = Vec::new();
+        let mut total = 0u64;
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(crates_pk(repo)))
+            .select(Select::AllAttributes);
+        if !query.is_empty() {
+            request = request
+                .filter_expression("contains(sk, :name) OR contains(description, :text)")
+                .expression_attribute_values(
+                    ":name",
+                    AttributeValue::S(crateyard_core::canonical_name(query)),
+                )
+                .expression_attribute_values(":text", AttributeValue::S(query.to_lowercase()));
+        }
+        let mut pages = request.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for it in page.map_err(backend)?.items.unwrap_or_default() {
+                total += 1;
+                if hits.len() < limit {
+                    hits.push(parse(&it)?);
+                }
+            }
+        }
+        Ok((hits, total))
+    }
+
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        self.put_new(item("USERS".into(), &user.login, user), &user.login)
+            .await
+    }
+
+    async fn get_user(&self, login: &str) -> Result<Option<User>, StoreError> {
+        self.get("USERS".into(), login.into())
+            .await?
+            .as_ref()
+            .map(parse)
+            .transpose()
+    }
+
+    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.put_new(
+            item(format!("TOKEN#{}", token.hash), "TOKEN", token),
+            "token",
+        )
+        .await
+    }
+
+    async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.get(format!("TOKEN#{hash}"), "TOKEN".into())
+            .await?
+            .as_ref()
+            .map(parse)
+            .transpose()
+    }
+}

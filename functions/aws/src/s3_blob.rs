@@ -1,0 +1,168 @@
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// Objects in one S3 bucket, keys as the core lays them out.
+#[derive(Debug, Clone)]
+pub struct S3BlobStore {
+    client: Client,
+    bucket: String,
+}
+
+impl S3BlobStore {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+/// The HTTP status S3 answered a failed request with, if it answered.
+fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+fn backend(e: impl std::error::Error) -> BlobError {
+    BlobError::Backend(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
+fn system_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
+    t.and_then(|t| SystemTime::try_from(*t).ok())
+        .unwrap_or_else(SystemTime::now)
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        mode: PutMode,
+        options: PutOptions,
+    ) -> Result<ObjectMeta, BlobError> {
+        let size = body.len() as u64;
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .content_type(options.content_type)
+            .cache_control(options.cache_control)
+            .set_metadata(Some(options.metadata.clone().into_iter().collect()));
+        request = match &mode {
+            PutMode::Overwrite => request,
+            PutMode::Create => request.if_none_match("*"),
+            PutMode::Update(etag) => request.if_match(etag),
+        };
+        match request.send().await {
+            Ok(out) => Ok(ObjectMeta {
+                etag: out.e_tag().unwrap_or_default().to_string(),
+                size,
+                last_modified: SystemTime::now(),
+                metadata: options.metadata,
+            }),
+            // 412: the condition failed; 409: a concurrent conditional write
+            // won; 404: `If-Match` on an object that is gone.
+            Err(e) => match (status(&e), &mode) {
+                (Some(412 | 409), PutMode::Create) => Err(BlobError::AlreadyExists(key.into())),
+                (Some(412 | 409 | 404), PutMode::Update(_)) => {
+                    Err(BlobError::Precondition(key.into()))
+                }
+                _ => Err(backend(e)),
+            },
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if status(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(backend(e)),
+        };
+        let meta = ObjectMeta {
+            etag: out.e_tag().unwrap_or_default().to_string(),
+            size: out.content_length().unwrap_or_default().max(0) as u64,
+            last_modified: system_time(out.last_modified()),
+            metadata: out
+                .metadata()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let body = out.body.collect().await.map_err(backend)?.into_bytes();
+        Ok(Some((body, meta)))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(ObjectMeta {
+                etag: out.e_tag().unwrap_or_default().to_string(),
+                size: out.content_length().unwrap_or_default().max(0) as u64,
+                last_modified: system_time(out.last_modified()),
+                metadata: out
+                    .metadata()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            })),
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(backend)?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}

@@ -1,0 +1,122 @@
+//! Clients from the environment, and the bucket and table as `template.yaml`
+//! declares them, for emulators and first runs.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use crateyard_core::StoreError;
+
+/// SDK clients configured from the environment (credentials, region,
+/// `AWS_ENDPOINT_URL` for LocalStack or moto).
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl AwsClients {
+    pub async fn from_env() -> Self {
+        let config = aws_config::load_from_env().await;
+        // Emulators serve buckets by path, not by virtual host.
+        let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        Self::from_config(&config, path_style)
+    }
+
+    /// Clients for an emulator at `endpoint` with dummy credentials.
+    pub fn for_emulator(endpoint: &str) -> Self {
+        let config = aws_config::SdkConfig::builder()
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new("test", "test", None, None, "emulator"),
+            ))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        Self::from_config(&config, true)
+    }
+
+    fn from_config(config: &aws_config::SdkConfig, path_style: bool) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(path_style)
+            .build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+        }
+    }
+}
+
+fn backend(e: impl std::error::Error) -> StoreError {
+    StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+/// Creates the bucket unless it exists, with a policy that lets anyone read
+/// `*/index/*` and `*/crates/*` (public repositories' read path).
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), StoreError> {
+    match s3.create_bucket().bucket(bucket).send().await {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+        Err(e) => return Err(backend(e)),
+    }
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "PublicReadOfIndexAndCrates",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": [format!("arn:aws:s3:::{bucket}/*/index/*"), format!("arn:aws:s3:::{bucket}/*/crates/*")],
+        }],
+    });
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Creates the single table (`pk`/`sk` strings, on-demand) unless it exists.
+pub async fn create_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), StoreError> {
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("complete")
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("complete")
+    };
+    let result = dynamodb
+        .create_table()
+        .table_name(table)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(backend(e)),
+    }
+}
