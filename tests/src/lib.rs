@@ -28,39 +28,113 @@ pub fn crateyard_bin() -> PathBuf {
     bin
 }
 
-/// A running local-mode server on a temporary data directory.
+/// A running `crateyard serve`: local mode on a temporary data directory,
+/// or the AWS backend on a bucket and table of a moto_server.
 pub struct Server {
     child: Child,
+    /// Where the server itself answers (the API, and local mode's reads).
     pub url: String,
+    /// Where cargo reads the index and crates: the server, or the S3 endpoint.
+    pub public_url: String,
     data: Arc<TempDir>,
+    storage: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     pub fn start() -> Self {
-        Self::spawn(Arc::new(tempfile::tempdir().expect("temp dir")))
+        let data = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let storage = vec!["--data".to_string(), data.path().display().to_string()];
+        Self::spawn(data, storage, Vec::new(), None)
     }
 
-    /// A second server process on this one's data directory, as two Lambdas
-    /// share one bucket and table.
+    /// The AWS backend on a new bucket and table of the moto_server named by
+    /// `CRATEYARD_TEST_MOTO`, created with `crateyard setup`. Index and crate
+    /// files are read from the S3 endpoint itself, as from CloudFront.
+    pub fn start_aws() -> Self {
+        let endpoint = std::env::var("CRATEYARD_TEST_MOTO").expect(
+            "CRATEYARD_TEST_MOTO must name a running moto_server (tests/run.sh starts one)",
+        );
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (bucket, table) = (
+            format!("cy-e2e-{}-{n}", std::process::id()),
+            format!("cy-e2e-{}-{n}", std::process::id()),
+        );
+        let env = vec![
+            ("AWS_ENDPOINT_URL".to_string(), endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".to_string(), "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),
+            ("AWS_REGION".to_string(), "us-east-1".to_string()),
+        ];
+        let storage = vec![
+            "--bucket".to_string(),
+            bucket.clone(),
+            "--table".to_string(),
+            table,
+        ];
+        let setup = Command::new(crateyard_bin())
+            .arg("setup")
+            .args(&storage)
+            .envs(env.clone())
+            .output()
+            .expect("crateyard runs");
+        assert!(
+            setup.status.success(),
+            "setup: {}",
+            String::from_utf8_lossy(&setup.stderr)
+        );
+        let public_url = format!("{endpoint}/{bucket}");
+        Self::spawn(
+            Arc::new(tempfile::tempdir().expect("temp dir")),
+            storage,
+            env,
+            Some(public_url),
+        )
+    }
+
+    /// A second server process on this one's storage, as two Lambdas share
+    /// one bucket and table.
     pub fn start_beside(&self) -> Self {
-        Self::spawn(self.data.clone())
+        let public_url = (self.public_url != self.url).then(|| self.public_url.clone());
+        Self::spawn(
+            self.data.clone(),
+            self.storage.clone(),
+            self.env.clone(),
+            public_url,
+        )
     }
 
-    /// Stops this server with SIGTERM (it must exit cleanly) and starts a
-    /// new one on its data.
-    pub fn restart(mut self) -> Self {
+    /// Stops this server with SIGTERM; it must exit cleanly.
+    pub fn stop(&mut self) {
         let status = self.terminate();
         assert!(
             status.is_some_and(|s| s.success()),
             "graceful shutdown on SIGTERM: {status:?}"
         );
-        Self::spawn(self.data.clone())
     }
 
-    fn spawn(data: Arc<TempDir>) -> Self {
-        let mut child = Command::new(crateyard_bin())
-            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(data.path())
+    /// Stops this server and starts a new one on its storage.
+    pub fn restart(mut self) -> Self {
+        self.stop();
+        self.start_beside()
+    }
+
+    fn spawn(
+        data: Arc<TempDir>,
+        storage: Vec<String>,
+        env: Vec<(String, String)>,
+        public_url: Option<String>,
+    ) -> Self {
+        let mut command = Command::new(crateyard_bin());
+        command
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(&storage)
+            .envs(env.clone());
+        if let Some(public_url) = &public_url {
+            command.args(["--public-url", public_url]);
+        }
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -80,7 +154,14 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
             .trim_end_matches('/')
             .to_string();
-        Self { child, url, data }
+        Self {
+            child,
+            public_url: public_url.unwrap_or_else(|| url.clone()),
+            url,
+            data,
+            storage,
+            env,
+        }
     }
 
     /// SIGTERM, then the exit status (`None` if it had already been reaped).
@@ -95,20 +176,16 @@ impl Server {
         self.child.wait().ok()
     }
 
-    pub fn data(&self) -> &Path {
-        self.data.path()
-    }
-
     pub fn index_url(&self) -> String {
-        format!("sparse+{}/main/index/", self.url)
+        format!("sparse+{}/main/index/", self.public_url)
     }
 
-    /// Runs `crateyard ARGS --data DIR` and returns its output.
+    /// Runs `crateyard ARGS` on this server's storage and returns its output.
     pub fn admin(&self, args: &[&str]) -> Output {
         Command::new(crateyard_bin())
             .args(args)
-            .arg("--data")
-            .arg(self.data())
+            .args(&self.storage)
+            .envs(self.env.clone())
             .output()
             .expect("crateyard runs")
     }
@@ -125,6 +202,12 @@ impl Server {
     }
 
     /// An object under the data directory, by key.
+    /// Local mode's data directory.
+    pub fn data(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// An object under the data directory, by key (local mode).
     pub fn object(&self, key: &str) -> PathBuf {
         self.data().join("objects").join(key)
     }
@@ -133,9 +216,15 @@ impl Server {
         reqwest::blocking::Client::new()
     }
 
+    /// GETs a path of the public URL space (index, crates) or of the API.
     pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        let base = if path.contains("/api/") {
+            &self.url
+        } else {
+            &self.public_url
+        };
         self.http()
-            .get(format!("{}/{path}", self.url))
+            .get(format!("{base}/{path}"))
             .send()
             .expect("GET")
     }

@@ -90,7 +90,7 @@ fn versions_with_build_metadata_download_with_plus_or_percent_2b() {
     publish(&cargo, "plus", "1.0.0+build.5", "");
     assert!(
         server
-            .object("main/crates/plus/plus-1.0.0%2Bbuild.5.crate")
+            .object("main/crates/plus/plus-1.0.0+build.5.crate")
             .exists()
     );
     assert_eq!(

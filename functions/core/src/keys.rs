@@ -11,9 +11,11 @@ pub fn index_file_key(repo: &str, name: &str) -> String {
     format!("{repo}/index/{}", index_file_path(name))
 }
 
-/// `{name}-{version}.crate`, with `+` written `%2B` as S3 keys and URLs need.
+/// `{name}-{version}.crate`. A `+` (build metadata) stays literal in the key;
+/// in URLs it must travel as `%2B`, since S3 reads a `+` in a path as a space
+/// (the CloudFront function rewrites cargo's raw `+`).
 pub fn crate_file_name(name: &str, version: &str) -> String {
-    format!("{name}-{}.crate", version.replace('+', "%2B"))
+    format!("{name}-{version}.crate")
 }
 
 pub fn crate_file_key(repo: &str, name: &str, version: &str) -> String {
@@ -78,7 +80,7 @@ mod tests {
         );
         assert_eq!(
             crate_file_key("main", "Foo", "1.0.0+git.1"),
-            "main/crates/Foo/Foo-1.0.0%2Bgit.1.crate"
+            "main/crates/Foo/Foo-1.0.0+git.1.crate"
         );
         assert_eq!(
             object_kind("main/index/3/f/foo"),
@@ -91,7 +93,7 @@ mod tests {
         assert_eq!(object_kind("main/api/v1/crates"), None);
         assert_eq!(
             readme_key("main", "foo", "1.0.0+b"),
-            "main/readmes/foo/foo-1.0.0%2Bb.md"
+            "main/readmes/foo/foo-1.0.0+b.md"
         );
         assert_eq!(
             object_kind(&readme_key("main", "foo", "1.0.0")),

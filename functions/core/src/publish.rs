@@ -312,14 +312,14 @@ pub(crate) fn max_version<'a>(lines: impl Iterator<Item = &'a IndexLine> + Clone
         .unwrap_or_default()
 }
 
-/// `{name}-{version}.crate` → `version`, accepting `+` written as `%2B`.
+/// `{name}-{version}.crate` (already percent-decoded) → `version`.
 fn version_from_file_name(name: &str, file_name: &str) -> Result<String, RegistryError> {
     file_name
         .strip_prefix(name)
         .and_then(|rest| rest.strip_prefix('-'))
         .and_then(|rest| rest.strip_suffix(".crate"))
         .filter(|v| !v.is_empty())
-        .map(|v| v.replace("%2B", "+").replace("%2b", "+"))
+        .map(str::to_string)
         .ok_or_else(|| {
             RegistryError::BadRequest(format!(
                 "the upload path must end in `{name}/{name}-<version>.crate`, not `{name}/{file_name}`"
@@ -462,13 +462,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_from_file_name_parses_and_decodes_plus() {
+    fn version_from_file_name_parses_versions() {
         assert_eq!(
             version_from_file_name("foo", "foo-1.0.0.crate").unwrap(),
             "1.0.0"
         );
         assert_eq!(
-            version_from_file_name("foo", "foo-1.0.0%2Bb.crate").unwrap(),
+            version_from_file_name("foo", "foo-1.0.0+b.crate").unwrap(),
             "1.0.0+b"
         );
         assert_eq!(

@@ -33,18 +33,14 @@ pub(crate) async fn index_file(
     serve(&state, &format!("{repo}/index/{path}"), &headers).await
 }
 
-/// `GET /{repo}/crates/{name}/{file}`; a `+` in the version is stored as `%2B`.
+/// `GET /{repo}/crates/{name}/{file}`; `+` and `%2B` (decoded by the
+/// extractor) both name a version with build metadata.
 pub(crate) async fn crate_file(
     State(state): State<AppState>,
     Path((repo, name, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(
-        &state,
-        &format!("{repo}/crates/{name}/{}", file.replace('+', "%2B")),
-        &headers,
-    )
-    .await
+    serve(&state, &format!("{repo}/crates/{name}/{file}"), &headers).await
 }
 
 async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {

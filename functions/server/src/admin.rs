@@ -1,17 +1,23 @@
-use crate::cli::{ReindexArgs, TokenCreateArgs};
-use crate::local;
+use crate::backend;
+use crate::cli::{ReindexArgs, SetupArgs, TokenCreateArgs, UrlArgs};
+use crateyard_aws::{AwsClients, create_bucket, create_table};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Prints the token alone on stdout, for scripts.
 pub async fn create_token(args: TokenCreateArgs) -> anyhow::Result<()> {
-    let registry = local::open(&args.data.data, None)?;
+    // Tokens do not depend on URLs; any will do for opening the registry.
+    let urls = UrlArgs {
+        public_url: Some("http://unused.invalid".into()),
+        api_url: None,
+    };
+    let registry = backend::open(&args.storage, &urls).await?.registry;
     let created = registry.create_token(&args.user, &args.name).await?;
     println!("{}", created.token);
     Ok(())
 }
 
 pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
-    let registry = local::open(&args.data.data, None)?;
+    let registry = backend::open(&args.storage, &args.urls).await?.registry;
     let repos = match args.repo {
         Some(repo) => vec![registry.repository(&repo).await?.name],
         None => registry
@@ -37,5 +43,16 @@ pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
         bar.finish();
         eprintln!("reindexed {count} crates in repository `{repo}`");
     }
+    Ok(())
+}
+
+pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
+    let clients = AwsClients::from_env().await;
+    create_bucket(&clients.s3, &args.bucket).await?;
+    create_table(&clients.dynamodb, &args.table).await?;
+    eprintln!(
+        "bucket `{}` and table `{}` are ready",
+        args.bucket, args.table
+    );
     Ok(())
 }

@@ -12,7 +12,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the registry on a data directory (creates repository `main` on first start).
+    /// Run the registry (creates repository `main` on first start).
     Serve(ServeArgs),
     /// Manage API tokens.
     Token {
@@ -21,6 +21,8 @@ pub enum Command {
     },
     /// Rebuild every index file and config.json from the metadata store.
     Reindex(ReindexArgs),
+    /// Create the S3 bucket and DynamoDB table as template.yaml declares them.
+    Setup(SetupArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,29 +31,47 @@ pub enum TokenCommand {
     Create(TokenCreateArgs),
 }
 
+/// Where the registry keeps its state: a data directory (local mode), or
+/// an S3 bucket and a DynamoDB table (honouring `AWS_ENDPOINT_URL`).
 #[derive(Debug, Args)]
-pub struct DataArgs {
+pub struct StorageArgs {
     /// The data directory: objects and the SQLite database.
     #[arg(long, env = "CRATEYARD_DATA", default_value = "crateyard-data")]
     pub data: PathBuf,
+    /// S3 bucket for index and crate files (with --table: the AWS backend).
+    #[arg(long, env = "CRATEYARD_BUCKET", requires = "table")]
+    pub bucket: Option<String>,
+    /// DynamoDB table for metadata (with --bucket).
+    #[arg(long, env = "CRATEYARD_TABLE", requires = "bucket")]
+    pub table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UrlArgs {
+    /// Where clients read index and crate files (local mode default:
+    /// http://ADDR; AWS: CloudFront or the bucket's endpoint).
+    #[arg(long, env = "CRATEYARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Where clients reach `{repo}/api/…` (default: the public URL).
+    #[arg(long, env = "CRATEYARD_API_URL")]
+    pub api_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
-    pub data: DataArgs,
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub urls: UrlArgs,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "CRATEYARD_ADDR", default_value = "127.0.0.1:7878")]
     pub addr: SocketAddr,
-    /// The URL clients use to reach this server (default: http://ADDR).
-    #[arg(long, env = "CRATEYARD_PUBLIC_URL")]
-    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct TokenCreateArgs {
     #[command(flatten)]
-    pub data: DataArgs,
+    pub storage: StorageArgs,
     /// The user the token acts as; created if new.
     #[arg(long)]
     pub user: String,
@@ -63,8 +83,18 @@ pub struct TokenCreateArgs {
 #[derive(Debug, Args)]
 pub struct ReindexArgs {
     #[command(flatten)]
-    pub data: DataArgs,
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub urls: UrlArgs,
     /// Only this repository (default: all).
     #[arg(long)]
     pub repo: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[arg(long, env = "CRATEYARD_BUCKET")]
+    pub bucket: String,
+    #[arg(long, env = "CRATEYARD_TABLE")]
+    pub table: String,
 }

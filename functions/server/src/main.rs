@@ -1,8 +1,8 @@
 //! `crateyard`: the local-mode server and the admin commands.
 
 mod admin;
+mod backend;
 mod cli;
-mod local;
 mod serve;
 
 use clap::Parser;
@@ -21,5 +21,6 @@ async fn main() -> anyhow::Result<()> {
             command: cli::TokenCommand::Create(args),
         } => admin::create_token(args).await,
         cli::Command::Reindex(args) => admin::reindex(args).await,
+        cli::Command::Setup(args) => admin::setup(args).await,
     }
 }

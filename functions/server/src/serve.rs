@@ -1,10 +1,8 @@
-use crate::cli::ServeArgs;
-use crate::local;
+use crate::backend;
+use crate::cli::{ServeArgs, UrlArgs};
 use anyhow::Context;
 use crateyard_http::{AppState, router};
-use crateyard_local::DataDir;
 use std::io::Write;
-use std::sync::Arc;
 
 /// The repository every new registry starts with.
 const DEFAULT_REPOSITORY: &str = "main";
@@ -14,24 +12,39 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let bound = listener.local_addr()?;
-    let public_url = args.public_url.unwrap_or_else(|| format!("http://{bound}"));
-    let data = &args.data.data;
-    let registry = Arc::new(local::open(data, Some(public_url.trim_end_matches('/')))?);
+    let own_url = format!("http://{bound}");
+    let aws = args.storage.bucket.is_some();
+    let urls = UrlArgs {
+        // Local mode serves everything itself; on AWS this server is the API.
+        public_url: args
+            .urls
+            .public_url
+            .or_else(|| (!aws).then(|| own_url.clone())),
+        api_url: args.urls.api_url.or_else(|| aws.then(|| own_url.clone())),
+    };
+    if let Some(url) = &urls.public_url {
+        backend::remember_public_url(&args.storage, url)?;
+    }
+    let backend = backend::open(&args.storage, &urls).await?;
+    let registry = backend.registry.clone();
     for repo in registry.repositories().await? {
         // The public URL may have changed since the last start.
         registry.write_index_config(&repo).await?;
     }
     registry.ensure_repository(DEFAULT_REPOSITORY).await?;
 
-    let state = AppState::new(registry.clone(), Some(DataDir::new(data).objects()));
-    let data_display = data.display();
+    let state = AppState::new(registry.clone(), backend.static_root);
+    let storage = match (&args.storage.bucket, &args.storage.table) {
+        (Some(bucket), Some(table)) => format!("--bucket {bucket} --table {table}"),
+        _ => format!("--data {}", args.storage.data.display()),
+    };
     let banner = format!(
-        "Crateyard is running at {url}/\nData directory: {data_display}\n\n\
+        "Crateyard is running at {own_url}/\nSparse index: {index}\n\n\
          Add this to ~/.cargo/config.toml (\"Set Me Up\"):\n\n{snippet}\n\
          Then create a token and log in:\n  \
-         crateyard token create --data {data_display} --user $USER\n  \
+         crateyard token create {storage} --user $USER\n  \
          cargo login --registry {DEFAULT_REPOSITORY}\n",
-        url = registry.config().public_url,
+        index = registry.index_url(DEFAULT_REPOSITORY),
         snippet = registry.setup_snippet(DEFAULT_REPOSITORY),
     );
     // A closed stdout (a supervisor that stopped reading) must not stop the server.

@@ -1,0 +1,67 @@
+//! Opens the registry on the storage the flags name: a data directory, or
+//! S3 and DynamoDB.
+
+use crate::cli::{StorageArgs, UrlArgs};
+use anyhow::{Context, bail};
+use crateyard_aws::{AwsClients, DynamoStore, S3BlobStore};
+use crateyard_core::{Registry, RegistryConfig};
+use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:7878";
+
+pub struct Backend {
+    pub registry: Arc<Registry>,
+    /// Local mode serves index and crate files itself; on AWS, S3 does.
+    pub static_root: Option<PathBuf>,
+}
+
+/// Opens the storage. The public URL comes from the flags; local mode
+/// falls back to the one `serve` last announced (see [`remember_public_url`]).
+pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backend> {
+    if let (Some(bucket), Some(table)) = (&storage.bucket, &storage.table) {
+        let clients = AwsClients::from_env().await;
+        let Some(public_url) = &urls.public_url else {
+            bail!(
+                "--public-url is needed with --bucket: the URL clients read index and crate files from"
+            );
+        };
+        let config = RegistryConfig::new(public_url, urls.api_url.as_deref());
+        let blobs = S3BlobStore::new(clients.s3, bucket);
+        let store = DynamoStore::new(clients.dynamodb, table);
+        return Ok(Backend {
+            registry: Arc::new(Registry::new(Arc::new(blobs), Arc::new(store), config)),
+            static_root: None,
+        });
+    }
+    let dirs = DataDir::new(&storage.data);
+    let data = storage.data.display();
+    std::fs::create_dir_all(dirs.root())
+        .with_context(|| format!("cannot create data directory {data}"))?;
+    let blobs = FsBlobStore::new(dirs.clone()).context("cannot open the object directory")?;
+    let store = SqliteStore::open(&dirs.database()).context("cannot open the SQLite database")?;
+    let public_url = match &urls.public_url {
+        Some(url) => url.clone(),
+        None => std::fs::read_to_string(dirs.public_url_file())
+            .unwrap_or_else(|_| DEFAULT_PUBLIC_URL.into()),
+    };
+    let config = RegistryConfig::new(public_url.trim(), urls.api_url.as_deref());
+    let registry = Registry::new(Arc::new(blobs), Arc::new(store), config);
+    Ok(Backend {
+        registry: Arc::new(registry),
+        static_root: Some(dirs.objects()),
+    })
+}
+
+/// Local mode: records the URL `serve` announces, so that admin commands run
+/// beside it (`reindex`) write the same `config.json`.
+pub fn remember_public_url(storage: &StorageArgs, url: &str) -> anyhow::Result<()> {
+    if storage.bucket.is_none() {
+        let dirs = DataDir::new(&storage.data);
+        std::fs::create_dir_all(dirs.root())
+            .with_context(|| format!("cannot create data directory {}", storage.data.display()))?;
+        std::fs::write(dirs.public_url_file(), url).context("cannot record the public URL")?;
+    }
+    Ok(())
+}
