@@ -1,10 +1,13 @@
-//! Writers in parallel processes: two servers on one data directory, as two
-//! Lambdas share one bucket and table, with publishers hitting both at once.
+//! Writers in parallel processes: two servers on one storage, as two Lambdas
+//! share one bucket and table, with publishers hitting both at once. Run on
+//! local mode (files + SQLite) and on the AWS backend (moto).
 
 use crateyard_e2e::{Server, index_lines};
 use crateyard_tarball::TarballBuilder;
 use sha2::{Digest, Sha256};
 use std::sync::Barrier;
+
+const WRITERS: usize = 12;
 
 fn crate_bytes(name: &str, version: &str, marker: &str) -> Vec<u8> {
     let manifest =
@@ -26,10 +29,41 @@ fn upload(url: &str, token: &str, name: &str, version: &str, body: Vec<u8>) -> u
         .as_u16()
 }
 
-#[test]
-fn concurrent_publishes_across_processes_all_land_in_the_index() {
-    const WRITERS: usize = 12;
-    let first = Server::start();
+/// Uploads, one per thread, released together; returns their statuses.
+fn race(uploads: Vec<(String, String, Vec<u8>)>, token: &str) -> Vec<u16> {
+    let barrier = Barrier::new(uploads.len());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = uploads
+            .into_iter()
+            .map(|(url, version, body)| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    upload(&url, token, "race", &version, body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Every indexed version's `.crate`, downloaded, matches its checksum.
+fn assert_checksums(server: &Server, lines: &[serde_json::Value]) {
+    for line in lines {
+        let version = line["vers"].as_str().unwrap();
+        let bytes = server
+            .get(&format!("main/crates/race/race-{version}.crate"))
+            .bytes()
+            .unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            line["cksum"].as_str().unwrap(),
+            "{version}"
+        );
+    }
+}
+
+fn concurrent_publishes_all_land(first: Server) {
     let token = first.token("alice");
     let second = first.start_beside();
     let urls = [first.url.clone(), second.url.clone()];
@@ -45,64 +79,47 @@ fn concurrent_publishes_across_processes_all_land_in_the_index() {
         ),
         201
     );
-    let barrier = Barrier::new(WRITERS);
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..WRITERS)
-            .map(|i| {
-                let (barrier, token, url) = (&barrier, &token, &urls[i % 2]);
-                s.spawn(move || {
-                    let version = format!("1.0.{i}");
-                    let body = crate_bytes("race", &version, "");
-                    barrier.wait();
-                    upload(url, token, "race", &version, body)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let uploads = (0..WRITERS)
+        .map(|i| {
+            (
+                urls[i % 2].clone(),
+                format!("1.0.{i}"),
+                crate_bytes("race", &format!("1.0.{i}"), ""),
+            )
+        })
+        .collect();
+    let statuses = race(uploads, &token);
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
-
     let lines = index_lines(&first, "ra/ce/race");
     assert_eq!(lines.len(), WRITERS + 1, "every version is indexed");
-    for line in &lines {
-        let version = line["vers"].as_str().unwrap();
-        let bytes =
-            std::fs::read(first.object(&format!("main/crates/race/race-{version}.crate"))).unwrap();
-        assert_eq!(
-            hex::encode(Sha256::digest(&bytes)),
-            line["cksum"].as_str().unwrap(),
-            "{version}"
-        );
-    }
-    assert_eq!(index_lines(&second, "ra/ce/race").len(), WRITERS + 1);
+    assert_checksums(&first, &lines);
 
     // The same version, different contents, from both processes at once:
-    // exactly one wins and the index holds the winner's checksum.
-    let barrier = Barrier::new(2);
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
-            .map(|i| {
-                let (barrier, token, url) = (&barrier, &token, &urls[i]);
-                s.spawn(move || {
-                    let body = crate_bytes("race", "2.0.0", &format!("// writer {i}"));
-                    barrier.wait();
-                    upload(url, token, "race", "2.0.0", body)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let mut sorted = statuses.clone();
-    sorted.sort();
-    assert_eq!(sorted, [201, 409], "{statuses:?}");
-    let lines = index_lines(&first, "ra/ce/race");
-    let winner = lines
-        .iter()
-        .find(|l| l["vers"] == "2.0.0")
-        .expect("the winner is indexed");
-    let bytes = std::fs::read(first.object("main/crates/race/race-2.0.0.crate")).unwrap();
-    assert_eq!(
-        hex::encode(Sha256::digest(&bytes)),
-        winner["cksum"].as_str().unwrap()
-    );
+    // exactly one wins, the other gets a clear 4xx, and the index holds the
+    // winner's checksum.
+    let uploads = (0..2)
+        .map(|i| {
+            (
+                urls[i].clone(),
+                "2.0.0".to_string(),
+                crate_bytes("race", "2.0.0", &format!("// writer {i}")),
+            )
+        })
+        .collect();
+    let mut statuses = race(uploads, &token);
+    statuses.sort();
+    assert_eq!(statuses, [201, 409]);
+    let lines = index_lines(&second, "ra/ce/race");
+    assert_eq!(lines.len(), WRITERS + 2);
+    assert_checksums(&second, &lines);
+}
+
+#[test]
+fn concurrent_publishes_across_processes_local() {
+    concurrent_publishes_all_land(Server::start());
+}
+
+#[test]
+fn concurrent_publishes_across_processes_aws() {
+    concurrent_publishes_all_land(Server::start_aws());
 }
