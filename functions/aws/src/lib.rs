@@ -9,3 +9,21 @@ mod setup;
 pub use dynamo_store::DynamoStore;
 pub use s3_blob::S3BlobStore;
 pub use setup::{AwsClients, create_bucket, create_table};
+
+use crateyard_core::{Registry, RegistryConfig};
+use std::sync::Arc;
+
+/// The registry on a bucket and a table: what the Lambda functions and
+/// `crateyard serve --bucket --table` run.
+pub fn aws_registry(
+    clients: AwsClients,
+    bucket: &str,
+    table: &str,
+    config: RegistryConfig,
+) -> Registry {
+    Registry::new(
+        Arc::new(S3BlobStore::new(clients.s3, bucket)),
+        Arc::new(DynamoStore::new(clients.dynamodb, table)),
+        config,
+    )
+}

@@ -3,7 +3,7 @@
 
 use crate::cli::{StorageArgs, UrlArgs};
 use anyhow::{Context, bail};
-use crateyard_aws::{AwsClients, DynamoStore, S3BlobStore};
+use crateyard_aws::{AwsClients, aws_registry};
 use crateyard_core::{Registry, RegistryConfig};
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use std::path::PathBuf;
