@@ -28,10 +28,9 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
             );
         };
         let config = RegistryConfig::new(public_url, urls.api_url.as_deref());
-        let blobs = S3BlobStore::new(clients.s3, bucket);
-        let store = DynamoStore::new(clients.dynamodb, table);
+        let registry = aws_registry(clients, bucket, table, config);
         return Ok(Backend {
-            registry: Arc::new(Registry::new(Arc::new(blobs), Arc::new(store), config)),
+            registry: Arc::new(registry),
             static_root: None,
         });
     }
