@@ -5,10 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v moto_server >/dev/null 2>&1; then
-  echo "== installing moto[server] (AWS emulator for the S3/DynamoDB tests)"
-  python3 -m pip install --quiet "moto[server]>=5.1"
+missing=()
+command -v moto_server >/dev/null 2>&1 || missing+=("moto[server]>=5.1")
+command -v cfn-lint >/dev/null 2>&1 || missing+=(cfn-lint)
+command -v sam >/dev/null 2>&1 || missing+=(aws-sam-cli)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]} (AWS emulator and template linters)"
+  python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}"
 fi
+
+echo "== template.yaml: cfn-lint and sam validate --lint"
+cfn-lint template.yaml
+SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1 --template template.yaml
 MOTO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 MOTO_LOG=$(mktemp)
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &

@@ -3,6 +3,8 @@
 //! grows and as one crate gathers versions. Every tarball check runs.
 //!
 //! `cargo build --release -p crateyard_server && cargo bench -p crateyard_e2e --bench publish`
+//! (with `CRATEYARD_TEST_MOTO=http://127.0.0.1:PORT` of a running
+//! moto_server, the AWS backend is measured too).
 
 use crateyard_e2e::Server;
 use crateyard_tarball::TarballBuilder;
@@ -67,17 +69,40 @@ fn report(label: &str, samples: Vec<(f64, f64)>) {
     );
 }
 
+/// Publishes `SAMPLES` new crates and `SAMPLES` new versions of one crate.
+fn bench_backend(label: &str, server: &Server) {
+    let uploader = Uploader {
+        client: reqwest::blocking::Client::new(),
+        url: server.url.clone(),
+        token: server.token("bench"),
+    };
+    let samples = (0..SAMPLES)
+        .map(|i| uploader.upload(&format!("solo{i}"), "1.0.0"))
+        .collect();
+    report(&format!("{label}: new crate"), samples);
+    let samples = (0..SAMPLES)
+        .map(|i| uploader.upload("steady", &format!("1.{i}.0")))
+        .collect();
+    report(
+        &format!("{label}: new version (up to {SAMPLES} versions)"),
+        samples,
+    );
+}
+
 fn main() {
+    println!("Publish latency, {SAMPLES} samples each (ms)\n");
+    println!(
+        "| registry state | server p50 | server p99 | client p50 | client p99 |\n|---|---|---|---|---|"
+    );
+    if std::env::var_os("CRATEYARD_TEST_MOTO").is_some() {
+        bench_backend("AWS backend on moto", &Server::start_aws());
+    }
     let server = Server::start();
     let uploader = Uploader {
         client: reqwest::blocking::Client::new(),
         url: server.url.clone(),
         token: server.token("bench"),
     };
-    println!("Publish latency, local mode, {SAMPLES} samples each (ms)\n");
-    println!(
-        "| registry state | server p50 | server p99 | client p50 | client p99 |\n|---|---|---|---|---|"
-    );
     let mut crates = 0;
     for size in [10, 1_000, 10_000] {
         while crates < size {
@@ -87,21 +112,19 @@ fn main() {
         let samples = (0..SAMPLES)
             .map(|i| uploader.upload(&format!("new{size}x{i}"), "1.0.0"))
             .collect();
-        report(&format!("{size} crates, new crate"), samples);
+        report(&format!("local, {size} crates: new crate"), samples);
         crates += SAMPLES;
     }
     for versions in [10, 1_000] {
-        let mut published = 0;
         let name = format!("many{versions}");
-        while published < versions {
+        for published in 0..versions {
             uploader.upload(&name, &format!("0.{published}.0"));
-            published += 1;
         }
         let samples = (0..SAMPLES)
             .map(|i| uploader.upload(&name, &format!("1.{i}.0")))
             .collect();
         report(
-            &format!("crate with {versions} versions, new version"),
+            &format!("local, crate with {versions} versions: new version"),
             samples,
         );
     }

@@ -1,5 +1,5 @@
 use crate::backend;
-use crate::cli::{ReindexArgs, SetupArgs, TokenCreateArgs, UrlArgs};
+use crate::cli::{ReindexArgs, SetupArgs, StorageArgs, TokenCreateArgs, UrlArgs};
 use crateyard_aws::{AwsClients, create_bucket, create_table};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -54,5 +54,21 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         "bucket `{}` and table `{}` are ready",
         args.bucket, args.table
     );
+    if args.urls.public_url.is_some() {
+        let storage = StorageArgs {
+            data: Default::default(),
+            bucket: Some(args.bucket),
+            table: Some(args.table),
+        };
+        let registry = backend::open(&storage, &args.urls).await?.registry;
+        let repo = registry
+            .ensure_repository(crate::serve::DEFAULT_REPOSITORY)
+            .await?;
+        eprintln!(
+            "repository `{}` is ready:\n\n{}",
+            repo.name,
+            registry.setup_snippet(&repo.name)
+        );
+    }
     Ok(())
 }

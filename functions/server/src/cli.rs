@@ -97,4 +97,7 @@ pub struct SetupArgs {
     pub bucket: String,
     #[arg(long, env = "CRATEYARD_TABLE")]
     pub table: String,
+    /// With --public-url, also create repository `main` and its config.json.
+    #[command(flatten)]
+    pub urls: UrlArgs,
 }

@@ -5,7 +5,7 @@ use crateyard_http::{AppState, router};
 use std::io::Write;
 
 /// The repository every new registry starts with.
-const DEFAULT_REPOSITORY: &str = "main";
+pub const DEFAULT_REPOSITORY: &str = "main";
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr)
