@@ -333,19 +333,19 @@ impl Project {
     }
 }
 
-/// Publishes a minimal crate with cargo and returns nothing; panics on failure.
+/// `cargo publish` to the test registry, without building the package first.
+pub const PUBLISH: [&str; 5] = [
+    "publish",
+    "--registry",
+    REGISTRY,
+    "--no-verify",
+    "--allow-dirty",
+];
+
+/// Publishes a minimal crate with cargo; panics on failure.
 pub fn publish(cargo: &Cargo, name: &str, version: &str, manifest_tail: &str) {
     let project = Project::new(name, version, manifest_tail);
-    cargo.ok(
-        project.path(),
-        &[
-            "publish",
-            "--registry",
-            REGISTRY,
-            "--no-verify",
-            "--allow-dirty",
-        ],
-    );
+    cargo.ok(project.path(), &PUBLISH);
 }
 
 /// The parsed lines of a crate's index file, fetched over HTTP.

@@ -1,7 +1,7 @@
 //! The whole life of crates driven by the real cargo: login, publish with
 //! every kind of dependency, build a consumer, yank, owners, search, info.
 
-use crateyard_e2e::{Cargo, Project, REGISTRY, Server, index_lines, publish};
+use crateyard_e2e::{Cargo, PUBLISH, Project, REGISTRY, Server, index_lines, publish};
 
 fn dep(name: &str, req: &str) -> String {
     format!("{name} = {{ version = \"{req}\", registry = \"{REGISTRY}\" }}\n")
@@ -147,16 +147,7 @@ fn cargo_full_registry_workflow() {
     let bob = server.token("bob");
     let bob_cargo = Cargo::new(&server, Some(&bob));
     let project = Project::new("base", "1.2.0", "");
-    let (ok, _, stderr) = bob_cargo.run(
-        project.path(),
-        &[
-            "publish",
-            "--registry",
-            REGISTRY,
-            "--no-verify",
-            "--allow-dirty",
-        ],
-    );
+    let (ok, _, stderr) = bob_cargo.run(project.path(), &PUBLISH);
     assert!(
         !ok && stderr.contains("you (`bob`) are not an owner of crate `base`"),
         "{stderr}"
@@ -171,16 +162,7 @@ fn cargo_full_registry_workflow() {
         &["owner", "--registry", REGISTRY, "--list", "base"],
     );
     assert!(out.contains("alice") && out.contains("bob"), "{out}");
-    bob_cargo.ok(
-        project.path(),
-        &[
-            "publish",
-            "--registry",
-            REGISTRY,
-            "--no-verify",
-            "--allow-dirty",
-        ],
-    );
+    bob_cargo.ok(project.path(), &PUBLISH);
     cargo.ok(
         scratch.path(),
         &["owner", "--registry", REGISTRY, "--remove", "bob", "base"],

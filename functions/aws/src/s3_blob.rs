@@ -5,7 +5,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 /// Objects in one S3 bucket, keys as the core lays them out.
@@ -33,9 +33,25 @@ fn backend(e: impl std::error::Error) -> BlobError {
     BlobError::Backend(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
 }
 
-fn system_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
-    t.and_then(|t| SystemTime::try_from(*t).ok())
-        .unwrap_or_else(SystemTime::now)
+/// What GET and HEAD both answer about an object.
+fn object_meta(
+    etag: Option<&str>,
+    size: Option<i64>,
+    last_modified: Option<&aws_sdk_s3::primitives::DateTime>,
+    metadata: Option<&HashMap<String, String>>,
+) -> ObjectMeta {
+    ObjectMeta {
+        etag: etag.unwrap_or_default().to_string(),
+        size: size.unwrap_or_default().max(0) as u64,
+        last_modified: last_modified
+            .and_then(|t| SystemTime::try_from(*t).ok())
+            .unwrap_or_else(SystemTime::now),
+        metadata: metadata
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
 }
 
 #[async_trait]
@@ -94,17 +110,12 @@ impl BlobStore for S3BlobStore {
             Err(e) if status(&e) == Some(404) => return Ok(None),
             Err(e) => return Err(backend(e)),
         };
-        let meta = ObjectMeta {
-            etag: out.e_tag().unwrap_or_default().to_string(),
-            size: out.content_length().unwrap_or_default().max(0) as u64,
-            last_modified: system_time(out.last_modified()),
-            metadata: out
-                .metadata()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect::<BTreeMap<_, _>>(),
-        };
+        let meta = object_meta(
+            out.e_tag(),
+            out.content_length(),
+            out.last_modified(),
+            out.metadata(),
+        );
         let body = out.body.collect().await.map_err(backend)?.into_bytes();
         Ok(Some((body, meta)))
     }
@@ -118,17 +129,12 @@ impl BlobStore for S3BlobStore {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(ObjectMeta {
-                etag: out.e_tag().unwrap_or_default().to_string(),
-                size: out.content_length().unwrap_or_default().max(0) as u64,
-                last_modified: system_time(out.last_modified()),
-                metadata: out
-                    .metadata()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect(),
-            })),
+            Ok(out) => Ok(Some(object_meta(
+                out.e_tag(),
+                out.content_length(),
+                out.last_modified(),
+                out.metadata(),
+            ))),
             Err(e) if status(&e) == Some(404) => Ok(None),
             Err(e) => Err(backend(e)),
         }

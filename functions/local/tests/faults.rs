@@ -1,0 +1,188 @@
+//! Faults between the steps of a publish, on the real local adapters: what a
+//! crash or a failed write leaves behind is repaired by a retry or by
+//! `reindex`, and the index never shows a version whose `.crate` is missing
+//! or has another checksum.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use crateyard_core::{
+    BlobError, BlobStore, ObjectMeta, Principal, PutMode, PutOptions, Registry, RegistryConfig,
+    RegistryError, Upload, crate_file_key, index_file_key,
+};
+use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
+use crateyard_tarball::TarballBuilder;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The real file store, with puts to index files failing while `broken`.
+struct FlakyIndexWrites {
+    inner: FsBlobStore,
+    broken: AtomicBool,
+}
+
+#[async_trait]
+impl BlobStore for FlakyIndexWrites {
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        mode: PutMode,
+        options: PutOptions,
+    ) -> Result<ObjectMeta, BlobError> {
+        if self.broken.load(Ordering::SeqCst) && key.contains("/index/") {
+            return Err(BlobError::Backend("injected: S3 PutObject failed".into()));
+        }
+        self.inner.put(key, body, mode, options).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        self.inner.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        self.inner.list(prefix).await
+    }
+}
+
+fn crate_bytes(version: &str, marker: &str) -> Bytes {
+    let manifest =
+        format!("[package]\nname = \"sturdy\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    TarballBuilder::new(&format!("sturdy-{version}"))
+        .file("Cargo.toml", manifest.as_bytes())
+        .file("src/lib.rs", marker.as_bytes())
+        .build()
+        .into()
+}
+
+fn upload(version: &str, tarball: Bytes) -> Upload {
+    Upload::Direct {
+        name: "sturdy".into(),
+        file_name: format!("sturdy-{version}.crate"),
+        tarball,
+    }
+}
+
+async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>) {
+    let dirs = DataDir::new(dir);
+    let blobs = Arc::new(FlakyIndexWrites {
+        inner: FsBlobStore::new(dirs.clone()).unwrap(),
+        broken: AtomicBool::new(false),
+    });
+    let store = SqliteStore::open(&dirs.database()).unwrap();
+    let registry = Registry::new(
+        blobs.clone(),
+        Arc::new(store),
+        RegistryConfig::new("http://127.0.0.1:1", None),
+    );
+    registry.ensure_repository("main").await.unwrap();
+    (registry, blobs)
+}
+
+/// Every line of the index file points at a `.crate` with its checksum.
+async fn assert_index_consistent(blobs: &FlakyIndexWrites) -> Vec<String> {
+    let Some((index, _)) = blobs.get(&index_file_key("main", "sturdy")).await.unwrap() else {
+        return vec![];
+    };
+    let mut versions = Vec::new();
+    for line in std::str::from_utf8(&index).unwrap().lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        let version = line["vers"].as_str().unwrap().to_string();
+        let (bytes, _) = blobs
+            .get(&crate_file_key("main", "sturdy", &version))
+            .await
+            .unwrap()
+            .expect("indexed .crate exists");
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            line["cksum"].as_str().unwrap()
+        );
+        versions.push(version);
+    }
+    versions
+}
+
+#[tokio::test]
+async fn failed_index_write_is_repaired_by_reindex() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, blobs) = setup(dir.path()).await;
+    let alice = Principal {
+        user: "alice".into(),
+    };
+    registry
+        .publish("main", &alice, upload("1.0.0", crate_bytes("1.0.0", "")))
+        .await
+        .unwrap();
+
+    blobs.broken.store(true, Ordering::SeqCst);
+    let outcome = registry
+        .publish("main", &alice, upload("1.1.0", crate_bytes("1.1.0", "")))
+        .await
+        .unwrap();
+    assert!(
+        outcome.warnings[0].contains("run `crateyard reindex`"),
+        "{:?}",
+        outcome.warnings
+    );
+    assert_eq!(
+        assert_index_consistent(&blobs).await,
+        ["1.0.0"],
+        "the index lags but stays consistent"
+    );
+
+    blobs.broken.store(false, Ordering::SeqCst);
+    registry.reindex("main", &|_, _| {}).await.unwrap();
+    assert_eq!(assert_index_consistent(&blobs).await, ["1.0.0", "1.1.0"]);
+}
+
+#[tokio::test]
+async fn interrupted_publish_is_completed_by_a_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, blobs) = setup(dir.path()).await;
+    let alice = Principal {
+        user: "alice".into(),
+    };
+    registry
+        .publish("main", &alice, upload("1.0.0", crate_bytes("1.0.0", "")))
+        .await
+        .unwrap();
+
+    // A writer died after storing the .crate, before committing the version.
+    let orphan = crate_bytes("2.0.0", "");
+    let key = crate_file_key("main", "sturdy", "2.0.0");
+    blobs
+        .put(&key, orphan.clone(), PutMode::Create, PutOptions::default())
+        .await
+        .unwrap();
+    registry.reindex("main", &|_, _| {}).await.unwrap();
+    assert_eq!(
+        assert_index_consistent(&blobs).await,
+        ["1.0.0"],
+        "an uncommitted version is never indexed"
+    );
+
+    // Other bytes for that version are refused while the orphan stands...
+    let err = registry
+        .publish(
+            "main",
+            &alice,
+            upload("2.0.0", crate_bytes("2.0.0", "// other")),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::UploadInProgress { .. }),
+        "{err}"
+    );
+    assert_eq!(assert_index_consistent(&blobs).await, ["1.0.0"]);
+    // ...and the retry of the interrupted upload completes it.
+    registry
+        .publish("main", &alice, upload("2.0.0", orphan))
+        .await
+        .unwrap();
+    assert_eq!(assert_index_consistent(&blobs).await, ["1.0.0", "2.0.0"]);
+}
