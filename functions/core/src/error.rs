@@ -18,8 +18,6 @@ pub enum RegistryError {
     Forbidden(String),
     #[error("repository `{0}` does not exist")]
     UnknownRepository(String),
-    #[error("repository `{0}` does not accept uploads: {1}")]
-    NotPublishable(String, String),
     #[error("crate `{0}` does not exist in this registry")]
     UnknownCrate(String),
     #[error("crate `{name}` has no version {version}")]
@@ -50,8 +48,6 @@ pub enum RegistryError {
     BadFrame(String),
     #[error("the publish metadata does not match the .crate's Cargo.toml: {0}")]
     MetadataMismatch(String),
-    #[error("the upload path names `{path}` but the .crate is `{tarball}`")]
-    PathMismatch { path: String, tarball: String },
     #[error("the upload is {size} bytes, over the {limit}-byte limit")]
     TooLarge { size: u64, limit: u64 },
     #[error("{0}")]

@@ -31,14 +31,12 @@ fn status(e: &RegistryError) -> StatusCode {
         | Tarball(TarballError::TooLarge { .. } | TarballError::UnpackedTooLarge { .. }) => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
-        NotPublishable(..) => StatusCode::METHOD_NOT_ALLOWED,
         Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
         Blob(_) | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         InvalidName { .. }
         | InvalidVersion { .. }
         | BadFrame(_)
         | MetadataMismatch(_)
-        | PathMismatch { .. }
         | Tarball(_)
         | BadRequest(_) => StatusCode::BAD_REQUEST,
     }
