@@ -19,7 +19,7 @@ cfn-lint template.yaml
 SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1 --template template.yaml
 MOTO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 MOTO_LOG=$(mktemp)
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
+python3 infra/moto_server.py "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
 MOTO_PID=$!
 trap 'kill $MOTO_PID 2>/dev/null || true; rm -f "$MOTO_LOG"' EXIT
 for _ in $(seq 100); do

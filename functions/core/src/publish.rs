@@ -134,22 +134,10 @@ impl Registry {
         }
         tracing::info!(repo, name = %name, version = %version, user = %who.user, "published");
 
-        let mut warnings = Vec::new();
         if let Some(readme) = readme {
-            let options = PutOptions {
-                content_type: "text/markdown; charset=utf-8",
-                cache_control: "no-cache",
-                ..PutOptions::default()
-            };
-            let key = readme_key(repo, &name, &version);
-            if let Err(e) = self
-                .blobs
-                .put(&key, readme.into(), PutMode::Overwrite, options)
-                .await
-            {
-                tracing::error!(key, error = %e, "could not store the README");
-            }
+            self.store_readme(repo, &name, &version, readme).await;
         }
+        let mut warnings = Vec::new();
         if let Err(e) = self.rebuild_index_file(repo, &canonical).await {
             tracing::error!(repo, name = %name, error = %e, "index update failed after publish");
             warnings.push(format!(
@@ -157,6 +145,24 @@ impl Registry {
             ));
         }
         Ok(PublishOutcome { line, warnings })
+    }
+
+    /// Keeps the README for crate pages; losing it loses no crate, so a
+    /// failure is logged, not returned.
+    async fn store_readme(&self, repo: &str, name: &str, version: &str, readme: String) {
+        let options = PutOptions {
+            content_type: "text/markdown; charset=utf-8",
+            cache_control: "no-cache",
+            ..PutOptions::default()
+        };
+        let key = readme_key(repo, name, version);
+        if let Err(e) = self
+            .blobs
+            .put(&key, readme.into(), PutMode::Overwrite, options)
+            .await
+        {
+            tracing::error!(key, error = %e, "could not store the README");
+        }
     }
 
     /// Writes the `.crate` once. Returns whether this call created it: an
