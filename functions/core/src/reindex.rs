@@ -1,6 +1,20 @@
 use crate::{Registry, RegistryError};
 
 impl Registry {
+    /// The repositories a reindex covers: the one named (which must exist),
+    /// or every repository.
+    pub async fn reindex_targets(&self, repo: Option<&str>) -> Result<Vec<String>, RegistryError> {
+        match repo {
+            Some(repo) => Ok(vec![self.repository(repo).await?.name]),
+            None => Ok(self
+                .repositories()
+                .await?
+                .into_iter()
+                .map(|r| r.name)
+                .collect()),
+        }
+    }
+
     /// Rebuilds `config.json` and every index file of a repository from the
     /// metadata store. Idempotent: a file already right is left untouched.
     /// `progress(done, total)` is called after each crate.

@@ -18,15 +18,7 @@ pub async fn create_token(args: TokenCreateArgs) -> anyhow::Result<()> {
 
 pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
     let registry = backend::open(&args.storage, &args.urls).await?.registry;
-    let repos = match args.repo {
-        Some(repo) => vec![registry.repository(&repo).await?.name],
-        None => registry
-            .repositories()
-            .await?
-            .into_iter()
-            .map(|r| r.name)
-            .collect(),
-    };
+    let repos = registry.reindex_targets(args.repo.as_deref()).await?;
     for repo in repos {
         let bar = ProgressBar::new(0).with_style(
             ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} crates ({elapsed})")

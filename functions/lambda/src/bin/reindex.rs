@@ -24,15 +24,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let registry = &registry_from_env().await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ReindexRequest>| async move {
-            let repos = match event.payload.repo {
-                Some(repo) => vec![registry.repository(&repo).await?.name],
-                None => registry
-                    .repositories()
-                    .await?
-                    .into_iter()
-                    .map(|r| r.name)
-                    .collect(),
-            };
+            let repos = registry
+                .reindex_targets(event.payload.repo.as_deref())
+                .await?;
             let mut reindexed = BTreeMap::new();
             for repo in repos {
                 let count = registry.reindex(&repo, &|_, _| {}).await?;
