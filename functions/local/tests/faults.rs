@@ -67,7 +67,8 @@ fn upload(version: &str, tarball: Bytes) -> Upload {
     }
 }
 
-async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>) {
+/// A registry on `dir` where alice has published `sturdy` 1.0.0.
+async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>, Principal) {
     let dirs = DataDir::new(dir);
     let blobs = Arc::new(FlakyIndexWrites {
         inner: FsBlobStore::new(dirs.clone()).unwrap(),
@@ -80,7 +81,14 @@ async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>) {
         RegistryConfig::new("http://127.0.0.1:1", None),
     );
     registry.ensure_repository("main").await.unwrap();
-    (registry, blobs)
+    let alice = Principal {
+        user: "alice".into(),
+    };
+    registry
+        .publish("main", &alice, upload("1.0.0", crate_bytes("1.0.0", "")))
+        .await
+        .unwrap();
+    (registry, blobs, alice)
 }
 
 /// Every line of the index file points at a `.crate` with its checksum.
@@ -109,14 +117,7 @@ async fn assert_index_consistent(blobs: &FlakyIndexWrites) -> Vec<String> {
 #[tokio::test]
 async fn failed_index_write_is_repaired_by_reindex() {
     let dir = tempfile::tempdir().unwrap();
-    let (registry, blobs) = setup(dir.path()).await;
-    let alice = Principal {
-        user: "alice".into(),
-    };
-    registry
-        .publish("main", &alice, upload("1.0.0", crate_bytes("1.0.0", "")))
-        .await
-        .unwrap();
+    let (registry, blobs, alice) = setup(dir.path()).await;
 
     blobs.broken.store(true, Ordering::SeqCst);
     let outcome = registry
@@ -142,14 +143,7 @@ async fn failed_index_write_is_repaired_by_reindex() {
 #[tokio::test]
 async fn interrupted_publish_is_completed_by_a_retry() {
     let dir = tempfile::tempdir().unwrap();
-    let (registry, blobs) = setup(dir.path()).await;
-    let alice = Principal {
-        user: "alice".into(),
-    };
-    registry
-        .publish("main", &alice, upload("1.0.0", crate_bytes("1.0.0", "")))
-        .await
-        .unwrap();
+    let (registry, blobs, alice) = setup(dir.path()).await;
 
     // A writer died after storing the .crate, before committing the version.
     let orphan = crate_bytes("2.0.0", "");
