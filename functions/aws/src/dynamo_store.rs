@@ -21,7 +21,10 @@ use std::collections::HashMap;
 /// | crate | `CRATES#{repo}` | canonical name |
 /// | version | `VERSIONS#{repo}#{canonical}` | version without build metadata |
 /// | user | `USERS` | login |
-/// | token | `TOKEN#{sha256}` | `TOKEN` |
+/// | token | `TOKENS` | sha256 of the token |
+///
+/// Token items with an expiry carry it as the number `expires_at`, the
+/// table's TTL attribute, so DynamoDB deletes them some time after.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -92,6 +95,49 @@ impl DynamoStore {
         }
     }
 
+    /// Replaces an item that must exist, or deletes it (`item` = `None`).
+    async fn change_existing(
+        &self,
+        pk: String,
+        sk: String,
+        item: Option<Item>,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let result = match item {
+            Some(item) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| e.map_service_error(ChangeError::Put)),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk))
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| e.map_service_error(ChangeError::Delete)),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(ChangeError::is_condition_failed) =>
+            {
+                Err(StoreError::NotFound(what.into()))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     fn put(
         &self,
         item: Item,
@@ -125,6 +171,46 @@ fn item(pk: String, sk: &str, body: &impl Serialize) -> Item {
         ),
     ])
 }
+
+/// The service errors of a conditional put or delete, told apart only by
+/// whether the condition failed.
+#[derive(Debug)]
+enum ChangeError {
+    Put(aws_sdk_dynamodb::operation::put_item::PutItemError),
+    Delete(aws_sdk_dynamodb::operation::delete_item::DeleteItemError),
+}
+
+impl ChangeError {
+    fn is_condition_failed(&self) -> bool {
+        match self {
+            Self::Put(e) => e.is_conditional_check_failed_exception(),
+            Self::Delete(e) => e.is_conditional_check_failed_exception(),
+        }
+    }
+}
+
+impl std::fmt::Display for ChangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Put(e) => DisplayErrorContext(e).fmt(f),
+            Self::Delete(e) => DisplayErrorContext(e).fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ChangeError {}
+
+fn token_item(token: &TokenRecord) -> Item {
+    let mut item = item(TOKENS_PK.into(), &token.hash, token);
+    if let Some(at) = token.expires_at {
+        item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(at.to_string()));
+    }
+    item
+}
+
+/// The table's TTL attribute (Unix seconds), as `template.yaml` declares it.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+const TOKENS_PK: &str = "TOKENS";
 
 fn parse<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     let body = item
@@ -329,6 +415,12 @@ impl MetadataStore for DynamoStore {
         Ok((hits, total))
     }
 
+    async fn update_repository(&self, repo: &Repository) -> Result<(), StoreError> {
+        let item = item("REPOS".into(), &repo.name, repo);
+        self.change_existing("REPOS".into(), repo.name.clone(), Some(item), &repo.name)
+            .await
+    }
+
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         self.put_new(item("USERS".into(), &user.login, user), &user.login)
             .await
@@ -342,19 +434,52 @@ impl MetadataStore for DynamoStore {
             .transpose()
     }
 
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let item = item("USERS".into(), &user.login, user);
+        self.change_existing("USERS".into(), user.login.clone(), Some(item), &user.login)
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.query("USERS".into())
+            .await?
+            .iter()
+            .map(parse)
+            .collect()
+    }
+
     async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.put_new(
-            item(format!("TOKEN#{}", token.hash), "TOKEN", token),
+        self.put_new(token_item(token), "token").await
+    }
+
+    async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.get(TOKENS_PK.into(), hash.into())
+            .await?
+            .as_ref()
+            .map(parse)
+            .transpose()
+    }
+
+    async fn update_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.change_existing(
+            TOKENS_PK.into(),
+            token.hash.clone(),
+            Some(token_item(token)),
             "token",
         )
         .await
     }
 
-    async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.get(format!("TOKEN#{hash}"), "TOKEN".into())
+    async fn delete_token(&self, hash: &str) -> Result<(), StoreError> {
+        self.change_existing(TOKENS_PK.into(), hash.into(), None, "token")
+            .await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.query(TOKENS_PK.into())
             .await?
-            .as_ref()
+            .iter()
             .map(parse)
-            .transpose()
+            .collect()
     }
 }

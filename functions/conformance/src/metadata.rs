@@ -1,6 +1,6 @@
 use crateyard_core::{
-    CrateRecord, CrateWrite, IndexLine, MetadataStore, PackageInfo, RepoKind, Repository,
-    StoreError, TokenRecord, User, VersionRecord, VersionWrite,
+    CrateRecord, CrateWrite, Grant, IndexLine, MetadataStore, PackageInfo, Permission, RepoKind,
+    Repository, StoreError, Subject, TokenRecord, User, VersionRecord, VersionWrite,
 };
 
 fn repo(name: &str) -> Repository {
@@ -8,6 +8,7 @@ fn repo(name: &str) -> Repository {
         name: name.into(),
         kind: RepoKind::Local,
         anonymous_read: true,
+        grants: vec![],
         created_at: "2026-01-01T00:00:00Z".into(),
     }
 }
@@ -77,6 +78,19 @@ pub async fn store_repositories(store: &dyn MetadataStore) {
         .map(|r| r.name)
         .collect();
     assert_eq!(names, ["extra", "main"]);
+
+    let mut private = repo("main");
+    private.anonymous_read = false;
+    private.grants = vec![Grant {
+        to: Subject::Group("devs".into()),
+        permissions: vec![Permission::Read, Permission::PublishNew],
+    }];
+    store.update_repository(&private).await.unwrap();
+    assert_eq!(store.get_repository("main").await.unwrap(), Some(private));
+    assert!(matches!(
+        store.update_repository(&repo("nowhere")).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
@@ -262,24 +276,66 @@ pub async fn store_search(store: &dyn MetadataStore) {
 }
 
 pub async fn store_users_and_tokens(store: &dyn MetadataStore) {
-    let user = User {
+    let mut user = User {
         login: "alice".into(),
+        admin: false,
+        groups: vec![],
         created_at: "2026-01-01T00:00:00Z".into(),
     };
     assert!(store.get_user("alice").await.unwrap().is_none());
+    assert!(matches!(
+        store.update_user(&user).await,
+        Err(StoreError::NotFound(_))
+    ));
     store.create_user(&user).await.unwrap();
     assert!(matches!(
         store.create_user(&user).await,
         Err(StoreError::AlreadyExists(_))
     ));
-    assert_eq!(store.get_user("alice").await.unwrap(), Some(user));
-    let token = TokenRecord {
-        hash: "ab".repeat(32),
-        user: "alice".into(),
+    assert_eq!(store.get_user("alice").await.unwrap(), Some(user.clone()));
+    user.groups = vec!["devs".into()];
+    user.admin = true;
+    store.update_user(&user).await.unwrap();
+    assert_eq!(store.get_user("alice").await.unwrap(), Some(user.clone()));
+    let bob = User {
+        login: "bob".into(),
+        ..user.clone()
+    };
+    store.create_user(&bob).await.unwrap();
+    assert_eq!(store.list_users().await.unwrap(), vec![user, bob]);
+
+    let mut token = TokenRecord {
         name: "ci".into(),
-        created_at: "2026-01-01T00:00:00Z".into(),
+        scopes: Some(vec![Permission::Read, Permission::Yank]),
+        crates: vec!["serde-*".into()],
+        repos: vec!["main".into()],
+        expires_at: Some(1_900_000_000),
+        ..TokenRecord::unrestricted(&"ab".repeat(32), "alice")
     };
     store.create_token(&token).await.unwrap();
-    assert_eq!(store.get_token(&token.hash).await.unwrap(), Some(token));
+    assert_eq!(
+        store.get_token(&token.hash).await.unwrap(),
+        Some(token.clone())
+    );
     assert!(store.get_token(&"cd".repeat(32)).await.unwrap().is_none());
+    token.last_used_at = Some(1_800_000_000);
+    store.update_token(&token).await.unwrap();
+    let other = TokenRecord::unrestricted(&"01".repeat(32), "bob");
+    store.create_token(&other).await.unwrap();
+    assert_eq!(
+        store.list_tokens().await.unwrap(),
+        vec![other.clone(), token.clone()]
+    );
+    store.delete_token(&token.hash).await.unwrap();
+    assert!(store.get_token(&token.hash).await.unwrap().is_none());
+    // A revoked token stays revoked: neither an update nor a second delete revives it.
+    assert!(matches!(
+        store.update_token(&token).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_token(&token.hash).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.list_tokens().await.unwrap(), vec![other]);
 }

@@ -1,12 +1,15 @@
+//! Authentication (which token, which user) and the registry's use of the
+//! access rule in [`crate::access`], with one log event per decision.
+
+use crate::access::{CrateTarget, Denial, Permission, Principal, decide, decide_global_admin};
+use crate::clock::now_unix;
 use crate::tokens::hash_token;
-use crate::{Registry, RegistryError};
+use crate::{Registry, RegistryError, Repository, StoreError};
 use subtle::ConstantTimeEq;
 
-/// Who is making a request, once their token checked out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user: String,
-}
+/// How stale a token's `last_used_at` may get before a use rewrites it:
+/// often enough to be useful, rarely enough not to write on every request.
+const LAST_USED_RESOLUTION_SECS: i64 = 60;
 
 /// The token in an `Authorization` header: cargo sends it raw, Artifactory's
 /// users send `Bearer <token>`; both are accepted.
@@ -21,7 +24,9 @@ pub fn token_from_header(value: &str) -> Option<&str> {
 }
 
 impl Registry {
-    /// Resolves an `Authorization` header to a principal; no header is anonymous.
+    /// Resolves an `Authorization` header to a principal; no header is
+    /// anonymous. A malformed, unknown, revoked or expired token is an error,
+    /// never anonymous, so a mistake is reported rather than hidden.
     pub async fn authenticate(
         &self,
         header: Option<&str>,
@@ -31,17 +36,54 @@ impl Registry {
         };
         let token = token_from_header(header).ok_or(RegistryError::InvalidToken)?;
         let hash = hash_token(token);
-        let record = self
-            .store
-            .get_token(&hash)
-            .await?
-            .ok_or(RegistryError::InvalidToken)?;
+        let Some(mut record) = self.store.get_token(&hash).await? else {
+            tracing::info!(target: "crateyard::access", outcome = "denied", reason = "unknown token", "authentication");
+            return Err(RegistryError::InvalidToken);
+        };
         // The lookup is by hash already; compare again without an early exit
         // so a store that matched loosely cannot let a wrong token through.
         if !bool::from(record.hash.as_bytes().ct_eq(hash.as_bytes())) {
             return Err(RegistryError::InvalidToken);
         }
-        Ok(Some(Principal { user: record.user }))
+        let now = now_unix();
+        if record.expires_at.is_some_and(|at| at <= now) {
+            tracing::info!(target: "crateyard::access", token = record.id(), user = %record.user, outcome = "denied", reason = "expired token", "authentication");
+            return Err(RegistryError::InvalidToken);
+        }
+        let Some(user) = self.store.get_user(&record.user).await? else {
+            return Err(RegistryError::InvalidToken);
+        };
+        if record
+            .last_used_at
+            .is_none_or(|at| now - at >= LAST_USED_RESOLUTION_SECS)
+        {
+            record.last_used_at = Some(now);
+            match self.store.update_token(&record).await {
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => {
+                    tracing::warn!(token = record.id(), error = %e, "could not record token use")
+                }
+            }
+        }
+        Ok(Some(Principal {
+            user,
+            token: record,
+        }))
+    }
+
+    /// The principal for work done on a user's behalf without a request
+    /// token (admin tools, event handlers): the user's own rights, no token
+    /// limits.
+    pub async fn acting_as(&self, login: &str) -> Result<Principal, RegistryError> {
+        let user = self
+            .store
+            .get_user(login)
+            .await?
+            .ok_or_else(|| RegistryError::UnknownUser(login.into()))?;
+        Ok(Principal {
+            token: crate::TokenRecord::unrestricted("", login),
+            user,
+        })
     }
 
     /// Like [`Registry::authenticate`], for operations that need a user.
@@ -52,6 +94,70 @@ impl Registry {
         self.authenticate(header)
             .await?
             .ok_or(RegistryError::MissingToken)
+    }
+
+    /// Applies the access rule and logs the decision. A caller who may not
+    /// read gets "not found", as if the crate or repository did not exist.
+    pub fn authorize(
+        &self,
+        caller: Option<&Principal>,
+        repo: &Repository,
+        permission: Permission,
+        krate: Option<CrateTarget<'_>>,
+    ) -> Result<(), RegistryError> {
+        let decision = decide(caller, repo, permission, krate);
+        let user = caller.map(Principal::login);
+        let token = caller.map(|c| c.token.id());
+        let name = krate.map(|k| k.name);
+        match &decision {
+            Ok(()) => {
+                tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate = name, outcome = "allowed", "access")
+            }
+            Err(denial) => {
+                tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate = name, outcome = "denied", reason = %denial, "access")
+            }
+        }
+        decision.map_err(|denial| match denial {
+            Denial::NoToken => RegistryError::MissingToken,
+            _ if permission == Permission::Read => match name {
+                Some(name) => RegistryError::UnknownCrate(name.into()),
+                None => RegistryError::UnknownRepository(repo.name.clone()),
+            },
+            denial => RegistryError::Forbidden(denial.to_string()),
+        })
+    }
+
+    /// Checks the rule for registry-wide administration, and logs it.
+    pub fn authorize_global_admin(&self, caller: Option<&Principal>) -> Result<(), RegistryError> {
+        let decision = decide_global_admin(caller);
+        let user = caller.map(Principal::login);
+        let token = caller.map(|c| c.token.id());
+        match &decision {
+            Ok(()) => {
+                tracing::info!(target: "crateyard::access", user, token, permission = "registry-admin", outcome = "allowed", "access")
+            }
+            Err(denial) => {
+                tracing::info!(target: "crateyard::access", user, token, permission = "registry-admin", outcome = "denied", reason = %denial, "access")
+            }
+        }
+        decision.map_err(|denial| match denial {
+            Denial::NoToken => RegistryError::MissingToken,
+            denial => RegistryError::Forbidden(denial.to_string()),
+        })
+    }
+
+    /// The repository, if the caller may read it; otherwise as if it did not
+    /// exist (or "token needed" for an anonymous caller).
+    pub async fn readable_repository(
+        &self,
+        caller: Option<&Principal>,
+        repo: &str,
+        krate: Option<&str>,
+    ) -> Result<Repository, RegistryError> {
+        let repository = self.repository(repo).await?;
+        let target = krate.map(|name| CrateTarget { name, owners: None });
+        self.authorize(caller, &repository, Permission::Read, target)?;
+        Ok(repository)
     }
 }
 

@@ -9,3 +9,8 @@ pub(crate) fn now_rfc3339() -> String {
         .format(&Rfc3339)
         .expect("a UTC time always formats as RFC 3339")
 }
+
+/// Now, as Unix seconds.
+pub(crate) fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -2,6 +2,7 @@
 //! framework. Storage comes in through two ports: [`BlobStore`] (S3 or a
 //! directory) and [`MetadataStore`] (DynamoDB or SQLite).
 
+mod access;
 mod auth;
 mod blob_store;
 mod clock;
@@ -15,12 +16,18 @@ mod publish;
 mod publish_frame;
 mod registry;
 mod reindex;
+mod repositories;
 mod search;
 mod tokens;
+mod users;
 mod versions;
 mod yank;
 
-pub use auth::{Principal, token_from_header};
+pub use access::{
+    CrateTarget, Denial, GROUP_PREFIX, Grant, Permission, Principal, Subject, decide,
+    decide_global_admin, glob_matches,
+};
+pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use error::RegistryError;
 pub use keys::{
@@ -35,8 +42,10 @@ pub use owners::OwnerChange;
 pub use publish::{PublishOutcome, Upload};
 pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
 pub use registry::{Registry, RegistryConfig};
+pub use repositories::{RepositoryChange, parse_grant};
 pub use search::{SearchHit, SearchResults};
-pub use tokens::NewToken;
+pub use tokens::{NewToken, TokenRequest, parse_lifetime};
+pub use users::UserChange;
 pub use versions::version_key;
 
 pub use crateyard_index::IndexLine;

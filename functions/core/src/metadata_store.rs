@@ -1,3 +1,5 @@
+use crate::access::{Grant, Permission, Subject};
+use crate::clock::now_rfc3339;
 use async_trait::async_trait;
 use crateyard_index::IndexLine;
 use crateyard_tarball::PackageInfo;
@@ -13,9 +15,38 @@ pub enum RepoKind {
 pub struct Repository {
     pub name: String,
     pub kind: RepoKind,
-    /// Artifactory's "allow anonymous download and search".
+    /// Artifactory's "allow anonymous download and search". Off makes the
+    /// repository private: every read needs a token with `read`.
     pub anonymous_read: bool,
+    /// Who may do what here, beyond global admins (see [`crate::access`]).
+    #[serde(default)]
+    pub grants: Vec<Grant>,
     pub created_at: String,
+}
+
+impl Repository {
+    /// A public local repository in which any signed-in user may read,
+    /// publish new crates and manage the crates they own: what a team
+    /// expects from `crateyard serve` before configuring anything.
+    pub fn new_local(name: &str) -> Self {
+        let owner_permissions = vec![
+            Permission::Read,
+            Permission::PublishNew,
+            Permission::PublishUpdate,
+            Permission::Yank,
+            Permission::ChangeOwners,
+        ];
+        Self {
+            name: name.into(),
+            kind: RepoKind::Local,
+            anonymous_read: true,
+            grants: vec![Grant {
+                to: Subject::Authenticated,
+                permissions: owner_permissions,
+            }],
+            created_at: now_rfc3339(),
+        }
+    }
 }
 
 /// A crate's current state; `revision` grows by one with every committed change.
@@ -48,6 +79,12 @@ pub struct VersionRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub login: String,
+    /// Global admins may do anything in every repository.
+    #[serde(default)]
+    pub admin: bool,
+    /// Groups the user belongs to: grants and crate owners can name them.
+    #[serde(default)]
+    pub groups: Vec<String>,
     pub created_at: String,
 }
 
@@ -58,7 +95,48 @@ pub struct TokenRecord {
     pub user: String,
     pub name: String,
     pub created_at: String,
+    /// What the token may do; `None`: whatever its user may.
+    #[serde(default)]
+    pub scopes: Option<Vec<Permission>>,
+    /// Crate-name globs it is limited to; empty: any crate.
+    #[serde(default)]
+    pub crates: Vec<String>,
+    /// Repositories it is limited to; empty: any repository.
+    #[serde(default)]
+    pub repos: Vec<String>,
+    /// Unix seconds after which the token is refused (and DynamoDB's TTL
+    /// may delete it).
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Unix seconds of the last accepted use, updated at most once a minute.
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
 }
+
+impl TokenRecord {
+    /// A token without limits of its own.
+    pub fn unrestricted(hash: &str, user: &str) -> Self {
+        Self {
+            hash: hash.into(),
+            user: user.into(),
+            name: String::new(),
+            created_at: now_rfc3339(),
+            scopes: None,
+            crates: Vec::new(),
+            repos: Vec::new(),
+            expires_at: None,
+            last_used_at: None,
+        }
+    }
+
+    /// The public handle of a token, for listing and revoking: a prefix of
+    /// its hash, which reveals nothing about the token itself.
+    pub fn id(&self) -> &str {
+        &self.hash[..self.hash.len().min(TOKEN_ID_LEN)]
+    }
+}
+
+const TOKEN_ID_LEN: usize = 16;
 
 /// One atomic change to a crate: the crate item moves from `expected_revision`
 /// (`None`: it must not exist yet) to `krate`, together with a version change.
@@ -125,8 +203,25 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<(Vec<CrateRecord>, u64), StoreError>;
 
     /// Fails with [`StoreError::AlreadyExists`] if the login is taken.
+    /// Replaces a repository's settings; fails with [`StoreError::NotFound`]
+    /// if it does not exist.
+    async fn update_repository(&self, repo: &Repository) -> Result<(), StoreError>;
+
+    /// Fails with [`StoreError::AlreadyExists`] if the login is taken.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Fails with [`StoreError::NotFound`] if the user does not exist.
+    async fn update_user(&self, user: &User) -> Result<(), StoreError>;
     async fn get_user(&self, login: &str) -> Result<Option<User>, StoreError>;
+    /// All users, by login.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
     async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
     async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Fails with [`StoreError::NotFound`] if the token was revoked meanwhile,
+    /// so an update never brings a revoked token back.
+    async fn update_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Fails with [`StoreError::NotFound`] if there is no such token.
+    async fn delete_token(&self, hash: &str) -> Result<(), StoreError>;
+    /// Every token record (never the tokens themselves), by hash.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
 }

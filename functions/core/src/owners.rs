@@ -1,3 +1,4 @@
+use crate::access::{GROUP_PREFIX, Permission};
 use crate::clock::now_rfc3339;
 use crate::publish::lookup_name;
 use crate::{CrateRecord, CrateWrite, Principal, Registry, RegistryError, StoreError};
@@ -11,8 +12,13 @@ pub enum OwnerChange {
 }
 
 impl Registry {
-    pub async fn owners(&self, repo: &str, name: &str) -> Result<Vec<String>, RegistryError> {
-        self.repository(repo).await?;
+    pub async fn owners(
+        &self,
+        caller: Option<&Principal>,
+        repo: &str,
+        name: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        self.readable_repository(caller, repo, Some(name)).await?;
         let canonical = lookup_name(name)?;
         let krate = self
             .store
@@ -22,7 +28,8 @@ impl Registry {
         Ok(krate.owners)
     }
 
-    /// Adds or removes owners; only an owner may. Returns a message for cargo.
+    /// Adds or removes owners (users, or groups as `group:NAME`); only an
+    /// owner or an admin may. Returns a message for cargo.
     pub async fn change_owners(
         &self,
         repo: &str,
@@ -31,20 +38,26 @@ impl Registry {
         change: OwnerChange,
         logins: &[String],
     ) -> Result<String, RegistryError> {
-        self.repository(repo).await?;
+        let repository = self.repository(repo).await?;
         let canonical = lookup_name(name)?;
         if logins.is_empty() {
             return Err(RegistryError::BadRequest("name at least one user".into()));
         }
         if change == OwnerChange::Add {
             for login in logins {
-                if self.store.get_user(login).await?.is_none() {
+                let exists = match login.strip_prefix(GROUP_PREFIX) {
+                    Some(group) => self.group_exists(group).await?,
+                    None => self.store.get_user(login).await?.is_some(),
+                };
+                if !exists {
                     return Err(RegistryError::UnknownUser(login.clone()));
                 }
             }
         }
         for _ in 0..MAX_ATTEMPTS {
-            let krate = self.owned_crate(repo, &canonical, name, who).await?;
+            let krate = self
+                .crate_for_change(&repository, &canonical, name, who, Permission::ChangeOwners)
+                .await?;
             let mut owners = krate.owners.clone();
             match change {
                 OwnerChange::Add => {
@@ -70,7 +83,7 @@ impl Registry {
             };
             match self.store.commit(repo, write).await {
                 Ok(()) => {
-                    tracing::info!(repo, name = %krate.name, ?change, users = ?logins, user = %who.user, "owners changed");
+                    tracing::info!(repo, name = %krate.name, ?change, users = ?logins, user = %who.login(), "owners changed");
                     let users = logins.join(", ");
                     return Ok(match change {
                         OwnerChange::Add => format!(

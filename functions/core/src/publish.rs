@@ -2,13 +2,14 @@
 //! ends in [`Registry::publish`], which checks it, stores it once and commits
 //! the version before indexing it.
 
+use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
 use crate::keys::{crate_file_key, readme_key};
 use crate::versions::{parse_version, version_key};
 use crate::{
     BlobError, CrateName, CrateRecord, CrateWrite, ObjectKind, Principal, PublishDependency,
-    PublishMetadata, PutMode, PutOptions, Registry, RegistryError, StoreError, VersionRecord,
-    VersionWrite, canonical_name,
+    PublishMetadata, PutMode, PutOptions, Registry, RegistryError, Repository, StoreError,
+    VersionRecord, VersionWrite, canonical_name,
 };
 use bytes::Bytes;
 use crateyard_index::{CRATES_IO_INDEX, Dependency, DependencyKind, IndexLine};
@@ -47,7 +48,7 @@ impl Registry {
         who: &Principal,
         upload: Upload,
     ) -> Result<PublishOutcome, RegistryError> {
-        self.repository(repo).await?;
+        let repository = self.repository(repo).await?;
         let (name, version, tarball, declared) = match upload {
             Upload::Cargo { metadata, tarball } => (
                 metadata.name.clone(),
@@ -73,6 +74,21 @@ impl Registry {
                 limit,
             });
         }
+        // Permission and ownership come before any work on the tarball.
+        let canonical = crate_name.canonical();
+        let mut existing = self.store.get_crate(repo, &canonical).await?;
+        let mut versions = self.store.list_versions(repo, &canonical).await?;
+        let key = version_key(&semver);
+        let rules = PublishRules {
+            registry: self,
+            repository: &repository,
+            name: &crate_name,
+            semver: &semver,
+            key: &key,
+            who,
+        };
+        rules.check(existing.as_ref(), &versions)?;
+
         let own_urls = [self.index_url(repo)];
         let inspected = inspect_crate(&tarball, &name, &version, &own_urls, &self.config.limits)?;
         let mut line = inspected.index_line;
@@ -81,19 +97,6 @@ impl Registry {
             cross_check(declared, &mut line)?;
         }
         line.pubtime = Some(now_rfc3339());
-
-        let canonical = crate_name.canonical();
-        let mut existing = self.store.get_crate(repo, &canonical).await?;
-        let mut versions = self.store.list_versions(repo, &canonical).await?;
-        let key = version_key(&semver);
-        check_may_publish(
-            existing.as_ref(),
-            &versions,
-            &crate_name,
-            &semver,
-            &key,
-            who,
-        )?;
 
         let crate_key = crate_file_key(repo, &name, &version);
         let created_blob = self
@@ -107,19 +110,10 @@ impl Registry {
             seq: 0,
             package,
             size: inspected.size,
-            published_by: who.user.clone(),
+            published_by: who.login().into(),
         };
         let committed = self
-            .commit_new_version(
-                repo,
-                &crate_name,
-                &semver,
-                &key,
-                who,
-                version_record,
-                &mut existing,
-                &mut versions,
-            )
+            .commit_new_version(&rules, version_record, &mut existing, &mut versions)
             .await;
         if let Err(err) = committed {
             // Only a definite rejection proves the version is not committed;
@@ -132,7 +126,7 @@ impl Registry {
             }
             return Err(err);
         }
-        tracing::info!(repo, name = %name, version = %version, user = %who.user, "published");
+        tracing::info!(repo, name = %name, version = %version, user = %who.login(), "published");
 
         if let Some(readme) = readme {
             self.store_readme(repo, &name, &version, readme).await;
@@ -202,18 +196,14 @@ impl Registry {
 
     /// Commits the version with a conditional write on the crate's revision,
     /// re-reading and re-checking when a concurrent change wins the race.
-    #[allow(clippy::too_many_arguments)]
     async fn commit_new_version(
         &self,
-        repo: &str,
-        name: &CrateName,
-        semver: &Version,
-        key: &str,
-        who: &Principal,
+        rules: &PublishRules<'_>,
         mut record: VersionRecord,
         existing: &mut Option<CrateRecord>,
         versions: &mut Vec<VersionRecord>,
     ) -> Result<(), RegistryError> {
+        let (repo, name, who) = (&rules.repository.name, rules.name, rules.who);
         let canonical = name.canonical();
         for _ in 0..MAX_COMMIT_ATTEMPTS {
             let now = now_rfc3339();
@@ -231,7 +221,7 @@ impl Registry {
                 description: record.package.description.clone(),
                 owners: existing
                     .as_ref()
-                    .map_or_else(|| vec![who.user.clone()], |k| k.owners.clone()),
+                    .map_or_else(|| vec![who.login().into()], |k| k.owners.clone()),
                 created_at: existing
                     .as_ref()
                     .map_or_else(|| now.clone(), |k| k.created_at.clone()),
@@ -247,10 +237,10 @@ impl Registry {
                 Err(StoreError::Conflict(_)) => {
                     *existing = self.store.get_crate(repo, &canonical).await?;
                     *versions = self.store.list_versions(repo, &canonical).await?;
-                    check_may_publish(existing.as_ref(), versions, name, semver, key, who)?;
+                    rules.check(existing.as_ref(), versions)?;
                 }
                 Err(StoreError::AlreadyExists(_)) => {
-                    return Err(version_exists(name.as_str(), semver, ""));
+                    return Err(version_exists(name.as_str(), rules.semver, ""));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -260,39 +250,57 @@ impl Registry {
 }
 
 /// The rules a publish must pass against the crate's current state.
-fn check_may_publish(
-    existing: Option<&CrateRecord>,
-    versions: &[VersionRecord],
-    name: &CrateName,
-    semver: &Version,
-    key: &str,
-    who: &Principal,
-) -> Result<(), RegistryError> {
-    let Some(krate) = existing else { return Ok(()) };
-    if krate.name != name.as_str() {
-        return Err(RegistryError::NameCollision {
-            requested: name.to_string(),
-            existing: krate.name.clone(),
-        });
-    }
-    if !krate.owners.contains(&who.user) {
-        return Err(RegistryError::Forbidden(format!(
-            "you (`{}`) are not an owner of crate `{}`; an owner can add you with `cargo owner --add {}`",
-            who.user, krate.name, who.user
-        )));
-    }
-    if let Some(v) = versions.iter().find(|v| v.version_key == key) {
-        let hint = if v.line.vers != semver.to_string() {
-            format!(
-                " as {} (versions differing only in build metadata are the same version)",
-                v.line.vers
-            )
-        } else {
-            String::new()
+struct PublishRules<'a> {
+    registry: &'a Registry,
+    repository: &'a Repository,
+    name: &'a CrateName,
+    semver: &'a Version,
+    key: &'a str,
+    who: &'a Principal,
+}
+
+impl PublishRules<'_> {
+    fn check(
+        &self,
+        existing: Option<&CrateRecord>,
+        versions: &[VersionRecord],
+    ) -> Result<(), RegistryError> {
+        let Self {
+            registry,
+            repository,
+            name,
+            semver,
+            key,
+            who,
+        } = self;
+        let (permission, owners) = match existing {
+            None => (Permission::PublishNew, None),
+            Some(krate) if krate.name != name.as_str() => {
+                return Err(RegistryError::NameCollision {
+                    requested: name.to_string(),
+                    existing: krate.name.clone(),
+                });
+            }
+            Some(krate) => (Permission::PublishUpdate, Some(krate.owners.as_slice())),
         };
-        return Err(version_exists(name.as_str(), semver, &hint));
+        let target = CrateTarget {
+            name: name.as_str(),
+            owners,
+        };
+        registry.authorize(Some(who), repository, permission, Some(target))?;
+        if let Some(v) = versions.iter().find(|v| v.version_key == *key) {
+            let hint = if v.line.vers != semver.to_string() {
+                format!(
+                    " as {} (versions differing only in build metadata are the same version)",
+                    v.line.vers
+                )
+            } else {
+                String::new()
+            };
+            return Err(version_exists(name.as_str(), semver, &hint));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn version_exists(name: &str, semver: &Version, hint: &str) -> RegistryError {

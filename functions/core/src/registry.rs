@@ -1,8 +1,4 @@
-use crate::clock::now_rfc3339;
-use crate::keys::index_config_key;
-use crate::{
-    BlobStore, MetadataStore, PutMode, PutOptions, RegistryError, RepoKind, Repository, StoreError,
-};
+use crate::{BlobStore, MetadataStore, RegistryError, Repository};
 use crateyard_tarball::TarballLimits;
 use std::sync::Arc;
 
@@ -78,62 +74,22 @@ impl Registry {
         Ok(self.store.list_repositories().await?)
     }
 
-    /// Creates a public local repository unless one of that name exists, and
-    /// (re)writes its `config.json` either way, so a changed public URL takes effect.
-    pub async fn ensure_repository(&self, name: &str) -> Result<Repository, RegistryError> {
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            || name.is_empty()
-        {
-            return Err(RegistryError::BadRequest(format!(
-                "`{name}` is not a valid repository name: use letters, digits, `-` and `_`"
-            )));
-        }
-        let repo = Repository {
-            name: name.into(),
-            kind: RepoKind::Local,
-            anonymous_read: true,
-            created_at: now_rfc3339(),
-        };
-        match self.store.create_repository(&repo).await {
-            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let repo = self.repository(name).await?;
-        self.write_index_config(&repo).await?;
-        Ok(repo)
-    }
-
-    /// `index/config.json`: where cargo downloads crates and finds the API.
-    pub async fn write_index_config(&self, repo: &Repository) -> Result<(), RegistryError> {
-        let config = serde_json::json!({
-            "dl": format!("{}/{}/crates/{{crate}}/{{crate}}-{{version}}.crate", self.config.public_url, repo.name),
-            "api": format!("{}/{}", self.config.api_url, repo.name),
-            "auth-required": !repo.anonymous_read,
-        });
-        let options = PutOptions {
-            content_type: "application/json",
-            cache_control: crate::ObjectKind::IndexFile.cache_control(),
-            ..PutOptions::default()
-        };
-        let body = serde_json::to_vec_pretty(&config).expect("JSON values serialize");
-        self.blobs
-            .put(
-                &index_config_key(&repo.name),
-                body.into(),
-                PutMode::Overwrite,
-                options,
-            )
-            .await?;
-        Ok(())
-    }
-
     /// The "Set Me Up" snippet for `~/.cargo/config.toml`.
     pub fn setup_snippet(&self, repo: &str) -> String {
         format!(
             "[registries.{repo}]\nindex = \"{}\"\ncredential-provider = \"cargo:token\"\n",
             self.index_url(repo)
         )
+    }
+}
+
+impl Registry {
+    /// An index or crate object, for reads that cannot be static (private
+    /// repositories on AWS); the caller has checked access.
+    pub async fn object(
+        &self,
+        key: &str,
+    ) -> Result<Option<(bytes::Bytes, crate::ObjectMeta)>, RegistryError> {
+        Ok(self.blobs.get(key).await?)
     }
 }

@@ -1,4 +1,5 @@
-use crate::{Registry, RegistryError};
+use crate::access::Permission;
+use crate::{Principal, Registry, RegistryError};
 
 impl Registry {
     /// The repositories a reindex covers: the one named (which must exist),
@@ -31,5 +32,14 @@ impl Registry {
             progress(done + 1, crates.len());
         }
         Ok(crates.len())
+    }
+}
+
+impl Registry {
+    /// Reindex asked for over the API: only a repository admin may.
+    pub async fn reindex_as(&self, who: &Principal, repo: &str) -> Result<usize, RegistryError> {
+        let repository = self.repository(repo).await?;
+        self.authorize(Some(who), &repository, Permission::Admin, None)?;
+        self.reindex(repo, &|_, _| {}).await
     }
 }

@@ -1,5 +1,5 @@
-use crate::Registry;
-use crate::RegistryError;
+use crate::access::token_covers_crate;
+use crate::{Principal, Registry, RegistryError};
 use serde::Serialize;
 
 /// The most results one search returns, as crates.io allows.
@@ -19,15 +19,25 @@ pub struct SearchResults {
 }
 
 impl Registry {
+    /// Crates the caller may see whose name or description matches.
     pub async fn search(
         &self,
+        caller: Option<&Principal>,
         repo: &str,
         query: &str,
         per_page: usize,
     ) -> Result<SearchResults, RegistryError> {
-        self.repository(repo).await?;
+        let repository = self.readable_repository(caller, repo, None).await?;
         let limit = per_page.clamp(1, MAX_PER_PAGE);
-        let (records, total) = self.store.search(repo, query.trim(), limit).await?;
+        let (mut records, mut total) = self.store.search(repo, query.trim(), limit).await?;
+        // A token limited to some crates of a private repository sees only those.
+        if let Some(token) = caller.map(|c| &c.token)
+            && !repository.anonymous_read
+            && !token.crates.is_empty()
+        {
+            records.retain(|k| token_covers_crate(token, &k.name));
+            total = records.len() as u64;
+        }
         let crates = records
             .into_iter()
             .map(|k| SearchHit {

@@ -1,14 +1,32 @@
-use crate::clock::now_rfc3339;
+//! API tokens: random, shown once, stored only as a SHA-256 hash, with
+//! optional scopes, crate globs, repositories and expiry.
+
+use crate::access::{Permission, Principal, is_valid_principal_name};
+use crate::clock::{now_rfc3339, now_unix};
 use crate::{Registry, RegistryError, StoreError, TokenRecord, User};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 const TOKEN_PREFIX: &str = "cyd_";
+const MAX_GLOBS: usize = 32;
 
 /// A freshly created token: the secret is shown once and only its hash is kept.
 #[derive(Debug)]
 pub struct NewToken {
     pub token: String,
     pub record: TokenRecord,
+}
+
+/// What a new token may do; the defaults make an unrestricted token.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    pub user: String,
+    pub name: String,
+    /// `None`: every scope its user holds.
+    pub scopes: Option<Vec<Permission>>,
+    pub crates: Vec<String>,
+    pub repos: Vec<String>,
+    pub lifetime: Option<Duration>,
 }
 
 pub(crate) fn hash_token(token: &str) -> String {
@@ -21,24 +39,67 @@ fn random_token() -> String {
     format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
 }
 
+/// Parses a lifetime such as `90s`, `15m`, `12h` or `30d`.
+pub fn parse_lifetime(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 && unit_secs > 0 && n <= 36_500 * 86_400 / unit_secs => {
+            Ok(Duration::from_secs(n * unit_secs))
+        }
+        _ => Err(format!(
+            "`{text}` is not a lifetime: write a positive number and a unit, like `90s`, `15m`, `12h` or `30d`"
+        )),
+    }
+}
+
 impl Registry {
-    /// Creates a token for `user`, creating the user on first use.
-    pub async fn create_token(&self, user: &str, name: &str) -> Result<NewToken, RegistryError> {
-        if user.is_empty()
-            || !user
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-        {
+    /// Creates a token, creating its user on first use (a plain user: no
+    /// admin rights, no groups).
+    pub async fn create_token(&self, request: TokenRequest) -> Result<NewToken, RegistryError> {
+        let TokenRequest {
+            user,
+            name,
+            scopes,
+            crates,
+            repos,
+            lifetime,
+        } = request;
+        if !is_valid_principal_name(&user) {
             return Err(RegistryError::BadRequest(format!(
                 "`{user}` is not a valid user name: use letters, digits, `-`, `_`, `.` and `@`"
             )));
         }
-        let now = now_rfc3339();
+        if crates.len() > MAX_GLOBS || crates.iter().any(|g| !is_valid_glob(g)) {
+            return Err(RegistryError::BadRequest(format!(
+                "crate patterns are crate names with `*` wildcards, at most {MAX_GLOBS}: {crates:?}"
+            )));
+        }
+        for repo in &repos {
+            self.repository(repo).await?;
+        }
+        if scopes.as_ref().is_some_and(Vec::is_empty) {
+            return Err(RegistryError::BadRequest(
+                "a token needs at least one scope; leave scopes out for all of its user's".into(),
+            ));
+        }
         match self
             .store
             .create_user(&User {
-                login: user.into(),
-                created_at: now.clone(),
+                login: user.clone(),
+                admin: false,
+                groups: Vec::new(),
+                created_at: now_rfc3339(),
             })
             .await
         {
@@ -47,14 +108,83 @@ impl Registry {
         }
         let token = random_token();
         let record = TokenRecord {
-            hash: hash_token(&token),
-            user: user.into(),
-            name: name.into(),
-            created_at: now,
+            name,
+            scopes,
+            crates,
+            repos,
+            expires_at: lifetime.map(|l| now_unix() + l.as_secs() as i64),
+            ..TokenRecord::unrestricted(&hash_token(&token), &user)
         };
         self.store.create_token(&record).await?;
+        tracing::info!(target: "crateyard::access", user = %record.user, token = record.id(), scopes = ?record.scopes, "token created");
         Ok(NewToken { token, record })
     }
+
+    /// A token asked for over the API. Anyone may create tokens for
+    /// themselves from a token without limits; only a registry admin may
+    /// create them for someone else. A limited token cannot mint a wider one.
+    pub async fn create_token_as(
+        &self,
+        who: &Principal,
+        request: TokenRequest,
+    ) -> Result<NewToken, RegistryError> {
+        let own = request.user == who.user.login;
+        let unlimited =
+            who.token.scopes.is_none() && who.token.crates.is_empty() && who.token.repos.is_empty();
+        if !own || !unlimited {
+            self.authorize_global_admin(Some(who))?;
+        }
+        self.create_token(request).await
+    }
+
+    /// Token records (never the tokens): one user's, or everyone's.
+    pub async fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, RegistryError> {
+        let mut tokens = self.store.list_tokens().await?;
+        tokens.retain(|t| user.is_none_or(|u| t.user == u));
+        tokens.sort_by(|a, b| (&a.user, &a.created_at).cmp(&(&b.user, &b.created_at)));
+        Ok(tokens)
+    }
+
+    /// Revokes the token with this id. `by`, when given, must be its owner
+    /// or an admin; the CLI, which holds the store itself, passes `None`.
+    pub async fn revoke_token(
+        &self,
+        id: &str,
+        by: Option<&Principal>,
+    ) -> Result<TokenRecord, RegistryError> {
+        let unknown = || RegistryError::BadRequest(format!("no token has the id `{id}`"));
+        if id.len() < 8 {
+            return Err(unknown());
+        }
+        let record = self
+            .store
+            .list_tokens()
+            .await?
+            .into_iter()
+            .find(|t| t.id() == id)
+            .ok_or_else(unknown)?;
+        if let Some(by) = by
+            && by.user.login != record.user
+            && !by.user.admin
+        {
+            return Err(unknown());
+        }
+        match self.store.delete_token(&record.hash).await {
+            Ok(()) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(target: "crateyard::access", user = %record.user, token = record.id(), "token revoked");
+        Ok(record)
+    }
+}
+
+/// A crate name pattern: name characters and `*`.
+fn is_valid_glob(glob: &str) -> bool {
+    !glob.is_empty()
+        && glob.len() <= 64
+        && glob
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_*".contains(c))
 }
 
 #[cfg(test)]
@@ -68,5 +198,15 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(hash_token(&a).len(), 64);
         assert_ne!(hash_token(&a), a);
+    }
+
+    #[test]
+    fn lifetimes_parse() {
+        assert_eq!(parse_lifetime("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_lifetime("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_lifetime("0d").is_err());
+        assert!(parse_lifetime("30").is_err());
+        assert!(parse_lifetime("d").is_err());
+        assert!(parse_lifetime("99999999999d").is_err());
     }
 }

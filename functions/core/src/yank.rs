@@ -1,7 +1,9 @@
+use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
 use crate::publish::{lookup_name, max_version};
 use crate::{
-    CrateRecord, CrateWrite, Principal, Registry, RegistryError, StoreError, VersionWrite,
+    CrateRecord, CrateWrite, Principal, Registry, RegistryError, Repository, StoreError,
+    VersionWrite,
 };
 
 const MAX_ATTEMPTS: usize = 20;
@@ -16,10 +18,12 @@ impl Registry {
         version: &str,
         yanked: bool,
     ) -> Result<(), RegistryError> {
-        self.repository(repo).await?;
+        let repository = self.repository(repo).await?;
         let canonical = lookup_name(name)?;
         for _ in 0..MAX_ATTEMPTS {
-            let krate = self.owned_crate(repo, &canonical, name, who).await?;
+            let krate = self
+                .crate_for_change(&repository, &canonical, name, who, Permission::Yank)
+                .await?;
             let versions = self.store.list_versions(repo, &canonical).await?;
             let Some(target) = versions.iter().find(|v| v.line.vers == version) else {
                 return Err(RegistryError::UnknownVersion {
@@ -51,7 +55,7 @@ impl Registry {
             };
             match self.store.commit(repo, write).await {
                 Ok(()) => {
-                    tracing::info!(repo, name = %krate.name, version, yanked, user = %who.user, "yank state changed");
+                    tracing::info!(repo, name = %krate.name, version, yanked, user = %who.login(), "yank state changed");
                     break;
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -61,25 +65,29 @@ impl Registry {
         self.rebuild_index_file(repo, &canonical).await
     }
 
-    /// The crate, if it exists and `who` owns it.
-    pub(crate) async fn owned_crate(
+    /// The crate, if it exists and `who` may make this change to it.
+    pub(crate) async fn crate_for_change(
         &self,
-        repo: &str,
+        repository: &Repository,
         canonical: &str,
         name: &str,
         who: &Principal,
+        permission: Permission,
     ) -> Result<CrateRecord, RegistryError> {
-        let krate = self
-            .store
-            .get_crate(repo, canonical)
-            .await?
-            .ok_or_else(|| RegistryError::UnknownCrate(name.into()))?;
-        if !krate.owners.contains(&who.user) {
-            return Err(RegistryError::Forbidden(format!(
-                "you (`{}`) are not an owner of crate `{}`",
-                who.user, krate.name
-            )));
-        }
+        let krate = self.store.get_crate(&repository.name, canonical).await?;
+        // Callers who may not read the repository learn nothing about its crates.
+        self.authorize(
+            Some(who),
+            repository,
+            Permission::Read,
+            Some(CrateTarget { name, owners: None }),
+        )?;
+        let krate = krate.ok_or_else(|| RegistryError::UnknownCrate(name.into()))?;
+        let target = CrateTarget {
+            name: &krate.name,
+            owners: Some(&krate.owners),
+        };
+        self.authorize(Some(who), repository, permission, Some(target))?;
         Ok(krate)
     }
 }

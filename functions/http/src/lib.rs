@@ -2,6 +2,7 @@
 
 mod api;
 mod error;
+mod read_access;
 mod request;
 mod router;
 mod static_files;

@@ -1,8 +1,13 @@
 use crate::api;
+use crate::read_access::RepositoryCache;
 use crate::static_files::{self, StaticFiles};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, put};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{delete, get, post, put};
 use crateyard_core::Registry;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +18,8 @@ pub struct AppState {
     /// Local mode serves index and crate files from this directory; on AWS
     /// they are S3 objects and this is `None`.
     pub static_root: Option<Arc<StaticFiles>>,
+    /// Repository settings for the read path, briefly cached.
+    pub repositories: Arc<RepositoryCache>,
 }
 
 impl AppState {
@@ -20,6 +27,7 @@ impl AppState {
         Self {
             registry,
             static_root: static_root.map(|root| Arc::new(StaticFiles::new(root))),
+            repositories: Arc::default(),
         }
     }
 }
@@ -49,7 +57,35 @@ pub fn router(state: AppState) -> Router {
             put(api::upload::upload).get(static_files::crate_file),
         )
         .route("/{repo}/index/{*path}", get(static_files::index_file))
+        .route("/{repo}/api/v1/reindex", post(api::admin::reindex))
+        .route(
+            "/api/v1/tokens",
+            get(api::tokens::list).post(api::tokens::create),
+        )
+        .route("/api/v1/tokens/{id}", delete(api::tokens::revoke))
+        .route("/api/v1/users", get(api::admin::users))
+        .route("/api/v1/users/{login}", put(api::admin::put_user))
+        .route("/api/v1/repos", get(api::admin::repositories))
+        .route("/api/v1/repos/{name}", put(api::admin::put_repository))
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            login_challenge,
+        ))
         // Bodies are read with explicit limits that answer in cargo's error shape.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// Every 401 tells cargo where a token can be had, as the registry
+/// protocol asks for private registries.
+async fn login_challenge(State(state): State<AppState>, mut response: Response) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        let login_url = format!("{}/ui/tokens", state.registry.config().public_url);
+        if let Ok(value) = HeaderValue::from_str(&format!("Cargo login_url=\"{login_url}\"")) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
 }

@@ -1,7 +1,7 @@
 //! Local mode's read path: index and crate files straight from the data
 //! directory, with the caching headers CloudFront and S3 give on AWS.
 
-use crate::AppState;
+use crate::{AppState, read_access};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -30,7 +30,16 @@ pub(crate) async fn index_file(
     Path((repo, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &format!("{repo}/index/{path}"), &headers).await
+    // `config.json` belongs to no crate; any other file is named after one.
+    let krate = (path != "config.json").then(|| path.rsplit('/').next().unwrap_or_default());
+    serve(
+        &state,
+        &repo,
+        krate,
+        &format!("{repo}/index/{path}"),
+        &headers,
+    )
+    .await
 }
 
 /// `GET /{repo}/crates/{name}/{file}`; `+` and `%2B` (decoded by the
@@ -40,11 +49,25 @@ pub(crate) async fn crate_file(
     Path((repo, name, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &format!("{repo}/crates/{name}/{file}"), &headers).await
+    let key = format!("{repo}/crates/{name}/{file}");
+    serve(&state, &repo, Some(&name), &key, &headers).await
 }
 
-async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
-    let (Some(files), Some(kind)) = (&state.static_root, object_kind(key)) else {
+async fn serve(
+    state: &AppState,
+    repo: &str,
+    krate: Option<&str>,
+    key: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let repository = match read_access::check(state, repo, krate, headers).await {
+        Ok(repository) => repository,
+        Err(denied) => return denied,
+    };
+    let Some(files) = &state.static_root else {
+        return read_access::serve_from_store(state, key, headers).await;
+    };
+    let Some(kind) = object_kind(key) else {
         return not_found();
     };
     let relative = std::path::Path::new(key);
@@ -93,9 +116,15 @@ async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
         }
     };
     let out = response.headers_mut();
+    let cache_control = if repository.anonymous_read {
+        kind.cache_control()
+    } else {
+        // A private repository's files must not sit in shared caches.
+        "private, no-cache"
+    };
     out.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(kind.cache_control()),
+        HeaderValue::from_static(cache_control),
     );
     if let Ok(v) = HeaderValue::from_str(&etag) {
         out.insert(header::ETAG, v);

@@ -277,7 +277,11 @@ async fn api_binary_serves_api_gateway_events() {
     let fixture = Fixture::new("api").await;
     let token = fixture
         .registry
-        .create_token("alice", "lambda-test")
+        .create_token(crateyard_core::TokenRequest {
+            user: "alice".into(),
+            name: "lambda-test".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .token;
@@ -345,9 +349,12 @@ async fn api_binary_serves_api_gateway_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reindex_binary_rebuilds_lost_index_files() {
     let fixture = Fixture::new("reindex").await;
-    let alice = crateyard_core::Principal {
-        user: "alice".into(),
-    };
+    fixture
+        .registry
+        .put_user("alice", crateyard_core::UserChange::default())
+        .await
+        .unwrap();
+    let alice = fixture.registry.acting_as("alice").await.unwrap();
     for version in ["1.0.0", "1.1.0"] {
         let tarball = TarballBuilder::new(&format!("lost-{version}"))
             .file(

@@ -95,6 +95,19 @@ fn query_all<T: DeserializeOwned>(
     rows.map(|row| from_json(row.map_err(db)?)).collect()
 }
 
+/// Runs an UPDATE or DELETE that must touch exactly one row.
+fn change_one(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    what: &str,
+) -> Result<(), StoreError> {
+    match conn.execute(sql, args).map_err(db)? {
+        0 => Err(StoreError::NotFound(what.into())),
+        _ => Ok(()),
+    }
+}
+
 /// Inserts a row unless its primary key is taken.
 fn insert_new(
     conn: &Connection,
@@ -268,6 +281,19 @@ impl MetadataStore for SqliteStore {
         .await
     }
 
+    async fn update_repository(&self, repo: &Repository) -> Result<(), StoreError> {
+        let repo = repo.clone();
+        self.run(move |c| {
+            change_one(
+                c,
+                "UPDATE repositories SET body = ?2 WHERE name = ?1",
+                params![repo.name, to_json(&repo)],
+                &repo.name,
+            )
+        })
+        .await
+    }
+
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let user = user.clone();
         self.run(move |c| {
@@ -287,6 +313,24 @@ impl MetadataStore for SqliteStore {
             .await
     }
 
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.run(move |c| {
+            change_one(
+                c,
+                "UPDATE users SET body = ?2 WHERE login = ?1",
+                params![user.login, to_json(&user)],
+                &user.login,
+            )
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.run(|c| query_all(c, "SELECT body FROM users ORDER BY login", []))
+            .await
+    }
+
     async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         let token = token.clone();
         self.run(move |c| {
@@ -303,6 +347,30 @@ impl MetadataStore for SqliteStore {
     async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let hash = hash.to_string();
         self.run(move |c| query_one(c, "SELECT body FROM tokens WHERE hash = ?1", [hash]))
+            .await
+    }
+
+    async fn update_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.run(move |c| {
+            change_one(
+                c,
+                "UPDATE tokens SET body = ?2 WHERE hash = ?1",
+                params![token.hash, to_json(&token)],
+                "token",
+            )
+        })
+        .await
+    }
+
+    async fn delete_token(&self, hash: &str) -> Result<(), StoreError> {
+        let hash = hash.to_string();
+        self.run(move |c| change_one(c, "DELETE FROM tokens WHERE hash = ?1", [hash], "token"))
+            .await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.run(|c| query_all(c, "SELECT body FROM tokens ORDER BY hash", []))
             .await
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_core::{
     BlobError, BlobStore, ObjectMeta, Principal, PutMode, PutOptions, Registry, RegistryConfig,
-    RegistryError, Upload, crate_file_key, index_file_key,
+    RegistryError, Upload, UserChange, crate_file_key, index_file_key,
 };
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
@@ -81,9 +81,11 @@ async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>, Princ
         RegistryConfig::new("http://127.0.0.1:1", None),
     );
     registry.ensure_repository("main").await.unwrap();
-    let alice = Principal {
-        user: "alice".into(),
-    };
+    registry
+        .put_user("alice", UserChange::default())
+        .await
+        .unwrap();
+    let alice = registry.acting_as("alice").await.unwrap();
     registry
         .publish("main", &alice, upload("1.0.0", crate_bytes("1.0.0", "")))
         .await

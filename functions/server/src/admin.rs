@@ -1,20 +1,7 @@
 use crate::backend;
-use crate::cli::{ReindexArgs, SetupArgs, StorageArgs, TokenCreateArgs, UrlArgs};
+use crate::cli::{ReindexArgs, SetupArgs, StorageArgs};
 use crateyard_aws::{AwsClients, create_bucket, create_table};
 use indicatif::{ProgressBar, ProgressStyle};
-
-/// Prints the token alone on stdout, for scripts.
-pub async fn create_token(args: TokenCreateArgs) -> anyhow::Result<()> {
-    // Tokens do not depend on URLs; any will do for opening the registry.
-    let urls = UrlArgs {
-        public_url: Some("http://unused.invalid".into()),
-        api_url: None,
-    };
-    let registry = backend::open(&args.storage, &urls).await?.registry;
-    let created = registry.create_token(&args.user, &args.name).await?;
-    println!("{}", created.token);
-    Ok(())
-}
 
 pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
     let registry = backend::open(&args.storage, &args.urls).await?.registry;

@@ -1,6 +1,8 @@
 use clap::{Args, Parser, Subcommand};
+use crateyard_core::{Grant, Permission, parse_grant, parse_lifetime};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Crateyard: a private Cargo registry.
 #[derive(Debug, Parser)]
@@ -19,6 +21,16 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage users, their groups and admin rights.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage repositories: visibility and permissions.
+    Repo {
+        #[command(subcommand)]
+        command: RepoCommand,
+    },
     /// Rebuild every index file and config.json from the metadata store.
     Reindex(ReindexArgs),
     /// Create the S3 bucket and DynamoDB table as template.yaml declares them.
@@ -29,6 +41,28 @@ pub enum Command {
 pub enum TokenCommand {
     /// Create a token and print it (only its hash is stored).
     Create(TokenCreateArgs),
+    /// List tokens (never the tokens themselves: they are not kept).
+    List(TokenListArgs),
+    /// Revoke a token by the id `token list` shows.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user or change one.
+    Set(UserSetArgs),
+    /// List users.
+    List(StorageOnly),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Create a local repository.
+    Create(RepoCreateArgs),
+    /// Change a repository's visibility or permissions.
+    Set(RepoSetArgs),
+    /// List repositories with their settings.
+    List(StorageOnly),
 }
 
 /// Where the registry keeps its state: a data directory (local mode), or
@@ -78,6 +112,83 @@ pub struct TokenCreateArgs {
     /// A label to recognise the token by.
     #[arg(long, default_value = "cli")]
     pub name: String,
+    /// What the token may do, comma-separated: read, publish-new,
+    /// publish-update, yank, change-owners, admin (default: all its user may).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(Permission))]
+    pub scopes: Option<Vec<Permission>>,
+    /// Limit the token to crates matching these globs, like `serde-*`.
+    #[arg(long = "crates", num_args = 1..)]
+    pub crates: Vec<String>,
+    /// Limit the token to these repositories.
+    #[arg(long = "repo", num_args = 1..)]
+    pub repos: Vec<String>,
+    /// Lifetime, like `30d`, `12h` or `15m` (default: no expiry).
+    #[arg(long, value_parser = parse_lifetime)]
+    pub expires: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Only this user's tokens.
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// The token's id, from `crateyard token list`.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StorageOnly {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UserSetArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    pub login: String,
+    /// Make the user a registry admin (true) or not (false).
+    #[arg(long)]
+    pub admin: Option<bool>,
+    /// The user's groups, comma-separated (replaces the current ones).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pub groups: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct RepoCreateArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub urls: UrlArgs,
+    pub name: String,
+    /// Refuse anonymous downloads and search: every read needs a token.
+    #[arg(long)]
+    pub private: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RepoSetArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub urls: UrlArgs,
+    pub name: String,
+    /// Artifactory's "allow anonymous download and search".
+    #[arg(long)]
+    pub anonymous_read: Option<bool>,
+    /// Give SUBJECT exactly these permissions, e.g. `group:devs=read,publish-new`,
+    /// `user:ann=admin` or `authenticated=read`; `SUBJECT=none` removes its grant.
+    #[arg(long = "grant", value_parser = parse_grant, num_args = 1..)]
+    pub grants: Vec<Grant>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! `crateyard`: the local-mode server and the admin commands.
 
+mod access_admin;
 mod admin;
 mod backend;
 mod cli;
@@ -17,9 +18,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match cli::Cli::parse().command {
         cli::Command::Serve(args) => serve::run(args).await,
-        cli::Command::Token {
-            command: cli::TokenCommand::Create(args),
-        } => admin::create_token(args).await,
+        cli::Command::Token { command } => access_admin::token(command).await,
+        cli::Command::User { command } => access_admin::user(command).await,
+        cli::Command::Repo { command } => access_admin::repo(command).await,
         cli::Command::Reindex(args) => admin::reindex(args).await,
         cli::Command::Setup(args) => admin::setup(args).await,
     }

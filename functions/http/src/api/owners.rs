@@ -19,8 +19,10 @@ struct OwnersBody {
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path((repo, name)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let owners = state.registry.owners(&repo, &name).await?;
+    let caller = state.registry.authenticate(authorization(&headers)).await?;
+    let owners = state.registry.owners(caller.as_ref(), &repo, &name).await?;
     let users: Vec<Value> = owners
         .iter()
         .enumerate()

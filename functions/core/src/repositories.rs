@@ -1,0 +1,138 @@
+//! Repositories and their settings: visibility and permission grants.
+
+use crate::access::{Grant, Permission, Subject};
+use crate::keys::index_config_key;
+use crate::{ObjectKind, PutMode, PutOptions, Registry, RegistryError, Repository, StoreError};
+
+/// Names the URL space or the UI claims for themselves.
+const RESERVED_REPOSITORY_NAMES: [&str; 3] = ["api", "ui", "static"];
+
+/// A change to a repository's settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryChange {
+    /// Artifactory's "allow anonymous download and search".
+    pub anonymous_read: Option<bool>,
+    /// Replaces the permissions of these subjects (an empty list removes
+    /// the subject's grant).
+    pub grants: Vec<Grant>,
+}
+
+fn check_repository_name(name: &str) -> Result<(), RegistryError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(RegistryError::BadRequest(format!(
+            "`{name}` is not a valid repository name: use letters, digits, `-` and `_`"
+        )));
+    }
+    if RESERVED_REPOSITORY_NAMES.contains(&name) {
+        return Err(RegistryError::BadRequest(format!(
+            "`{name}` is reserved for the registry's own URLs; pick another repository name"
+        )));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// Creates a local repository (public, any signed-in user may publish)
+    /// unless one of that name exists, and (re)writes its `config.json`
+    /// either way, so a changed public URL takes effect.
+    pub async fn ensure_repository(&self, name: &str) -> Result<Repository, RegistryError> {
+        check_repository_name(name)?;
+        match self
+            .store
+            .create_repository(&Repository::new_local(name))
+            .await
+        {
+            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let repo = self.repository(name).await?;
+        self.write_index_config(&repo).await?;
+        Ok(repo)
+    }
+
+    /// Changes visibility or grants. Takes effect on the next request, in
+    /// every process sharing the store.
+    pub async fn update_repository(
+        &self,
+        name: &str,
+        change: RepositoryChange,
+    ) -> Result<Repository, RegistryError> {
+        let mut repo = self.repository(name).await?;
+        if let Some(anonymous_read) = change.anonymous_read {
+            repo.anonymous_read = anonymous_read;
+        }
+        for grant in change.grants {
+            if let Subject::Group(group) = &grant.to
+                && !grant.permissions.is_empty()
+                && !self.group_exists(group).await?
+            {
+                return Err(RegistryError::BadRequest(format!(
+                    "group `{group}` has no members; add one with `crateyard user set LOGIN --groups {group}` first"
+                )));
+            }
+            repo.grants.retain(|g| g.to != grant.to);
+            if !grant.permissions.is_empty() {
+                let mut permissions = grant.permissions;
+                permissions.sort();
+                permissions.dedup();
+                repo.grants.push(Grant {
+                    to: grant.to,
+                    permissions,
+                });
+            }
+        }
+        self.store.update_repository(&repo).await?;
+        self.write_index_config(&repo).await?;
+        tracing::info!(target: "crateyard::access", repo = %repo.name, anonymous_read = repo.anonymous_read, grants = ?repo.grants, "repository settings changed");
+        Ok(repo)
+    }
+
+    /// `index/config.json`: where cargo downloads crates and finds the API,
+    /// and whether it must send a token for reads.
+    pub async fn write_index_config(&self, repo: &Repository) -> Result<(), RegistryError> {
+        let config = serde_json::json!({
+            "dl": format!("{}/{}/crates/{{crate}}/{{crate}}-{{version}}.crate", self.config.public_url, repo.name),
+            "api": format!("{}/{}", self.config.api_url, repo.name),
+            "auth-required": !repo.anonymous_read,
+        });
+        let options = PutOptions {
+            content_type: "application/json",
+            cache_control: ObjectKind::IndexFile.cache_control(),
+            ..PutOptions::default()
+        };
+        let body = serde_json::to_vec_pretty(&config).expect("JSON values serialize");
+        self.blobs
+            .put(
+                &index_config_key(&repo.name),
+                body.into(),
+                PutMode::Overwrite,
+                options,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Parses `user:ann=read,publish-new` style grant arguments.
+pub fn parse_grant(text: &str) -> Result<Grant, String> {
+    let (subject, permissions) = text.split_once('=').ok_or_else(|| {
+        format!("`{text}`: write SUBJECT=PERMISSION,…, e.g. `group:devs=read,publish-new`")
+    })?;
+    let permissions = if permissions.trim().is_empty() || permissions.trim() == "none" {
+        Vec::new()
+    } else {
+        permissions
+            .split(',')
+            .map(str::parse::<Permission>)
+            .collect::<Result<_, _>>()?
+    };
+    Ok(Grant {
+        to: subject.parse()?,
+        permissions,
+    })
+}

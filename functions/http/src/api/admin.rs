@@ -1,0 +1,118 @@
+//! Registry administration over the API, for automation: users, groups,
+//! repository settings and reindex. Same services as `crateyard user|repo`.
+
+use crate::request::{authorization, read_body};
+use crate::{ApiError, AppState};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use crateyard_core::{Grant, RegistryError, RepositoryChange, UserChange};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const MAX_ADMIN_BODY: u64 = 64 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserBody {
+    admin: Option<bool>,
+    groups: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepositoryBody {
+    anonymous_read: Option<bool>,
+    #[serde(default)]
+    grants: Vec<Grant>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| RegistryError::BadRequest(format!("expected {shape}: {e}")).into())
+}
+
+/// `GET /api/v1/users`
+pub(crate) async fn users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let registry = &state.registry;
+    let who = registry.authenticate(authorization(&headers)).await?;
+    registry.authorize_global_admin(who.as_ref())?;
+    Ok(Json(json!({ "users": registry.users().await? })))
+}
+
+/// `PUT /api/v1/users/{login}`: create or change a user.
+pub(crate) async fn put_user(
+    State(state): State<AppState>,
+    Path(login): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let registry = &state.registry;
+    let who = registry.authenticate(authorization(&headers)).await?;
+    registry.authorize_global_admin(who.as_ref())?;
+    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let UserBody { admin, groups } =
+        parse(&body, "{\"admin\"?: bool, \"groups\"?: [\"name\", …]}")?;
+    let user = registry
+        .put_user(&login, UserChange { admin, groups })
+        .await?;
+    Ok(Json(json!({ "user": user })))
+}
+
+/// `GET /api/v1/repos`
+pub(crate) async fn repositories(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let registry = &state.registry;
+    let who = registry.authenticate(authorization(&headers)).await?;
+    registry.authorize_global_admin(who.as_ref())?;
+    Ok(Json(json!({ "repos": registry.repositories().await? })))
+}
+
+/// `PUT /api/v1/repos/{name}`: create a repository or change its settings.
+pub(crate) async fn put_repository(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let registry = &state.registry;
+    let who = registry.authenticate(authorization(&headers)).await?;
+    registry.authorize_global_admin(who.as_ref())?;
+    let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let RepositoryBody {
+        anonymous_read,
+        grants,
+    } = parse(
+        &body,
+        "{\"anonymous_read\"?: bool, \"grants\"?: [{\"to\": \"group:devs\", \"permissions\": [\"read\", …]}]}",
+    )?;
+    registry.ensure_repository(&name).await?;
+    let repo = registry
+        .update_repository(
+            &name,
+            RepositoryChange {
+                anonymous_read,
+                grants,
+            },
+        )
+        .await?;
+    Ok(Json(json!({ "repo": repo })))
+}
+
+/// `POST /{repo}/api/v1/reindex`: "Recalculate Index", for repository admins.
+pub(crate) async fn reindex(
+    State(state): State<AppState>,
+    Path(repo): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let registry = &state.registry;
+    let who = registry.require_principal(authorization(&headers)).await?;
+    let crates = registry.reindex_as(&who, &repo).await?;
+    Ok(Json(json!({ "ok": true, "crates": crates })))
+}

@@ -1,0 +1,114 @@
+//! Reads of a private repository: the token check in front of the index and
+//! crate files, and (on AWS, where public reads never reach us) serving them
+//! from the blob store.
+
+use crate::request::authorization;
+use crate::{ApiError, AppState};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use crateyard_core::{ObjectKind, Permission, Registry, RegistryError, Repository, object_kind};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a repository's settings are reused on the read path: a setting
+/// changed by another process applies within this time, and a burst of
+/// index reads costs one metadata lookup per repository.
+const SETTINGS_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+pub struct RepositoryCache {
+    entries: RwLock<HashMap<String, (Instant, Arc<Repository>)>>,
+}
+
+impl RepositoryCache {
+    async fn get(&self, registry: &Registry, name: &str) -> Result<Arc<Repository>, RegistryError> {
+        if let Some((at, repo)) = self.entries.read().expect("not poisoned").get(name)
+            && at.elapsed() < SETTINGS_TTL
+        {
+            return Ok(repo.clone());
+        }
+        let repo = Arc::new(registry.repository(name).await?);
+        self.entries
+            .write()
+            .expect("not poisoned")
+            .insert(name.into(), (Instant::now(), repo.clone()));
+        Ok(repo)
+    }
+}
+
+/// Lets the read through, or answers it: 404 for an unknown repository,
+/// 401 without a valid token, 404 for what the token may not see.
+pub(crate) async fn check(
+    state: &AppState,
+    repo: &str,
+    krate: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Arc<Repository>, Response> {
+    let registry = &state.registry;
+    let repository = state
+        .repositories
+        .get(registry, repo)
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
+    if repository.anonymous_read {
+        return Ok(repository);
+    }
+    let caller = registry
+        .authenticate(authorization(headers))
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
+    let target = krate.map(|name| crateyard_core::CrateTarget { name, owners: None });
+    registry
+        .authorize(caller.as_ref(), &repository, Permission::Read, target)
+        .map_err(|e| ApiError(e).into_response())?;
+    Ok(repository)
+}
+
+/// Serves an object from the blob store, with the headers S3 would give.
+pub(crate) async fn serve_from_store(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
+    let Some(kind) = object_kind(key) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (bytes, meta) = match state.registry.object(key).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let etag = format!("\"{}\"", meta.etag.trim_matches('"'));
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|inm| {
+            inm.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    let content_type = if key.ends_with("/config.json") {
+        "application/json"
+    } else {
+        kind.content_type()
+    };
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response()
+    };
+    let out = response.headers_mut();
+    // Private: no shared cache may keep it.
+    let cache_control = match kind {
+        ObjectKind::CrateFile => "private, max-age=31536000, immutable",
+        _ => "private, no-cache",
+    };
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        out.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(meta.last_modified)) {
+        out.insert(header::LAST_MODIFIED, v);
+    }
+    response
+}

@@ -1,0 +1,166 @@
+//! `crateyard token|user|repo …`: access control from the command line.
+//! They act on the store directly, so a running server sees the change on
+//! its next request.
+
+use crate::backend;
+use crate::cli::{RepoCommand, StorageArgs, TokenCommand, UrlArgs, UserCommand};
+use crateyard_core::{Registry, RepositoryChange, TokenRequest, UserChange};
+use std::sync::Arc;
+
+/// Opens the registry for commands that write no index files, where the
+/// public URL does not matter.
+async fn open_for_admin(storage: &StorageArgs) -> anyhow::Result<Arc<Registry>> {
+    let urls = UrlArgs {
+        public_url: Some("http://unused.invalid".into()),
+        api_url: None,
+    };
+    Ok(backend::open(storage, &urls).await?.registry)
+}
+
+pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create(args) => {
+            let registry = open_for_admin(&args.storage).await?;
+            let created = registry
+                .create_token(TokenRequest {
+                    user: args.user,
+                    name: args.name,
+                    scopes: args.scopes,
+                    crates: args.crates,
+                    repos: args.repos,
+                    lifetime: args.expires,
+                })
+                .await?;
+            eprintln!(
+                "token {} for `{}` created; it is shown once, here:",
+                created.record.id(),
+                created.record.user
+            );
+            // The token alone on stdout, for scripts.
+            println!("{}", created.token);
+        }
+        TokenCommand::List(args) => {
+            let registry = open_for_admin(&args.storage).await?;
+            println!(
+                "{:<16}  {:<16}  {:<12}  {:<24}  {:<20}  LIMITS",
+                "ID", "USER", "NAME", "SCOPES", "EXPIRES"
+            );
+            for t in registry.tokens(args.user.as_deref()).await? {
+                let scopes = t.scopes.as_ref().map_or_else(
+                    || "all".to_string(),
+                    |s| s.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
+                );
+                let expires = t
+                    .expires_at
+                    .map_or_else(|| "never".to_string(), |at| format!("unix {at}"));
+                let mut limits = Vec::new();
+                if !t.crates.is_empty() {
+                    limits.push(format!("crates {}", t.crates.join(" ")));
+                }
+                if !t.repos.is_empty() {
+                    limits.push(format!("repos {}", t.repos.join(" ")));
+                }
+                println!(
+                    "{:<16}  {:<16}  {:<12}  {:<24}  {:<20}  {}",
+                    t.id(),
+                    t.user,
+                    t.name,
+                    scopes,
+                    expires,
+                    limits.join("; ")
+                );
+            }
+        }
+        TokenCommand::Revoke(args) => {
+            let registry = open_for_admin(&args.storage).await?;
+            let revoked = registry.revoke_token(&args.id, None).await?;
+            eprintln!("token {} of `{}` revoked", revoked.id(), revoked.user);
+        }
+    }
+    Ok(())
+}
+
+pub async fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Set(args) => {
+            let registry = open_for_admin(&args.storage).await?;
+            let user = registry
+                .put_user(
+                    &args.login,
+                    UserChange {
+                        admin: args.admin,
+                        groups: args.groups,
+                    },
+                )
+                .await?;
+            eprintln!(
+                "user `{}`: admin {}, groups [{}]",
+                user.login,
+                user.admin,
+                user.groups.join(", ")
+            );
+        }
+        UserCommand::List(args) => {
+            let registry = open_for_admin(&args.storage).await?;
+            println!("{:<24}  {:<5}  GROUPS", "LOGIN", "ADMIN");
+            for u in registry.users().await? {
+                println!("{:<24}  {:<5}  {}", u.login, u.admin, u.groups.join(","));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn repo(command: RepoCommand) -> anyhow::Result<()> {
+    match command {
+        RepoCommand::Create(args) => {
+            let registry = backend::open(&args.storage, &args.urls).await?.registry;
+            registry.ensure_repository(&args.name).await?;
+            let change = RepositoryChange {
+                anonymous_read: Some(!args.private),
+                grants: Vec::new(),
+            };
+            let repo = registry.update_repository(&args.name, change).await?;
+            eprintln!(
+                "repository `{}` is ready ({}):\n\n{}",
+                repo.name,
+                if repo.anonymous_read {
+                    "public"
+                } else {
+                    "private"
+                },
+                registry.setup_snippet(&repo.name)
+            );
+        }
+        RepoCommand::Set(args) => {
+            let registry = backend::open(&args.storage, &args.urls).await?.registry;
+            let change = RepositoryChange {
+                anonymous_read: args.anonymous_read,
+                grants: args.grants,
+            };
+            let repo = registry.update_repository(&args.name, change).await?;
+            eprintln!("repository `{}` updated", repo.name);
+        }
+        RepoCommand::List(args) => {
+            let registry = open_for_admin(&args.storage).await?;
+            println!("{:<20}  {:<8}  GRANTS", "NAME", "READS");
+            for r in registry.repositories().await? {
+                let grants: Vec<String> = r
+                    .grants
+                    .iter()
+                    .map(|g| {
+                        let perms: Vec<&str> = g.permissions.iter().map(|p| p.as_str()).collect();
+                        format!("{}={}", g.to, perms.join(","))
+                    })
+                    .collect();
+                let reads = if r.anonymous_read {
+                    "public"
+                } else {
+                    "private"
+                };
+                println!("{:<20}  {:<8}  {}", r.name, reads, grants.join(" "));
+            }
+        }
+    }
+    Ok(())
+}
