@@ -11,6 +11,9 @@ use tempfile::TempDir;
 /// The registry name cargo knows the server by in these tests.
 pub const REGISTRY: &str = "cy";
 
+/// Where [`Server::start_logged`] keeps the server's log, in its data directory.
+const LOG_FILE: &str = "server.log";
+
 /// The `crateyard` binary of this build (`cargo test` builds it for the
 /// server crate's own integration tests).
 pub fn crateyard_bin() -> PathBuf {
@@ -46,6 +49,19 @@ impl Server {
         let data = Arc::new(tempfile::tempdir().expect("temp dir"));
         let storage = vec!["--data".to_string(), data.path().display().to_string()];
         Self::spawn(data, storage, Vec::new(), None)
+    }
+
+    /// Local mode, with the server's info-level log kept for [`Server::log`].
+    pub fn start_logged() -> Self {
+        let data = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let storage = vec!["--data".to_string(), data.path().display().to_string()];
+        let env = vec![("RUST_LOG".to_string(), "info".to_string())];
+        Self::spawn(data, storage, env, None)
+    }
+
+    /// What a server from [`Server::start_logged`] has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data().join(LOG_FILE)).unwrap_or_default()
     }
 
     /// The AWS backend on a new bucket and table of the moto_server named by
@@ -130,14 +146,25 @@ impl Server {
         command
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(&storage)
+            .env("RUST_LOG", "warn")
             .envs(env.clone());
         if let Some(public_url) = &public_url {
             command.args(["--public-url", public_url]);
         }
+        let logged = env.iter().any(|(k, _)| k == "RUST_LOG");
+        let stderr = if logged {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(data.path().join(LOG_FILE))
+                .expect("log file");
+            Stdio::from(log)
+        } else {
+            Stdio::inherit()
+        };
         let mut child = command
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("crateyard starts");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -260,6 +287,13 @@ impl Cargo {
             .env(
                 format!("CARGO_REGISTRIES_{}_INDEX", REGISTRY.to_uppercase()),
                 &self.index_url,
+            )
+            .env(
+                format!(
+                    "CARGO_REGISTRIES_{}_CREDENTIAL_PROVIDER",
+                    REGISTRY.to_uppercase()
+                ),
+                "cargo:token",
             )
             .env("CARGO_TARGET_DIR", dir.join("target"))
             .env("CARGO_TERM_COLOR", "never")

@@ -89,7 +89,11 @@ impl Registry {
         };
         rules.check(existing.as_ref(), &versions)?;
 
-        let own_urls = [self.index_url(repo)];
+        // Dependencies on this registry may name it by either URL.
+        let own_urls = [
+            format!("sparse+{}/{repo}/index/", self.config.public_url),
+            format!("sparse+{}/{repo}/index/", self.config.api_url),
+        ];
         let inspected = inspect_crate(&tarball, &name, &version, &own_urls, &self.config.limits)?;
         let mut line = inspected.index_line;
         check_dependency_names(&line.deps)?;

@@ -58,9 +58,20 @@ impl Registry {
         &self.config
     }
 
+    /// Where a repository's index and crates are read: the static host for
+    /// a public repository; the API for a private one, since every read must
+    /// show a token there (on AWS the static host cannot check one).
+    pub fn read_url(&self, repo: &Repository) -> &str {
+        if repo.anonymous_read {
+            &self.config.public_url
+        } else {
+            &self.config.api_url
+        }
+    }
+
     /// The sparse index URL cargo is configured with, `sparse+` included.
-    pub fn index_url(&self, repo: &str) -> String {
-        format!("sparse+{}/{repo}/index/", self.config.public_url)
+    pub fn index_url(&self, repo: &Repository) -> String {
+        format!("sparse+{}/{}/index/", self.read_url(repo), repo.name)
     }
 
     pub async fn repository(&self, name: &str) -> Result<Repository, RegistryError> {
@@ -75,9 +86,10 @@ impl Registry {
     }
 
     /// The "Set Me Up" snippet for `~/.cargo/config.toml`.
-    pub fn setup_snippet(&self, repo: &str) -> String {
+    pub fn setup_snippet(&self, repo: &Repository) -> String {
         format!(
-            "[registries.{repo}]\nindex = \"{}\"\ncredential-provider = \"cargo:token\"\n",
+            "[registries.{}]\nindex = \"{}\"\ncredential-provider = \"cargo:token\"\n",
+            repo.name,
             self.index_url(repo)
         )
     }

@@ -96,7 +96,7 @@ impl Registry {
     /// and whether it must send a token for reads.
     pub async fn write_index_config(&self, repo: &Repository) -> Result<(), RegistryError> {
         let config = serde_json::json!({
-            "dl": format!("{}/{}/crates/{{crate}}/{{crate}}-{{version}}.crate", self.config.public_url, repo.name),
+            "dl": format!("{}/{}/crates/{{crate}}/{{crate}}-{{version}}.crate", self.read_url(repo), repo.name),
             "api": format!("{}/{}", self.config.api_url, repo.name),
             "auth-required": !repo.anonymous_read,
         });

@@ -129,7 +129,7 @@ pub async fn repo(command: RepoCommand) -> anyhow::Result<()> {
                 } else {
                     "private"
                 },
-                registry.setup_snippet(&repo.name)
+                registry.setup_snippet(&repo)
             );
         }
         RepoCommand::Set(args) => {

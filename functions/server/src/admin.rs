@@ -46,7 +46,7 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         eprintln!(
             "repository `{}` is ready:\n\n{}",
             repo.name,
-            registry.setup_snippet(&repo.name)
+            registry.setup_snippet(&repo)
         );
     }
     Ok(())

@@ -31,7 +31,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         // The public URL may have changed since the last start.
         registry.write_index_config(&repo).await?;
     }
-    registry.ensure_repository(DEFAULT_REPOSITORY).await?;
+    let main = registry.ensure_repository(DEFAULT_REPOSITORY).await?;
 
     let state = AppState::new(registry.clone(), backend.static_root);
     let storage = match (&args.storage.bucket, &args.storage.table) {
@@ -44,8 +44,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
          Then create a token and log in:\n  \
          crateyard token create {storage} --user $USER\n  \
          cargo login --registry {DEFAULT_REPOSITORY}\n",
-        index = registry.index_url(DEFAULT_REPOSITORY),
-        snippet = registry.setup_snippet(DEFAULT_REPOSITORY),
+        index = registry.index_url(&main),
+        snippet = registry.setup_snippet(&main),
     );
     // A closed stdout (a supervisor that stopped reading) must not stop the server.
     let mut stdout = std::io::stdout();

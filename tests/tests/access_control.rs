@@ -1,0 +1,482 @@
+//! Access control end to end: every endpoint × every kind of credential on a
+//! private repository, with the exact status and, on a denial, proof that
+//! nothing changed; then the real cargo against a private repository.
+
+use crateyard_e2e::{Cargo, Project, REGISTRY, Server, error_detail, publish};
+use crateyard_tarball::TarballBuilder;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::Output;
+
+const REPO: &str = "vault";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    IndexRead,
+    Download,
+    PublishNew,
+    PublishUpdate,
+    Yank,
+    Unyank,
+    OwnersList,
+    OwnersAdd,
+    OwnersRemove,
+    Search,
+    TokenAdmin,
+    DirectUpload,
+    Reindex,
+}
+
+use Endpoint::*;
+
+const ENDPOINTS: [Endpoint; 13] = [
+    IndexRead,
+    Download,
+    PublishNew,
+    PublishUpdate,
+    Yank,
+    Unyank,
+    OwnersList,
+    OwnersAdd,
+    OwnersRemove,
+    Search,
+    TokenAdmin,
+    DirectUpload,
+    Reindex,
+];
+
+/// Expected statuses, in [`ENDPOINTS`] order, per credential.
+const EXPECTED: [(&str, [u16; 13]); 12] = [
+    ("none", [401; 13]),
+    ("malformed", [401; 13]),
+    ("unknown", [401; 13]),
+    ("revoked", [401; 13]),
+    ("expired", [401; 13]),
+    (
+        "read-scope",
+        [
+            200, 200, 403, 403, 403, 403, 200, 403, 403, 200, 403, 403, 403,
+        ],
+    ),
+    (
+        "crate-glob",
+        [
+            404, 404, 403, 403, 404, 404, 404, 404, 404, 200, 403, 403, 403,
+        ],
+    ),
+    (
+        "other-repo",
+        [
+            404, 404, 403, 403, 404, 404, 404, 404, 404, 404, 403, 403, 403,
+        ],
+    ),
+    (
+        "non-owner",
+        [
+            200, 200, 200, 403, 403, 403, 200, 403, 403, 200, 403, 403, 403,
+        ],
+    ),
+    (
+        "owner",
+        [
+            200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 403, 201, 403,
+        ],
+    ),
+    (
+        "group-owner",
+        [
+            200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 403, 201, 403,
+        ],
+    ),
+    (
+        "admin",
+        [
+            200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200,
+        ],
+    ),
+];
+
+fn crate_file(name: &str, version: &str) -> Vec<u8> {
+    let manifest =
+        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    TarballBuilder::new(&format!("{name}-{version}"))
+        .file("Cargo.toml", manifest.as_bytes())
+        .file("src/lib.rs", b"")
+        .build()
+}
+
+fn publish_frame(name: &str, version: &str) -> Vec<u8> {
+    let json =
+        serde_json::to_vec(&json!({ "name": name, "vers": version, "deps": [], "features": {} }))
+            .unwrap();
+    let tarball = crate_file(name, version);
+    let mut body = Vec::new();
+    body.extend((json.len() as u32).to_le_bytes());
+    body.extend(&json);
+    body.extend((tarball.len() as u32).to_le_bytes());
+    body.extend(tarball);
+    body
+}
+
+#[track_caller]
+fn succeeded(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// A server with repository `vault` (private; any signed-in user may read
+/// and publish new crates), users `root` (admin), `owner`, `groupie` (in
+/// group `devs`), `stranger` and `bystander`, and crate `held` owned by `owner` and
+/// `group:devs`.
+struct World {
+    server: Server,
+    /// Every credential of [`EXPECTED`], as an `Authorization` header value.
+    credentials: Vec<(&'static str, Option<String>)>,
+    admin: String,
+}
+
+impl World {
+    fn new(server: Server) -> Self {
+        let urls = [
+            "--public-url".to_string(),
+            server.public_url.clone(),
+            "--api-url".to_string(),
+            server.url.clone(),
+        ];
+        let admin = |args: &[&str]| succeeded(server.admin(args));
+        admin(&["user", "set", "root", "--admin", "true"]);
+        admin(&["user", "set", "owner"]);
+        admin(&["user", "set", "groupie", "--groups", "devs"]);
+        admin(&["user", "set", "stranger"]);
+        admin(&["user", "set", "bystander"]);
+        let mut create = vec!["repo", "create", REPO, "--private"];
+        create.extend(urls.iter().map(String::as_str));
+        admin(&create);
+        let mut grant = vec![
+            "repo",
+            "set",
+            REPO,
+            "--grant",
+            "authenticated=read,publish-new,publish-update,yank,change-owners",
+        ];
+        grant.extend(urls.iter().map(String::as_str));
+        admin(&grant);
+
+        let token = |extra: &[&str]| -> (String, String) {
+            let mut args = vec!["token", "create"];
+            args.extend(extra);
+            let out = server.admin(&args);
+            let stderr = succeeded(out.clone());
+            let announced = stderr.lines().find(|l| l.starts_with("token ")).unwrap();
+            let id = announced.split_whitespace().nth(1).unwrap().to_string();
+            (
+                String::from_utf8(out.stdout).unwrap().trim().to_string(),
+                id,
+            )
+        };
+        let (root, _) = token(&["--user", "root"]);
+        let (owner, _) = token(&["--user", "owner"]);
+        let (revoked, revoked_id) = token(&["--user", "owner"]);
+        admin(&["token", "revoke", &revoked_id]);
+        let (expired, _) = token(&["--user", "owner", "--expires", "1s"]);
+        let (read_only, _) = token(&["--user", "owner", "--scopes", "read"]);
+        let (globbed, _) = token(&["--user", "owner", "--crates", "other-*"]);
+        let (elsewhere, _) = token(&["--user", "owner", "--repo", "main"]);
+        let (stranger, _) = token(&["--user", "stranger"]);
+        let (groupie, _) = token(&["--user", "groupie"]);
+
+        let world = Self {
+            credentials: vec![
+                ("none", None),
+                ("malformed", Some("Bearer ".into())),
+                ("unknown", Some(format!("cyd_{}", "0".repeat(64)))),
+                ("revoked", Some(revoked)),
+                ("expired", Some(expired)),
+                ("read-scope", Some(read_only)),
+                ("crate-glob", Some(globbed)),
+                ("other-repo", Some(elsewhere)),
+                ("non-owner", Some(stranger)),
+                ("owner", Some(owner.clone())),
+                ("group-owner", Some(groupie)),
+                ("admin", Some(format!("Bearer {root}"))),
+            ],
+            admin: root,
+            server,
+        };
+        let (status, body) = world.request(
+            "PUT",
+            "api/v1/crates/new",
+            Some(&owner),
+            publish_frame("held", "1.0.0"),
+        );
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = world.request(
+            "PUT",
+            "api/v1/crates/held/owners",
+            Some(&owner),
+            br#"{"users":["group:devs"]}"#.to_vec(),
+        );
+        assert_eq!(status, 200, "{body}");
+        // Let the expiring token expire.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        world
+    }
+
+    /// A request under `/vault/` (or `/` for paths starting with `/`), at the
+    /// server itself: on AWS, a private repository's reads go to the API.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let url = match path.strip_prefix('/') {
+            Some(path) => format!("{}/{path}", self.server.url),
+            None => format!("{}/{REPO}/{path}", self.server.url),
+        };
+        let mut request = self
+            .server
+            .http()
+            .request(method.parse().unwrap(), url)
+            .body(body);
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        if status == 401 {
+            let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+            assert!(challenge.starts_with("Cargo login_url=\""), "{challenge}");
+        }
+        (status, response.text().unwrap())
+    }
+
+    fn call(&self, endpoint: Endpoint, auth: Option<&str>, cell: usize) -> (u16, String) {
+        let owners_change = |method| {
+            self.request(
+                method,
+                "api/v1/crates/held/owners",
+                auth,
+                br#"{"users":["stranger"]}"#.to_vec(),
+            )
+        };
+        match endpoint {
+            IndexRead => self.request("GET", "index/he/ld/held", auth, vec![]),
+            Download => self.request("GET", "crates/held/held-1.0.0.crate", auth, vec![]),
+            PublishNew => self.request(
+                "PUT",
+                "api/v1/crates/new",
+                auth,
+                publish_frame(&format!("fresh-{cell}"), "1.0.0"),
+            ),
+            PublishUpdate => self.request(
+                "PUT",
+                "api/v1/crates/new",
+                auth,
+                publish_frame("held", &format!("1.{cell}.0")),
+            ),
+            Yank => self.request("DELETE", "api/v1/crates/held/1.0.0/yank", auth, vec![]),
+            Unyank => self.request("PUT", "api/v1/crates/held/1.0.0/unyank", auth, vec![]),
+            OwnersList => self.request("GET", "api/v1/crates/held/owners", auth, vec![]),
+            OwnersAdd => owners_change("PUT"),
+            OwnersRemove => owners_change("DELETE"),
+            Search => self.request("GET", "api/v1/crates?q=&per_page=100", auth, vec![]),
+            TokenAdmin => self.request(
+                "POST",
+                "/api/v1/tokens",
+                auth,
+                br#"{"user":"bystander","name":"minted"}"#.to_vec(),
+            ),
+            DirectUpload => {
+                let version = format!("2.{cell}.0");
+                self.request(
+                    "PUT",
+                    &format!("crates/held/held-{version}.crate"),
+                    auth,
+                    crate_file("held", &version),
+                )
+            }
+            Reindex => self.request("POST", "api/v1/reindex", auth, vec![]),
+        }
+    }
+
+    /// Everything a request could change, as the admin sees it.
+    fn snapshot(&self) -> Value {
+        let admin = Some(self.admin.as_str());
+        let get = |path: &str| {
+            let (status, body) = self.request("GET", path, admin, vec![]);
+            json!({ "status": status, "body": body })
+        };
+        json!({
+            "index": get("index/he/ld/held"),
+            "owners": get("api/v1/crates/held/owners"),
+            "crates": get("api/v1/crates?q=&per_page=100"),
+            "tokens": get("/api/v1/tokens?user=bystander"),
+        })
+    }
+}
+
+fn run_matrix(world: &World) {
+    let mut cells = 0;
+    let mut failures = Vec::new();
+    for (credential, auth) in &world.credentials {
+        let expected = EXPECTED
+            .iter()
+            .find(|(name, _)| name == credential)
+            .map(|(_, statuses)| statuses)
+            .unwrap();
+        for (endpoint, want) in ENDPOINTS.iter().zip(expected) {
+            cells += 1;
+            let before = (*want >= 400).then(|| world.snapshot());
+            let (status, body) = world.call(*endpoint, auth.as_deref(), cells);
+            if status != *want {
+                failures.push(format!(
+                    "{credential} × {endpoint:?}: {status}, want {want}: {body}"
+                ));
+                continue;
+            }
+            if let Some(before) = before {
+                assert!(
+                    !error_detail(&body).is_empty(),
+                    "{credential} × {endpoint:?}: {body}"
+                );
+                let after = world.snapshot();
+                if before != after {
+                    failures.push(format!(
+                        "{credential} × {endpoint:?} was denied but changed state"
+                    ));
+                }
+            }
+        }
+    }
+    assert_eq!(cells, 156);
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn access_matrix_local() {
+    run_matrix(&World::new(Server::start()));
+}
+
+#[test]
+fn access_matrix_aws() {
+    run_matrix(&World::new(Server::start_aws()));
+}
+
+#[test]
+fn a_token_limited_to_some_crates_searches_only_those() {
+    let world = World::new(Server::start());
+    let glob = &world
+        .credentials
+        .iter()
+        .find(|(c, _)| *c == "crate-glob")
+        .unwrap()
+        .1;
+    let (status, body) = world.call(Search, glob.as_deref(), 0);
+    assert_eq!(status, 200);
+    let hits: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(hits["meta"]["total"], 0, "{hits}");
+    let (_, body) = world.call(Search, Some(&world.admin), 0);
+    let hits: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(hits["crates"][0]["name"], "held", "{hits}");
+}
+
+#[test]
+fn cargo_needs_a_token_for_a_private_repository() {
+    let server = Server::start_logged();
+    let token = server.token("alice");
+    let publisher = Cargo::new(&server, Some(&token));
+    publish(&publisher, "secret", "1.0.0", "");
+    succeeded(server.admin(&["repo", "set", "main", "--anonymous-read", "false"]));
+    // Settings reach a running server within a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.get("main/index/config.json").status() != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "config.json stays public"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let config: Value = server
+        .http()
+        .get(format!("{}/main/index/config.json", server.url))
+        .header("Authorization", &token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(config["auth-required"], true);
+
+    let app = Project::new(
+        "app",
+        "0.1.0",
+        &format!("[dependencies]\nsecret = {{ version = \"1\", registry = \"{REGISTRY}\" }}\n"),
+    );
+    let anonymous = Cargo::new(&server, None);
+    let (ok, _, stderr) = anonymous.run(app.path(), &["build"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("cargo login --registry {REGISTRY}")),
+        "{stderr}"
+    );
+
+    // CARGO_REGISTRIES_CY_TOKEN
+    let out = publisher.ok(app.path(), &["build"]);
+    assert!(out.contains("Compiling secret v1.0.0"), "{out}");
+
+    // `cargo login`, then `cargo logout`.
+    let with_login = Cargo::new(&server, None);
+    let mut login = with_login.command(app.path(), &["login", "--registry", REGISTRY]);
+    login.stdin(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{token}").unwrap();
+    assert!(child.wait().unwrap().success());
+    std::fs::remove_dir_all(app.path().join("target")).unwrap();
+    let out = with_login.ok(app.path(), &["build"]);
+    assert!(out.contains("Compiling secret v1.0.0"), "{out}");
+    with_login.ok(app.path(), &["logout", "--registry", REGISTRY]);
+    let (ok, _, stderr) = with_login.run(app.path(), &["generate-lockfile"]);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cargo login --registry {REGISTRY}")),
+        "{stderr}"
+    );
+
+    // `cargo publish --token` into the private repository.
+    let next = Project::new("secret", "1.1.0", "");
+    anonymous.ok(
+        next.path(),
+        &[
+            "publish",
+            "--registry",
+            REGISTRY,
+            "--token",
+            &token,
+            "--no-verify",
+            "--allow-dirty",
+        ],
+    );
+
+    // The log has a decision per request, and never a token.
+    let log = server.log();
+    assert!(
+        log.contains("outcome=\"allowed\"") || log.contains("outcome=allowed"),
+        "{log}"
+    );
+    assert!(log.contains("denied"), "{log}");
+    assert!(!log.contains(&token), "the log shows a token");
+    assert!(
+        !log.contains(&token["cyd_".len()..]),
+        "the log shows a token"
+    );
+}
