@@ -42,17 +42,17 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::List(args) => {
             let registry = open_for_admin(&args.storage).await?;
             println!(
-                "{:<16}  {:<16}  {:<12}  {:<24}  {:<20}  LIMITS",
-                "ID", "USER", "NAME", "SCOPES", "EXPIRES"
+                "{:<16}  {:<16}  {:<12}  {:<24}  {:<16}  {:<16}  LIMITS",
+                "ID", "USER", "NAME", "SCOPES", "EXPIRES", "LAST USED"
             );
             for t in registry.tokens(args.user.as_deref()).await? {
                 let scopes = t.scopes.as_ref().map_or_else(
                     || "all".to_string(),
                     |s| s.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
                 );
-                let expires = t
-                    .expires_at
-                    .map_or_else(|| "never".to_string(), |at| format!("unix {at}"));
+                let unix = |at: Option<i64>, none: &str| {
+                    at.map_or_else(|| none.to_string(), |at| format!("unix {at}"))
+                };
                 let mut limits = Vec::new();
                 if !t.crates.is_empty() {
                     limits.push(format!("crates {}", t.crates.join(" ")));
@@ -61,12 +61,13 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                     limits.push(format!("repos {}", t.repos.join(" ")));
                 }
                 println!(
-                    "{:<16}  {:<16}  {:<12}  {:<24}  {:<20}  {}",
+                    "{:<16}  {:<16}  {:<12}  {:<24}  {:<16}  {:<16}  {}",
                     t.id(),
                     t.user,
                     t.name,
                     scopes,
-                    expires,
+                    unix(t.expires_at, "never"),
+                    unix(t.last_used_at, "never"),
                     limits.join("; ")
                 );
             }
