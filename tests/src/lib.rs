@@ -272,9 +272,14 @@ pub struct Cargo {
 
 impl Cargo {
     pub fn new(server: &Server, token: Option<&str>) -> Self {
+        Self::with_index(&server.index_url(), token)
+    }
+
+    /// Cargo pointed at a sparse index URL (`sparse+…`) of its own.
+    pub fn with_index(index_url: &str, token: Option<&str>) -> Self {
         Self {
             home: tempfile::tempdir().expect("temp dir"),
-            index_url: server.index_url(),
+            index_url: index_url.into(),
             token: token.map(str::to_string),
         }
     }

@@ -266,8 +266,13 @@ impl World {
             )
         };
         match endpoint {
-            IndexRead => self.request("GET", "index/he/ld/held", auth, vec![]),
-            Download => self.request("GET", "crates/held/held-1.0.0.crate", auth, vec![]),
+            IndexRead => self.request("GET", "api/private/index/he/ld/held", auth, vec![]),
+            Download => self.request(
+                "GET",
+                "api/private/crates/held/held-1.0.0.crate",
+                auth,
+                vec![],
+            ),
             PublishNew => self.request(
                 "PUT",
                 "api/v1/crates/new",
@@ -313,7 +318,7 @@ impl World {
             json!({ "status": status, "body": body })
         };
         json!({
-            "index": get("index/he/ld/held"),
+            "index": get("api/private/index/he/ld/held"),
             "owners": get("api/v1/crates/held/owners"),
             "crates": get("api/v1/crates?q=&per_page=100"),
             "tokens": get("/api/v1/tokens?user=bystander"),
@@ -479,4 +484,91 @@ fn cargo_needs_a_token_for_a_private_repository() {
         !log.contains(&token["cyd_".len()..]),
         "the log shows a token"
     );
+}
+
+#[test]
+fn aws_private_reads_go_through_the_api() {
+    let server = Server::start_aws();
+    let token = server.token("alice");
+    publish(&Cargo::new(&server, Some(&token)), "hidden", "1.0.0", "");
+    let public_index = format!("{}/main/index/hi/dd/hidden", server.public_url);
+    let tagging = |key: &str| {
+        server
+            .http()
+            .get(format!("{}/{key}?tagging", server.public_url))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    assert!(!tagging("main/index/hi/dd/hidden").contains("crateyard-private"));
+    assert_eq!(
+        server.http().get(&public_index).send().unwrap().status(),
+        200
+    );
+
+    succeeded(server.admin(&[
+        "repo",
+        "set",
+        "main",
+        "--anonymous-read",
+        "false",
+        "--public-url",
+        &server.public_url,
+        "--api-url",
+        &server.url,
+    ]));
+    // Every object of the repository is now tagged, which the bucket policy
+    // (and CloudFront's) turn into "not readable on the static path".
+    for key in [
+        "main/index/config.json",
+        "main/index/hi/dd/hidden",
+        "main/crates/hidden/hidden-1.0.0.crate",
+    ] {
+        assert!(tagging(key).contains("crateyard-private"), "{key}");
+    }
+    let private_index = format!("sparse+{}/main/api/private/index/", server.url);
+    let config: Value = server
+        .http()
+        .get(format!("{}/main/api/private/index/config.json", server.url))
+        .header("Authorization", &token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(config["auth-required"], true);
+    assert_eq!(
+        config["dl"],
+        format!(
+            "{}/main/api/private/crates/{{crate}}/{{crate}}-{{version}}.crate",
+            server.url
+        )
+    );
+
+    // The download is a redirect to a presigned S3 URL.
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let download = no_redirects
+        .get(format!(
+            "{}/main/api/private/crates/hidden/hidden-1.0.0.crate",
+            server.url
+        ))
+        .header("Authorization", &token)
+        .send()
+        .unwrap();
+    assert_eq!(download.status(), 307);
+    let location = download.headers()["location"].to_str().unwrap();
+    assert!(location.contains("X-Amz-Signature="), "{location}");
+
+    let app = Project::new(
+        "app",
+        "0.1.0",
+        &format!("[dependencies]\nhidden = {{ version = \"1\", registry = \"{REGISTRY}\" }}\n"),
+    );
+    let (ok, _, stderr) = Cargo::with_index(&private_index, None).run(app.path(), &["build"]);
+    assert!(!ok && stderr.contains("cargo login"), "{stderr}");
+    let out = Cargo::with_index(&private_index, Some(&token)).ok(app.path(), &["build"]);
+    assert!(out.contains("Compiling hidden v1.0.0"), "{out}");
 }

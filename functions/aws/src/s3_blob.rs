@@ -2,11 +2,13 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Tag, Tagging};
 use bytes::Bytes;
 use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Objects in one S3 bucket, keys as the core lays them out.
 #[derive(Debug, Clone)]
@@ -23,6 +25,11 @@ impl S3BlobStore {
         }
     }
 }
+
+/// The object tag that keeps a private repository's objects off the static
+/// read path: the bucket policy (`setup.rs`, `template.yaml`) lets readers
+/// get only objects without it.
+pub const PRIVATE_TAG: &str = "crateyard-private";
 
 /// The HTTP status S3 answered a failed request with, if it answered.
 fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
@@ -72,7 +79,8 @@ impl BlobStore for S3BlobStore {
             .body(ByteStream::from(body))
             .content_type(options.content_type)
             .cache_control(options.cache_control)
-            .set_metadata(Some(options.metadata.clone().into_iter().collect()));
+            .set_metadata(Some(options.metadata.clone().into_iter().collect()))
+            .set_tagging(options.private.then(|| format!("{PRIVATE_TAG}=true")));
         request = match &mode {
             PutMode::Overwrite => request,
             PutMode::Create => request.if_none_match("*"),
@@ -170,5 +178,47 @@ impl BlobStore for S3BlobStore {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    async fn set_private(&self, key: &str, private: bool) -> Result<(), BlobError> {
+        if private {
+            let tag = Tag::builder()
+                .key(PRIVATE_TAG)
+                .value("true")
+                .build()
+                .map_err(backend)?;
+            let tagging = Tagging::builder().tag_set(tag).build().map_err(backend)?;
+            self.client
+                .put_object_tagging()
+                .bucket(&self.bucket)
+                .key(key)
+                .tagging(tagging)
+                .send()
+                .await
+                .map(drop)
+                .map_err(backend)
+        } else {
+            self.client
+                .delete_object_tagging()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(backend)
+        }
+    }
+
+    async fn presigned_get(&self, key: &str, ttl: Duration) -> Result<Option<String>, BlobError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(backend)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(backend)?;
+        Ok(Some(request.uri().to_string()))
     }
 }

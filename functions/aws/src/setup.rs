@@ -1,6 +1,7 @@
 //! Clients from the environment, and the bucket and table as `template.yaml`
 //! declares them, for emulators and first runs.
 
+use crate::s3_blob::PRIVATE_TAG;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
@@ -69,6 +70,10 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
             "Principal": "*",
             "Action": "s3:GetObject",
             "Resource": [format!("arn:aws:s3:::{bucket}/*/index/*"), format!("arn:aws:s3:::{bucket}/*/crates/*")],
+            // Private repositories' objects are read through the API only.
+            "Condition": {
+                "StringNotEquals": { format!("s3:ExistingObjectTag/{PRIVATE_TAG}"): "true" }
+            },
         }],
     });
     s3.put_bucket_policy()

@@ -7,6 +7,7 @@ fn options() -> PutOptions {
         content_type: "text/plain",
         cache_control: "no-cache",
         metadata: BTreeMap::new(),
+        private: false,
     }
 }
 

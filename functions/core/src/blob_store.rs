@@ -23,6 +23,8 @@ pub struct PutOptions {
     pub cache_control: &'static str,
     /// User metadata stored with the object (S3 `x-amz-meta-*`).
     pub metadata: BTreeMap<String, String>,
+    /// Belongs to a private repository: not readable on the static read path.
+    pub private: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,4 +75,19 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
     /// Every key under `prefix`, in lexicographic order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+    /// Makes an object unreadable (`true`) or readable on the static read
+    /// path (S3 behind CloudFront) when its repository changes visibility.
+    /// A store without a static read path of its own has nothing to do.
+    async fn set_private(&self, _key: &str, _private: bool) -> Result<(), BlobError> {
+        Ok(())
+    }
+    /// A URL from which a client can read the object itself for `ttl`, if
+    /// the store offers one (S3 presigned GET); `None` otherwise.
+    async fn presigned_get(
+        &self,
+        _key: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<Option<String>, BlobError> {
+        Ok(None)
+    }
 }

@@ -29,6 +29,7 @@ impl Registry {
         canonical: &str,
         force: bool,
     ) -> Result<(), RegistryError> {
+        let private = !self.repository(repo).await?.anonymous_read;
         for _ in 0..MAX_ATTEMPTS {
             let Some(krate) = self.store.get_crate(repo, canonical).await? else {
                 return Err(RegistryError::UnknownCrate(canonical.into()));
@@ -59,6 +60,7 @@ impl Registry {
                 content_type: ObjectKind::IndexFile.content_type(),
                 cache_control: ObjectKind::IndexFile.cache_control(),
                 metadata: [(REVISION_METADATA.to_string(), krate.revision.to_string())].into(),
+                private,
             };
             match self.blobs.put(&key, body.into(), mode, options).await {
                 Ok(_) => return Ok(()),

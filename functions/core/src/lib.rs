@@ -41,7 +41,7 @@ pub use names::{CrateName, canonical_name};
 pub use owners::OwnerChange;
 pub use publish::{PublishOutcome, Upload};
 pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
-pub use registry::{Registry, RegistryConfig};
+pub use registry::{PRIVATE_READS, Registry, RegistryConfig};
 pub use repositories::{RepositoryChange, parse_grant};
 pub use search::{SearchHit, SearchResults};
 pub use tokens::{NewToken, TokenRequest, parse_lifetime};

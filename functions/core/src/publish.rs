@@ -5,6 +5,7 @@
 use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
 use crate::keys::{crate_file_key, readme_key};
+use crate::registry::PRIVATE_READS;
 use crate::versions::{parse_version, version_key};
 use crate::{
     BlobError, CrateName, CrateRecord, CrateWrite, ObjectKind, Principal, PublishDependency,
@@ -92,7 +93,10 @@ impl Registry {
         // Dependencies on this registry may name it by either URL.
         let own_urls = [
             format!("sparse+{}/{repo}/index/", self.config.public_url),
-            format!("sparse+{}/{repo}/index/", self.config.api_url),
+            format!(
+                "sparse+{}/{repo}/{PRIVATE_READS}/index/",
+                self.config.api_url
+            ),
         ];
         let inspected = inspect_crate(&tarball, &name, &version, &own_urls, &self.config.limits)?;
         let mut line = inspected.index_line;
@@ -104,7 +108,14 @@ impl Registry {
 
         let crate_key = crate_file_key(repo, &name, &version);
         let created_blob = self
-            .store_crate_file(&crate_key, tarball, &line.cksum, &name, &version)
+            .store_crate_file(
+                &repository,
+                &crate_key,
+                tarball,
+                &line.cksum,
+                &name,
+                &version,
+            )
             .await?;
         let mut package = inspected.package;
         let readme = package.readme.take();
@@ -133,7 +144,8 @@ impl Registry {
         tracing::info!(repo, name = %name, version = %version, user = %who.login(), "published");
 
         if let Some(readme) = readme {
-            self.store_readme(repo, &name, &version, readme).await;
+            self.store_readme(&repository, &name, &version, readme)
+                .await;
         }
         let mut warnings = Vec::new();
         if let Err(e) = self.rebuild_index_file(repo, &canonical).await {
@@ -147,13 +159,14 @@ impl Registry {
 
     /// Keeps the README for crate pages; losing it loses no crate, so a
     /// failure is logged, not returned.
-    async fn store_readme(&self, repo: &str, name: &str, version: &str, readme: String) {
+    async fn store_readme(&self, repo: &Repository, name: &str, version: &str, readme: String) {
         let options = PutOptions {
+            private: !repo.anonymous_read,
             content_type: "text/markdown; charset=utf-8",
             cache_control: "no-cache",
             ..PutOptions::default()
         };
-        let key = readme_key(repo, name, version);
+        let key = readme_key(&repo.name, name, version);
         if let Err(e) = self
             .blobs
             .put(&key, readme.into(), PutMode::Overwrite, options)
@@ -167,6 +180,7 @@ impl Registry {
     /// identical object left by an interrupted attempt is reused.
     async fn store_crate_file(
         &self,
+        repository: &Repository,
         key: &str,
         tarball: Bytes,
         cksum: &str,
@@ -176,6 +190,7 @@ impl Registry {
         let options = PutOptions {
             content_type: ObjectKind::CrateFile.content_type(),
             cache_control: ObjectKind::CrateFile.cache_control(),
+            private: !repository.anonymous_read,
             ..PutOptions::default()
         };
         match self.blobs.put(key, tarball, PutMode::Create, options).await {

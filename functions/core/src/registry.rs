@@ -1,4 +1,7 @@
 use crate::{BlobStore, MetadataStore, RegistryError, Repository};
+
+/// Where, under a repository, a private repository's reads are served.
+pub const PRIVATE_READS: &str = "api/private";
 use crateyard_tarball::TarballLimits;
 use std::sync::Arc;
 
@@ -58,20 +61,21 @@ impl Registry {
         &self.config
     }
 
-    /// Where a repository's index and crates are read: the static host for
-    /// a public repository; the API for a private one, since every read must
-    /// show a token there (on AWS the static host cannot check one).
-    pub fn read_url(&self, repo: &Repository) -> &str {
+    /// The URL under which a repository's `index/` and `crates/` are read:
+    /// the static host for a public repository; for a private one, the API
+    /// (`{repo}/api/private/`), since every read must show a token there and
+    /// on AWS only the API can check one.
+    pub fn read_base(&self, repo: &Repository) -> String {
         if repo.anonymous_read {
-            &self.config.public_url
+            format!("{}/{}", self.config.public_url, repo.name)
         } else {
-            &self.config.api_url
+            format!("{}/{}/{PRIVATE_READS}", self.config.api_url, repo.name)
         }
     }
 
     /// The sparse index URL cargo is configured with, `sparse+` included.
     pub fn index_url(&self, repo: &Repository) -> String {
-        format!("sparse+{}/{}/index/", self.read_url(repo), repo.name)
+        format!("sparse+{}/index/", self.read_base(repo))
     }
 
     pub async fn repository(&self, name: &str) -> Result<Repository, RegistryError> {
@@ -103,5 +107,16 @@ impl Registry {
         key: &str,
     ) -> Result<Option<(bytes::Bytes, crate::ObjectMeta)>, RegistryError> {
         Ok(self.blobs.get(key).await?)
+    }
+
+    pub async fn object_exists(&self, key: &str) -> Result<bool, RegistryError> {
+        Ok(self.blobs.head(key).await?.is_some())
+    }
+
+    /// A short-lived URL to download an object straight from the store,
+    /// where the store has such URLs (S3); the caller has checked access.
+    pub async fn presigned_download(&self, key: &str) -> Result<Option<String>, RegistryError> {
+        const LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+        Ok(self.blobs.presigned_get(key, LIFETIME).await?)
     }
 }

@@ -63,6 +63,7 @@ impl Registry {
         change: RepositoryChange,
     ) -> Result<Repository, RegistryError> {
         let mut repo = self.repository(name).await?;
+        let was_public = repo.anonymous_read;
         if let Some(anonymous_read) = change.anonymous_read {
             repo.anonymous_read = anonymous_read;
         }
@@ -88,6 +89,13 @@ impl Registry {
         }
         self.store.update_repository(&repo).await?;
         self.write_index_config(&repo).await?;
+        if was_public != repo.anonymous_read {
+            // Objects written before the change follow it; those written
+            // during it already carry the new visibility.
+            for key in self.blobs.list(&format!("{}/", repo.name)).await? {
+                self.blobs.set_private(&key, !repo.anonymous_read).await?;
+            }
+        }
         tracing::info!(target: "crateyard::access", repo = %repo.name, anonymous_read = repo.anonymous_read, grants = ?repo.grants, "repository settings changed");
         Ok(repo)
     }
@@ -96,13 +104,14 @@ impl Registry {
     /// and whether it must send a token for reads.
     pub async fn write_index_config(&self, repo: &Repository) -> Result<(), RegistryError> {
         let config = serde_json::json!({
-            "dl": format!("{}/{}/crates/{{crate}}/{{crate}}-{{version}}.crate", self.read_url(repo), repo.name),
+            "dl": format!("{}/crates/{{crate}}/{{crate}}-{{version}}.crate", self.read_base(repo)),
             "api": format!("{}/{}", self.config.api_url, repo.name),
             "auth-required": !repo.anonymous_read,
         });
         let options = PutOptions {
             content_type: "application/json",
             cache_control: ObjectKind::IndexFile.cache_control(),
+            private: !repo.anonymous_read,
             ..PutOptions::default()
         };
         let body = serde_json::to_vec_pretty(&config).expect("JSON values serialize");

@@ -6,7 +6,7 @@ use crate::request::authorization;
 use crate::{ApiError, AppState};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use crateyard_core::{ObjectKind, Permission, Registry, RegistryError, Repository, object_kind};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -71,6 +71,22 @@ pub(crate) async fn serve_from_store(state: &AppState, key: &str, headers: &Head
     let Some(kind) = object_kind(key) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if kind == ObjectKind::CrateFile {
+        // Crates can outgrow a Lambda response: the client fetches them
+        // from S3 itself, with a URL that expires in minutes.
+        match state.registry.presigned_download(key).await {
+            Ok(Some(url)) if matches!(state.registry.object_exists(key).await, Ok(true)) => {
+                let mut response = Redirect::temporary(&url).into_response();
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, no-store"),
+                );
+                return response;
+            }
+            Ok(_) => {}
+            Err(e) => return ApiError(e).into_response(),
+        }
+    }
     let (bytes, meta) = match state.registry.object(key).await {
         Ok(Some(found)) => found,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),

@@ -57,6 +57,15 @@ pub fn router(state: AppState) -> Router {
             put(api::upload::upload).get(static_files::crate_file),
         )
         .route("/{repo}/index/{*path}", get(static_files::index_file))
+        // A private repository's reads (see `Registry::read_base`).
+        .route(
+            "/{repo}/api/private/index/{*path}",
+            get(static_files::index_file),
+        )
+        .route(
+            "/{repo}/api/private/crates/{name}/{file}",
+            get(static_files::crate_file),
+        )
         .route("/{repo}/api/v1/reindex", post(api::admin::reindex))
         .route(
             "/api/v1/tokens",
