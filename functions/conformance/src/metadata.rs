@@ -1,6 +1,6 @@
 use crateyard_core::{
     CrateRecord, CrateWrite, Grant, IndexLine, MetadataStore, PackageInfo, Permission, RepoKind,
-    Repository, StoreError, Subject, TokenRecord, User, VersionRecord, VersionWrite,
+    Repository, StoreError, Subject, TokenRecord, Upstream, User, VersionRecord, VersionWrite,
 };
 
 fn repo(name: &str) -> Repository {
@@ -9,6 +9,9 @@ fn repo(name: &str) -> Repository {
         kind: RepoKind::Local,
         anonymous_read: true,
         grants: vec![],
+        upstream: None,
+        members: vec![],
+        default_member: None,
         created_at: "2026-01-01T00:00:00Z".into(),
     }
 }
@@ -85,6 +88,12 @@ pub async fn store_repositories(store: &dyn MetadataStore) {
         to: Subject::Group("devs".into()),
         permissions: vec![Permission::Read, Permission::PublishNew],
     }];
+    private.kind = RepoKind::Remote;
+    private.upstream = Some(Upstream {
+        index_url: "https://index.crates.io/".into(),
+        token: None,
+        revalidate_secs: 600,
+    });
     store.update_repository(&private).await.unwrap();
     assert_eq!(store.get_repository("main").await.unwrap(), Some(private));
     assert!(matches!(

@@ -60,6 +60,8 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error("the registry is busy with concurrent changes to `{0}`; try again")]
     Contention(String),
+    #[error("the upstream registry failed: {0}")]
+    Upstream(#[from] crate::UpstreamError),
 }
 
 impl RegistryError {

@@ -16,11 +16,14 @@ mod publish;
 mod publish_frame;
 mod registry;
 mod reindex;
+mod remote;
 mod repositories;
 mod search;
 mod tokens;
+mod upstream;
 mod users;
 mod versions;
+mod virtual_repos;
 mod yank;
 
 pub use access::{
@@ -42,9 +45,11 @@ pub use owners::OwnerChange;
 pub use publish::{PublishOutcome, Upload};
 pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
 pub use registry::{PRIVATE_READS, Registry, RegistryConfig};
-pub use repositories::{RepositoryChange, parse_grant};
+pub use remote::{CachedFile, Upstream, expand_dl};
+pub use repositories::{RepositoryChange, RepositorySpec, parse_grant};
 pub use search::{SearchHit, SearchResults};
 pub use tokens::{NewToken, TokenRequest, parse_lifetime};
+pub use upstream::{UpstreamClient, UpstreamError, UpstreamResponse};
 pub use users::UserChange;
 pub use versions::version_key;
 

@@ -1,5 +1,6 @@
 use crate::access::{Grant, Permission, Subject};
 use crate::clock::now_rfc3339;
+use crate::remote::Upstream;
 use async_trait::async_trait;
 use crateyard_index::IndexLine;
 use crateyard_tarball::PackageInfo;
@@ -8,7 +9,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RepoKind {
+    /// Crates published here.
     Local,
+    /// A read-through cache of another registry.
+    Remote,
+    /// One index over other repositories, in order.
+    Virtual,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +27,15 @@ pub struct Repository {
     /// Who may do what here, beyond global admins (see [`crate::access`]).
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// Remote repositories: what they cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Upstream>,
+    /// Virtual repositories: their members, first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// Virtual repositories: the local member publishes go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_member: Option<String>,
     pub created_at: String,
 }
 
@@ -44,6 +59,9 @@ impl Repository {
                 to: Subject::Authenticated,
                 permissions: owner_permissions,
             }],
+            upstream: None,
+            members: Vec::new(),
+            default_member: None,
             created_at: now_rfc3339(),
         }
     }

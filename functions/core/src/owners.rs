@@ -19,6 +19,12 @@ impl Registry {
         name: &str,
     ) -> Result<Vec<String>, RegistryError> {
         self.readable_repository(caller, repo, Some(name)).await?;
+        // A virtual repository's crates are owned in its default member.
+        let target = self
+            .write_target(repo)
+            .await
+            .map_err(|_| RegistryError::UnknownCrate(name.into()))?;
+        let repo = target.name.as_str();
         let canonical = lookup_name(name)?;
         let krate = self
             .store
@@ -38,7 +44,8 @@ impl Registry {
         change: OwnerChange,
         logins: &[String],
     ) -> Result<String, RegistryError> {
-        let repository = self.repository(repo).await?;
+        let repository = self.write_target(repo).await?;
+        let repo = repository.name.as_str();
         let canonical = lookup_name(name)?;
         if logins.is_empty() {
             return Err(RegistryError::BadRequest("name at least one user".into()));

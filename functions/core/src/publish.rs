@@ -49,7 +49,8 @@ impl Registry {
         who: &Principal,
         upload: Upload,
     ) -> Result<PublishOutcome, RegistryError> {
-        let repository = self.repository(repo).await?;
+        let repository = self.write_target(repo).await?;
+        let repo = repository.name.as_str();
         let (name, version, tarball, declared) = match upload {
             Upload::Cargo { metadata, tarball } => (
                 metadata.name.clone(),

@@ -2,8 +2,10 @@ use crate::{BlobStore, MetadataStore, RegistryError, Repository};
 
 /// Where, under a repository, a private repository's reads are served.
 pub const PRIVATE_READS: &str = "api/private";
+use crate::UpstreamClient;
 use crateyard_tarball::TarballLimits;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -34,6 +36,10 @@ pub struct Registry {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) store: Arc<dyn MetadataStore>,
     pub(crate) config: RegistryConfig,
+    /// How remote repositories reach their upstreams; without it they fail.
+    pub(crate) upstream_client: Option<Arc<dyn UpstreamClient>>,
+    /// Upstream fetches in progress, by object key (see `remote.rs`).
+    pub(crate) inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -54,7 +60,15 @@ impl Registry {
             blobs,
             store,
             config,
+            upstream_client: None,
+            inflight: Mutex::default(),
         }
+    }
+
+    /// Lets remote repositories fetch from their upstreams.
+    pub fn with_upstream(mut self, client: Arc<dyn UpstreamClient>) -> Self {
+        self.upstream_client = Some(client);
+        self
     }
 
     pub fn config(&self) -> &RegistryConfig {

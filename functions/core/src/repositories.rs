@@ -2,10 +2,24 @@
 
 use crate::access::{Grant, Permission, Subject};
 use crate::keys::index_config_key;
-use crate::{ObjectKind, PutMode, PutOptions, Registry, RegistryError, Repository, StoreError};
+use crate::{
+    ObjectKind, PutMode, PutOptions, Registry, RegistryError, RepoKind, Repository, StoreError,
+    Upstream,
+};
 
 /// Names the URL space or the UI claims for themselves.
 const RESERVED_REPOSITORY_NAMES: [&str; 3] = ["api", "ui", "static"];
+
+/// What a new repository is.
+#[derive(Debug, Clone)]
+pub enum RepositorySpec {
+    Local,
+    Remote(Upstream),
+    Virtual {
+        members: Vec<String>,
+        default_member: Option<String>,
+    },
+}
 
 /// A change to a repository's settings; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +66,84 @@ impl Registry {
         }
         let repo = self.repository(name).await?;
         self.write_index_config(&repo).await?;
+        Ok(repo)
+    }
+
+    /// Creates a repository of any kind; fails if the name is taken.
+    pub async fn create_repository(
+        &self,
+        name: &str,
+        spec: RepositorySpec,
+        anonymous_read: bool,
+    ) -> Result<Repository, RegistryError> {
+        check_repository_name(name)?;
+        let mut repo = Repository::new_local(name);
+        repo.anonymous_read = anonymous_read;
+        match spec {
+            RepositorySpec::Local => {}
+            RepositorySpec::Remote(upstream) => {
+                let url = upstream.index_url.trim_start_matches("sparse+");
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(RegistryError::BadRequest(format!(
+                        "`{}` is not a sparse index URL: use https://HOST/PATH/ (cargo's `sparse+` prefix is optional)",
+                        upstream.index_url
+                    )));
+                }
+                repo.kind = RepoKind::Remote;
+                repo.upstream = Some(upstream);
+            }
+            RepositorySpec::Virtual {
+                members,
+                default_member,
+            } => {
+                if members.is_empty() {
+                    return Err(RegistryError::BadRequest(
+                        "a virtual repository needs members: `--members main,mirror`".into(),
+                    ));
+                }
+                for member in &members {
+                    if self.repository(member).await?.kind == RepoKind::Virtual {
+                        return Err(RegistryError::BadRequest(format!(
+                            "`{member}` is virtual itself; members must be local or remote repositories"
+                        )));
+                    }
+                }
+                let default_member = match default_member {
+                    Some(m) => Some(m),
+                    None => {
+                        let mut local = None;
+                        for member in &members {
+                            if self.repository(member).await?.kind == RepoKind::Local {
+                                local = Some(member.clone());
+                                break;
+                            }
+                        }
+                        local
+                    }
+                };
+                if let Some(m) = &default_member
+                    && (!members.contains(m) || self.repository(m).await?.kind != RepoKind::Local)
+                {
+                    return Err(RegistryError::BadRequest(format!(
+                        "the default member `{m}` must be one of the members and a local repository"
+                    )));
+                }
+                repo.kind = RepoKind::Virtual;
+                repo.members = members;
+                repo.default_member = default_member;
+            }
+        }
+        match self.store.create_repository(&repo).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists(_)) => {
+                return Err(RegistryError::BadRequest(format!(
+                    "repository `{name}` already exists"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.write_index_config(&repo).await?;
+        tracing::info!(repo = %repo.name, kind = ?repo.kind, "repository created");
         Ok(repo)
     }
 

@@ -1,5 +1,5 @@
 use crate::access::token_covers_crate;
-use crate::{Principal, Registry, RegistryError};
+use crate::{Principal, Registry, RegistryError, RepoKind};
 use serde::Serialize;
 
 /// The most results one search returns, as crates.io allows.
@@ -29,6 +29,12 @@ impl Registry {
     ) -> Result<SearchResults, RegistryError> {
         let repository = self.readable_repository(caller, repo, None).await?;
         let limit = per_page.clamp(1, MAX_PER_PAGE);
+        if repository.kind == RepoKind::Virtual {
+            let (crates, total) = self
+                .virtual_search(&repository, query.trim(), limit)
+                .await?;
+            return Ok(SearchResults { crates, total });
+        }
         let (mut records, mut total) = self.store.search(repo, query.trim(), limit).await?;
         // A token limited to some crates of a private repository sees only those.
         if let Some(token) = caller.map(|c| &c.token)

@@ -18,7 +18,8 @@ impl Registry {
         version: &str,
         yanked: bool,
     ) -> Result<(), RegistryError> {
-        let repository = self.repository(repo).await?;
+        let repository = self.write_target(repo).await?;
+        let repo = repository.name.as_str();
         let canonical = lookup_name(name)?;
         for _ in 0..MAX_ATTEMPTS {
             let krate = self

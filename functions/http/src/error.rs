@@ -32,6 +32,7 @@ fn status(e: &RegistryError) -> StatusCode {
             StatusCode::PAYLOAD_TOO_LARGE
         }
         Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Upstream(_) => StatusCode::BAD_GATEWAY,
         Blob(_) | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         InvalidName { .. }
         | InvalidVersion { .. }

@@ -2,10 +2,13 @@
 
 mod api;
 mod error;
+mod proxied_reads;
 mod read_access;
 mod request;
 mod router;
 mod static_files;
+mod upstream_client;
 
 pub use error::ApiError;
 pub use router::{AppState, router};
+pub use upstream_client::HttpUpstream;

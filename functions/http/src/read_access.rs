@@ -5,9 +5,12 @@
 use crate::request::authorization;
 use crate::{ApiError, AppState};
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use crateyard_core::{ObjectKind, Permission, Registry, RegistryError, Repository, object_kind};
+use crateyard_core::{
+    ObjectKind, ObjectMeta, Permission, Registry, RegistryError, Repository, object_kind,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -87,10 +90,24 @@ pub(crate) async fn serve_from_store(state: &AppState, key: &str, headers: &Head
             Err(e) => return ApiError(e).into_response(),
         }
     }
-    let (bytes, meta) = match state.registry.object(key).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => return ApiError(e).into_response(),
+    match state.registry.object(key).await {
+        Ok(Some((bytes, meta))) => object_response(key, bytes, &meta, headers, true),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// An object read from the store, with the headers S3 would give; a
+/// private one with headers that keep it out of shared caches.
+pub(crate) fn object_response(
+    key: &str,
+    bytes: Bytes,
+    meta: &ObjectMeta,
+    headers: &HeaderMap,
+    private: bool,
+) -> Response {
+    let Some(kind) = object_kind(key) else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let etag = format!("\"{}\"", meta.etag.trim_matches('"'));
     let fresh = headers
@@ -111,10 +128,10 @@ pub(crate) async fn serve_from_store(state: &AppState, key: &str, headers: &Head
         ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response()
     };
     let out = response.headers_mut();
-    // Private: no shared cache may keep it.
-    let cache_control = match kind {
-        ObjectKind::CrateFile => "private, max-age=31536000, immutable",
-        _ => "private, no-cache",
+    let cache_control = match (kind, private) {
+        (ObjectKind::CrateFile, true) => "private, max-age=31536000, immutable",
+        (_, true) => "private, no-cache",
+        (kind, false) => kind.cache_control(),
     };
     out.insert(
         header::CACHE_CONTROL,

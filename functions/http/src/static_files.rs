@@ -1,7 +1,7 @@
 //! Local mode's read path: index and crate files straight from the data
 //! directory, with the caching headers CloudFront and S3 give on AWS.
 
-use crate::{AppState, read_access};
+use crate::{AppState, proxied_reads, read_access};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,6 +22,20 @@ impl StaticFiles {
     pub fn new(root: PathBuf) -> Self {
         Self { root }
     }
+
+    /// Whether an object (by key) is on disk.
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        safe_relative(key).is_some_and(|relative| self.root.join(relative).is_file())
+    }
+}
+
+/// A key as a path under the root, unless it could escape it.
+fn safe_relative(key: &str) -> Option<&std::path::Path> {
+    let relative = std::path::Path::new(key);
+    relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')))
+        .then_some(relative)
 }
 
 /// `GET /{repo}/index/{path}`
@@ -64,19 +78,18 @@ async fn serve(
         Ok(repository) => repository,
         Err(denied) => return denied,
     };
+    if let Some(response) = proxied_reads::serve(state, &repository, key, headers).await {
+        return response;
+    }
     let Some(files) = &state.static_root else {
         return read_access::serve_from_store(state, key, headers).await;
     };
     let Some(kind) = object_kind(key) else {
         return not_found();
     };
-    let relative = std::path::Path::new(key);
-    if !relative
-        .components()
-        .all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')))
-    {
+    let Some(relative) = safe_relative(key) else {
         return not_found();
-    }
+    };
     let path = files.root.join(relative);
     let Ok(stat) = std::fs::metadata(&path) else {
         return not_found();

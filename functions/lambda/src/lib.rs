@@ -24,10 +24,11 @@ pub async fn registry_from_env() -> Result<Registry, lambda_http::Error> {
     let api_url = std::env::var("CRATEYARD_API_URL").ok();
     let config = RegistryConfig::new(&required("CRATEYARD_PUBLIC_URL")?, api_url.as_deref());
     let clients = AwsClients::from_env().await;
-    Ok(aws_registry(
+    let registry = aws_registry(
         clients,
         &required("CRATEYARD_BUCKET")?,
         &required("CRATEYARD_TABLE")?,
         config,
-    ))
+    );
+    Ok(registry.with_upstream(std::sync::Arc::new(crateyard_http::HttpUpstream::new())))
 }

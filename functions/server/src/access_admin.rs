@@ -3,8 +3,10 @@
 //! its next request.
 
 use crate::backend;
-use crate::cli::{RepoCommand, StorageArgs, TokenCommand, UrlArgs, UserCommand};
-use crateyard_core::{Registry, RepositoryChange, TokenRequest, UserChange};
+use crate::cli::{RepoCommand, RepoKindArg, StorageArgs, TokenCommand, UrlArgs, UserCommand};
+use crateyard_core::{
+    Registry, RepositoryChange, RepositorySpec, TokenRequest, Upstream, UserChange,
+};
 use std::sync::Arc;
 
 /// Opens the registry for commands that write no index files, where the
@@ -116,12 +118,21 @@ pub async fn repo(command: RepoCommand) -> anyhow::Result<()> {
     match command {
         RepoCommand::Create(args) => {
             let registry = backend::open(&args.storage, &args.urls).await?.registry;
-            registry.ensure_repository(&args.name).await?;
-            let change = RepositoryChange {
-                anonymous_read: Some(!args.private),
-                grants: Vec::new(),
+            let spec = match args.kind {
+                RepoKindArg::Local => RepositorySpec::Local,
+                RepoKindArg::Remote => RepositorySpec::Remote(Upstream {
+                    index_url: args.upstream.unwrap_or_default(),
+                    token: args.upstream_token,
+                    revalidate_secs: args.revalidate.as_secs(),
+                }),
+                RepoKindArg::Virtual => RepositorySpec::Virtual {
+                    members: args.members,
+                    default_member: args.default_member,
+                },
             };
-            let repo = registry.update_repository(&args.name, change).await?;
+            let repo = registry
+                .create_repository(&args.name, spec, !args.private)
+                .await?;
             eprintln!(
                 "repository `{}` is ready ({}):\n\n{}",
                 repo.name,
@@ -144,7 +155,7 @@ pub async fn repo(command: RepoCommand) -> anyhow::Result<()> {
         }
         RepoCommand::List(args) => {
             let registry = open_for_admin(&args.storage).await?;
-            println!("{:<20}  {:<8}  GRANTS", "NAME", "READS");
+            println!("{:<20}  {:<8}  {:<8}  GRANTS", "NAME", "KIND", "READS");
             for r in registry.repositories().await? {
                 let grants: Vec<String> = r
                     .grants
@@ -159,7 +170,14 @@ pub async fn repo(command: RepoCommand) -> anyhow::Result<()> {
                 } else {
                     "private"
                 };
-                println!("{:<20}  {:<8}  {}", r.name, reads, grants.join(" "));
+                let kind = format!("{:?}", r.kind).to_lowercase();
+                println!(
+                    "{:<20}  {:<8}  {:<8}  {}",
+                    r.name,
+                    kind,
+                    reads,
+                    grants.join(" ")
+                );
             }
         }
     }

@@ -5,6 +5,7 @@ use crate::cli::{StorageArgs, UrlArgs};
 use anyhow::{Context, bail};
 use crateyard_aws::{AwsClients, aws_registry};
 use crateyard_core::{Registry, RegistryConfig};
+use crateyard_http::HttpUpstream;
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +31,7 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
         let config = RegistryConfig::new(public_url, urls.api_url.as_deref());
         let registry = aws_registry(clients, bucket, table, config);
         return Ok(Backend {
-            registry: Arc::new(registry),
+            registry: Arc::new(registry.with_upstream(Arc::new(HttpUpstream::new()))),
             static_root: None,
         });
     }
@@ -46,7 +47,8 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
             .unwrap_or_else(|_| DEFAULT_PUBLIC_URL.into()),
     };
     let config = RegistryConfig::new(public_url.trim(), urls.api_url.as_deref());
-    let registry = Registry::new(Arc::new(blobs), Arc::new(store), config);
+    let registry = Registry::new(Arc::new(blobs), Arc::new(store), config)
+        .with_upstream(Arc::new(HttpUpstream::new()));
     Ok(Backend {
         registry: Arc::new(registry),
         static_root: Some(dirs.objects()),

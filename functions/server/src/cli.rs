@@ -31,6 +31,8 @@ pub enum Command {
         #[command(subcommand)]
         command: RepoCommand,
     },
+    /// Fill a remote repository's cache ahead of time (for air-gapped builds).
+    Mirror(MirrorArgs),
     /// Rebuild every index file and config.json from the metadata store.
     Reindex(ReindexArgs),
     /// Create the S3 bucket and DynamoDB table as template.yaml declares them.
@@ -173,6 +175,47 @@ pub struct RepoCreateArgs {
     /// Refuse anonymous downloads and search: every read needs a token.
     #[arg(long)]
     pub private: bool,
+    #[arg(long, value_enum, default_value = "local")]
+    pub kind: RepoKindArg,
+    /// Remote: the upstream's sparse index URL, e.g. https://index.crates.io/
+    #[arg(long, required_if_eq("kind", "remote"))]
+    pub upstream: Option<String>,
+    /// Remote: a token for a private upstream (sent raw in `Authorization`).
+    #[arg(long, env = "CRATEYARD_UPSTREAM_TOKEN", hide_env_values = true)]
+    pub upstream_token: Option<String>,
+    /// Remote: how long a cached index file is served before revalidation.
+    #[arg(long, default_value = "10m", value_parser = parse_lifetime)]
+    pub revalidate: Duration,
+    /// Virtual: member repositories, in order (first match wins).
+    #[arg(long, value_delimiter = ',', required_if_eq("kind", "virtual"))]
+    pub members: Vec<String>,
+    /// Virtual: the local member publishes go to (default: the first local member).
+    #[arg(long)]
+    pub default_member: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RepoKindArg {
+    Local,
+    Remote,
+    Virtual,
+}
+
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub urls: UrlArgs,
+    /// The remote repository to fill.
+    #[arg(long)]
+    pub repo: String,
+    /// Every crates.io package of this Cargo.lock.
+    #[arg(long)]
+    pub lockfile: Option<std::path::PathBuf>,
+    /// Crates as NAME@VERSION.
+    #[arg(long, num_args = 1..)]
+    pub crates: Vec<String>,
 }
 
 #[derive(Debug, Args)]

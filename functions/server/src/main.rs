@@ -4,6 +4,7 @@ mod access_admin;
 mod admin;
 mod backend;
 mod cli;
+mod mirror;
 mod serve;
 
 use clap::Parser;
@@ -25,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
         cli::Command::User { command } => access_admin::user(command).await,
         cli::Command::Repo { command } => access_admin::repo(command).await,
         cli::Command::Reindex(args) => admin::reindex(args).await,
+        cli::Command::Mirror(args) => mirror::run(args).await,
         cli::Command::Setup(args) => admin::setup(args).await,
     }
 }

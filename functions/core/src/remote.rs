@@ -1,0 +1,345 @@
+//! Remote repositories: a read-through cache of another sparse registry.
+//! Index files are fetched on first request and revalidated (ETag) after the
+//! repository's interval; `.crate` files are fetched once, checked against
+//! the index line's checksum and kept. A failing upstream is answered from
+//! the cache, marked stale.
+
+use crate::clock::now_unix;
+use crate::upstream::{UpstreamError, UpstreamResponse};
+use crate::{
+    ObjectKind, ObjectMeta, PutMode, PutOptions, Registry, RegistryError, RepoKind, Repository,
+};
+use bytes::Bytes;
+use crateyard_index::{IndexLine, index_file_path};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+const UPSTREAM_ETAG: &str = "upstream-etag";
+const FETCHED_AT: &str = "fetched-at";
+/// Index files are small; a bigger answer is not an index file.
+const MAX_INDEX_FILE: u64 = 50 * 1024 * 1024;
+
+/// A file served on behalf of a remote repository.
+#[derive(Debug)]
+pub struct CachedFile {
+    pub body: Bytes,
+    pub meta: ObjectMeta,
+    /// Why the copy may be out of date, when the upstream could not be asked.
+    pub stale: Option<String>,
+}
+
+/// Where a remote repository's upstream is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Upstream {
+    /// The upstream's sparse index URL, e.g. `https://index.crates.io/`.
+    pub index_url: String,
+    /// Sent raw in `Authorization` to a private upstream.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// How long a cached index file is served before it is revalidated.
+    pub revalidate_secs: u64,
+}
+
+impl Upstream {
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/{path}",
+            self.index_url
+                .trim_start_matches("sparse+")
+                .trim_end_matches('/')
+        )
+    }
+}
+
+impl Registry {
+    fn upstream_of<'a>(
+        &self,
+        repo: &'a Repository,
+    ) -> Result<(&'a Upstream, &Arc<dyn crate::UpstreamClient>), RegistryError> {
+        match (&repo.upstream, &self.upstream_client) {
+            (Some(upstream), Some(client)) if repo.kind == RepoKind::Remote => {
+                Ok((upstream, client))
+            }
+            _ => Err(RegistryError::BadRequest(format!(
+                "repository `{}` is not a remote repository this server can reach",
+                repo.name
+            ))),
+        }
+    }
+
+    /// One fetch at a time per key in this process: concurrent first
+    /// requests wait for the first one's result instead of asking again.
+    async fn single_flight(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut inflight = self.inflight.lock().expect("not poisoned");
+            inflight.retain(|_, lock| Arc::strong_count(lock) > 1);
+            inflight.entry(key.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// An index file of a remote repository (`path` as under `index/`), or
+    /// `None` when the upstream has no such crate.
+    pub async fn remote_index_file(
+        &self,
+        repo: &Repository,
+        path: &str,
+    ) -> Result<Option<CachedFile>, RegistryError> {
+        let (upstream, client) = self.upstream_of(repo)?;
+        let key = format!("{}/index/{path}", repo.name);
+        let fresh = |meta: &ObjectMeta| {
+            let fetched: i64 = meta
+                .metadata
+                .get(FETCHED_AT)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            now_unix() - fetched < upstream.revalidate_secs as i64
+        };
+        if let Some((body, meta)) = self.blobs.get(&key).await?
+            && fresh(&meta)
+        {
+            return Ok(Some(CachedFile {
+                body,
+                meta,
+                stale: None,
+            }));
+        }
+        let _flight = self.single_flight(&key).await;
+        let cached = self.blobs.get(&key).await?;
+        if let Some((body, meta)) = &cached
+            && fresh(meta)
+        {
+            return Ok(Some(CachedFile {
+                body: body.clone(),
+                meta: meta.clone(),
+                stale: None,
+            }));
+        }
+        let etag = cached
+            .as_ref()
+            .and_then(|(_, meta)| meta.metadata.get(UPSTREAM_ETAG).map(String::as_str));
+        let url = upstream.url(path);
+        let answer = client
+            .get(&url, upstream.token.as_deref(), etag, MAX_INDEX_FILE)
+            .await;
+        tracing::info!(repo = %repo.name, %url, outcome = ?answer.as_ref().map(kind_of), "fetched from upstream");
+        let (body, upstream_etag) = match (answer, cached) {
+            (Ok(UpstreamResponse::Fresh { body, etag }), _) => (body, etag),
+            (Ok(UpstreamResponse::NotModified), Some((body, meta))) => {
+                (body, meta.metadata.get(UPSTREAM_ETAG).cloned())
+            }
+            (Ok(UpstreamResponse::NotModified), None) => {
+                return Err(UpstreamError(format!(
+                    "{url} answered 304 to a request without an ETag"
+                ))
+                .into());
+            }
+            (Ok(UpstreamResponse::NotFound), _) => {
+                self.blobs.delete(&key).await?;
+                return Ok(None);
+            }
+            (Err(e), Some((body, meta))) => {
+                tracing::warn!(repo = %repo.name, %url, error = %e, "upstream unreachable; serving the cached index file");
+                return Ok(Some(CachedFile {
+                    body,
+                    meta,
+                    stale: Some(format!("the upstream could not be reached ({e})")),
+                }));
+            }
+            (Err(e), None) => return Err(e.into()),
+        };
+        let mut metadata = std::collections::BTreeMap::new();
+        metadata.insert(FETCHED_AT.to_string(), now_unix().to_string());
+        if let Some(etag) = upstream_etag {
+            metadata.insert(UPSTREAM_ETAG.to_string(), etag);
+        }
+        let options = PutOptions {
+            content_type: ObjectKind::IndexFile.content_type(),
+            cache_control: ObjectKind::IndexFile.cache_control(),
+            metadata,
+            private: !repo.anonymous_read,
+        };
+        let meta = self
+            .blobs
+            .put(&key, body.clone(), PutMode::Overwrite, options)
+            .await?;
+        Ok(Some(CachedFile {
+            body,
+            meta,
+            stale: None,
+        }))
+    }
+
+    /// A `.crate` of a remote repository: from the cache, or fetched once,
+    /// checked against the index line's checksum, and kept.
+    pub async fn remote_crate_file(
+        &self,
+        repo: &Repository,
+        name: &str,
+        file_name: &str,
+    ) -> Result<Option<CachedFile>, RegistryError> {
+        let (upstream, client) = self.upstream_of(repo)?;
+        let key = format!("{}/crates/{name}/{file_name}", repo.name);
+        if let Some((body, meta)) = self.blobs.get(&key).await? {
+            return Ok(Some(CachedFile {
+                body,
+                meta,
+                stale: None,
+            }));
+        }
+        let Some(version) = file_name
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.strip_suffix(".crate"))
+        else {
+            return Ok(None);
+        };
+        let Some(index) = self.remote_index_file(repo, &index_file_path(name)).await? else {
+            return Ok(None);
+        };
+        let Some(line) = String::from_utf8_lossy(&index.body)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<IndexLine>(l).ok())
+            .find(|l| l.vers == version)
+        else {
+            return Ok(None);
+        };
+        let _flight = self.single_flight(&key).await;
+        if let Some((body, meta)) = self.blobs.get(&key).await? {
+            return Ok(Some(CachedFile {
+                body,
+                meta,
+                stale: None,
+            }));
+        }
+        let url = self.upstream_download_url(repo, &line).await?;
+        let answer = client
+            .get(
+                &url,
+                upstream.token.as_deref(),
+                None,
+                self.config.limits.max_compressed,
+            )
+            .await;
+        tracing::info!(repo = %repo.name, %url, outcome = ?answer.as_ref().map(kind_of), "fetched from upstream");
+        let body = match answer? {
+            UpstreamResponse::Fresh { body, .. } => body,
+            _ => return Ok(None),
+        };
+        let cksum = hex::encode(Sha256::digest(&body));
+        if cksum != line.cksum {
+            tracing::error!(repo = %repo.name, %url, expected = %line.cksum, got = %cksum, "upstream .crate fails its checksum");
+            return Err(UpstreamError(format!(
+                "the upstream's {name} {version} does not match the checksum in its index (expected {}, got {cksum}); it was not stored",
+                line.cksum
+            ))
+            .into());
+        }
+        let options = PutOptions {
+            content_type: ObjectKind::CrateFile.content_type(),
+            cache_control: ObjectKind::CrateFile.cache_control(),
+            private: !repo.anonymous_read,
+            ..PutOptions::default()
+        };
+        let meta = match self
+            .blobs
+            .put(&key, body.clone(), PutMode::Create, options)
+            .await
+        {
+            Ok(meta) => meta,
+            Err(crate::BlobError::AlreadyExists(_)) => match self.blobs.head(&key).await? {
+                Some(meta) => meta,
+                None => return Ok(None),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(CachedFile {
+            body,
+            meta,
+            stale: None,
+        }))
+    }
+
+    /// Where the upstream serves a version: its `config.json` `dl` template.
+    async fn upstream_download_url(
+        &self,
+        repo: &Repository,
+        line: &IndexLine,
+    ) -> Result<String, RegistryError> {
+        let (upstream, client) = self.upstream_of(repo)?;
+        let url = upstream.url("config.json");
+        let config = match client
+            .get(&url, upstream.token.as_deref(), None, 64 * 1024)
+            .await?
+        {
+            UpstreamResponse::Fresh { body, .. } => body,
+            _ => return Err(UpstreamError(format!("{url} is missing")).into()),
+        };
+        let dl = serde_json::from_slice::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|c| c["dl"].as_str().map(str::to_string))
+            .ok_or_else(|| UpstreamError(format!("{url} has no `dl`")))?;
+        Ok(expand_dl(&dl, &line.name, &line.vers, &line.cksum))
+    }
+}
+
+fn kind_of(r: &UpstreamResponse) -> &'static str {
+    match r {
+        UpstreamResponse::Fresh { .. } => "fetched",
+        UpstreamResponse::NotModified => "not modified",
+        UpstreamResponse::NotFound => "not found",
+    }
+}
+
+/// Fills a `dl` template as cargo does; without markers, cargo appends
+/// `/{crate}/{version}/download`.
+pub fn expand_dl(dl: &str, name: &str, version: &str, cksum: &str) -> String {
+    const MARKERS: [&str; 5] = [
+        "{crate}",
+        "{version}",
+        "{prefix}",
+        "{lowerprefix}",
+        "{sha256-checksum}",
+    ];
+    if !MARKERS.iter().any(|m| dl.contains(m)) {
+        return format!("{}/{name}/{version}/download", dl.trim_end_matches('/'));
+    }
+    // cargo's `{prefix}`: the index directory, in the name's own case.
+    let prefix = |name: &str| match name.len() {
+        1 => "1".to_string(),
+        2 => "2".to_string(),
+        3 => format!("3/{}", &name[..1]),
+        _ => format!("{}/{}", &name[..2], &name[2..4]),
+    };
+    dl.replace("{crate}", name)
+        .replace("{version}", version)
+        .replace("{lowerprefix}", &prefix(&name.to_ascii_lowercase()))
+        .replace("{prefix}", &prefix(name))
+        .replace("{sha256-checksum}", cksum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dl_templates_expand_as_cargo_does() {
+        assert_eq!(
+            expand_dl("https://static.crates.io/crates", "serde", "1.0.0", "ab"),
+            "https://static.crates.io/crates/serde/1.0.0/download"
+        );
+        assert_eq!(
+            expand_dl(
+                "https://h/{prefix}/{lowerprefix}/{crate}-{version}-{sha256-checksum}",
+                "Serde",
+                "1.0.0",
+                "ab"
+            ),
+            "https://h/Se/rd/se/rd/Serde-1.0.0-ab"
+        );
+        assert_eq!(
+            expand_dl("https://h/{prefix}/{crate}", "ab", "1", ""),
+            "https://h/2/ab"
+        );
+    }
+}

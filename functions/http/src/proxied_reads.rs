@@ -1,0 +1,71 @@
+//! Reads of remote and virtual repositories: their index files and crates
+//! come from upstreams or members, through the registry's cache.
+
+use crate::read_access::object_response;
+use crate::{ApiError, AppState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use crateyard_core::{CachedFile, RegistryError, RepoKind, Repository};
+
+/// Answers a read of a remote or virtual repository (`key` as in the
+/// store); `None` for a local repository or for `config.json`, which are
+/// plain objects.
+pub(crate) async fn serve(
+    state: &AppState,
+    repository: &Repository,
+    key: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    if repository.kind == RepoKind::Local {
+        return None;
+    }
+    let registry = &state.registry;
+    let rest = key.strip_prefix(&format!("{}/", repository.name))?;
+    let found = if let Some(path) = rest.strip_prefix("index/") {
+        if path == "config.json" {
+            return None;
+        }
+        match repository.kind {
+            RepoKind::Remote => registry.remote_index_file(repository, path).await,
+            _ => registry.virtual_index_file(repository, path).await,
+        }
+    } else {
+        let (name, file) = rest.strip_prefix("crates/")?.split_once('/')?;
+        if repository.kind == RepoKind::Remote && state.static_root.is_some() {
+            // Cached crates are plain files; only a miss needs the upstream.
+            let cached = state.static_root.as_ref()?.contains(key);
+            if cached {
+                return None;
+            }
+        }
+        match repository.kind {
+            RepoKind::Remote => registry.remote_crate_file(repository, name, file).await,
+            _ => registry.virtual_crate_file(repository, name, file).await,
+        }
+    };
+    Some(match found {
+        Ok(Some(file)) => respond(key, file, headers, !repository.anonymous_read),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e @ RegistryError::Upstream(_)) => {
+            tracing::warn!(repo = %repository.name, key, error = %e, "upstream failed and nothing is cached");
+            ApiError(e).into_response()
+        }
+        Err(e) => ApiError(e).into_response(),
+    })
+}
+
+fn respond(key: &str, file: CachedFile, headers: &HeaderMap, private: bool) -> Response {
+    let mut response = object_response(key, file.body, &file.meta, headers, private);
+    if let Some(why) = file.stale {
+        let out = response.headers_mut();
+        // RFC 7234's stale warning, and the reason for people reading headers.
+        out.insert(
+            "warning",
+            HeaderValue::from_static("110 crateyard \"Response is Stale\""),
+        );
+        if let Ok(v) = HeaderValue::from_str(&why) {
+            out.insert("x-crateyard-stale", v);
+        }
+    }
+    response
+}
