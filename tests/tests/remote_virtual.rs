@@ -248,4 +248,99 @@ fn a_virtual_repository_merges_members_and_blocks_dependency_confusion() {
     assert_eq!(downstream.get("main/index/fr/es/fresh").status(), 200);
     let hits: serde_json::Value = downstream.get("all/api/v1/crates?q=fresh").json().unwrap();
     assert_eq!(hits["crates"][0]["name"], "fresh", "{hits}");
+    // Search covers every member; the first member's `leaf` hides the upstream's.
+    let hits: serde_json::Value = downstream.get("all/api/v1/crates?q=l").json().unwrap();
+    let found: Vec<_> = hits["crates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["name"].as_str().unwrap(),
+                h["max_version"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [("leaf", "0.1.0"), ("public-only", "1.0.0")],
+        "{hits}"
+    );
+}
+
+#[test]
+fn search_in_a_remote_repository_asks_the_upstream() {
+    let (_upstream, downstream) = upstream_and_mirror();
+    let hits: serde_json::Value = downstream.get("mirror/api/v1/crates?q=lea").json().unwrap();
+    assert_eq!(hits["crates"][0]["name"], "leaf", "{hits}");
+    assert_eq!(hits["crates"][0]["max_version"], "1.1.0", "{hits}");
+}
+
+#[test]
+fn aws_remote_repository_fills_s3_and_serves_crates_statically() {
+    let upstream = Server::start();
+    let cargo = Cargo::new(&upstream, Some(&upstream.token("upstream-author")));
+    publish(&cargo, "leaf", "1.1.0", "");
+    let downstream = Server::start_aws();
+    let out = downstream.admin(&[
+        "repo",
+        "create",
+        "mirror",
+        "--kind",
+        "remote",
+        "--upstream",
+        &format!("sparse+{}/main/index/", upstream.url),
+        "--public-url",
+        &downstream.public_url,
+        "--api-url",
+        &downstream.url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config: serde_json::Value = downstream
+        .http()
+        .get(format!(
+            "{}/mirror/index/config.json",
+            downstream.public_url
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        config["dl"],
+        format!(
+            "{}/mirror/api/proxy/crates/{{crate}}/{{crate}}-{{version}}.crate",
+            downstream.url
+        )
+    );
+    let app = consumer("leaf");
+    let index = format!("sparse+{}/mirror/api/proxy/index/", downstream.url);
+    let out = Cargo::with_index(&index, None).ok(app.path(), &["build"]);
+    assert!(out.contains("Compiling leaf v1.1.0"), "{out}");
+    // The crate is now a static S3 object, and the API hands it out from there.
+    let static_url = format!(
+        "{}/mirror/crates/leaf/leaf-1.1.0.crate",
+        downstream.public_url
+    );
+    assert_eq!(
+        downstream.http().get(&static_url).send().unwrap().status(),
+        200
+    );
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = no_redirects
+        .get(format!(
+            "{}/mirror/api/proxy/crates/leaf/leaf-1.1.0.crate",
+            downstream.url
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 307);
+    assert_eq!(answer.headers()["location"], static_url.as_str());
 }

@@ -44,7 +44,7 @@ pub use names::{CrateName, canonical_name};
 pub use owners::OwnerChange;
 pub use publish::{PublishOutcome, Upload};
 pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
-pub use registry::{PRIVATE_READS, Registry, RegistryConfig};
+pub use registry::{PRIVATE_READS, PROXIED_READS, Registry, RegistryConfig};
 pub use remote::{CachedFile, Upstream, expand_dl};
 pub use repositories::{RepositoryChange, RepositorySpec, parse_grant};
 pub use search::{SearchHit, SearchResults};

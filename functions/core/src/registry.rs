@@ -1,7 +1,9 @@
-use crate::{BlobStore, MetadataStore, RegistryError, Repository};
+use crate::{BlobStore, MetadataStore, RegistryError, RepoKind, Repository};
 
 /// Where, under a repository, a private repository's reads are served.
 pub const PRIVATE_READS: &str = "api/private";
+/// Where, under a repository, a remote or virtual repository's reads are served.
+pub const PROXIED_READS: &str = "api/proxy";
 use crate::UpstreamClient;
 use crateyard_tarball::TarballLimits;
 use std::collections::HashMap;
@@ -76,14 +78,17 @@ impl Registry {
     }
 
     /// The URL under which a repository's `index/` and `crates/` are read:
-    /// the static host for a public repository; for a private one, the API
-    /// (`{repo}/api/private/`), since every read must show a token there and
-    /// on AWS only the API can check one.
+    /// the static host for a public local repository. A private one is read
+    /// through the API (`{repo}/api/private/`), since every read must show a
+    /// token and on AWS only the API can check one; a remote or virtual one
+    /// too (`{repo}/api/proxy/`), since its files are fetched or chosen on
+    /// demand.
     pub fn read_base(&self, repo: &Repository) -> String {
-        if repo.anonymous_read {
-            format!("{}/{}", self.config.public_url, repo.name)
-        } else {
-            format!("{}/{}/{PRIVATE_READS}", self.config.api_url, repo.name)
+        let api = &self.config.api_url;
+        match (repo.anonymous_read, repo.kind) {
+            (false, _) => format!("{api}/{}/{PRIVATE_READS}", repo.name),
+            (true, RepoKind::Local) => format!("{}/{}", self.config.public_url, repo.name),
+            (true, _) => format!("{api}/{}/{PROXIED_READS}", repo.name),
         }
     }
 

@@ -5,12 +5,14 @@
 //! the cache, marked stale.
 
 use crate::clock::now_unix;
+use crate::search::SearchHit;
 use crate::upstream::{UpstreamError, UpstreamResponse};
 use crate::{
     ObjectKind, ObjectMeta, PutMode, PutOptions, Registry, RegistryError, RepoKind, Repository,
 };
 use bytes::Bytes;
 use crateyard_index::{IndexLine, index_file_path};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -22,6 +24,8 @@ const MAX_INDEX_FILE: u64 = 50 * 1024 * 1024;
 /// A file served on behalf of a remote repository.
 #[derive(Debug)]
 pub struct CachedFile {
+    /// Where the file is kept in the blob store.
+    pub key: String,
     pub body: Bytes,
     pub meta: ObjectMeta,
     /// Why the copy may be out of date, when the upstream could not be asked.
@@ -99,6 +103,7 @@ impl Registry {
             && fresh(&meta)
         {
             return Ok(Some(CachedFile {
+                key: key.clone(),
                 body,
                 meta,
                 stale: None,
@@ -110,6 +115,7 @@ impl Registry {
             && fresh(meta)
         {
             return Ok(Some(CachedFile {
+                key: key.clone(),
                 body: body.clone(),
                 meta: meta.clone(),
                 stale: None,
@@ -141,6 +147,7 @@ impl Registry {
             (Err(e), Some((body, meta))) => {
                 tracing::warn!(repo = %repo.name, %url, error = %e, "upstream unreachable; serving the cached index file");
                 return Ok(Some(CachedFile {
+                    key: key.clone(),
                     body,
                     meta,
                     stale: Some(format!("the upstream could not be reached ({e})")),
@@ -164,6 +171,7 @@ impl Registry {
             .put(&key, body.clone(), PutMode::Overwrite, options)
             .await?;
         Ok(Some(CachedFile {
+            key: key.clone(),
             body,
             meta,
             stale: None,
@@ -182,6 +190,7 @@ impl Registry {
         let key = format!("{}/crates/{name}/{file_name}", repo.name);
         if let Some((body, meta)) = self.blobs.get(&key).await? {
             return Ok(Some(CachedFile {
+                key: key.clone(),
                 body,
                 meta,
                 stale: None,
@@ -207,6 +216,7 @@ impl Registry {
         let _flight = self.single_flight(&key).await;
         if let Some((body, meta)) = self.blobs.get(&key).await? {
             return Ok(Some(CachedFile {
+                key: key.clone(),
                 body,
                 meta,
                 stale: None,
@@ -254,10 +264,69 @@ impl Registry {
             Err(e) => return Err(e.into()),
         };
         Ok(Some(CachedFile {
+            key: key.clone(),
             body,
             meta,
             stale: None,
         }))
+    }
+
+    /// Search in a remote repository: the upstream's own search API (as
+    /// `cargo search` would call it), when its `config.json` names one.
+    pub(crate) async fn remote_search(
+        &self,
+        repo: &Repository,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<SearchHit>, u64), RegistryError> {
+        let (upstream, client) = self.upstream_of(repo)?;
+        let Some(api) = self.upstream_config(repo).await?["api"]
+            .as_str()
+            .map(str::to_string)
+        else {
+            return Ok((Vec::new(), 0));
+        };
+        let url = format!(
+            "{}/api/v1/crates?q={}&per_page={limit}",
+            api.trim_end_matches('/'),
+            utf8_percent_encode(query, NON_ALPHANUMERIC)
+        );
+        let body = match client
+            .get(&url, upstream.token.as_deref(), None, 1024 * 1024)
+            .await?
+        {
+            UpstreamResponse::Fresh { body, .. } => body,
+            _ => return Ok((Vec::new(), 0)),
+        };
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            crates: Vec<SearchHit>,
+            meta: Meta,
+        }
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            total: u64,
+        }
+        let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
+            UpstreamError(format!(
+                "{url} answered something other than search results: {e}"
+            ))
+        })?;
+        Ok((answer.crates, answer.meta.total))
+    }
+
+    /// The upstream's `config.json`.
+    async fn upstream_config(&self, repo: &Repository) -> Result<serde_json::Value, RegistryError> {
+        let (upstream, client) = self.upstream_of(repo)?;
+        let url = upstream.url("config.json");
+        match client
+            .get(&url, upstream.token.as_deref(), None, 64 * 1024)
+            .await?
+        {
+            UpstreamResponse::Fresh { body, .. } => serde_json::from_slice(&body)
+                .map_err(|e| UpstreamError(format!("{url} is not JSON: {e}")).into()),
+            _ => Err(UpstreamError(format!("{url} is missing")).into()),
+        }
     }
 
     /// Where the upstream serves a version: its `config.json` `dl` template.
@@ -266,19 +335,10 @@ impl Registry {
         repo: &Repository,
         line: &IndexLine,
     ) -> Result<String, RegistryError> {
-        let (upstream, client) = self.upstream_of(repo)?;
-        let url = upstream.url("config.json");
-        let config = match client
-            .get(&url, upstream.token.as_deref(), None, 64 * 1024)
-            .await?
-        {
-            UpstreamResponse::Fresh { body, .. } => body,
-            _ => return Err(UpstreamError(format!("{url} is missing")).into()),
-        };
-        let dl = serde_json::from_slice::<serde_json::Value>(&config)
-            .ok()
-            .and_then(|c| c["dl"].as_str().map(str::to_string))
-            .ok_or_else(|| UpstreamError(format!("{url} has no `dl`")))?;
+        let dl = self.upstream_config(repo).await?["dl"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| UpstreamError(format!("the upstream of `{}` has no `dl`", repo.name)))?;
         Ok(expand_dl(&dl, &line.name, &line.vers, &line.cksum))
     }
 }

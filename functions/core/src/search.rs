@@ -5,7 +5,7 @@ use serde::Serialize;
 /// The most results one search returns, as crates.io allows.
 const MAX_PER_PAGE: usize = 100;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SearchHit {
     pub name: String,
     pub max_version: String,
@@ -29,13 +29,24 @@ impl Registry {
     ) -> Result<SearchResults, RegistryError> {
         let repository = self.readable_repository(caller, repo, None).await?;
         let limit = per_page.clamp(1, MAX_PER_PAGE);
-        if repository.kind == RepoKind::Virtual {
-            let (crates, total) = self
-                .virtual_search(&repository, query.trim(), limit)
-                .await?;
-            return Ok(SearchResults { crates, total });
-        }
-        let (mut records, mut total) = self.store.search(repo, query.trim(), limit).await?;
+        let query = query.trim();
+        let (crates, total) = match repository.kind {
+            RepoKind::Virtual => self.virtual_search(&repository, query, limit).await?,
+            RepoKind::Remote => self.remote_search(&repository, query, limit).await?,
+            RepoKind::Local => self.local_search(caller, &repository, query, limit).await?,
+        };
+        Ok(SearchResults { crates, total })
+    }
+
+    async fn local_search(
+        &self,
+        caller: Option<&Principal>,
+        repository: &crate::Repository,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<SearchHit>, u64), RegistryError> {
+        let repo = repository.name.as_str();
+        let (mut records, mut total) = self.store.search(repo, query, limit).await?;
         // A token limited to some crates of a private repository sees only those.
         if let Some(token) = caller.map(|c| &c.token)
             && !repository.anonymous_read
@@ -52,6 +63,6 @@ impl Registry {
                 description: k.description,
             })
             .collect();
-        Ok(SearchResults { crates, total })
+        Ok((crates, total))
     }
 }

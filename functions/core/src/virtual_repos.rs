@@ -17,6 +17,15 @@ impl Registry {
         Ok(members)
     }
 
+    async fn local_file(&self, key: String) -> Result<Option<CachedFile>, RegistryError> {
+        Ok(self.blobs.get(&key).await?.map(|(body, meta)| CachedFile {
+            key,
+            body,
+            meta,
+            stale: None,
+        }))
+    }
+
     /// An index file of a member repository, local or remote.
     async fn member_index_file(
         &self,
@@ -25,15 +34,10 @@ impl Registry {
     ) -> Result<Option<CachedFile>, RegistryError> {
         match member.kind {
             RepoKind::Remote => self.remote_index_file(member, path).await,
-            _ => Ok(self
-                .blobs
-                .get(&format!("{}/index/{path}", member.name))
-                .await?
-                .map(|(body, meta)| CachedFile {
-                    body,
-                    meta,
-                    stale: None,
-                })),
+            _ => {
+                self.local_file(format!("{}/index/{path}", member.name))
+                    .await
+            }
         }
     }
 
@@ -67,15 +71,10 @@ impl Registry {
             }
             return match member.kind {
                 RepoKind::Remote => self.remote_crate_file(&member, name, file_name).await,
-                _ => Ok(self
-                    .blobs
-                    .get(&format!("{}/crates/{name}/{file_name}", member.name))
-                    .await?
-                    .map(|(body, meta)| CachedFile {
-                        body,
-                        meta,
-                        stale: None,
-                    })),
+                _ => {
+                    self.local_file(format!("{}/crates/{name}/{file_name}", member.name))
+                        .await
+                }
             };
         }
         Ok(None)
@@ -103,8 +102,8 @@ impl Registry {
         }
     }
 
-    /// Search over a virtual repository's local members, first member first;
-    /// a name found in an earlier member hides later ones.
+    /// Search over a virtual repository's members, first member first; a
+    /// name found in an earlier member hides later ones.
     pub(crate) async fn virtual_search(
         &self,
         repo: &Repository,
@@ -114,19 +113,31 @@ impl Registry {
         let mut hits: Vec<SearchHit> = Vec::new();
         for member in self.members(repo).await? {
             let found = match member.kind {
-                RepoKind::Local => self.store.search(&member.name, query, limit).await?.0,
-                _ => continue,
+                RepoKind::Remote => match self.remote_search(&member, query, limit).await {
+                    Ok((found, _)) => found,
+                    // Search stays useful while an upstream is down.
+                    Err(e) => {
+                        tracing::warn!(repo = %member.name, error = %e, "upstream search failed");
+                        continue;
+                    }
+                },
+                _ => self
+                    .store
+                    .search(&member.name, query, limit)
+                    .await?
+                    .0
+                    .into_iter()
+                    .map(|k| SearchHit {
+                        name: k.name,
+                        max_version: k.max_version,
+                        description: k.description,
+                    })
+                    .collect(),
             };
-            for krate in found {
-                let taken = hits
-                    .iter()
-                    .any(|h| canonical_name(&h.name) == krate.canonical);
-                if !taken {
-                    hits.push(SearchHit {
-                        name: krate.name,
-                        max_version: krate.max_version,
-                        description: krate.description,
-                    });
+            for hit in found {
+                let canonical = canonical_name(&hit.name);
+                if !hits.iter().any(|h| canonical_name(&h.name) == canonical) {
+                    hits.push(hit);
                 }
             }
         }

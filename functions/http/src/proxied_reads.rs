@@ -4,7 +4,7 @@
 use crate::read_access::object_response;
 use crate::{ApiError, AppState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use crateyard_core::{CachedFile, RegistryError, RepoKind, Repository};
 
 /// Answers a read of a remote or virtual repository (`key` as in the
@@ -31,11 +31,18 @@ pub(crate) async fn serve(
         }
     } else {
         let (name, file) = rest.strip_prefix("crates/")?.split_once('/')?;
-        if repository.kind == RepoKind::Remote && state.static_root.is_some() {
-            // Cached crates are plain files; only a miss needs the upstream.
-            let cached = state.static_root.as_ref()?.contains(key);
-            if cached {
+        if repository.kind == RepoKind::Remote {
+            // Cached crates are plain objects; only a miss needs the upstream.
+            let cached = match &state.static_root {
+                Some(files) => files.contains(key),
+                None => matches!(registry.object_exists(key).await, Ok(true)),
+            };
+            if cached && state.static_root.is_some() {
                 return None;
+            }
+            if cached && repository.anonymous_read {
+                let url = format!("{}/{key}", registry.config().public_url);
+                return Some(Redirect::temporary(&url).into_response());
             }
         }
         match repository.kind {
@@ -43,8 +50,17 @@ pub(crate) async fn serve(
             _ => registry.virtual_crate_file(repository, name, file).await,
         }
     };
+    let private = !repository.anonymous_read;
     Some(match found {
-        Ok(Some(file)) => respond(key, file, headers, !repository.anonymous_read),
+        // On AWS a public crate is then read from the static host (S3 or
+        // CloudFront), not through a Lambda response.
+        Ok(Some(file))
+            if state.static_root.is_none() && !private && file.key.contains("/crates/") =>
+        {
+            let url = format!("{}/{}", registry.config().public_url, file.key);
+            Redirect::temporary(&url).into_response()
+        }
+        Ok(Some(file)) => respond(key, file, headers, private),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e @ RegistryError::Upstream(_)) => {
             tracing::warn!(repo = %repository.name, key, error = %e, "upstream failed and nothing is cached");

@@ -57,13 +57,22 @@ pub fn router(state: AppState) -> Router {
             put(api::upload::upload).get(static_files::crate_file),
         )
         .route("/{repo}/index/{*path}", get(static_files::index_file))
-        // A private repository's reads (see `Registry::read_base`).
+        // Private, remote and virtual repositories' reads (see
+        // `Registry::read_base`): the same files, under the API.
         .route(
             "/{repo}/api/private/index/{*path}",
             get(static_files::index_file),
         )
         .route(
             "/{repo}/api/private/crates/{name}/{file}",
+            get(static_files::crate_file),
+        )
+        .route(
+            "/{repo}/api/proxy/index/{*path}",
+            get(static_files::index_file),
+        )
+        .route(
+            "/{repo}/api/proxy/crates/{name}/{file}",
             get(static_files::crate_file),
         )
         .route("/{repo}/api/v1/reindex", post(api::admin::reindex))
