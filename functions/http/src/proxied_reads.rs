@@ -3,7 +3,7 @@
 
 use crate::read_access::object_response;
 use crate::{ApiError, AppState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use crateyard_core::{CachedFile, RegistryError, RepoKind, Repository};
 
@@ -41,8 +41,7 @@ pub(crate) async fn serve(
                 return None;
             }
             if cached && repository.anonymous_read {
-                let url = format!("{}/{key}", registry.config().public_url);
-                return Some(Redirect::temporary(&url).into_response());
+                return Some(static_redirect(state, key));
             }
         }
         match repository.kind {
@@ -57,8 +56,7 @@ pub(crate) async fn serve(
         Ok(Some(file))
             if state.static_root.is_none() && !private && file.key.contains("/crates/") =>
         {
-            let url = format!("{}/{}", registry.config().public_url, file.key);
-            Redirect::temporary(&url).into_response()
+            static_redirect(state, &file.key)
         }
         Ok(Some(file)) => respond(key, file, headers, private),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
@@ -68,6 +66,18 @@ pub(crate) async fn serve(
         }
         Err(e) => ApiError(e).into_response(),
     })
+}
+
+/// Sends the client to a crate's static copy; where a crate lives never
+/// changes, so CloudFront may keep the redirect for good.
+fn static_redirect(state: &AppState, key: &str) -> Response {
+    let url = format!("{}/{key}", state.registry.config().public_url);
+    let mut response = Redirect::temporary(&url).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    response
 }
 
 fn respond(key: &str, file: CachedFile, headers: &HeaderMap, private: bool) -> Response {
