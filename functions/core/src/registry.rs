@@ -42,6 +42,8 @@ pub struct Registry {
     pub(crate) upstream_client: Option<Arc<dyn UpstreamClient>>,
     /// Upstream fetches in progress, by object key (see `remote.rs`).
     pub(crate) inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Upstreams' `config.json`, by URL, with when they were fetched.
+    pub(crate) upstream_configs: Mutex<HashMap<String, (std::time::Instant, serde_json::Value)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -64,6 +66,7 @@ impl Registry {
             config,
             upstream_client: None,
             inflight: Mutex::default(),
+            upstream_configs: Mutex::default(),
         }
     }
 

@@ -128,7 +128,7 @@ impl Registry {
         let answer = client
             .get(&url, upstream.token.as_deref(), etag, MAX_INDEX_FILE)
             .await;
-        tracing::info!(repo = %repo.name, %url, outcome = ?answer.as_ref().map(kind_of), "fetched from upstream");
+        tracing::info!(repo = %repo.name, %url, outcome = ?answer.as_ref().map(kind_of), bytes = answer.as_ref().map_or(0, body_len), "fetched from upstream");
         let (body, upstream_etag) = match (answer, cached) {
             (Ok(UpstreamResponse::Fresh { body, etag }), _) => (body, etag),
             (Ok(UpstreamResponse::NotModified), Some((body, meta))) => {
@@ -231,7 +231,7 @@ impl Registry {
                 self.config.limits.max_compressed,
             )
             .await;
-        tracing::info!(repo = %repo.name, %url, outcome = ?answer.as_ref().map(kind_of), "fetched from upstream");
+        tracing::info!(repo = %repo.name, %url, outcome = ?answer.as_ref().map(kind_of), bytes = answer.as_ref().map_or(0, body_len), "fetched from upstream");
         let body = match answer? {
             UpstreamResponse::Fresh { body, .. } => body,
             _ => return Ok(None),
@@ -315,18 +315,35 @@ impl Registry {
         Ok((answer.crates, answer.meta.total))
     }
 
-    /// The upstream's `config.json`.
+    /// The upstream's `config.json`, kept in memory for the revalidation
+    /// interval (it names the download and API URLs, which rarely change).
     async fn upstream_config(&self, repo: &Repository) -> Result<serde_json::Value, RegistryError> {
         let (upstream, client) = self.upstream_of(repo)?;
         let url = upstream.url("config.json");
-        match client
-            .get(&url, upstream.token.as_deref(), None, 64 * 1024)
-            .await?
+        let max_age = std::time::Duration::from_secs(upstream.revalidate_secs);
+        if let Some((at, config)) = self
+            .upstream_configs
+            .lock()
+            .expect("not poisoned")
+            .get(&url)
+            && at.elapsed() < max_age
         {
-            UpstreamResponse::Fresh { body, .. } => serde_json::from_slice(&body)
-                .map_err(|e| UpstreamError(format!("{url} is not JSON: {e}")).into()),
-            _ => Err(UpstreamError(format!("{url} is missing")).into()),
+            return Ok(config.clone());
         }
+        let answer = client
+            .get(&url, upstream.token.as_deref(), None, 64 * 1024)
+            .await;
+        tracing::info!(repo = %repo.name, %url, outcome = ?answer.as_ref().map(kind_of), bytes = answer.as_ref().map_or(0, body_len), "fetched from upstream");
+        let config: serde_json::Value = match answer? {
+            UpstreamResponse::Fresh { body, .. } => serde_json::from_slice(&body)
+                .map_err(|e| UpstreamError(format!("{url} is not JSON: {e}")))?,
+            _ => return Err(UpstreamError(format!("{url} is missing")).into()),
+        };
+        self.upstream_configs
+            .lock()
+            .expect("not poisoned")
+            .insert(url, (std::time::Instant::now(), config.clone()));
+        Ok(config)
     }
 
     /// Where the upstream serves a version: its `config.json` `dl` template.
@@ -340,6 +357,13 @@ impl Registry {
             .map(str::to_string)
             .ok_or_else(|| UpstreamError(format!("the upstream of `{}` has no `dl`", repo.name)))?;
         Ok(expand_dl(&dl, &line.name, &line.vers, &line.cksum))
+    }
+}
+
+fn body_len(r: &UpstreamResponse) -> usize {
+    match r {
+        UpstreamResponse::Fresh { body, .. } => body.len(),
+        _ => 0,
     }
 }
 
