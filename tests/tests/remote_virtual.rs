@@ -344,3 +344,61 @@ fn aws_remote_repository_fills_s3_and_serves_crates_statically() {
     assert_eq!(answer.status(), 307);
     assert_eq!(answer.headers()["location"], static_url.as_str());
 }
+
+#[test]
+fn a_private_upstream_is_read_with_the_upstream_token() {
+    let upstream = Server::start();
+    let token = upstream.token("upstream-author");
+    publish(&Cargo::new(&upstream, Some(&token)), "leaf", "1.1.0", "");
+    let out = upstream.admin(&["repo", "set", "main", "--anonymous-read", "false"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A running server applies the change within a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while upstream.get("main/index/config.json").status() != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upstream stays public"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let downstream = Server::start_logged();
+    let private_index = format!("sparse+{}/main/api/private/index/", upstream.url);
+    for (repo, upstream_token) in [("with-token", Some(token.as_str())), ("without", None)] {
+        let mut args = vec![
+            "repo",
+            "create",
+            repo,
+            "--kind",
+            "remote",
+            "--upstream",
+            &private_index,
+        ];
+        if let Some(t) = upstream_token {
+            args.extend(["--upstream-token", t]);
+        }
+        let out = downstream.admin(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        downstream
+            .get("with-token/crates/leaf/leaf-1.1.0.crate")
+            .status(),
+        200
+    );
+    // Without its token the upstream answers 401: an upstream failure, not "no such crate".
+    let refused = downstream.get("without/index/le/af/leaf");
+    assert_eq!(refused.status(), 502);
+    assert!(error_detail(&refused.text().unwrap()).contains("401"));
+    assert!(
+        !downstream.log().contains(&token),
+        "the log shows the upstream token"
+    );
+}
