@@ -217,6 +217,15 @@ impl Server {
             .expect("crateyard runs")
     }
 
+    /// Runs `crateyard ARGS` like [`Server::admin`], panics unless it
+    /// succeeds, and returns what it wrote to stderr.
+    pub fn admin_ok(&self, args: &[&str]) -> String {
+        let out = self.admin(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "crateyard {args:?}: {stderr}");
+        stderr
+    }
+
     /// A new token for `user`, from `crateyard token create`.
     pub fn token(&self, user: &str) -> String {
         let out = self.admin(&["token", "create", "--user", user]);
@@ -396,6 +405,18 @@ pub fn index_lines(server: &Server, path: &str) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// A `cargo publish` request body: JSON metadata and `.crate`, each after
+/// its length as a little-endian u32.
+pub fn publish_body(metadata: &serde_json::Value, tarball: &[u8]) -> Vec<u8> {
+    let json = serde_json::to_vec(metadata).unwrap();
+    let mut body = Vec::new();
+    body.extend((json.len() as u32).to_le_bytes());
+    body.extend(&json);
+    body.extend((tarball.len() as u32).to_le_bytes());
+    body.extend(tarball);
+    body
 }
 
 /// The `detail` of a cargo-style error body.

@@ -2,11 +2,10 @@
 //! private repository, with the exact status and, on a denial, proof that
 //! nothing changed; then the real cargo against a private repository.
 
-use crateyard_e2e::{Cargo, Project, REGISTRY, Server, error_detail, publish};
+use crateyard_e2e::{Cargo, Project, REGISTRY, Server, error_detail, publish, publish_body};
 use crateyard_tarball::TarballBuilder;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::process::Output;
 
 const REPO: &str = "vault";
 
@@ -106,26 +105,8 @@ fn crate_file(name: &str, version: &str) -> Vec<u8> {
 }
 
 fn publish_frame(name: &str, version: &str) -> Vec<u8> {
-    let json =
-        serde_json::to_vec(&json!({ "name": name, "vers": version, "deps": [], "features": {} }))
-            .unwrap();
-    let tarball = crate_file(name, version);
-    let mut body = Vec::new();
-    body.extend((json.len() as u32).to_le_bytes());
-    body.extend(&json);
-    body.extend((tarball.len() as u32).to_le_bytes());
-    body.extend(tarball);
-    body
-}
-
-#[track_caller]
-fn succeeded(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stderr).unwrap()
+    let metadata = json!({ "name": name, "vers": version, "deps": [], "features": {} });
+    publish_body(&metadata, &crate_file(name, version))
 }
 
 /// A server with repository `vault` (private; any signed-in user may read
@@ -147,7 +128,7 @@ impl World {
             "--api-url".to_string(),
             server.url.clone(),
         ];
-        let admin = |args: &[&str]| succeeded(server.admin(args));
+        let admin = |args: &[&str]| server.admin_ok(args);
         admin(&["user", "set", "root", "--admin", "true"]);
         admin(&["user", "set", "owner"]);
         admin(&["user", "set", "groupie", "--groups", "devs"]);
@@ -170,7 +151,8 @@ impl World {
             let mut args = vec!["token", "create"];
             args.extend(extra);
             let out = server.admin(&args);
-            let stderr = succeeded(out.clone());
+            assert!(out.status.success(), "{:?}", out);
+            let stderr = String::from_utf8(out.stderr).unwrap();
             let announced = stderr.lines().find(|l| l.starts_with("token ")).unwrap();
             let id = announced.split_whitespace().nth(1).unwrap().to_string();
             (
@@ -402,7 +384,7 @@ fn cargo_needs_a_token_for_a_private_repository() {
     let token = server.token("alice");
     let publisher = Cargo::new(&server, Some(&token));
     publish(&publisher, "secret", "1.0.0", "");
-    succeeded(server.admin(&["repo", "set", "main", "--anonymous-read", "false"]));
+    server.admin_ok(&["repo", "set", "main", "--anonymous-read", "false"]);
     // Settings reach a running server within a second.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while server.get("main/index/config.json").status() != 401 {
@@ -507,7 +489,7 @@ fn aws_private_reads_go_through_the_api() {
         200
     );
 
-    succeeded(server.admin(&[
+    server.admin_ok(&[
         "repo",
         "set",
         "main",
@@ -517,7 +499,7 @@ fn aws_private_reads_go_through_the_api() {
         &server.public_url,
         "--api-url",
         &server.url,
-    ]));
+    ]);
     // Every object of the repository is now tagged, which the bucket policy
     // (and CloudFront's) turn into "not readable on the static path".
     for key in [

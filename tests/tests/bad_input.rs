@@ -1,7 +1,7 @@
 //! Every bad request gets a 4xx with `{"errors":[{"detail"}]}` that says what
 //! to fix, and leaves no object, row or index line behind.
 
-use crateyard_e2e::{Server, error_detail};
+use crateyard_e2e::{Server, error_detail, publish_body};
 use crateyard_tarball::TarballBuilder;
 use serde_json::{Value, json};
 
@@ -23,16 +23,6 @@ fn metadata(name: &str, version: &str, deps: Value) -> Value {
     json!({ "name": name, "vers": version, "deps": deps, "features": {} })
 }
 
-fn frame(json: &Value, tarball: &[u8]) -> Vec<u8> {
-    let json = serde_json::to_vec(json).unwrap();
-    let mut body = Vec::new();
-    body.extend((json.len() as u32).to_le_bytes());
-    body.extend(&json);
-    body.extend((tarball.len() as u32).to_le_bytes());
-    body.extend(tarball);
-    body
-}
-
 struct Client<'a> {
     server: &'a Server,
     token: String,
@@ -52,7 +42,7 @@ impl Client<'_> {
     }
 
     fn publish(&self, name: &str, version: &str, tarball: &[u8]) -> (u16, String) {
-        self.publish_raw(frame(&metadata(name, version, json!([])), tarball))
+        self.publish_raw(publish_body(&metadata(name, version, json!([])), tarball))
     }
 
     fn upload(&self, path: &str, tarball: Vec<u8>) -> (u16, String) {
@@ -112,7 +102,7 @@ fn bad_publish_frames_are_rejected() {
         token: server.token("alice"),
         server: &server,
     };
-    let full = frame(
+    let full = publish_body(
         &metadata("framed", "1.0.0", json!([])),
         &good_crate("framed", "1.0.0", ""),
     );
@@ -143,7 +133,7 @@ fn bad_publish_frames_are_rejected() {
 #[test]
 fn missing_or_invalid_tokens_are_rejected() {
     let server = Server::start();
-    let body = frame(
+    let body = publish_body(
         &metadata("tok", "1.0.0", json!([])),
         &good_crate("tok", "1.0.0", ""),
     );
@@ -289,7 +279,10 @@ fn metadata_must_match_the_tarball() {
     // The tarball is `real`, the JSON claims otherwise.
     let tarball = good_crate("real", "1.0.0", "");
     rejected(
-        client.publish_raw(frame(&metadata("fake", "1.0.0", json!([])), &tarball)),
+        client.publish_raw(publish_body(
+            &metadata("fake", "1.0.0", json!([])),
+            &tarball,
+        )),
         400,
         "fake-1.0.0/",
     );
@@ -297,7 +290,10 @@ fn metadata_must_match_the_tarball() {
         .file("Cargo.toml", manifest("other", "1.0.0", "").as_bytes())
         .build();
     rejected(
-        client.publish_raw(frame(&metadata("claimed", "1.0.0", json!([])), &renamed)),
+        client.publish_raw(publish_body(
+            &metadata("claimed", "1.0.0", json!([])),
+            &renamed,
+        )),
         400,
         "other",
     );
@@ -305,19 +301,28 @@ fn metadata_must_match_the_tarball() {
         .file("Cargo.toml", manifest("real", "1.0.1", "").as_bytes())
         .build();
     rejected(
-        client.publish_raw(frame(&metadata("real", "1.0.0", json!([])), &reversioned)),
+        client.publish_raw(publish_body(
+            &metadata("real", "1.0.0", json!([])),
+            &reversioned,
+        )),
         400,
         "1.0.1",
     );
     let extra_dep = json!([{ "name": "serde", "version_req": "^1", "kind": "normal", "registry": "https://github.com/rust-lang/crates.io-index" }]);
     rejected(
-        client.publish_raw(frame(&metadata("real", "1.0.0", extra_dep), &tarball)),
+        client.publish_raw(publish_body(
+            &metadata("real", "1.0.0", extra_dep),
+            &tarball,
+        )),
         400,
         "dependency `serde` (normal, ^1) is in the metadata but not in Cargo.toml",
     );
     let with_dep = good_crate("real", "1.0.0", "[dependencies]\nserde = \"1\"\n");
     rejected(
-        client.publish_raw(frame(&metadata("real", "1.0.0", json!([])), &with_dep)),
+        client.publish_raw(publish_body(
+            &metadata("real", "1.0.0", json!([])),
+            &with_dep,
+        )),
         400,
         "dependency `serde` (normal, ^1) is in Cargo.toml but not in the metadata",
     );

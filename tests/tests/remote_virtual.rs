@@ -13,7 +13,7 @@ fn upstream_and_mirror() -> (Server, Server) {
     publish(&cargo, "leaf", "1.0.0", "");
     publish(&cargo, "leaf", "1.1.0", "");
     let downstream = Server::start_logged();
-    let out = downstream.admin(&[
+    downstream.admin_ok(&[
         "repo",
         "create",
         "mirror",
@@ -24,11 +24,6 @@ fn upstream_and_mirror() -> (Server, Server) {
         "--revalidate",
         "1s",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     (upstream, downstream)
 }
 
@@ -172,7 +167,7 @@ fn mirror_fills_the_cache_for_an_air_gapped_build() {
     )
     .unwrap();
     let lock = lockfile.path().display().to_string();
-    let out = downstream.admin(&[
+    let stderr = downstream.admin_ok(&[
         "mirror",
         "--repo",
         "mirror",
@@ -181,12 +176,7 @@ fn mirror_fills_the_cache_for_an_air_gapped_build() {
         "--crates",
         "leaf@1.0.0",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 2 crates are cached"));
+    assert!(stderr.contains("2 of 2 crates are cached"), "{stderr}");
     upstream.stop();
     for version in ["1.0.0", "1.1.0"] {
         let path = format!("mirror/crates/leaf/leaf-{version}.crate");
@@ -205,7 +195,7 @@ fn a_virtual_repository_merges_members_and_blocks_dependency_confusion() {
     let token = downstream.token("alice");
     // Our own `leaf`, older than the public one: it must win anyway.
     publish(&Cargo::new(&downstream, Some(&token)), "leaf", "0.1.0", "");
-    let out = downstream.admin(&[
+    downstream.admin_ok(&[
         "repo",
         "create",
         "all",
@@ -214,11 +204,6 @@ fn a_virtual_repository_merges_members_and_blocks_dependency_confusion() {
         "--members",
         "main,mirror",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let leaf = downstream.get("all/index/le/af/leaf").text().unwrap();
     let versions: Vec<_> = leaf
@@ -282,7 +267,7 @@ fn aws_remote_repository_fills_s3_and_serves_crates_statically() {
     let cargo = Cargo::new(&upstream, Some(&upstream.token("upstream-author")));
     publish(&cargo, "leaf", "1.1.0", "");
     let downstream = Server::start_aws();
-    let out = downstream.admin(&[
+    downstream.admin_ok(&[
         "repo",
         "create",
         "mirror",
@@ -295,11 +280,6 @@ fn aws_remote_repository_fills_s3_and_serves_crates_statically() {
         "--api-url",
         &downstream.url,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let config: serde_json::Value = downstream
         .http()
         .get(format!(
@@ -350,12 +330,7 @@ fn a_private_upstream_is_read_with_the_upstream_token() {
     let upstream = Server::start();
     let token = upstream.token("upstream-author");
     publish(&Cargo::new(&upstream, Some(&token)), "leaf", "1.1.0", "");
-    let out = upstream.admin(&["repo", "set", "main", "--anonymous-read", "false"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    upstream.admin_ok(&["repo", "set", "main", "--anonymous-read", "false"]);
     // A running server applies the change within a second.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while upstream.get("main/index/config.json").status() != 401 {
@@ -380,12 +355,7 @@ fn a_private_upstream_is_read_with_the_upstream_token() {
         if let Some(t) = upstream_token {
             args.extend(["--upstream-token", t]);
         }
-        let out = downstream.admin(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        downstream.admin_ok(&args);
     }
     assert_eq!(
         downstream

@@ -56,6 +56,19 @@ impl Upstream {
 }
 
 impl Registry {
+    /// A file as the blob store holds it.
+    pub(crate) async fn stored_file(
+        &self,
+        key: String,
+    ) -> Result<Option<CachedFile>, RegistryError> {
+        Ok(self.blobs.get(&key).await?.map(|(body, meta)| CachedFile {
+            key,
+            body,
+            meta,
+            stale: None,
+        }))
+    }
+
     fn upstream_of<'a>(
         &self,
         repo: &'a Repository,
@@ -188,13 +201,8 @@ impl Registry {
     ) -> Result<Option<CachedFile>, RegistryError> {
         let (upstream, client) = self.upstream_of(repo)?;
         let key = format!("{}/crates/{name}/{file_name}", repo.name);
-        if let Some((body, meta)) = self.blobs.get(&key).await? {
-            return Ok(Some(CachedFile {
-                key: key.clone(),
-                body,
-                meta,
-                stale: None,
-            }));
+        if let Some(file) = self.stored_file(key.clone()).await? {
+            return Ok(Some(file));
         }
         let Some(version) = file_name
             .strip_prefix(name)
@@ -214,13 +222,8 @@ impl Registry {
             return Ok(None);
         };
         let _flight = self.single_flight(&key).await;
-        if let Some((body, meta)) = self.blobs.get(&key).await? {
-            return Ok(Some(CachedFile {
-                key: key.clone(),
-                body,
-                meta,
-                stale: None,
-            }));
+        if let Some(file) = self.stored_file(key.clone()).await? {
+            return Ok(Some(file));
         }
         let url = self.upstream_download_url(repo, &line).await?;
         let answer = client

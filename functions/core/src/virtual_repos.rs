@@ -17,15 +17,6 @@ impl Registry {
         Ok(members)
     }
 
-    async fn local_file(&self, key: String) -> Result<Option<CachedFile>, RegistryError> {
-        Ok(self.blobs.get(&key).await?.map(|(body, meta)| CachedFile {
-            key,
-            body,
-            meta,
-            stale: None,
-        }))
-    }
-
     /// An index file of a member repository, local or remote.
     async fn member_index_file(
         &self,
@@ -35,7 +26,7 @@ impl Registry {
         match member.kind {
             RepoKind::Remote => self.remote_index_file(member, path).await,
             _ => {
-                self.local_file(format!("{}/index/{path}", member.name))
+                self.stored_file(format!("{}/index/{path}", member.name))
                     .await
             }
         }
@@ -72,7 +63,7 @@ impl Registry {
             return match member.kind {
                 RepoKind::Remote => self.remote_crate_file(&member, name, file_name).await,
                 _ => {
-                    self.local_file(format!("{}/crates/{name}/{file_name}", member.name))
+                    self.stored_file(format!("{}/crates/{name}/{file_name}", member.name))
                         .await
                 }
             };

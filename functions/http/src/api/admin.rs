@@ -28,6 +28,11 @@ struct RepositoryBody {
     grants: Vec<Grant>,
 }
 
+async fn require_global_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let who = state.registry.authenticate(authorization(headers)).await?;
+    Ok(state.registry.authorize_global_admin(who.as_ref())?)
+}
+
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| RegistryError::BadRequest(format!("expected {shape}: {e}")).into())
@@ -39,8 +44,7 @@ pub(crate) async fn users(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    let who = registry.authenticate(authorization(&headers)).await?;
-    registry.authorize_global_admin(who.as_ref())?;
+    require_global_admin(&state, &headers).await?;
     Ok(Json(json!({ "users": registry.users().await? })))
 }
 
@@ -52,8 +56,7 @@ pub(crate) async fn put_user(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    let who = registry.authenticate(authorization(&headers)).await?;
-    registry.authorize_global_admin(who.as_ref())?;
+    require_global_admin(&state, &headers).await?;
     let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
     let UserBody { admin, groups } =
         parse(&body, "{\"admin\"?: bool, \"groups\"?: [\"name\", …]}")?;
@@ -69,8 +72,7 @@ pub(crate) async fn repositories(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    let who = registry.authenticate(authorization(&headers)).await?;
-    registry.authorize_global_admin(who.as_ref())?;
+    require_global_admin(&state, &headers).await?;
     Ok(Json(json!({ "repos": registry.repositories().await? })))
 }
 
@@ -82,8 +84,7 @@ pub(crate) async fn put_repository(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    let who = registry.authenticate(authorization(&headers)).await?;
-    registry.authorize_global_admin(who.as_ref())?;
+    require_global_admin(&state, &headers).await?;
     let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
     let RepositoryBody {
         anonymous_read,
