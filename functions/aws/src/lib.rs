@@ -8,7 +8,7 @@ mod setup;
 
 pub use dynamo_store::DynamoStore;
 pub use s3_blob::S3BlobStore;
-pub use setup::{AwsClients, create_bucket, create_table};
+pub use setup::{AwsClients, TTL_ATTRIBUTE, create_bucket, create_table};
 
 use crateyard_core::{Registry, RegistryConfig};
 use std::sync::Arc;
@@ -21,9 +21,11 @@ pub fn aws_registry(
     table: &str,
     config: RegistryConfig,
 ) -> Registry {
+    let store = Arc::new(DynamoStore::new(clients.dynamodb, table));
     Registry::new(
         Arc::new(S3BlobStore::new(clients.s3, bucket)),
-        Arc::new(DynamoStore::new(clients.dynamodb, table)),
+        store.clone(),
         config,
     )
+    .with_uploads(store)
 }

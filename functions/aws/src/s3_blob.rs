@@ -6,7 +6,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
 use std::collections::HashMap;
-use std::time::SystemTime;
+use aws_sdk_s3::presigning::PresigningConfig;
+use std::time::{Duration, SystemTime};
 
 /// Objects in one S3 bucket, keys as the core lays them out.
 #[derive(Debug, Clone)]
@@ -149,6 +150,19 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn presign_put(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        let config = PresigningConfig::expires_in(expires_in).map_err(backend)?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(backend)?;
+        Ok(request.uri().to_string())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {

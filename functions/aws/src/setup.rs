@@ -3,6 +3,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
 };
 use crateyard_core::StoreError;
 
@@ -80,7 +81,12 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
     Ok(())
 }
 
-/// Creates the single table (`pk`/`sk` strings, on-demand) unless it exists.
+/// The table's TTL attribute (epoch seconds): upload records, and any other
+/// item that should disappear by itself, carry it.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// Creates the single table (`pk`/`sk` strings, on-demand, TTL on
+/// [`TTL_ATTRIBUTE`]) unless it exists.
 pub async fn create_table(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -110,13 +116,27 @@ pub async fn create_table(
         .send()
         .await;
     match result {
-        Ok(_) => Ok(()),
+        Ok(_) => {}
         Err(e)
             if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
-            Ok(())
-        }
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e) => return Err(backend(e)),
+    }
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .expect("complete");
+    match dynamodb
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        // DynamoDB refuses to enable TTL that is enabled already.
+        Err(e) if format!("{e:?}").contains("already enabled") => Ok(()),
         Err(e) => Err(backend(e)),
     }
 }

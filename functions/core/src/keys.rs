@@ -31,6 +31,19 @@ pub fn readme_key(repo: &str, name: &str, version: &str) -> String {
     )
 }
 
+/// A large upload's staging object: private (outside `index/` and
+/// `crates/`), written through a presigned URL, removed once ingested.
+pub fn upload_key(repo: &str, id: &str) -> String {
+    format!("{repo}/uploads/{id}.crate")
+}
+
+/// `{repo}/uploads/{id}.crate` → `(repo, id)`; `None` for any other key.
+pub fn parse_upload_key(key: &str) -> Option<(&str, &str)> {
+    let (repo, rest) = key.split_once('/')?;
+    let id = rest.strip_prefix("uploads/")?.strip_suffix(".crate")?;
+    (!repo.is_empty() && !id.is_empty() && !id.contains('/')).then_some((repo, id))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
     IndexFile,

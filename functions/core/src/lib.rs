@@ -17,6 +17,7 @@ mod registry;
 mod reindex;
 mod search;
 mod tokens;
+mod uploads;
 mod versions;
 mod yank;
 
@@ -25,6 +26,7 @@ pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVI
 pub use error::RegistryError;
 pub use keys::{
     ObjectKind, crate_file_key, crate_file_name, index_config_key, index_file_key, object_kind,
+    parse_upload_key, upload_key,
 };
 pub use metadata_store::{
     CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,
@@ -37,6 +39,10 @@ pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame}
 pub use registry::{Registry, RegistryConfig};
 pub use search::{SearchHit, SearchResults};
 pub use tokens::NewToken;
+pub use uploads::{
+    UPLOAD_RECORD_LIFETIME, UPLOAD_URL_LIFETIME, UploadRecord, UploadRequest, UploadSlot,
+    UploadState, UploadStore,
+};
 pub use versions::version_key;
 
 pub use crateyard_index::IndexLine;

@@ -147,6 +147,25 @@ impl Registry {
         Ok(PublishOutcome { line, warnings })
     }
 
+    /// The checks a publish of `name` `semver` by `who` would fail right
+    /// away against the crate's current state (owner, existing version).
+    pub(crate) async fn check_publish_allowed(
+        &self,
+        repo: &str,
+        who: &Principal,
+        name: &CrateName,
+        semver: &Version,
+    ) -> Result<(), RegistryError> {
+        let canonical = name.canonical();
+        let existing = self.store.get_crate(repo, &canonical).await?;
+        let versions = match &existing {
+            Some(_) => self.store.list_versions(repo, &canonical).await?,
+            None => Vec::new(),
+        };
+        let key = version_key(semver);
+        check_may_publish(existing.as_ref(), &versions, name, semver, &key, who)
+    }
+
     /// Keeps the README for crate pages; losing it loses no crate, so a
     /// failure is logged, not returned.
     async fn store_readme(&self, repo: &str, name: &str, version: &str, readme: String) {

@@ -2,6 +2,7 @@ use crate::clock::now_rfc3339;
 use crate::keys::index_config_key;
 use crate::{
     BlobStore, MetadataStore, PutMode, PutOptions, RegistryError, RepoKind, Repository, StoreError,
+    UploadStore,
 };
 use crateyard_tarball::TarballLimits;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct Registry {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) store: Arc<dyn MetadataStore>,
     pub(crate) config: RegistryConfig,
+    /// Large uploads' records; `None` where they are not supported (local mode).
+    pub(crate) uploads: Option<Arc<dyn UploadStore>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -55,6 +58,7 @@ impl Registry {
             blobs,
             store,
             config,
+            uploads: None,
         }
     }
 

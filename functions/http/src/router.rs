@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
             put(api::upload::upload).get(static_files::crate_file),
         )
         .route("/{repo}/index/{*path}", get(static_files::index_file))
+        .merge(api::uploads::routes())
         // Bodies are read with explicit limits that answer in cargo's error shape.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

@@ -31,3 +31,27 @@ pub async fn registry_from_env() -> Result<Registry, lambda_http::Error> {
         config,
     ))
 }
+
+/// An object key as S3 event notifications carry it: URL-encoded, with a
+/// space as `+`.
+pub fn s3_event_key(raw: &str) -> String {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_event_keys_are_decoded() {
+        assert_eq!(s3_event_key("main/uploads/ab.crate"), "main/uploads/ab.crate");
+        assert_eq!(
+            s3_event_key("main/crates/foo/foo-1.0.0%2Bb.crate"),
+            "main/crates/foo/foo-1.0.0+b.crate"
+        );
+        assert_eq!(s3_event_key("a+b"), "a b");
+    }
+}

@@ -12,6 +12,7 @@ mod metadata;
 
 #[cfg(any(feature = "builder", test))]
 pub use builder::{Compression, EntryType, TarballBuilder};
+pub use archive::package_dir;
 pub use error::TarballError;
 pub use limits::TarballLimits;
 pub use metadata::{CrateMetadata, PackageInfo, inspect_crate};

@@ -4,4 +4,5 @@ pub(crate) mod owners;
 pub(crate) mod publish;
 pub(crate) mod search;
 pub(crate) mod upload;
+pub(crate) mod uploads;
 pub(crate) mod yank;

@@ -1,0 +1,116 @@
+//! The invalidator function: S3 `ObjectCreated` notifications arrive through
+//! an SQS queue in batches (up to 1 000 messages, gathered for up to 2 s);
+//! each batch becomes one CloudFront invalidation of the distinct index files
+//! it changed, so cargo sees a new version before the index TTL runs out.
+
+use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use crateyard_core::{ObjectKind, object_kind};
+use crateyard_lambda::{init_logging, s3_event_key};
+use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// CloudFront allows 3 000 paths in progress per distribution; a batch
+/// changing more than that invalidates its repositories' whole index instead.
+const MAX_PATHS: usize = 3_000;
+
+/// What CloudFront wants percent-encoded in an invalidation path: all but
+/// unreserved characters and `/` (so a `+` travels as `%2B`).
+const PATH_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The distinct index files (as CloudFront paths) changed by the batch.
+/// Bodies that are not S3 event notifications (such as the `s3:TestEvent`
+/// S3 sends when the notification is configured) are skipped: retrying them
+/// would not help.
+fn changed_index_paths(event: &SqsEvent) -> BTreeSet<String> {
+    let mut paths = BTreeSet::new();
+    for message in &event.records {
+        let Some(body) = message.body.as_deref() else {
+            continue;
+        };
+        let Ok(notification) = serde_json::from_str::<S3Event>(body) else {
+            tracing::warn!(message = ?message.message_id, "not an S3 event notification; skipped");
+            continue;
+        };
+        for record in notification.records {
+            let Some(key) = record.s3.object.key.as_deref().map(s3_event_key) else {
+                continue;
+            };
+            if object_kind(&key) == Some(ObjectKind::IndexFile) {
+                paths.insert(format!("/{}", utf8_percent_encode(&key, PATH_ENCODE)));
+            }
+        }
+    }
+    if paths.len() > MAX_PATHS {
+        let repos: BTreeSet<String> = paths
+            .iter()
+            .filter_map(|p| p.split('/').nth(1))
+            .map(|repo| format!("/{repo}/index/*"))
+            .collect();
+        return repos;
+    }
+    paths
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let distribution = std::env::var("CRATEYARD_DISTRIBUTION_ID")
+        .map_err(|_| "the CRATEYARD_DISTRIBUTION_ID environment variable must be set")?;
+    let config = aws_config::load_from_env().await;
+    let cloudfront = &aws_sdk_cloudfront::Client::new(&config);
+    let distribution = distribution.as_str();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let paths = changed_index_paths(&event.payload);
+        if paths.is_empty() {
+            return Ok::<Value, lambda_http::Error>(json!({ "invalidated": [] }));
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let batch = InvalidationBatch::builder()
+            .paths(
+                Paths::builder()
+                    .quantity(i32::try_from(paths.len())?)
+                    .set_items(Some(paths.iter().cloned().collect()))
+                    .build()?,
+            )
+            .caller_reference(format!("crateyard-{}-{nanos}", event.context.request_id))
+            .build()?;
+        // A failure fails the whole batch: SQS redelivers it, and
+        // invalidating a path twice is harmless.
+        let created = cloudfront
+            .create_invalidation()
+            .distribution_id(distribution)
+            .invalidation_batch(batch)
+            .send()
+            .await?;
+        let id = created.invalidation().map(|i| i.id().to_string());
+        tracing::info!(paths = paths.len(), id, "invalidated");
+        Ok(json!({ "invalidated": paths, "id": id }))
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_keep_slashes_and_encode_plus() {
+        let key = "main/index/3/f/foo+x";
+        assert_eq!(
+            format!("/{}", utf8_percent_encode(key, PATH_ENCODE)),
+            "/main/index/3/f/foo%2Bx"
+        );
+    }
+}
