@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
 use std::collections::HashMap;
-use aws_sdk_s3::presigning::PresigningConfig;
 use std::time::{Duration, SystemTime};
 
 /// Objects in one S3 bucket, keys as the core lays them out.

@@ -31,17 +31,22 @@ pub fn readme_key(repo: &str, name: &str, version: &str) -> String {
     )
 }
 
-/// A large upload's staging object: private (outside `index/` and
-/// `crates/`), written through a presigned URL, removed once ingested.
-pub fn upload_key(repo: &str, id: &str) -> String {
-    format!("{repo}/uploads/{id}.crate")
+/// Where large uploads are staged: outside every repository (repository
+/// names have no `.`), so that one S3 notification prefix and one lifecycle
+/// rule cover them, and no public-read pattern (`*/index/*`, `*/crates/*`)
+/// can match them. The upload's record says which repository it is for.
+pub const UPLOADS_PREFIX: &str = ".uploads/";
+
+/// A large upload's staging object, written through a presigned URL and
+/// removed once ingested.
+pub fn upload_key(id: &str) -> String {
+    format!("{UPLOADS_PREFIX}{id}.crate")
 }
 
-/// `{repo}/uploads/{id}.crate` → `(repo, id)`; `None` for any other key.
-pub fn parse_upload_key(key: &str) -> Option<(&str, &str)> {
-    let (repo, rest) = key.split_once('/')?;
-    let id = rest.strip_prefix("uploads/")?.strip_suffix(".crate")?;
-    (!repo.is_empty() && !id.is_empty() && !id.contains('/')).then_some((repo, id))
+/// `.uploads/{id}.crate` → `id`; `None` for any other key.
+pub fn parse_upload_key(key: &str) -> Option<&str> {
+    let id = key.strip_prefix(UPLOADS_PREFIX)?.strip_suffix(".crate")?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

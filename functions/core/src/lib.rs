@@ -25,8 +25,8 @@ pub use auth::{Principal, token_from_header};
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use error::RegistryError;
 pub use keys::{
-    ObjectKind, crate_file_key, crate_file_name, index_config_key, index_file_key, object_kind,
-    parse_upload_key, upload_key,
+    ObjectKind, UPLOADS_PREFIX, crate_file_key, crate_file_name, index_config_key, index_file_key,
+    object_kind, parse_upload_key, upload_key,
 };
 pub use metadata_store::{
     CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,

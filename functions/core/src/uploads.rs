@@ -31,8 +31,8 @@ pub struct UploadRecord {
     /// When the record may be forgotten (epoch seconds): the table's TTL attribute.
     pub expires_at: u64,
     /// What the uploader announced, if anything; the tarball must agree.
-    pub name: Option<String>,
-    pub version: Option<String>,
+    pub announced_name: Option<String>,
+    pub announced_version: Option<String>,
     #[serde(flatten)]
     pub state: UploadState,
 }
@@ -144,7 +144,7 @@ impl Registry {
         let id = new_upload_id()?;
         let url = self
             .blobs
-            .presign_put(&upload_key(repo, &id), UPLOAD_URL_LIFETIME)
+            .presign_put(&upload_key(&id), UPLOAD_URL_LIFETIME)
             .await?;
         let now = epoch_seconds();
         let record = UploadRecord {
@@ -154,8 +154,8 @@ impl Registry {
             created_at: now_rfc3339(),
             url_expires_at: now + UPLOAD_URL_LIFETIME.as_secs(),
             expires_at: now + UPLOAD_RECORD_LIFETIME.as_secs(),
-            name: request.name,
-            version: request.version,
+            announced_name: request.name,
+            announced_version: request.version,
             state: UploadState::Pending,
         };
         store.create_upload(&record).await?;
@@ -198,15 +198,19 @@ impl Registry {
         key: &str,
         size: Option<u64>,
     ) -> Result<Option<UploadRecord>, RegistryError> {
-        let Some((repo, id)) = parse_upload_key(key) else {
+        let Some(id) = parse_upload_key(key) else {
             tracing::warn!(key, "not an upload object; ignored");
             return Ok(None);
         };
-        let store = self.upload_store(repo)?;
+        let Some(store) = self.uploads.as_deref() else {
+            return Err(RegistryError::NotSupported(
+                "this registry has no upload store to ingest uploads with".into(),
+            ));
+        };
         let pending = store
             .get_upload(id)
             .await?
-            .filter(|u| u.repo == repo && u.state == UploadState::Pending);
+            .filter(|u| u.state == UploadState::Pending);
         let Some(mut record) = pending else {
             // Unknown, or already done (a redelivered event, a second PUT).
             tracing::warn!(key, "no pending upload for this object; deleting it");
@@ -244,7 +248,7 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         self.blobs.delete(key).await?;
-        tracing::info!(repo, id, user = %record.user, state = ?record.state, "upload ingested");
+        tracing::info!(repo = %record.repo, id, user = %record.user, state = ?record.state, "upload ingested");
         Ok(Some(record))
     }
 
@@ -253,7 +257,7 @@ impl Registry {
         record: &UploadRecord,
         tarball: bytes::Bytes,
     ) -> Result<UploadState, RegistryError> {
-        let (name, version) = match (&record.name, &record.version) {
+        let (name, version) = match (&record.announced_name, &record.announced_version) {
             (Some(name), Some(version)) => (name.clone(), version.clone()),
             _ => {
                 let dir = crateyard_tarball::package_dir(&tarball)?;
@@ -306,8 +310,8 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".into(),
             url_expires_at: 1,
             expires_at: 2,
-            name: None,
-            version: None,
+            announced_name: Some("x".into()),
+            announced_version: None,
             state: UploadState::Rejected {
                 detail: "no".into(),
             },

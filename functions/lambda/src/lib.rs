@@ -47,7 +47,10 @@ mod tests {
 
     #[test]
     fn s3_event_keys_are_decoded() {
-        assert_eq!(s3_event_key("main/uploads/ab.crate"), "main/uploads/ab.crate");
+        assert_eq!(
+            s3_event_key("main/uploads/ab.crate"),
+            "main/uploads/ab.crate"
+        );
         assert_eq!(
             s3_event_key("main/crates/foo/foo-1.0.0%2Bb.crate"),
             "main/crates/foo/foo-1.0.0+b.crate"

@@ -257,6 +257,18 @@ impl Fixture {
         Lambda::start(binary, &env).await
     }
 
+    /// Whether an object exists, through the S3 API.
+    async fn exists(&self, key: &str) -> bool {
+        AwsClients::for_emulator(&self.moto)
+            .s3
+            .head_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+
     /// An object's content, through the S3 API (`None` when missing).
     async fn object(&self, key: &str) -> Option<String> {
         let clients = AwsClients::for_emulator(&self.moto);
@@ -392,4 +404,233 @@ async fn reindex_binary_rebuilds_lost_index_files() {
             .contains("repository `nope` does not exist"),
         "{unknown}"
     );
+}
+
+/// The notification S3 sends when an object is created.
+fn s3_event(bucket: &str, key: &str, size: usize) -> Value {
+    json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-26T20:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": { "principalId": "AWS:AIDAEXAMPLE" },
+        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+        "responseElements": { "x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8" },
+        "s3": {
+            "s3SchemaVersion": "1.0", "configurationId": "crateyard",
+            "bucket": { "name": bucket, "ownerIdentity": { "principalId": "A3NL1KOZZKExample" }, "arn": format!("arn:aws:s3:::{bucket}") },
+            "object": { "key": key, "size": size, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0055AED6DCD90281E5" }
+        }
+    }]})
+}
+
+fn tarball(prefix: &str, name: &str, version: &str) -> Vec<u8> {
+    TarballBuilder::new(prefix)
+        .file(
+            "Cargo.toml",
+            format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\n").as_bytes(),
+        )
+        .build()
+}
+
+/// The status code and JSON body of an API function answer.
+fn answer(response: &Value) -> (u64, Value) {
+    let body = serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap();
+    (response["statusCode"].as_u64().unwrap(), body)
+}
+
+/// Asks the API function for an upload URL, and PUTs `tarball` to it as a
+/// client would, straight to S3 (moto).
+async fn upload_through_s3(
+    api: &mut Lambda,
+    token: &str,
+    announce: Option<Value>,
+    tarball: &[u8],
+) -> String {
+    let body = announce.map(|a| a.to_string().into_bytes());
+    let slot = api
+        .invoke(http_event(
+            "slot",
+            "POST",
+            "/main/api/v1/uploads",
+            "",
+            Some(token),
+            body.as_deref(),
+        ))
+        .await;
+    let (status, slot) = answer(&slot);
+    assert_eq!(status, 201, "{slot}");
+    assert!(slot["expires_at"].as_u64().unwrap() > 0, "{slot}");
+    let put = reqwest::Client::new()
+        .put(slot["url"].as_str().unwrap())
+        .body(tarball.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    slot["id"].as_str().unwrap().to_string()
+}
+
+async fn upload_status(api: &mut Lambda, token: &str, id: &str) -> (u64, Value) {
+    let path = format!("/main/api/v1/uploads/{id}");
+    answer(
+        &api.invoke(http_event("status", "GET", &path, "", Some(token), None))
+            .await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_uploads_go_through_presigned_urls_and_the_indexer() {
+    let fixture = Fixture::new("uploads").await;
+    let token = fixture
+        .registry
+        .create_token("alice", "uploads")
+        .await
+        .unwrap()
+        .token;
+    let mut api = fixture.start(env!("CARGO_BIN_EXE_api")).await;
+    let mut indexer = fixture.start(env!("CARGO_BIN_EXE_indexer")).await;
+
+    // Announced name and version, then one found from the tarball alone.
+    let cases = [
+        (Some(json!({ "name": "big", "version": "1.0.0" })), "1.0.0"),
+        (None, "1.1.0"),
+    ];
+    for (announce, version) in cases {
+        let crate_bytes = tarball(&format!("big-{version}"), "big", version);
+        let id = upload_through_s3(&mut api, &token, announce, &crate_bytes).await;
+        let key = crateyard_core::upload_key(&id);
+        assert!(fixture.exists(&key).await, "the PUT stored it");
+        let (status, pending) = upload_status(&mut api, &token, &id).await;
+        assert_eq!((status, &pending["status"]), (200, &json!("pending")));
+
+        let done = indexer
+            .invoke(s3_event(&fixture.name, &key, crate_bytes.len()))
+            .await;
+        assert_eq!(done["uploads"][0]["status"], "published", "{done}");
+        let index = fixture
+            .object("main/index/3/b/big")
+            .await
+            .expect("index file");
+        let line: Value = serde_json::from_str(index.lines().last().unwrap()).unwrap();
+        assert_eq!(line["vers"], version);
+        assert_eq!(
+            line["cksum"],
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&crate_bytes))
+        );
+        assert!(
+            fixture
+                .exists(&format!("main/crates/big/big-{version}.crate"))
+                .await
+        );
+        assert!(!fixture.exists(&key).await, "the upload object is gone");
+        let (status, published) = upload_status(&mut api, &token, &id).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            (
+                &published["status"],
+                &published["name"],
+                &published["version"]
+            ),
+            (&json!("published"), &json!("big"), &json!(version)),
+            "{published}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_large_uploads_are_rejected_with_the_reason() {
+    let fixture = Fixture::new("badupl").await;
+    let token = fixture
+        .registry
+        .create_token("alice", "uploads")
+        .await
+        .unwrap()
+        .token;
+    let mut api = fixture.start(env!("CARGO_BIN_EXE_api")).await;
+    let mut indexer = fixture.start(env!("CARGO_BIN_EXE_indexer")).await;
+
+    let outside = TarballBuilder::new("evil-1.0.0")
+        .file(
+            "Cargo.toml",
+            b"[package]\nname = \"evil\"\nversion = \"1.0.0\"\n",
+        )
+        .raw_file("elsewhere/x.rs", b"")
+        .build();
+    let cases = [
+        (
+            None,
+            outside,
+            "evil",
+            "`elsewhere/x.rs` is outside the `evil-1.0.0/` directory",
+        ),
+        (
+            Some(json!({ "name": "announced", "version": "1.0.0" })),
+            tarball("announced-1.0.0", "other", "1.0.0"),
+            "announced",
+            "Cargo.toml says name `other` but the upload is for `announced`",
+        ),
+    ];
+    let mut finished = Vec::new();
+    for (announce, crate_bytes, name, reason) in cases {
+        let id = upload_through_s3(&mut api, &token, announce, &crate_bytes).await;
+        let key = crateyard_core::upload_key(&id);
+        finished.push(key.clone());
+        let done = indexer
+            .invoke(s3_event(&fixture.name, &key, crate_bytes.len()))
+            .await;
+        assert_eq!(done["uploads"][0]["status"], "rejected", "{done}");
+        let (status, rejected) = upload_status(&mut api, &token, &id).await;
+        assert_eq!((status, &rejected["status"]), (200, &json!("rejected")));
+        let detail = rejected["detail"].as_str().unwrap();
+        assert!(detail.contains(reason), "{detail}");
+        assert!(!fixture.exists(&key).await, "the upload object is gone");
+        let left = AwsClients::for_emulator(&fixture.moto)
+            .s3
+            .list_objects_v2()
+            .bucket(&fixture.name)
+            .prefix(format!("main/crates/{name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(left.key_count(), Some(0), "no .crate left behind");
+        let index = crateyard_core::index_file_key("main", name);
+        assert_eq!(fixture.object(&index).await, None, "no index file");
+        let hits = fixture.registry.search("main", name, 10).await.unwrap();
+        assert_eq!(hits.total, 0, "no version recorded");
+    }
+
+    // A second delivery of an event, or an object no upload URL was made
+    // for, changes nothing.
+    for key in [finished[0].as_str(), ".uploads/0123abcd.crate"] {
+        let again = indexer.invoke(s3_event(&fixture.name, key, 10)).await;
+        assert_eq!(again, json!({ "uploads": [] }));
+    }
+
+    let (status, unknown) = upload_status(&mut api, &token, "0123abcd").await;
+    assert_eq!(status, 404, "{unknown}");
+    let detail = unknown["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("does not exist or has expired"), "{detail}");
+
+    // Another user cannot see (or guess at) alice's uploads.
+    let id = upload_through_s3(&mut api, &token, None, &tarball("x-1.0.0", "x", "1.0.0")).await;
+    let bob = fixture
+        .registry
+        .create_token("bob", "uploads")
+        .await
+        .unwrap()
+        .token;
+    assert_eq!(upload_status(&mut api, &bob, &id).await.0, 404);
+    assert_eq!(upload_status(&mut api, &token, &id).await.0, 200);
+
+    let anonymous = answer(
+        &api.invoke(http_event(
+            "anon",
+            "POST",
+            "/main/api/v1/uploads",
+            "",
+            None,
+            None,
+        ))
+        .await,
+    );
+    assert_eq!(anonymous.0, 401, "{}", anonymous.1);
 }

@@ -81,7 +81,11 @@ pub fn package_dir(bytes: &[u8]) -> Result<String, TarballError> {
         .ok_or_else(|| TarballError::Corrupt("the archive is empty".into()))?
         .map_err(corrupt)?;
     let path = String::from_utf8_lossy(&first.path_bytes()).into_owned();
-    Ok(path.split(['/', '\\']).next().unwrap_or_default().to_string())
+    Ok(path
+        .split(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .to_string())
 }
 
 fn corrupt(e: io::Error) -> TarballError {

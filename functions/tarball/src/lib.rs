@@ -10,9 +10,9 @@ mod limits;
 mod manifest;
 mod metadata;
 
+pub use archive::package_dir;
 #[cfg(any(feature = "builder", test))]
 pub use builder::{Compression, EntryType, TarballBuilder};
-pub use archive::package_dir;
 pub use error::TarballError;
 pub use limits::TarballLimits;
 pub use metadata::{CrateMetadata, PackageInfo, inspect_crate};
