@@ -247,13 +247,18 @@ impl Fixture {
     }
 
     async fn start(&self, binary: &str) -> Lambda {
-        let env = [
+        self.start_with(binary, &[]).await
+    }
+
+    async fn start_with(&self, binary: &str, extra: &[(&str, &str)]) -> Lambda {
+        let mut env = vec![
             ("AWS_ENDPOINT_URL", self.moto.as_str()),
             ("CRATEYARD_BUCKET", &self.name),
             ("CRATEYARD_TABLE", &self.name),
             ("CRATEYARD_PUBLIC_URL", &self.public_url),
             ("CRATEYARD_API_URL", "https://api.example.com"),
         ];
+        env.extend_from_slice(extra);
         Lambda::start(binary, &env).await
     }
 
@@ -633,4 +638,161 @@ async fn bad_large_uploads_are_rejected_with_the_reason() {
         .await,
     );
     assert_eq!(anonymous.0, 401, "{}", anonymous.1);
+}
+
+/// An SQS batch as Lambda's event source mapping delivers it.
+fn sqs_event(bodies: &[Value]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({
+                "messageId": format!("m{i}"), "receiptHandle": format!("h{i}"),
+                "body": body.to_string(),
+                "attributes": {
+                    "ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000",
+                    "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795000000001"
+                },
+                "messageAttributes": {}, "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:index-changes",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// What S3 sends EventBridge when an object is written.
+fn eventbridge_object_created(bucket: &str, key: &str) -> Value {
+    json!({
+        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012",
+        "time": "2026-11-26T20:00:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {
+            "version": "0", "bucket": { "name": bucket },
+            "object": { "key": key, "size": 120, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "617f08299329d189" },
+            "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
+            "source-ip-address": "127.0.0.1", "reason": "PutObject"
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch() {
+    use aws_sdk_cloudfront::types::{
+        DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig,
+        ViewerProtocolPolicy,
+    };
+    let fixture = Fixture::new("inval").await;
+    let cloudfront = aws_sdk_cloudfront::Client::from_conf(
+        aws_sdk_cloudfront::Config::builder()
+            .endpoint_url(&fixture.moto)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
+                "test", "test", None, None, "emulator",
+            ))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build(),
+    );
+    let origin = Origin::builder()
+        .id("bucket")
+        .domain_name(format!("{}.s3.us-east-1.amazonaws.com", fixture.name))
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference(&fixture.name)
+        .comment("crateyard test")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("bucket")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let created = cloudfront
+        .create_distribution()
+        .distribution_config(config)
+        .send()
+        .await
+        .unwrap();
+    let distribution = created.distribution().unwrap().id().to_string();
+    let mut lambda = fixture
+        .start_with(
+            env!("CARGO_BIN_EXE_invalidator"),
+            &[("CRATEYARD_DISTRIBUTION_ID", &distribution)],
+        )
+        .await;
+
+    // A batch that changed no index file invalidates nothing.
+    let quiet = lambda
+        .invoke(sqs_event(&[
+            eventbridge_object_created(&fixture.name, "main/crates/foo/foo-1.0.0.crate"),
+            json!({ "Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": fixture.name }),
+        ]))
+        .await;
+    assert_eq!(quiet["invalidated"], json!([]), "{quiet}");
+
+    let bucket = fixture.name.as_str();
+    let batch = sqs_event(&[
+        eventbridge_object_created(bucket, "main/index/3/f/foo"),
+        eventbridge_object_created(bucket, "main/index/3/b/bar"),
+        eventbridge_object_created(bucket, "main/index/3/f/foo"),
+        eventbridge_object_created(bucket, "other/index/config.json"),
+        eventbridge_object_created(bucket, "main/readmes/foo/foo-1.0.0.md"),
+        // The same change as a plain S3 notification, beside a .crate.
+        json!({ "Records": [
+            s3_event(bucket, "main/crates/foo/foo-1.0.1.crate", 10)["Records"][0].clone(),
+            s3_event(bucket, "main/index/ba/zz/bazz", 10)["Records"][0].clone(),
+        ]}),
+    ]);
+    let answer = lambda.invoke(batch).await;
+    let expected = [
+        "/main/index/3/b/bar",
+        "/main/index/3/f/foo",
+        "/main/index/ba/zz/bazz",
+        "/other/index/config.json",
+    ];
+    assert_eq!(answer["invalidated"], json!(expected), "{answer}");
+
+    let listed = cloudfront
+        .list_invalidations()
+        .distribution_id(&distribution)
+        .send()
+        .await
+        .unwrap();
+    let list = listed.invalidation_list().unwrap();
+    assert_eq!(list.quantity(), 1, "one invalidation for the whole batch");
+    let id = list.items()[0].id();
+    let invalidation = cloudfront
+        .get_invalidation()
+        .distribution_id(&distribution)
+        .id(id)
+        .send()
+        .await
+        .unwrap();
+    let mut paths: Vec<String> = invalidation
+        .invalidation()
+        .unwrap()
+        .invalidation_batch()
+        .unwrap()
+        .paths()
+        .unwrap()
+        .items()
+        .to_vec();
+    paths.sort();
+    assert_eq!(paths, expected);
 }

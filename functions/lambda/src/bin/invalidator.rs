@@ -3,7 +3,6 @@
 //! each batch becomes one CloudFront invalidation of the distinct index files
 //! it changed, so cargo sees a new version before the index TTL runs out.
 
-use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 use crateyard_core::{ObjectKind, object_kind};
@@ -27,36 +26,52 @@ const PATH_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// The object keys a queued message names. The template routes S3's
+/// EventBridge events ("Object Created", key in `detail.object.key`);
+/// plain S3 notifications (`Records[].s3.object.key`, URL-encoded) work too.
+/// Anything else (such as the `s3:TestEvent` S3 sends when a notification is
+/// configured) names none: retrying it would not help.
+fn keys_in_message(body: &str) -> Vec<String> {
+    let Ok(message) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    if let Some(key) = message
+        .pointer("/detail/object/key")
+        .and_then(Value::as_str)
+    {
+        // Index keys hold only `[a-z0-9_./-]`: decoding cannot change them.
+        return vec![s3_event_key(key)];
+    }
+    message
+        .get("Records")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.pointer("/s3/object/key").and_then(Value::as_str))
+        .map(s3_event_key)
+        .collect()
+}
+
 /// The distinct index files (as CloudFront paths) changed by the batch.
-/// Bodies that are not S3 event notifications (such as the `s3:TestEvent`
-/// S3 sends when the notification is configured) are skipped: retrying them
-/// would not help.
 fn changed_index_paths(event: &SqsEvent) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     for message in &event.records {
-        let Some(body) = message.body.as_deref() else {
-            continue;
-        };
-        let Ok(notification) = serde_json::from_str::<S3Event>(body) else {
-            tracing::warn!(message = ?message.message_id, "not an S3 event notification; skipped");
-            continue;
-        };
-        for record in notification.records {
-            let Some(key) = record.s3.object.key.as_deref().map(s3_event_key) else {
-                continue;
-            };
+        let keys = keys_in_message(message.body.as_deref().unwrap_or_default());
+        if keys.is_empty() {
+            tracing::warn!(message = ?message.message_id, "names no S3 object; skipped");
+        }
+        for key in keys {
             if object_kind(&key) == Some(ObjectKind::IndexFile) {
                 paths.insert(format!("/{}", utf8_percent_encode(&key, PATH_ENCODE)));
             }
         }
     }
     if paths.len() > MAX_PATHS {
-        let repos: BTreeSet<String> = paths
+        return paths
             .iter()
             .filter_map(|p| p.split('/').nth(1))
             .map(|repo| format!("/{repo}/index/*"))
             .collect();
-        return repos;
     }
     paths
 }
@@ -104,6 +119,18 @@ async fn main() -> Result<(), lambda_http::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_come_from_eventbridge_events_and_s3_notifications() {
+        let eventbridge =
+            r#"{"detail-type":"Object Created","detail":{"object":{"key":"main/index/3/f/foo"}}}"#;
+        assert_eq!(keys_in_message(eventbridge), ["main/index/3/f/foo"]);
+        let notification =
+            r#"{"Records":[{"s3":{"object":{"key":"a/b%2Bc"}}},{"s3":{"object":{"key":"d"}}}]}"#;
+        assert_eq!(keys_in_message(notification), ["a/b+c", "d"]);
+        assert!(keys_in_message(r#"{"Event":"s3:TestEvent"}"#).is_empty());
+        assert!(keys_in_message("not json").is_empty());
+    }
 
     #[test]
     fn paths_keep_slashes_and_encode_plus() {
