@@ -21,11 +21,9 @@ pub fn aws_registry(
     table: &str,
     config: RegistryConfig,
 ) -> Registry {
-    let store = Arc::new(DynamoStore::new(clients.dynamodb, table));
     Registry::new(
         Arc::new(S3BlobStore::new(clients.s3, bucket)),
-        store.clone(),
+        Arc::new(DynamoStore::new(clients.dynamodb, table)),
         config,
     )
-    .with_uploads(store)
 }

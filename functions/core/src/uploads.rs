@@ -111,7 +111,7 @@ impl Registry {
     fn upload_store(&self, repo: &str) -> Result<&dyn UploadStore, RegistryError> {
         self.uploads.as_deref().ok_or_else(|| {
             RegistryError::NotSupported(format!(
-                "large uploads need the AWS backend (S3 presigned URLs); here use `cargo publish`, or `PUT /{repo}/crates/<name>/<name>-<version>.crate` with the .crate as the body"
+                "large uploads need the serverless deployment (S3 presigned URLs and the indexer function); here use `cargo publish`, or `PUT /{repo}/crates/<name>/<name>-<version>.crate` with the .crate as the body"
             ))
         })
     }

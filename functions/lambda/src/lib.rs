@@ -1,8 +1,9 @@
 //! What every Crateyard Lambda function shares: logging and the registry
 //! built from the function's environment.
 
-use crateyard_aws::{AwsClients, aws_registry};
+use crateyard_aws::{AwsClients, DynamoStore, aws_registry};
 use crateyard_core::{Registry, RegistryConfig};
+use std::sync::Arc;
 
 /// JSON logs for CloudWatch, level from `RUST_LOG` (default `info`).
 pub fn init_logging() {
@@ -24,12 +25,10 @@ pub async fn registry_from_env() -> Result<Registry, lambda_http::Error> {
     let api_url = std::env::var("CRATEYARD_API_URL").ok();
     let config = RegistryConfig::new(&required("CRATEYARD_PUBLIC_URL")?, api_url.as_deref());
     let clients = AwsClients::from_env().await;
-    Ok(aws_registry(
-        clients,
-        &required("CRATEYARD_BUCKET")?,
-        &required("CRATEYARD_TABLE")?,
-        config,
-    ))
+    let table = required("CRATEYARD_TABLE")?;
+    // Large uploads only where the indexer function ingests them.
+    let uploads = Arc::new(DynamoStore::new(clients.dynamodb.clone(), &table));
+    Ok(aws_registry(clients, &required("CRATEYARD_BUCKET")?, &table, config).with_uploads(uploads))
 }
 
 /// An object key as S3 event notifications carry it: URL-encoded, with a

@@ -58,7 +58,7 @@ fn changed_index_paths(event: &SqsEvent) -> BTreeSet<String> {
     for message in &event.records {
         let keys = keys_in_message(message.body.as_deref().unwrap_or_default());
         if keys.is_empty() {
-            tracing::warn!(message = ?message.message_id, "names no S3 object; skipped");
+            tracing::warn!(message_id = ?message.message_id, "names no S3 object; skipped");
         }
         for key in keys {
             if object_kind(&key) == Some(ObjectKind::IndexFile) {
