@@ -480,7 +480,7 @@ fn bad_search_parameters_get_the_error_shape() {
 }
 
 #[test]
-fn large_uploads_need_the_aws_backend() {
+fn large_uploads_need_the_serverless_deployment() {
     let server = Server::start();
     let res = server
         .http()
