@@ -17,16 +17,22 @@ fi
 echo "== template.yaml: cfn-lint and sam validate --lint"
 cfn-lint template.yaml
 SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1 --template template.yaml
-MOTO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-MOTO_LOG=$(mktemp)
-python3 infra/moto_server.py "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
-MOTO_PID=$!
-trap 'kill $MOTO_PID 2>/dev/null || true; rm -f "$MOTO_LOG"' EXIT
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-export CRATEYARD_TEST_MOTO="http://127.0.0.1:$MOTO_PORT"
+if [ -n "${CRATEYARD_TEST_AWS_ENDPOINT:-}" ]; then
+  # An emulator of your own (LocalStack: http://localhost:4566) instead of moto.
+  echo "== AWS tests against $CRATEYARD_TEST_AWS_ENDPOINT"
+  export CRATEYARD_TEST_MOTO="$CRATEYARD_TEST_AWS_ENDPOINT"
+else
+  MOTO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  MOTO_LOG=$(mktemp)
+  python3 infra/moto_server.py "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
+  MOTO_PID=$!
+  trap 'kill $MOTO_PID 2>/dev/null || true; rm -f "$MOTO_LOG"' EXIT
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  export CRATEYARD_TEST_MOTO="http://127.0.0.1:$MOTO_PORT"
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

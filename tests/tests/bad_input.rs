@@ -483,3 +483,28 @@ fn bad_search_parameters_get_the_error_shape() {
         "repository `nope` does not exist",
     );
 }
+
+#[test]
+fn large_uploads_need_the_serverless_deployment() {
+    let server = Server::start();
+    let res = server
+        .http()
+        .post(format!("{}/main/api/v1/uploads", server.url))
+        .header("Authorization", server.token("alice"))
+        .body(r#"{"name": "big", "version": "1.0.0"}"#)
+        .send()
+        .unwrap();
+    let detail = rejected(
+        (res.status().as_u16(), res.text().unwrap()),
+        501,
+        "large uploads need the serverless deployment",
+    );
+    assert!(detail.contains("PUT /main/crates/"), "{detail}");
+    let res = server
+        .http()
+        .get(format!("{}/main/api/v1/uploads/0123abcd", server.url))
+        .header("Authorization", server.token("alice"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 501);
+}

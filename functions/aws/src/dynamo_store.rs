@@ -4,8 +4,8 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, Select, TransactWriteItem};
 use crateyard_core::{
-    CrateRecord, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord, User,
-    VersionRecord, VersionWrite,
+    CrateRecord, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord, UploadRecord,
+    UploadState, UploadStore, User, VersionRecord, VersionWrite,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,9 +22,12 @@ use std::collections::HashMap;
 /// | version | `VERSIONS#{repo}#{canonical}` | version without build metadata |
 /// | user | `USERS` | login |
 /// | token | `TOKENS` | sha256 of the token |
+/// | large upload | `UPLOAD#{id}` | `UPLOAD` |
 ///
-/// Token items with an expiry carry it as the number `expires_at`, the
-/// table's TTL attribute, so DynamoDB deletes them some time after.
+/// Token items with an expiry, and upload items, carry the number
+/// `expires_at` (epoch seconds), the table's TTL attribute, so DynamoDB
+/// deletes them some time after. Upload items also carry `state`, the
+/// compare-and-swap guard of their outcome.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -481,5 +484,59 @@ impl MetadataStore for DynamoStore {
             .iter()
             .map(parse)
             .collect()
+    }
+}
+
+fn upload_item(upload: &UploadRecord) -> Item {
+    let mut it = item(format!("UPLOAD#{}", upload.id), "UPLOAD", upload);
+    let state = match upload.state {
+        UploadState::Pending => "pending",
+        UploadState::Published { .. } => "published",
+        UploadState::Rejected { .. } => "rejected",
+    };
+    it.insert("state".into(), AttributeValue::S(state.into()));
+    it.insert(
+        TTL_ATTRIBUTE.into(),
+        AttributeValue::N(upload.expires_at.to_string()),
+    );
+    it
+}
+
+#[async_trait]
+impl UploadStore for DynamoStore {
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
+        self.put_new(upload_item(upload), &format!("upload {}", upload.id))
+            .await
+    }
+
+    async fn get_upload(&self, id: &str) -> Result<Option<UploadRecord>, StoreError> {
+        self.get(format!("UPLOAD#{id}"), "UPLOAD".into())
+            .await?
+            .as_ref()
+            .map(parse)
+            .transpose()
+    }
+
+    async fn finish_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(upload_item(upload)))
+            .condition_expression("#state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict(format!("upload {}", upload.id)))
+            }
+            Err(e) => Err(backend(e)),
+        }
     }
 }

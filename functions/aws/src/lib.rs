@@ -8,7 +8,7 @@ mod setup;
 
 pub use dynamo_store::DynamoStore;
 pub use s3_blob::S3BlobStore;
-pub use setup::{AwsClients, create_bucket, create_table};
+pub use setup::{AwsClients, TTL_ATTRIBUTE, create_bucket, create_table};
 
 use crateyard_core::{Registry, RegistryConfig};
 use std::sync::Arc;

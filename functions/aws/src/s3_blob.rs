@@ -159,6 +159,19 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    async fn presign_put(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        let config = PresigningConfig::expires_in(expires_in).map_err(backend)?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(backend)?;
+        Ok(request.uri().to_string())
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let mut keys = Vec::new();
         let mut pages = self

@@ -4,8 +4,13 @@
 use crate::s3_blob::PRIVATE_TAG;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
-use crateyard_core::StoreError;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter,
+};
+use crateyard_core::{StoreError, UPLOADS_PREFIX};
 
 /// SDK clients configured from the environment (credentials, region,
 /// `AWS_ENDPOINT_URL` for LocalStack or moto).
@@ -53,7 +58,8 @@ fn backend(e: impl std::error::Error) -> StoreError {
 }
 
 /// Creates the bucket unless it exists, with a policy that lets anyone read
-/// `*/index/*` and `*/crates/*` (public repositories' read path).
+/// `*/index/*` and `*/crates/*` (public repositories' read path) and the
+/// lifecycle rule that removes stale large uploads.
 pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), StoreError> {
     match s3.create_bucket().bucket(bucket).send().await {
         Ok(_) => {}
@@ -82,10 +88,38 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
         .send()
         .await
         .map_err(backend)?;
+    // Large uploads the indexer never got to (it deletes the rest).
+    let stale_uploads = LifecycleRule::builder()
+        .id("ExpireStaleUploads")
+        .status(ExpirationStatus::Enabled)
+        .filter(
+            LifecycleRuleFilter::builder()
+                .prefix(UPLOADS_PREFIX)
+                .build(),
+        )
+        .expiration(LifecycleExpiration::builder().days(1).build())
+        .build()
+        .map_err(backend)?;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(stale_uploads)
+                .build()
+                .map_err(backend)?,
+        )
+        .send()
+        .await
+        .map_err(backend)?;
     Ok(())
 }
 
-/// Creates the single table (`pk`/`sk` strings, on-demand) unless it exists.
+/// The table's TTL attribute (epoch seconds): upload records, and any other
+/// item that should disappear by itself, carry it.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// Creates the single table (`pk`/`sk` strings, on-demand, TTL on
+/// [`TTL_ATTRIBUTE`]) unless it exists.
 pub async fn create_table(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -115,13 +149,40 @@ pub async fn create_table(
         .send()
         .await;
     match result {
-        Ok(_) => Ok(()),
+        Ok(_) => {}
         Err(e)
             if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(backend(e)),
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e) => return Err(backend(e)),
     }
+    // DynamoDB refuses to enable a TTL that is enabled already.
+    let current = dynamodb
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(backend)?;
+    let enabled = current.time_to_live_description().is_some_and(|d| {
+        d.attribute_name() == Some(TTL_ATTRIBUTE)
+            && matches!(
+                d.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            )
+    });
+    if enabled {
+        return Ok(());
+    }
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .expect("complete");
+    dynamodb
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(backend)?;
+    Ok(())
 }

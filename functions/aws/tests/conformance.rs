@@ -45,3 +45,38 @@ mod metadata {
     use super::*;
     crateyard_conformance::metadata_suite!(dynamo_store);
 }
+
+/// `setup` mirrors template.yaml: TTL on `expires_at`, stale uploads expire;
+/// running it again changes nothing.
+#[tokio::test]
+async fn setup_enables_ttl_and_expires_stale_uploads() {
+    let clients = clients();
+    let name = unique("setup");
+    for _ in 0..2 {
+        create_table(&clients.dynamodb, &name).await.unwrap();
+        create_bucket(&clients.s3, &name).await.unwrap();
+    }
+    let ttl = clients
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some(crateyard_aws::TTL_ATTRIBUTE));
+    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+    let lifecycle = clients
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    let rule = &lifecycle.rules()[0];
+    assert_eq!(
+        rule.filter().and_then(|f| f.prefix()),
+        Some(crateyard_core::UPLOADS_PREFIX)
+    );
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(1));
+}

@@ -35,8 +35,13 @@ impl Registry {
             return Ok(None);
         };
         let token = token_from_header(header).ok_or(RegistryError::InvalidToken)?;
-        let hash = hash_token(token);
-        let Some(mut record) = self.store.get_token(&hash).await? else {
+        self.principal_for_token(&hash_token(token)).await.map(Some)
+    }
+
+    /// The principal behind a token, by the token's hash: for requests, and
+    /// for work finished later on a request's behalf (large uploads).
+    pub async fn principal_for_token(&self, hash: &str) -> Result<Principal, RegistryError> {
+        let Some(mut record) = self.store.get_token(hash).await? else {
             tracing::info!(target: "crateyard::access", outcome = "denied", reason = "unknown token", "authentication");
             return Err(RegistryError::InvalidToken);
         };
@@ -65,10 +70,10 @@ impl Registry {
                 }
             }
         }
-        Ok(Some(Principal {
+        Ok(Principal {
             user,
             token: record,
-        }))
+        })
     }
 
     /// The principal for work done on a user's behalf without a request

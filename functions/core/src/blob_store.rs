@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The object-metadata key holding the crate revision an index file was built from.
 pub const REVISION_METADATA: &str = "crate-revision";
@@ -56,6 +56,8 @@ pub enum BlobError {
     NotFound(String),
     #[error("blob store: {0}")]
     Backend(String),
+    #[error("this blob store cannot {0}")]
+    Unsupported(&'static str),
 }
 
 /// Object storage with S3's semantics: whole-object puts, conditional on
@@ -83,11 +85,14 @@ pub trait BlobStore: Send + Sync + 'static {
     }
     /// A URL from which a client can read the object itself for `ttl`, if
     /// the store offers one (S3 presigned GET); `None` otherwise.
-    async fn presigned_get(
-        &self,
-        _key: &str,
-        _ttl: std::time::Duration,
-    ) -> Result<Option<String>, BlobError> {
+    async fn presigned_get(&self, _key: &str, _ttl: Duration) -> Result<Option<String>, BlobError> {
         Ok(None)
+    }
+
+    /// A URL anyone may `PUT` the object to until `expires_in` has passed
+    /// (S3 presigning): how uploads too large for a Lambda request come in.
+    async fn presign_put(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        let _ = (key, expires_in);
+        Err(BlobError::Unsupported("hand out upload URLs"))
     }
 }

@@ -54,6 +54,12 @@ pub enum RegistryError {
     Tarball(#[from] TarballError),
     #[error("{0}")]
     BadRequest(String),
+    #[error(
+        "upload `{0}` does not exist or has expired (upload statuses are kept for a day); request a new upload URL"
+    )]
+    UnknownUpload(String),
+    #[error("{0}")]
+    NotSupported(String),
     #[error("storage failed: {0}")]
     Blob(#[from] BlobError),
     #[error("metadata store failed: {0}")]

@@ -31,6 +31,24 @@ pub fn readme_key(repo: &str, name: &str, version: &str) -> String {
     )
 }
 
+/// Where large uploads are staged: outside every repository (repository
+/// names have no `.`), so that one S3 notification prefix and one lifecycle
+/// rule cover them, and no public-read pattern (`*/index/*`, `*/crates/*`)
+/// can match them. The upload's record says which repository it is for.
+pub const UPLOADS_PREFIX: &str = ".uploads/";
+
+/// A large upload's staging object, written through a presigned URL and
+/// removed once ingested.
+pub fn upload_key(id: &str) -> String {
+    format!("{UPLOADS_PREFIX}{id}.crate")
+}
+
+/// `.uploads/{id}.crate` → `id`; `None` for any other key.
+pub fn parse_upload_key(key: &str) -> Option<&str> {
+    let id = key.strip_prefix(UPLOADS_PREFIX)?.strip_suffix(".crate")?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectKind {
     IndexFile,

@@ -20,6 +20,7 @@ mod remote;
 mod repositories;
 mod search;
 mod tokens;
+mod uploads;
 mod upstream;
 mod users;
 mod versions;
@@ -34,7 +35,8 @@ pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use error::RegistryError;
 pub use keys::{
-    ObjectKind, crate_file_key, crate_file_name, index_config_key, index_file_key, object_kind,
+    ObjectKind, UPLOADS_PREFIX, crate_file_key, crate_file_name, index_config_key, index_file_key,
+    object_kind, parse_upload_key, upload_key,
 };
 pub use metadata_store::{
     CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,
@@ -49,6 +51,10 @@ pub use remote::{CachedFile, Upstream, expand_dl};
 pub use repositories::{RepositoryChange, RepositorySpec, parse_grant};
 pub use search::{SearchHit, SearchResults};
 pub use tokens::{NewToken, TokenRequest, parse_lifetime};
+pub use uploads::{
+    UPLOAD_RECORD_LIFETIME, UPLOAD_URL_LIFETIME, UploadRecord, UploadRequest, UploadSlot,
+    UploadState, UploadStore,
+};
 pub use upstream::{UpstreamClient, UpstreamError, UpstreamResponse};
 pub use users::UserChange;
 pub use versions::version_key;

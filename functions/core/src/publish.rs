@@ -158,6 +158,35 @@ impl Registry {
         Ok(PublishOutcome { line, warnings })
     }
 
+    /// The checks a publish of `name` `semver` by `who` would fail right
+    /// away against the crate's current state (owner, existing version).
+    pub(crate) async fn check_publish_allowed(
+        &self,
+        repo: &str,
+        who: &Principal,
+        name: &CrateName,
+        semver: &Version,
+    ) -> Result<(), RegistryError> {
+        let repository = self.write_target(repo).await?;
+        let repo = repository.name.as_str();
+        let canonical = name.canonical();
+        let existing = self.store.get_crate(repo, &canonical).await?;
+        let versions = match &existing {
+            Some(_) => self.store.list_versions(repo, &canonical).await?,
+            None => Vec::new(),
+        };
+        let key = version_key(semver);
+        let rules = PublishRules {
+            registry: self,
+            repository: &repository,
+            name,
+            semver,
+            key: &key,
+            who,
+        };
+        rules.check(existing.as_ref(), &versions)
+    }
+
     /// Keeps the README for crate pages; losing it loses no crate, so a
     /// failure is logged, not returned.
     async fn store_readme(&self, repo: &Repository, name: &str, version: &str, readme: String) {

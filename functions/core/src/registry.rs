@@ -4,7 +4,7 @@ use crate::{BlobStore, MetadataStore, RegistryError, RepoKind, Repository};
 pub const PRIVATE_READS: &str = "api/private";
 /// Where, under a repository, a remote or virtual repository's reads are served.
 pub const PROXIED_READS: &str = "api/proxy";
-use crate::UpstreamClient;
+use crate::{UploadStore, UpstreamClient};
 use crateyard_tarball::TarballLimits;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,6 +44,8 @@ pub struct Registry {
     pub(crate) inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Upstreams' `config.json`, by URL, with when they were fetched.
     pub(crate) upstream_configs: Mutex<HashMap<String, (std::time::Instant, serde_json::Value)>>,
+    /// Large uploads' records; `None` where they are not supported (local mode).
+    pub(crate) uploads: Option<Arc<dyn UploadStore>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -67,6 +69,7 @@ impl Registry {
             upstream_client: None,
             inflight: Mutex::default(),
             upstream_configs: Mutex::default(),
+            uploads: None,
         }
     }
 

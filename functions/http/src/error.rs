@@ -21,9 +21,12 @@ fn status(e: &RegistryError) -> StatusCode {
     match e {
         MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
         Forbidden(_) => StatusCode::FORBIDDEN,
-        UnknownRepository(_) | UnknownCrate(_) | UnknownVersion { .. } | UnknownUser(_) => {
-            StatusCode::NOT_FOUND
-        }
+        UnknownRepository(_)
+        | UnknownCrate(_)
+        | UnknownVersion { .. }
+        | UnknownUser(_)
+        | UnknownUpload(_) => StatusCode::NOT_FOUND,
+        NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
         NameCollision { .. } | VersionExists { .. } | UploadInProgress { .. } => {
             StatusCode::CONFLICT
         }

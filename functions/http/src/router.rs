@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             login_challenge,
         ))
+        .merge(api::uploads::routes())
         // Bodies are read with explicit limits that answer in cargo's error shape.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

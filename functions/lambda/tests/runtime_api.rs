@@ -247,14 +247,31 @@ impl Fixture {
     }
 
     async fn start(&self, binary: &str) -> Lambda {
-        let env = [
+        self.start_with(binary, &[]).await
+    }
+
+    async fn start_with(&self, binary: &str, extra: &[(&str, &str)]) -> Lambda {
+        let mut env = vec![
             ("AWS_ENDPOINT_URL", self.moto.as_str()),
             ("CRATEYARD_BUCKET", &self.name),
             ("CRATEYARD_TABLE", &self.name),
             ("CRATEYARD_PUBLIC_URL", &self.public_url),
             ("CRATEYARD_API_URL", "https://api.example.com"),
         ];
+        env.extend_from_slice(extra);
         Lambda::start(binary, &env).await
+    }
+
+    /// Whether an object exists, through the S3 API.
+    async fn exists(&self, key: &str) -> bool {
+        AwsClients::for_emulator(&self.moto)
+            .s3
+            .head_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
     }
 
     /// An object's content, through the S3 API (`None` when missing).
@@ -399,4 +416,406 @@ async fn reindex_binary_rebuilds_lost_index_files() {
             .contains("repository `nope` does not exist"),
         "{unknown}"
     );
+}
+
+/// The notification S3 sends when an object is created.
+fn s3_event(bucket: &str, key: &str, size: usize) -> Value {
+    json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-26T20:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": { "principalId": "AWS:AIDAEXAMPLE" },
+        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+        "responseElements": { "x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8" },
+        "s3": {
+            "s3SchemaVersion": "1.0", "configurationId": "crateyard",
+            "bucket": { "name": bucket, "ownerIdentity": { "principalId": "A3NL1KOZZKExample" }, "arn": format!("arn:aws:s3:::{bucket}") },
+            "object": { "key": key, "size": size, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0055AED6DCD90281E5" }
+        }
+    }]})
+}
+
+fn tarball(prefix: &str, name: &str, version: &str) -> Vec<u8> {
+    TarballBuilder::new(prefix)
+        .file(
+            "Cargo.toml",
+            format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\n").as_bytes(),
+        )
+        .build()
+}
+
+/// The status code and JSON body of an API function answer.
+fn answer(response: &Value) -> (u64, Value) {
+    let body = serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap();
+    (response["statusCode"].as_u64().unwrap(), body)
+}
+
+/// Asks the API function for an upload URL, and PUTs `tarball` to it as a
+/// client would, straight to S3 (moto).
+async fn upload_through_s3(
+    api: &mut Lambda,
+    token: &str,
+    announce: Option<Value>,
+    tarball: &[u8],
+) -> String {
+    let body = announce.map(|a| a.to_string().into_bytes());
+    let slot = api
+        .invoke(http_event(
+            "slot",
+            "POST",
+            "/main/api/v1/uploads",
+            "",
+            Some(token),
+            body.as_deref(),
+        ))
+        .await;
+    let (status, slot) = answer(&slot);
+    assert_eq!(status, 201, "{slot}");
+    assert!(slot["expires_at"].as_u64().unwrap() > 0, "{slot}");
+    let put = reqwest::Client::new()
+        .put(slot["url"].as_str().unwrap())
+        .body(tarball.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    slot["id"].as_str().unwrap().to_string()
+}
+
+async fn upload_status(api: &mut Lambda, token: &str, id: &str) -> (u64, Value) {
+    let path = format!("/main/api/v1/uploads/{id}");
+    answer(
+        &api.invoke(http_event("status", "GET", &path, "", Some(token), None))
+            .await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_uploads_go_through_presigned_urls_and_the_indexer() {
+    let fixture = Fixture::new("uploads").await;
+    let token = fixture
+        .registry
+        .create_token(crateyard_core::TokenRequest {
+            user: "alice".into(),
+            name: "uploads".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .token;
+    let mut api = fixture.start(env!("CARGO_BIN_EXE_api")).await;
+    let mut indexer = fixture.start(env!("CARGO_BIN_EXE_indexer")).await;
+
+    // Announced name and version, then one found from the tarball alone.
+    let cases = [
+        (Some(json!({ "name": "big", "version": "1.0.0" })), "1.0.0"),
+        (None, "1.1.0"),
+    ];
+    for (announce, version) in cases {
+        let crate_bytes = tarball(&format!("big-{version}"), "big", version);
+        let id = upload_through_s3(&mut api, &token, announce, &crate_bytes).await;
+        let key = crateyard_core::upload_key(&id);
+        assert!(fixture.exists(&key).await, "the PUT stored it");
+        let (status, pending) = upload_status(&mut api, &token, &id).await;
+        assert_eq!((status, &pending["status"]), (200, &json!("pending")));
+
+        let done = indexer
+            .invoke(s3_event(&fixture.name, &key, crate_bytes.len()))
+            .await;
+        assert_eq!(done["uploads"][0]["status"], "published", "{done}");
+        let index = fixture
+            .object("main/index/3/b/big")
+            .await
+            .expect("index file");
+        let line: Value = serde_json::from_str(index.lines().last().unwrap()).unwrap();
+        assert_eq!(line["vers"], version);
+        assert_eq!(
+            line["cksum"],
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&crate_bytes))
+        );
+        assert!(
+            fixture
+                .exists(&format!("main/crates/big/big-{version}.crate"))
+                .await
+        );
+        assert!(!fixture.exists(&key).await, "the upload object is gone");
+        let (status, published) = upload_status(&mut api, &token, &id).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            (
+                &published["status"],
+                &published["name"],
+                &published["version"]
+            ),
+            (&json!("published"), &json!("big"), &json!(version)),
+            "{published}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_large_uploads_are_rejected_with_the_reason() {
+    let fixture = Fixture::new("badupl").await;
+    let token = fixture
+        .registry
+        .create_token(crateyard_core::TokenRequest {
+            user: "alice".into(),
+            name: "uploads".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .token;
+    let mut api = fixture.start(env!("CARGO_BIN_EXE_api")).await;
+    let mut indexer = fixture.start(env!("CARGO_BIN_EXE_indexer")).await;
+
+    let outside = TarballBuilder::new("evil-1.0.0")
+        .file(
+            "Cargo.toml",
+            b"[package]\nname = \"evil\"\nversion = \"1.0.0\"\n",
+        )
+        .raw_file("elsewhere/x.rs", b"")
+        .build();
+    let cases = [
+        (
+            None,
+            outside,
+            "evil",
+            "`elsewhere/x.rs` is outside the `evil-1.0.0/` directory",
+        ),
+        (
+            Some(json!({ "name": "announced", "version": "1.0.0" })),
+            tarball("announced-1.0.0", "other", "1.0.0"),
+            "announced",
+            "Cargo.toml says name `other` but the upload is for `announced`",
+        ),
+    ];
+    let mut finished = Vec::new();
+    for (announce, crate_bytes, name, reason) in cases {
+        let id = upload_through_s3(&mut api, &token, announce, &crate_bytes).await;
+        let key = crateyard_core::upload_key(&id);
+        finished.push(key.clone());
+        let done = indexer
+            .invoke(s3_event(&fixture.name, &key, crate_bytes.len()))
+            .await;
+        assert_eq!(done["uploads"][0]["status"], "rejected", "{done}");
+        let (status, rejected) = upload_status(&mut api, &token, &id).await;
+        assert_eq!((status, &rejected["status"]), (200, &json!("rejected")));
+        let detail = rejected["detail"].as_str().unwrap();
+        assert!(detail.contains(reason), "{detail}");
+        assert!(!fixture.exists(&key).await, "the upload object is gone");
+        let left = AwsClients::for_emulator(&fixture.moto)
+            .s3
+            .list_objects_v2()
+            .bucket(&fixture.name)
+            .prefix(format!("main/crates/{name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(left.key_count(), Some(0), "no .crate left behind");
+        let index = crateyard_core::index_file_key("main", name);
+        assert_eq!(fixture.object(&index).await, None, "no index file");
+        let hits = fixture
+            .registry
+            .search(None, "main", name, 10)
+            .await
+            .unwrap();
+        assert_eq!(hits.total, 0, "no version recorded");
+    }
+
+    // A second delivery of an event, or an object no upload URL was made
+    // for, changes nothing.
+    for key in [finished[0].as_str(), ".uploads/0123abcd.crate"] {
+        let again = indexer.invoke(s3_event(&fixture.name, key, 10)).await;
+        assert_eq!(again, json!({ "uploads": [] }));
+    }
+
+    let (status, unknown) = upload_status(&mut api, &token, "0123abcd").await;
+    assert_eq!(status, 404, "{unknown}");
+    let detail = unknown["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("does not exist or has expired"), "{detail}");
+
+    // Another user cannot see (or guess at) alice's uploads.
+    let id = upload_through_s3(&mut api, &token, None, &tarball("x-1.0.0", "x", "1.0.0")).await;
+    let bob = fixture
+        .registry
+        .create_token(crateyard_core::TokenRequest {
+            user: "bob".into(),
+            name: "uploads".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .token;
+    assert_eq!(upload_status(&mut api, &bob, &id).await.0, 404);
+    assert_eq!(upload_status(&mut api, &token, &id).await.0, 200);
+
+    let anonymous = answer(
+        &api.invoke(http_event(
+            "anon",
+            "POST",
+            "/main/api/v1/uploads",
+            "",
+            None,
+            None,
+        ))
+        .await,
+    );
+    assert_eq!(anonymous.0, 401, "{}", anonymous.1);
+}
+
+/// An SQS batch as Lambda's event source mapping delivers it.
+fn sqs_event(bodies: &[Value]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({
+                "messageId": format!("m{i}"), "receiptHandle": format!("h{i}"),
+                "body": body.to_string(),
+                "attributes": {
+                    "ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000",
+                    "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795000000001"
+                },
+                "messageAttributes": {}, "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:index-changes",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// What S3 sends EventBridge when an object is written.
+fn eventbridge_object_created(bucket: &str, key: &str) -> Value {
+    json!({
+        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012",
+        "time": "2026-11-26T20:00:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {
+            "version": "0", "bucket": { "name": bucket },
+            "object": { "key": key, "size": 120, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "617f08299329d189" },
+            "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
+            "source-ip-address": "127.0.0.1", "reason": "PutObject"
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch() {
+    use aws_sdk_cloudfront::types::{
+        DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig,
+        ViewerProtocolPolicy,
+    };
+    let fixture = Fixture::new("inval").await;
+    let cloudfront = aws_sdk_cloudfront::Client::from_conf(
+        aws_sdk_cloudfront::Config::builder()
+            .endpoint_url(&fixture.moto)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
+                "test", "test", None, None, "emulator",
+            ))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build(),
+    );
+    let origin = Origin::builder()
+        .id("bucket")
+        .domain_name(format!("{}.s3.us-east-1.amazonaws.com", fixture.name))
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference(&fixture.name)
+        .comment("crateyard test")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("bucket")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let created = cloudfront
+        .create_distribution()
+        .distribution_config(config)
+        .send()
+        .await
+        .unwrap();
+    let distribution = created.distribution().unwrap().id().to_string();
+    let mut lambda = fixture
+        .start_with(
+            env!("CARGO_BIN_EXE_invalidator"),
+            &[("CRATEYARD_DISTRIBUTION_ID", &distribution)],
+        )
+        .await;
+
+    // A batch that changed no index file invalidates nothing.
+    let quiet = lambda
+        .invoke(sqs_event(&[
+            eventbridge_object_created(&fixture.name, "main/crates/foo/foo-1.0.0.crate"),
+            json!({ "Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": fixture.name }),
+        ]))
+        .await;
+    assert_eq!(quiet["invalidated"], json!([]), "{quiet}");
+
+    let bucket = fixture.name.as_str();
+    let batch = sqs_event(&[
+        eventbridge_object_created(bucket, "main/index/3/f/foo"),
+        eventbridge_object_created(bucket, "main/index/3/b/bar"),
+        eventbridge_object_created(bucket, "main/index/3/f/foo"),
+        eventbridge_object_created(bucket, "other/index/config.json"),
+        eventbridge_object_created(bucket, "main/readmes/foo/foo-1.0.0.md"),
+        // The same change as a plain S3 notification, beside a .crate.
+        json!({ "Records": [
+            s3_event(bucket, "main/crates/foo/foo-1.0.1.crate", 10)["Records"][0].clone(),
+            s3_event(bucket, "main/index/ba/zz/bazz", 10)["Records"][0].clone(),
+        ]}),
+    ]);
+    let answer = lambda.invoke(batch).await;
+    let expected = [
+        "/main/index/3/b/bar",
+        "/main/index/3/f/foo",
+        "/main/index/ba/zz/bazz",
+        "/other/index/config.json",
+    ];
+    assert_eq!(answer["invalidated"], json!(expected), "{answer}");
+
+    let listed = cloudfront
+        .list_invalidations()
+        .distribution_id(&distribution)
+        .send()
+        .await
+        .unwrap();
+    let list = listed.invalidation_list().unwrap();
+    assert_eq!(list.quantity(), 1, "one invalidation for the whole batch");
+    let id = list.items()[0].id();
+    let invalidation = cloudfront
+        .get_invalidation()
+        .distribution_id(&distribution)
+        .id(id)
+        .send()
+        .await
+        .unwrap();
+    let mut paths: Vec<String> = invalidation
+        .invalidation()
+        .unwrap()
+        .invalidation_batch()
+        .unwrap()
+        .paths()
+        .unwrap()
+        .items()
+        .to_vec();
+    paths.sort();
+    assert_eq!(paths, expected);
 }

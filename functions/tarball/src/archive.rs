@@ -70,6 +70,24 @@ pub(crate) fn read_archive(
     result
 }
 
+/// The top directory of the archive's first entry, which should be
+/// `{name}-{version}`: what a `.crate` says it holds, before any check (an
+/// upload that names neither is identified by it, then fully inspected).
+pub fn package_dir(bytes: &[u8]) -> Result<String, TarballError> {
+    let mut archive = tar::Archive::new(GzDecoder::new(bytes));
+    let mut entries = archive.entries().map_err(corrupt)?;
+    let first = entries
+        .next()
+        .ok_or_else(|| TarballError::Corrupt("the archive is empty".into()))?
+        .map_err(corrupt)?;
+    let path = String::from_utf8_lossy(&first.path_bytes()).into_owned();
+    Ok(path
+        .split(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
 fn corrupt(e: io::Error) -> TarballError {
     TarballError::Corrupt(e.to_string())
 }
@@ -241,6 +259,20 @@ mod tests {
         assert_eq!(contents.manifest, MANIFEST_BYTES);
         let names: Vec<_> = contents.readmes.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(names, ["README.md", "docs/readme.txt"]);
+    }
+
+    #[test]
+    fn package_dir_is_the_first_entry_top_directory() {
+        assert_eq!(package_dir(&base().build()).unwrap(), "foo-1.0.0");
+        let dir_first = TarballBuilder::new("bar-0.1.0-rc.1")
+            .directory("bar-0.1.0-rc.1/")
+            .file("Cargo.toml", MANIFEST_BYTES)
+            .build();
+        assert_eq!(package_dir(&dir_first).unwrap(), "bar-0.1.0-rc.1");
+        assert!(matches!(
+            package_dir(b"not gzip"),
+            Err(TarballError::Corrupt(_))
+        ));
     }
 
     #[test]

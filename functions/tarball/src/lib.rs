@@ -10,6 +10,7 @@ mod limits;
 mod manifest;
 mod metadata;
 
+pub use archive::package_dir;
 #[cfg(any(feature = "builder", test))]
 pub use builder::{Compression, EntryType, TarballBuilder};
 pub use error::TarballError;

@@ -6,4 +6,5 @@ pub(crate) mod publish;
 pub(crate) mod search;
 pub(crate) mod tokens;
 pub(crate) mod upload;
+pub(crate) mod uploads;
 pub(crate) mod yank;

@@ -1,0 +1,143 @@
+//! The invalidator function: S3 `ObjectCreated` notifications arrive through
+//! an SQS queue in batches (up to 1 000 messages, gathered for up to 2 s);
+//! each batch becomes one CloudFront invalidation of the distinct index files
+//! it changed, so cargo sees a new version before the index TTL runs out.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use crateyard_core::{ObjectKind, object_kind};
+use crateyard_lambda::{init_logging, s3_event_key};
+use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// CloudFront allows 3 000 paths in progress per distribution; a batch
+/// changing more than that invalidates its repositories' whole index instead.
+const MAX_PATHS: usize = 3_000;
+
+/// What CloudFront wants percent-encoded in an invalidation path: all but
+/// unreserved characters and `/` (so a `+` travels as `%2B`).
+const PATH_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The object keys a queued message names. The template routes S3's
+/// EventBridge events ("Object Created", key in `detail.object.key`);
+/// plain S3 notifications (`Records[].s3.object.key`, URL-encoded) work too.
+/// Anything else (such as the `s3:TestEvent` S3 sends when a notification is
+/// configured) names none: retrying it would not help.
+fn keys_in_message(body: &str) -> Vec<String> {
+    let Ok(message) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    if let Some(key) = message
+        .pointer("/detail/object/key")
+        .and_then(Value::as_str)
+    {
+        // Index keys hold only `[a-z0-9_./-]`: decoding cannot change them.
+        return vec![s3_event_key(key)];
+    }
+    message
+        .get("Records")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.pointer("/s3/object/key").and_then(Value::as_str))
+        .map(s3_event_key)
+        .collect()
+}
+
+/// The distinct index files (as CloudFront paths) changed by the batch.
+fn changed_index_paths(event: &SqsEvent) -> BTreeSet<String> {
+    let mut paths = BTreeSet::new();
+    for message in &event.records {
+        let keys = keys_in_message(message.body.as_deref().unwrap_or_default());
+        if keys.is_empty() {
+            tracing::warn!(message_id = ?message.message_id, "names no S3 object; skipped");
+        }
+        for key in keys {
+            if object_kind(&key) == Some(ObjectKind::IndexFile) {
+                paths.insert(format!("/{}", utf8_percent_encode(&key, PATH_ENCODE)));
+            }
+        }
+    }
+    if paths.len() > MAX_PATHS {
+        return paths
+            .iter()
+            .filter_map(|p| p.split('/').nth(1))
+            .map(|repo| format!("/{repo}/index/*"))
+            .collect();
+    }
+    paths
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let distribution = std::env::var("CRATEYARD_DISTRIBUTION_ID")
+        .map_err(|_| "the CRATEYARD_DISTRIBUTION_ID environment variable must be set")?;
+    let config = aws_config::load_from_env().await;
+    let cloudfront = &aws_sdk_cloudfront::Client::new(&config);
+    let distribution = distribution.as_str();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let paths = changed_index_paths(&event.payload);
+        if paths.is_empty() {
+            return Ok::<Value, lambda_http::Error>(json!({ "invalidated": [] }));
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let batch = InvalidationBatch::builder()
+            .paths(
+                Paths::builder()
+                    .quantity(i32::try_from(paths.len())?)
+                    .set_items(Some(paths.iter().cloned().collect()))
+                    .build()?,
+            )
+            .caller_reference(format!("crateyard-{}-{nanos}", event.context.request_id))
+            .build()?;
+        // A failure fails the whole batch: SQS redelivers it, and
+        // invalidating a path twice is harmless.
+        let created = cloudfront
+            .create_invalidation()
+            .distribution_id(distribution)
+            .invalidation_batch(batch)
+            .send()
+            .await?;
+        let id = created.invalidation().map(|i| i.id().to_string());
+        tracing::info!(paths = paths.len(), id, "invalidated");
+        Ok(json!({ "invalidated": paths, "id": id }))
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_from_eventbridge_events_and_s3_notifications() {
+        let eventbridge =
+            r#"{"detail-type":"Object Created","detail":{"object":{"key":"main/index/3/f/foo"}}}"#;
+        assert_eq!(keys_in_message(eventbridge), ["main/index/3/f/foo"]);
+        let notification =
+            r#"{"Records":[{"s3":{"object":{"key":"a/b%2Bc"}}},{"s3":{"object":{"key":"d"}}}]}"#;
+        assert_eq!(keys_in_message(notification), ["a/b+c", "d"]);
+        assert!(keys_in_message(r#"{"Event":"s3:TestEvent"}"#).is_empty());
+        assert!(keys_in_message("not json").is_empty());
+    }
+
+    #[test]
+    fn paths_keep_slashes_and_encode_plus() {
+        let key = "main/index/3/f/foo+x";
+        assert_eq!(
+            format!("/{}", utf8_percent_encode(key, PATH_ENCODE)),
+            "/main/index/3/f/foo%2Bx"
+        );
+    }
+}
