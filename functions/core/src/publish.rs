@@ -86,14 +86,19 @@ impl Registry {
         let mut existing = self.store.get_crate(repo, &canonical).await?;
         let mut versions = self.store.list_versions(repo, &canonical).await?;
         let key = version_key(&semver);
-        check_may_publish(
+        if let Err(err) = check_may_publish(
             existing.as_ref(),
             &versions,
             &crate_name,
             &semver,
             &key,
             who,
-        )?;
+        ) {
+            if matches!(err, RegistryError::VersionExists { .. }) {
+                self.catch_up_index_on_retry(repo, &canonical).await;
+            }
+            return Err(err);
+        }
 
         let crate_key = crate_file_key(repo, &name, &version);
         let created_blob = self
@@ -145,6 +150,16 @@ impl Registry {
             ));
         }
         Ok(PublishOutcome { line, warnings })
+    }
+
+    /// A publish retried after a lost answer finds its version committed,
+    /// but the index write may be what was lost: redo it, so the retry
+    /// converges without a reindex. Idempotent: an index file already at
+    /// the crate's revision is left alone.
+    async fn catch_up_index_on_retry(&self, repo: &str, canonical: &str) {
+        if let Err(e) = self.rebuild_index_file(repo, canonical).await {
+            tracing::warn!(repo, canonical, error = %e, "index catch-up on a repeated publish failed");
+        }
     }
 
     /// Keeps the README for crate pages; losing it loses no crate, so a
