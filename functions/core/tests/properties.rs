@@ -108,7 +108,11 @@ proptest! {
 /// `semver` crate (what cargo uses). Small ranges, so that equal numbers
 /// and pre-releases with different build metadata come up often.
 fn version() -> impl Strategy<Value = Version> {
-    let ident = prop_oneof!["[0-9A-Za-z-]{1,6}", Just("rc".to_string()), Just("1".to_string())];
+    let ident = prop_oneof![
+        "[0-9A-Za-z-]{1,6}",
+        Just("rc".to_string()),
+        Just("1".to_string())
+    ];
     (
         0u64..2,
         0u64..3,

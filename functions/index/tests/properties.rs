@@ -80,7 +80,11 @@ fn index_line() -> impl Strategy<Value = IndexLine> {
     (
         (text(), text(), prop::collection::vec(dependency(), 0..4)),
         ("[0-9a-f]{64}", features(), prop::option::of(features())),
-        (any::<bool>(), prop::option::of(text()), prop::option::of(text())),
+        (
+            any::<bool>(),
+            prop::option::of(text()),
+            prop::option::of(text()),
+        ),
         (prop::option::of(text()), prop::option::of(any::<u32>())),
     )
         .prop_map(

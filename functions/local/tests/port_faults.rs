@@ -131,12 +131,7 @@ impl Fixture {
 
     /// The versions in the index file, each checked against its `.crate`.
     async fn indexed(&self, name: &str) -> Vec<String> {
-        let Some((index, _)) = self
-            .blobs
-            .get(&index_file_key("main", name))
-            .await
-            .unwrap()
-        else {
+        let Some((index, _)) = self.blobs.get(&index_file_key("main", name)).await.unwrap() else {
             return vec![];
         };
         let mut versions = Vec::new();

@@ -99,10 +99,7 @@ async fn run(versions: &[(Version, bool)]) -> Result<(), TestCaseError> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let listed: Vec<(String, bool)> = lines.iter().map(|l| (l.vers.clone(), l.yanked)).collect();
-    let expected: Vec<(String, bool)> = accepted
-        .iter()
-        .map(|(v, y)| (v.to_string(), *y))
-        .collect();
+    let expected: Vec<(String, bool)> = accepted.iter().map(|(v, y)| (v.to_string(), *y)).collect();
     prop_assert_eq!(listed, expected, "publish order, yank flags kept");
 
     let live_max = accepted.iter().filter(|(_, y)| !y).map(|(v, _)| v).max();
