@@ -2,9 +2,12 @@
 
 mod api;
 mod error;
+mod file_cache;
+mod front_door;
 mod request;
 mod router;
 mod static_files;
 
 pub use error::ApiError;
+pub use front_door::{App, app};
 pub use router::{AppState, router};

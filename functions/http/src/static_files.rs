@@ -2,26 +2,136 @@
 //! directory, with the caching headers CloudFront and S3 give on AWS.
 
 use crate::AppState;
+use crate::file_cache::{CachedFile, FileCache, FileIdentity, MAX_CACHED_FILE};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use crateyard_core::object_kind;
+use bytes::Bytes;
+use crateyard_core::{ObjectKind, object_kind};
+use std::io::Read;
 use std::path::{Component, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Files this small are read inline: cheaper than a hop to the blocking pool.
-const INLINE_READ_LIMIT: u64 = 256 * 1024;
 
 #[derive(Debug)]
 pub struct StaticFiles {
     root: PathBuf,
+    cache: FileCache,
 }
 
 impl StaticFiles {
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            cache: FileCache::default(),
+        }
     }
+
+    /// Answers a GET of the object `key` (`{repo}/index/…` or
+    /// `{repo}/crates/…`, percent-decoded), with ETag, Last-Modified and 304s.
+    pub(crate) async fn serve(&self, key: &str, headers: &HeaderMap) -> Response {
+        let Some(kind) = object_kind(key) else {
+            return not_found();
+        };
+        let relative = std::path::Path::new(key);
+        if !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')))
+        {
+            return not_found();
+        }
+        let path = self.root.join(relative);
+        let Ok(stat) = std::fs::metadata(&path) else {
+            return not_found();
+        };
+        if !stat.is_file() {
+            return not_found();
+        }
+        let identity = FileIdentity::of(&stat);
+        let file = match self.cache.get(key, identity) {
+            Some(hit) => hit,
+            None if identity.len() <= MAX_CACHED_FILE => match read_small(&path) {
+                Some(file) => {
+                    let file = Arc::new(file);
+                    self.cache.insert(key, file.clone());
+                    file
+                }
+                None => return not_found(),
+            },
+            None => {
+                // A large file is read only when the client's copy is stale.
+                let mut file = cached_file(identity, Bytes::new());
+                let etag = file.etag.to_str().expect("built from ASCII");
+                if !is_fresh(headers, etag, identity.modified()) {
+                    match tokio::fs::read(&path).await {
+                        Ok(bytes) => file.body = bytes.into(),
+                        Err(_) => return not_found(),
+                    }
+                }
+                Arc::new(file)
+            }
+        };
+        respond(key, kind, &file, headers)
+    }
+}
+
+/// Reads a file and the identity of what was read, from one open handle,
+/// so content and validators always belong together.
+fn read_small(path: &std::path::Path) -> Option<CachedFile> {
+    let mut handle = std::fs::File::open(path).ok()?;
+    let identity = FileIdentity::of(&handle.metadata().ok()?);
+    let mut bytes = Vec::with_capacity(identity.len() as usize);
+    handle.read_to_end(&mut bytes).ok()?;
+    Some(cached_file(identity, bytes.into()))
+}
+
+fn cached_file(identity: FileIdentity, body: Bytes) -> CachedFile {
+    let since_epoch = identity
+        .modified()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    // Like nginx: modification time and size. Nanoseconds, so two writes in
+    // the same second still differ.
+    let etag = format!(
+        "\"{:x}.{:x}-{:x}\"",
+        since_epoch.as_secs(),
+        since_epoch.subsec_nanos(),
+        identity.len()
+    );
+    CachedFile {
+        identity,
+        body,
+        etag: HeaderValue::from_str(&etag).expect("hex digits and quotes are valid"),
+        last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(identity.modified()))
+            .expect("HTTP dates are valid header values"),
+    }
+}
+
+fn respond(key: &str, kind: ObjectKind, file: &CachedFile, headers: &HeaderMap) -> Response {
+    let etag = file.etag.to_str().expect("built from ASCII");
+    let mut response = if is_fresh(headers, etag, file.identity.modified()) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let content_type = if key.ends_with("/config.json") {
+            "application/json"
+        } else {
+            kind.content_type()
+        };
+        let mut response = Response::new(Body::from(file.body.clone()));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    };
+    let out = response.headers_mut();
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(kind.cache_control()),
+    );
+    out.insert(header::ETAG, file.etag.clone());
+    out.insert(header::LAST_MODIFIED, file.last_modified.clone());
+    response
 }
 
 /// `GET /{repo}/index/{path}`
@@ -30,7 +140,10 @@ pub(crate) async fn index_file(
     Path((repo, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &format!("{repo}/index/{path}"), &headers).await
+    match &state.static_root {
+        Some(files) => files.serve(&format!("{repo}/index/{path}"), &headers).await,
+        None => not_found(),
+    }
 }
 
 /// `GET /{repo}/crates/{name}/{file}`; `+` and `%2B` (decoded by the
@@ -40,70 +153,14 @@ pub(crate) async fn crate_file(
     Path((repo, name, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &format!("{repo}/crates/{name}/{file}"), &headers).await
-}
-
-async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
-    let (Some(files), Some(kind)) = (&state.static_root, object_kind(key)) else {
-        return not_found();
-    };
-    let relative = std::path::Path::new(key);
-    if !relative
-        .components()
-        .all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')))
-    {
-        return not_found();
-    }
-    let path = files.root.join(relative);
-    let Ok(stat) = std::fs::metadata(&path) else {
-        return not_found();
-    };
-    if !stat.is_file() {
-        return not_found();
-    }
-    let modified = stat.modified().unwrap_or(UNIX_EPOCH);
-    let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    // Like nginx: modification time and size. Nanoseconds, so two writes in
-    // the same second still differ.
-    let etag = format!(
-        "\"{:x}.{:x}-{:x}\"",
-        since_epoch.as_secs(),
-        since_epoch.subsec_nanos(),
-        stat.len()
-    );
-    let content_type = if key.ends_with("/config.json") {
-        "application/json"
-    } else {
-        kind.content_type()
-    };
-
-    let mut response = if is_fresh(headers, &etag, modified) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let body = if stat.len() <= INLINE_READ_LIMIT {
-            std::fs::read(&path)
-        } else {
-            tokio::fs::read(&path).await
-        };
-        match body {
-            Ok(bytes) => {
-                ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response()
-            }
-            Err(_) => return not_found(),
+    match &state.static_root {
+        Some(files) => {
+            files
+                .serve(&format!("{repo}/crates/{name}/{file}"), &headers)
+                .await
         }
-    };
-    let out = response.headers_mut();
-    out.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(kind.cache_control()),
-    );
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        out.insert(header::ETAG, v);
+        None => not_found(),
     }
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
-        out.insert(header::LAST_MODIFIED, v);
-    }
-    response
 }
 
 /// `If-None-Match` decides when present; otherwise `If-Modified-Since`.
@@ -136,7 +193,7 @@ fn is_fresh(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
     modified_secs <= since_secs
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "text/plain")],
