@@ -8,6 +8,7 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -47,6 +48,8 @@ impl FileIdentity {
 /// A file's content and the validators derived from its identity.
 #[derive(Debug)]
 pub(crate) struct CachedFile {
+    /// Where the file is, checked when it was first read.
+    pub path: PathBuf,
     pub identity: FileIdentity,
     pub body: Bytes,
     pub etag: HeaderValue,
@@ -65,14 +68,15 @@ struct Entries {
 }
 
 impl FileCache {
-    /// The cached file for `key` if it is still the file on disk.
-    pub(crate) fn get(&self, key: &str, current: FileIdentity) -> Option<Arc<CachedFile>> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .files
-            .get(key)
-            .filter(|f| f.identity == current)
-            .cloned()
+    /// The cached file for `key` if a `stat` shows it is still the file on
+    /// disk; the lock is not held during the `stat`.
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<CachedFile>> {
+        let cached = {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            entries.files.get(key).cloned()?
+        };
+        let current = FileIdentity::of(&std::fs::metadata(&cached.path).ok()?);
+        (current == cached.identity).then_some(cached)
     }
 
     pub(crate) fn insert(&self, key: &str, file: Arc<CachedFile>) {
@@ -101,6 +105,7 @@ mod tests {
         std::fs::write(&path, content).unwrap();
         let identity = FileIdentity::of(&std::fs::metadata(&path).unwrap());
         let file = CachedFile {
+            path: dir.join("a"),
             identity,
             body: Bytes::copy_from_slice(content),
             etag: HeaderValue::from_static("\"e\""),
@@ -115,15 +120,18 @@ mod tests {
         let cache = FileCache::default();
         let (first, file) = cached(dir.path(), "a", b"one");
         cache.insert("k", file);
-        assert!(cache.get("k", first).is_some());
+        assert!(cache.get("k").is_some());
+        assert!(cache.get("other").is_none());
 
         let (second, _) = cached(dir.path(), "tmp", b"two");
         std::fs::rename(dir.path().join("tmp"), dir.path().join("a")).unwrap();
         let now = FileIdentity::of(&std::fs::metadata(dir.path().join("a")).unwrap());
         assert_eq!(now, second);
         assert_ne!(now.ino, first.ino, "rename brings another inode");
-        assert!(cache.get("k", now).is_none());
-        assert!(cache.get("other", first).is_none());
+        assert!(cache.get("k").is_none());
+
+        std::fs::remove_file(dir.path().join("a")).unwrap();
+        assert!(cache.get("k").is_none(), "a deleted file is a miss");
     }
 
     #[test]
@@ -138,6 +146,7 @@ mod tests {
         let big = Bytes::from(vec![0u8; MAX_CACHED_FILE as usize]);
         for i in 0..(MAX_CACHE_BYTES / big.len() + 10) {
             let file = CachedFile {
+                path: PathBuf::new(),
                 identity,
                 body: big.clone(),
                 etag: HeaderValue::from_static("\"e\""),

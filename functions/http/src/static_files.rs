@@ -34,6 +34,10 @@ impl StaticFiles {
         let Some(kind) = object_kind(key) else {
             return not_found();
         };
+        // Keys are only cached after the checks below.
+        if let Some(hit) = self.cache.get(key) {
+            return respond(key, kind, &hit, headers);
+        }
         let relative = std::path::Path::new(key);
         if !relative
             .components()
@@ -49,28 +53,26 @@ impl StaticFiles {
             return not_found();
         }
         let identity = FileIdentity::of(&stat);
-        let file = match self.cache.get(key, identity) {
-            Some(hit) => hit,
-            None if identity.len() <= MAX_CACHED_FILE => match read_small(&path) {
+        let file = if identity.len() <= MAX_CACHED_FILE {
+            match read_small(path) {
                 Some(file) => {
                     let file = Arc::new(file);
                     self.cache.insert(key, file.clone());
                     file
                 }
                 None => return not_found(),
-            },
-            None => {
-                // A large file is read only when the client's copy is stale.
-                let mut file = cached_file(identity, Bytes::new());
-                let etag = file.etag.to_str().expect("built from ASCII");
-                if !is_fresh(headers, etag, identity.modified()) {
-                    match tokio::fs::read(&path).await {
-                        Ok(bytes) => file.body = bytes.into(),
-                        Err(_) => return not_found(),
-                    }
-                }
-                Arc::new(file)
             }
+        } else {
+            // A large file is read only when the client's copy is stale.
+            let mut file = cached_file(path.clone(), identity, Bytes::new());
+            let etag = file.etag.to_str().expect("built from ASCII");
+            if !is_fresh(headers, etag, identity.modified()) {
+                match tokio::fs::read(&path).await {
+                    Ok(bytes) => file.body = bytes.into(),
+                    Err(_) => return not_found(),
+                }
+            }
+            Arc::new(file)
         };
         respond(key, kind, &file, headers)
     }
@@ -78,15 +80,15 @@ impl StaticFiles {
 
 /// Reads a file and the identity of what was read, from one open handle,
 /// so content and validators always belong together.
-fn read_small(path: &std::path::Path) -> Option<CachedFile> {
-    let mut handle = std::fs::File::open(path).ok()?;
+fn read_small(path: PathBuf) -> Option<CachedFile> {
+    let mut handle = std::fs::File::open(&path).ok()?;
     let identity = FileIdentity::of(&handle.metadata().ok()?);
     let mut bytes = Vec::with_capacity(identity.len() as usize);
     handle.read_to_end(&mut bytes).ok()?;
-    Some(cached_file(identity, bytes.into()))
+    Some(cached_file(path, identity, bytes.into()))
 }
 
-fn cached_file(identity: FileIdentity, body: Bytes) -> CachedFile {
+fn cached_file(path: PathBuf, identity: FileIdentity, body: Bytes) -> CachedFile {
     let since_epoch = identity
         .modified()
         .duration_since(UNIX_EPOCH)
@@ -100,6 +102,7 @@ fn cached_file(identity: FileIdentity, body: Bytes) -> CachedFile {
         identity.len()
     );
     CachedFile {
+        path,
         identity,
         body,
         etag: HeaderValue::from_str(&etag).expect("hex digits and quotes are valid"),
