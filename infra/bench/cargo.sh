@@ -62,7 +62,8 @@ for i in $(seq 0 $((CRATES - 1))); do
 done
 server_ms=()
 for i in $(seq 0 $((CRATES - 1))); do
-  file="$WORK/target/package/layer$i-0.1.0.crate"
+  file="$WORK/layer$i-0.1.0.crate"  # exactly what cargo uploaded
+  curl -sf -o "$file" "http://127.0.0.1:$PORT_CY/main/crates/layer$i/layer$i-0.1.0.crate"
   timing=$(curl -sf -D - -o /dev/null -X PUT -H "Authorization: $REF_TOKEN" --data-binary @"$file" \
     "http://127.0.0.1:$PORT_REF/main/crates/layer$i/layer$i-0.1.0.crate" | tr -d '\r' | awk -F'dur=' 'tolower($0) ~ /^server-timing/ {print $2}')
   server_ms+=("$timing")
