@@ -144,7 +144,7 @@ fn publisher(
     while !stop.load(Ordering::Relaxed) {
         let n = *next;
         *next += 1;
-        let attempt = if n % 2 == 0 {
+        let attempt = if n.is_multiple_of(2) {
             Attempt {
                 name: format!("own-{id}"),
                 version: format!("0.{n}.0"),
