@@ -1,10 +1,11 @@
 //! Local mode's entry point. GETs of index and crate files, nearly all of a
 //! registry's traffic, are answered before the router: no route matching,
-//! no extractors, no header map copy. Everything else goes to [`router`],
-//! which serves the same files too (for HEAD, and identical answers).
+//! no extractors, no header map copy (about 10 000 instructions of a 23 000
+//! instruction read). Everything else goes to [`router`], which serves the
+//! same files too (for HEAD). Both call `static_files::serve`, the one entry
+//! point of static reads, so any check a read needs lives there, once.
 
-use crate::static_files::StaticFiles;
-use crate::{AppState, router};
+use crate::{AppState, router, static_files};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::Method;
@@ -13,21 +14,20 @@ use percent_encoding::percent_decode_str;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower_service::Service;
 
 /// The router with the static fast path in front (when `state` serves files).
 pub fn app(state: AppState) -> App {
     App {
-        files: state.static_root.clone(),
+        state: state.clone(),
         router: router(state),
     }
 }
 
 #[derive(Clone)]
 pub struct App {
-    files: Option<Arc<StaticFiles>>,
+    state: AppState,
     router: Router,
 }
 
@@ -41,12 +41,14 @@ impl Service<Request> for App {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if let Some(files) = &self.files
+        if self.state.static_root.is_some()
             && request.method() == Method::GET
             && let Some(key) = static_key(request.uri().path())
         {
-            let files = files.clone();
-            return Box::pin(async move { Ok(files.serve(&key, request.headers()).await) });
+            let state = self.state.clone();
+            return Box::pin(async move {
+                Ok(static_files::serve(&state, &key, request.headers()).await)
+            });
         }
         let mut router = self.router.clone();
         Box::pin(async move { router.call(request).await })

@@ -28,9 +28,7 @@ impl StaticFiles {
         }
     }
 
-    /// Answers a GET of the object `key` (`{repo}/index/…` or
-    /// `{repo}/crates/…`, percent-decoded), with ETag, Last-Modified and 304s.
-    pub(crate) async fn serve(&self, key: &str, headers: &HeaderMap) -> Response {
+    async fn serve(&self, key: &str, headers: &HeaderMap) -> Response {
         let Some(kind) = object_kind(key) else {
             return not_found();
         };
@@ -137,16 +135,24 @@ fn respond(key: &str, kind: ObjectKind, file: &CachedFile, headers: &HeaderMap) 
     response
 }
 
+/// The one entry point of static reads, for the router's handlers and the
+/// front door's fast path alike: a GET of the object `key` (`{repo}/index/…`
+/// or `{repo}/crates/…`, percent-decoded), with ETag, Last-Modified and 304s.
+/// Any check a read needs belongs here, so that both paths make it.
+pub(crate) async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
+    match &state.static_root {
+        Some(files) => files.serve(key, headers).await,
+        None => not_found(),
+    }
+}
+
 /// `GET /{repo}/index/{path}`
 pub(crate) async fn index_file(
     State(state): State<AppState>,
     Path((repo, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match &state.static_root {
-        Some(files) => files.serve(&format!("{repo}/index/{path}"), &headers).await,
-        None => not_found(),
-    }
+    serve(&state, &format!("{repo}/index/{path}"), &headers).await
 }
 
 /// `GET /{repo}/crates/{name}/{file}`; `+` and `%2B` (decoded by the
@@ -156,14 +162,7 @@ pub(crate) async fn crate_file(
     Path((repo, name, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match &state.static_root {
-        Some(files) => {
-            files
-                .serve(&format!("{repo}/crates/{name}/{file}"), &headers)
-                .await
-        }
-        None => not_found(),
-    }
+    serve(&state, &format!("{repo}/crates/{name}/{file}"), &headers).await
 }
 
 /// `If-None-Match` decides when present; otherwise `If-Modified-Since`.
@@ -196,7 +195,7 @@ fn is_fresh(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
     modified_secs <= since_secs
 }
 
-pub(crate) fn not_found() -> Response {
+fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "text/plain")],
