@@ -44,3 +44,10 @@ echo "== cargo test"
 # The end-to-end tests spawn servers and cargo processes of their own; two
 # test threads keep a 2-core machine responsive.
 cargo test --workspace --locked -- --test-threads="${CRATEYARD_TEST_THREADS:-2}"
+
+# Fuzzing adds minutes (installing cargo-fuzz, an instrumented build), so it
+# runs when CRATEYARD_FUZZ_SECONDS is set: CI sets it (.ci/run).
+if [ "${CRATEYARD_FUZZ_SECONDS:-0}" != 0 ]; then
+  echo "== cargo fuzz, ${CRATEYARD_FUZZ_SECONDS}s per target"
+  functions/core/fuzz/run.sh "$CRATEYARD_FUZZ_SECONDS"
+fi

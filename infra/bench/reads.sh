@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Sparse-index read throughput: crateyard (local mode) against nginx serving
 # the very same files, each pinned to one core with wrk on the other.
-# Prints a table of requests/s for 200s and for 304 revalidations.
-# Usage: infra/bench/reads.sh [DURATION_SECONDS]   (loopback only; stops by itself)
+# Prints a table of requests/s for 200s, 304 revalidations (If-None-Match
+# and If-Modified-Since) and .crate downloads: the median of ROUNDS runs per
+# side, the sides alternating so that outside load hits both alike.
+# Usage: infra/bench/reads.sh [DURATION_SECONDS] [ROUNDS]   (loopback only; stops by itself)
+# CRATEYARD_BIN=path/to/crateyard compares another build (no cargo build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DURATION=${1:-10}
+DURATION=${1:-5}
+ROUNDS=${2:-3}
 command -v wrk >/dev/null && command -v nginx >/dev/null || {
   apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null
 }
-cargo build --release -q -p crateyard_server
-BIN=target/release/crateyard
+if [ -z "${CRATEYARD_BIN:-}" ]; then
+  cargo build --release -q -p crateyard_server
+fi
+BIN=$(realpath "${CRATEYARD_BIN:-target/release/crateyard}")
 WORK=$(mktemp -d)
 chmod 755 "$WORK"  # nginx workers run unprivileged
 trap 'kill $(jobs -p) 2>/dev/null; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 
 PORT_CY=17878; PORT_NGINX=17879
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 taskset -c 0 "$BIN" serve --data "$WORK/data" --addr "127.0.0.1:$PORT_CY" >/dev/null 2>&1 &
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT_CY/main/index/config.json" >/dev/null && break; sleep 0.1; done
 TOKEN=$("$BIN" token create --data "$WORK/data" --user bench)
@@ -47,7 +54,7 @@ error_log $WORK/nginx-error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
-  types { text/plain txt; }
+  types { application/octet-stream crate; }
   default_type text/plain;
   server {
     listen 127.0.0.1:$PORT_NGINX;
@@ -59,31 +66,49 @@ NGINX
 taskset -c 0 nginx -c "$WORK/nginx.conf"
 sleep 0.3
 
-run() { # name url [header]
+run() { # url [header] -> requests/s
   local out
-  if [ -n "${3:-}" ]; then
-    out=$(taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" -H "$3" "$2")
+  if [ -n "${2:-}" ]; then
+    out=$(taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" -H "$2" "$1")
   else
-    out=$(taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" "$2")
+    out=$(taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" "$1")
   fi
+  if echo "$out" | grep -q 'Non-2xx or 3xx'; then echo "errors from $1: $out" >&2; exit 1; fi
   echo "$out" | awk '/Requests\/sec/ {print $2}'
 }
-etag() { curl -sI "$1" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r'; }
+header() { curl -sI "$1" | awk -F': ' -v h="$2" 'tolower($1)==h {print $2}' | tr -d '\r'; }
+median() { python3 -c 'import sys, statistics; print("%.0f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
-CY_URL="http://127.0.0.1:$PORT_CY/$INDEX_PATH"
-NG_URL="http://127.0.0.1:$PORT_NGINX/$INDEX_PATH"
-[ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $(etag "$CY_URL")" "$CY_URL")" = 304 ]
-[ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $(etag "$NG_URL")" "$NG_URL")" = 304 ]
+CY="http://127.0.0.1:$PORT_CY"; NG="http://127.0.0.1:$PORT_NGINX"
+CRATE_PATH=main/crates/benchcrate/benchcrate-1.29.0.crate
+for base in "$CY" "$NG"; do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $(header "$base/$INDEX_PATH" etag)" "$base/$INDEX_PATH")" = 304 ]
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-Modified-Since: $(header "$base/$INDEX_PATH" last-modified)" "$base/$INDEX_PATH")" = 304 ]
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/main/index/no/ne/nonexistent")" = 404 ]
+  cmp -s <(curl -s "$base/$CRATE_PATH") "$WORK/benchcrate-1.29.0.crate"
+done
 
-CY_200=$(run crateyard "$CY_URL"); NG_200=$(run nginx "$NG_URL")
-CY_304=$(run crateyard "$CY_URL" "If-None-Match: $(etag "$CY_URL")")
-NG_304=$(run nginx "$NG_URL" "If-None-Match: $(etag "$NG_URL")")
+CASES=("200|$INDEX_PATH|" "304 If-None-Match|$INDEX_PATH|etag" "304 If-Modified-Since|$INDEX_PATH|last-modified" ".crate 200|$CRATE_PATH|")
+declare -A RESULTS
+for _ in $(seq "$ROUNDS"); do
+  for case in "${CASES[@]}"; do
+    IFS='|' read -r name path validator <<<"$case"
+    for side in CY NG; do
+      base=${!side}; extra=""
+      if [ "$validator" = etag ]; then extra="If-None-Match: $(header "$base/$path" etag)"; fi
+      if [ "$validator" = last-modified ]; then extra="If-Modified-Since: $(header "$base/$path" last-modified)"; fi
+      RESULTS[$name-$side]+=" $(run "$base/$path" "$extra")"
+    done
+  done
+done
 RSS=$(ps -o rss= -p "$(pgrep -f "$BIN serve --data $WORK/data")" | tr -d ' ')
 
-printf '\nSparse-index reads, %s-byte index file, 1 server core, wrk -t1 -c32 -d%ss\n\n' "$SIZE" "$DURATION"
+printf '\nSparse-index reads, %s-byte index file, 1 server core, wrk -t1 -c32 -d%ss, median of %s rounds\n' "$SIZE" "$DURATION" "$ROUNDS"
+printf 'load average before: %s\n\n' "$LOAD_BEFORE"
 printf '| case | crateyard req/s | nginx req/s | ratio |\n|---|---|---|---|\n'
-for c in 200 304; do
-  cy=CY_$c; ng=NG_$c
-  printf '| %s | %s | %s | %.2f |\n' "$c" "${!cy}" "${!ng}" "$(python3 -c "print(${!cy}/${!ng})")"
+for case in "${CASES[@]}"; do
+  name=${case%%|*}
+  cy=$(median ${RESULTS[$name-CY]}); ng=$(median ${RESULTS[$name-NG]})
+  printf '| %s | %s | %s | %.2f |\n' "$name" "$cy" "$ng" "$(python3 -c "print($cy/$ng)")"
 done
-printf '\ncrateyard resident memory after the runs: %s KiB\n' "$RSS"
+printf '\ncrateyard resident memory after the runs: %s KiB; load average after: %s\n' "$RSS" "$(cut -d' ' -f1-3 /proc/loadavg)"

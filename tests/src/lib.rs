@@ -130,6 +130,13 @@ impl Server {
         );
     }
 
+    /// Kills this server with SIGKILL: no shutdown at all, as a crash or an
+    /// OOM kill. Start another on its storage with [`Server::start_beside`].
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops this server and starts a new one on its storage.
     pub fn restart(mut self) -> Self {
         self.stop();

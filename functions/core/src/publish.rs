@@ -89,7 +89,12 @@ impl Registry {
             key: &key,
             who,
         };
-        rules.check(existing.as_ref(), &versions)?;
+        if let Err(err) = rules.check(existing.as_ref(), &versions) {
+            if matches!(err, RegistryError::VersionExists { .. }) {
+                self.catch_up_index_on_retry(repo, &canonical).await;
+            }
+            return Err(err);
+        }
 
         // Dependencies on this registry may name it by either URL.
         let own_urls = [
@@ -185,6 +190,14 @@ impl Registry {
             who,
         };
         rules.check(existing.as_ref(), &versions)
+    /// A publish retried after a lost answer finds its version committed,
+    /// but the index write may be what was lost: redo it, so the retry
+    /// converges without a reindex. Idempotent: an index file already at
+    /// the crate's revision is left alone.
+    async fn catch_up_index_on_retry(&self, repo: &str, canonical: &str) {
+        if let Err(e) = self.rebuild_index_file(repo, canonical).await {
+            tracing::warn!(repo, canonical, error = %e, "index catch-up on a repeated publish failed");
+        }
     }
 
     /// Keeps the README for crate pages; losing it loses no crate, so a

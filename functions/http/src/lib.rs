@@ -4,11 +4,14 @@ mod api;
 mod error;
 mod proxied_reads;
 mod read_access;
+mod file_cache;
+mod front_door;
 mod request;
 mod router;
 mod static_files;
 mod upstream_client;
 
 pub use error::ApiError;
+pub use front_door::{App, app};
 pub use router::{AppState, router};
 pub use upstream_client::HttpUpstream;

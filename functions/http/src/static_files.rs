@@ -2,32 +2,17 @@
 //! directory, with the caching headers CloudFront and S3 give on AWS.
 
 use crate::{AppState, proxied_reads, read_access};
+use crate::file_cache::{CachedFile, FileCache, FileIdentity, MAX_CACHED_FILE};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use crateyard_core::object_kind;
+use bytes::Bytes;
+use crateyard_core::{ObjectKind, object_kind};
+use std::io::Read;
 use std::path::{Component, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Files this small are read inline: cheaper than a hop to the blocking pool.
-const INLINE_READ_LIMIT: u64 = 256 * 1024;
-
-#[derive(Debug)]
-pub struct StaticFiles {
-    root: PathBuf,
-}
-
-impl StaticFiles {
-    pub fn new(root: PathBuf) -> Self {
-        Self { root }
-    }
-
-    /// Whether an object (by key) is on disk.
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        safe_relative(key).is_some_and(|relative| self.root.join(relative).is_file())
-    }
-}
 
 /// A key as a path under the root, unless it could escape it.
 fn safe_relative(key: &str) -> Option<&std::path::Path> {
@@ -38,42 +23,136 @@ fn safe_relative(key: &str) -> Option<&std::path::Path> {
         .then_some(relative)
 }
 
-/// `GET /{repo}/index/{path}`
-pub(crate) async fn index_file(
-    State(state): State<AppState>,
-    Path((repo, path)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    // `config.json` belongs to no crate; any other file is named after one.
-    let krate = (path != "config.json").then(|| path.rsplit('/').next().unwrap_or_default());
-    serve(
-        &state,
-        &repo,
-        krate,
-        &format!("{repo}/index/{path}"),
-        &headers,
-    )
-    .await
+#[derive(Debug)]
+pub struct StaticFiles {
+    root: PathBuf,
+    cache: FileCache,
 }
 
-/// `GET /{repo}/crates/{name}/{file}`; `+` and `%2B` (decoded by the
-/// extractor) both name a version with build metadata.
-pub(crate) async fn crate_file(
-    State(state): State<AppState>,
-    Path((repo, name, file)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let key = format!("{repo}/crates/{name}/{file}");
-    serve(&state, &repo, Some(&name), &key, &headers).await
+impl StaticFiles {
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            cache: FileCache::default(),
+        }
+    }
+
+    /// Whether an object (by key) is on disk.
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        safe_relative(key).is_some_and(|relative| self.root.join(relative).is_file())
+    }
+
+    async fn serve(&self, key: &str, headers: &HeaderMap) -> Response {
+        let Some(kind) = object_kind(key) else {
+            return not_found();
+        };
+        // Keys are only cached after the checks below.
+        if let Some(hit) = self.cache.get(key) {
+            return respond(key, kind, &hit, headers);
+        }
+        let Some(relative) = safe_relative(key) else {
+            return not_found();
+        };
+        let path = self.root.join(relative);
+        let Ok(stat) = std::fs::metadata(&path) else {
+            return not_found();
+        };
+        if !stat.is_file() {
+            return not_found();
+        }
+        let identity = FileIdentity::of(&stat);
+        let file = if identity.len() <= MAX_CACHED_FILE {
+            match read_small(path) {
+                Some(file) => {
+                    let file = Arc::new(file);
+                    self.cache.insert(key, file.clone());
+                    file
+                }
+                None => return not_found(),
+            }
+        } else {
+            // A large file is read only when the client's copy is stale.
+            let mut file = cached_file(path.clone(), identity, Bytes::new());
+            let etag = file.etag.to_str().expect("built from ASCII");
+            if !is_fresh(headers, etag, identity.modified()) {
+                match tokio::fs::read(&path).await {
+                    Ok(bytes) => file.body = bytes.into(),
+                    Err(_) => return not_found(),
+                }
+            }
+            Arc::new(file)
+        };
+        respond(key, kind, &file, headers)
+    }
 }
 
-async fn serve(
-    state: &AppState,
-    repo: &str,
-    krate: Option<&str>,
-    key: &str,
-    headers: &HeaderMap,
-) -> Response {
+/// Reads a file and the identity of what was read, from one open handle,
+/// so content and validators always belong together.
+fn read_small(path: PathBuf) -> Option<CachedFile> {
+    let mut handle = std::fs::File::open(&path).ok()?;
+    let identity = FileIdentity::of(&handle.metadata().ok()?);
+    let mut bytes = Vec::with_capacity(identity.len() as usize);
+    handle.read_to_end(&mut bytes).ok()?;
+    Some(cached_file(path, identity, bytes.into()))
+}
+
+fn cached_file(path: PathBuf, identity: FileIdentity, body: Bytes) -> CachedFile {
+    let since_epoch = identity
+        .modified()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    // Like nginx: modification time and size. Nanoseconds, so two writes in
+    // the same second still differ.
+    let etag = format!(
+        "\"{:x}.{:x}-{:x}\"",
+        since_epoch.as_secs(),
+        since_epoch.subsec_nanos(),
+        identity.len()
+    );
+    CachedFile {
+        path,
+        identity,
+        body,
+        etag: HeaderValue::from_str(&etag).expect("hex digits and quotes are valid"),
+        last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(identity.modified()))
+            .expect("HTTP dates are valid header values"),
+    }
+}
+
+fn respond(key: &str, kind: ObjectKind, file: &CachedFile, headers: &HeaderMap) -> Response {
+    let etag = file.etag.to_str().expect("built from ASCII");
+    let mut response = if is_fresh(headers, etag, file.identity.modified()) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let content_type = if key.ends_with("/config.json") {
+            "application/json"
+        } else {
+            kind.content_type()
+        };
+        let mut response = Response::new(Body::from(file.body.clone()));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    };
+    let out = response.headers_mut();
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(kind.cache_control()),
+    );
+    out.insert(header::ETAG, file.etag.clone());
+    out.insert(header::LAST_MODIFIED, file.last_modified.clone());
+    response
+}
+
+/// The one entry point of static reads, for the router's handlers and the
+/// front door's fast path alike: a GET of the object `key` (`{repo}/index/…`
+/// or `{repo}/crates/…`, percent-decoded), with ETag, Last-Modified and 304s.
+/// Any check a read needs belongs here, so that both paths make it.
+pub(crate) async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
+    let Some((repo, krate)) = repository_and_crate(key) else {
+        return not_found();
+    };
     let repository = match read_access::check(state, repo, krate, headers).await {
         Ok(repository) => repository,
         Err(denied) => return denied,
@@ -84,68 +163,47 @@ async fn serve(
     let Some(files) = &state.static_root else {
         return read_access::serve_from_store(state, key, headers).await;
     };
-    let Some(kind) = object_kind(key) else {
-        return not_found();
-    };
-    let Some(relative) = safe_relative(key) else {
-        return not_found();
-    };
-    let path = files.root.join(relative);
-    let Ok(stat) = std::fs::metadata(&path) else {
-        return not_found();
-    };
-    if !stat.is_file() {
-        return not_found();
-    }
-    let modified = stat.modified().unwrap_or(UNIX_EPOCH);
-    let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    // Like nginx: modification time and size. Nanoseconds, so two writes in
-    // the same second still differ.
-    let etag = format!(
-        "\"{:x}.{:x}-{:x}\"",
-        since_epoch.as_secs(),
-        since_epoch.subsec_nanos(),
-        stat.len()
-    );
-    let content_type = if key.ends_with("/config.json") {
-        "application/json"
-    } else {
-        kind.content_type()
-    };
-
-    let mut response = if is_fresh(headers, &etag, modified) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let body = if stat.len() <= INLINE_READ_LIMIT {
-            std::fs::read(&path)
-        } else {
-            tokio::fs::read(&path).await
-        };
-        match body {
-            Ok(bytes) => {
-                ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response()
-            }
-            Err(_) => return not_found(),
-        }
-    };
-    let out = response.headers_mut();
-    let cache_control = if repository.anonymous_read {
-        kind.cache_control()
-    } else {
+    let mut response = files.serve(key, headers).await;
+    if !repository.anonymous_read && response.headers().contains_key(header::CACHE_CONTROL) {
         // A private repository's files must not sit in shared caches.
-        "private, no-cache"
-    };
-    out.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control),
-    );
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        out.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
-        out.insert(header::LAST_MODIFIED, v);
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
     }
     response
+}
+
+/// The repository of a key, and the crate it belongs to (`config.json`
+/// belongs to none).
+fn repository_and_crate(key: &str) -> Option<(&str, Option<&str>)> {
+    let (repo, rest) = key.split_once('/')?;
+    let krate = match rest.split_once('/')? {
+        ("index", "config.json") => None,
+        ("index", path) => Some(path.rsplit('/').next()?),
+        ("crates", path) => Some(path.split_once('/')?.0),
+        _ => return None,
+    };
+    Some((repo, krate))
+}
+
+/// `GET /{repo}/index/{path}`
+pub(crate) async fn index_file(
+    State(state): State<AppState>,
+    Path((repo, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&state, &format!("{repo}/index/{path}"), &headers).await
+}
+
+/// `GET /{repo}/crates/{name}/{file}`; `+` and `%2B` (decoded by the
+/// extractor) both name a version with build metadata.
+pub(crate) async fn crate_file(
+    State(state): State<AppState>,
+    Path((repo, name, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&state, &format!("{repo}/crates/{name}/{file}"), &headers).await
 }
 
 /// `If-None-Match` decides when present; otherwise `If-Modified-Since`.

@@ -10,8 +10,18 @@ mod serve;
 use clap::Parser;
 use std::io::IsTerminal;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // On one core (a small VM, or a pinned process) the single-threaded
+    // scheduler does the same work without cross-thread hand-offs.
+    let mut runtime = if std::thread::available_parallelism().map_or(1, |n| n.get()) == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    runtime.enable_all().build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

@@ -1,7 +1,8 @@
 use crate::backend;
 use crate::cli::{ServeArgs, UrlArgs};
 use anyhow::Context;
-use crateyard_http::{AppState, router};
+use axum::ServiceExt;
+use crateyard_http::{AppState, app};
 use std::io::Write;
 
 /// The repository every new registry starts with.
@@ -54,7 +55,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .and_then(|()| stdout.flush());
     tracing::info!(%bound, "listening");
 
-    axum::serve(listener, router(state))
+    // The static fast path in front of the router: see crateyard_http::app.
+    axum::serve(listener, app(state).into_make_service())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;

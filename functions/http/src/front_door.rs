@@ -1,0 +1,118 @@
+//! Local mode's entry point. GETs of index and crate files, nearly all of a
+//! registry's traffic, are answered before the router: no route matching,
+//! no extractors, no header map copy (about 10 000 instructions of a 23 000
+//! instruction read). Everything else goes to [`router`], which serves the
+//! same files too (for HEAD). Both call `static_files::serve`, the one entry
+//! point of static reads, so any check a read needs lives there, once.
+
+use crate::{AppState, router, static_files};
+use axum::Router;
+use axum::extract::Request;
+use axum::http::Method;
+use axum::response::Response;
+use percent_encoding::percent_decode_str;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tower_service::Service;
+
+/// The router with the static fast path in front (when `state` serves files).
+pub fn app(state: AppState) -> App {
+    App {
+        state: state.clone(),
+        router: router(state),
+    }
+}
+
+#[derive(Clone)]
+pub struct App {
+    state: AppState,
+    router: Router,
+}
+
+impl Service<Request> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if self.state.static_root.is_some()
+            && request.method() == Method::GET
+            && let Some(key) = static_key(request.uri().path())
+        {
+            let state = self.state.clone();
+            return Box::pin(async move {
+                Ok(static_files::serve(&state, &key, request.headers()).await)
+            });
+        }
+        let mut router = self.router.clone();
+        Box::pin(async move { router.call(request).await })
+    }
+}
+
+/// The object key of a path the router would send to a static handler:
+/// `/{repo}/index/{path…}` or `/{repo}/crates/{name}/{file}`, decoded as the
+/// router's extractors decode it. `None` leaves the request to the router.
+fn static_key(path: &str) -> Option<String> {
+    let rest = path.strip_prefix('/')?;
+    let mut parts = rest.splitn(3, '/');
+    let (repo, kind, tail) = (parts.next()?, parts.next()?, parts.next()?);
+    if repo.is_empty() || tail.is_empty() {
+        return None;
+    }
+    match kind {
+        "index" => {}
+        "crates" => {
+            let (name, file) = tail.split_once('/')?;
+            if name.is_empty() || file.is_empty() || file.contains('/') {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    percent_decode_str(rest)
+        .decode_utf8()
+        .ok()
+        .map(|key| key.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_key_takes_exactly_the_static_routes() {
+        assert_eq!(
+            static_key("/main/index/3/f/foo").as_deref(),
+            Some("main/index/3/f/foo")
+        );
+        assert_eq!(
+            static_key("/main/index/config.json").as_deref(),
+            Some("main/index/config.json")
+        );
+        assert_eq!(
+            static_key("/main/crates/foo/foo-1.0.0%2Bb.crate").as_deref(),
+            Some("main/crates/foo/foo-1.0.0+b.crate")
+        );
+        for other in [
+            "/",
+            "/main",
+            "/main/index",
+            "/main/index/",
+            "/main/crates/foo",
+            "/main/crates/foo/",
+            "/main/crates//x.crate",
+            "/main/crates/foo/bar/x.crate",
+            "/main/api/v1/crates",
+            "//index/x",
+            "/main/index/%FF",
+        ] {
+            assert_eq!(static_key(other), None, "{other}");
+        }
+    }
+}
