@@ -190,6 +190,8 @@ impl Registry {
             who,
         };
         rules.check(existing.as_ref(), &versions)
+    }
+
     /// A publish retried after a lost answer finds its version committed,
     /// but the index write may be what was lost: redo it, so the retry
     /// converges without a reindex. Idempotent: an index file already at

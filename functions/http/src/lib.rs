@@ -2,10 +2,10 @@
 
 mod api;
 mod error;
-mod proxied_reads;
-mod read_access;
 mod file_cache;
 mod front_door;
+mod proxied_reads;
+mod read_access;
 mod request;
 mod router;
 mod static_files;

@@ -1,8 +1,8 @@
 //! Local mode's read path: index and crate files straight from the data
 //! directory, with the caching headers CloudFront and S3 give on AWS.
 
-use crate::{AppState, proxied_reads, read_access};
 use crate::file_cache::{CachedFile, FileCache, FileIdentity, MAX_CACHED_FILE};
+use crate::{AppState, proxied_reads, read_access};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -125,7 +125,7 @@ impl Fixture {
 
     /// The committed versions, as search and the metadata store see them.
     async fn max_version(&self, name: &str) -> Option<String> {
-        let hits = self.registry.search("main", name, 10).await.unwrap();
+        let hits = self.registry.search(None, "main", name, 10).await.unwrap();
         hits.crates
             .into_iter()
             .find(|h| h.name == name)

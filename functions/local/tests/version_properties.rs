@@ -107,7 +107,11 @@ async fn run(versions: &[(Version, bool)]) -> Result<(), TestCaseError> {
     let live_max = accepted.iter().filter(|(_, y)| !y).map(|(v, _)| v).max();
     let any_max = accepted.iter().map(|(v, _)| v).max();
     let expected_max = live_max.or(any_max).map(Version::to_string);
-    let hits = registry.search("main", "ordered", 10).await.unwrap().crates;
+    let hits = registry
+        .search(None, "main", "ordered", 10)
+        .await
+        .unwrap()
+        .crates;
     prop_assert_eq!(hits.first().map(|h| h.max_version.clone()), expected_max);
     Ok(())
 }
