@@ -4,14 +4,18 @@
 use crateyard_aws::{AwsClients, DynamoStore, aws_registry};
 use crateyard_core::{Registry, RegistryConfig};
 use std::sync::Arc;
+use tracing_subscriber::filter::LevelFilter;
 
-/// JSON logs for CloudWatch, level from `RUST_LOG` (default `info`).
+/// JSON logs for CloudWatch, at the level in `RUST_LOG` (`error`, `warn`,
+/// `info` or `debug`; default `info`).
 pub fn init_logging() {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_max_level(level)
         .without_time()
         .init();
 }

@@ -131,6 +131,15 @@ fn publish_frame(name: &str, version: &str) -> Vec<u8> {
     body
 }
 
+/// A function binary: this build's, or the one in `$CRATEYARD_LAMBDA_BIN_DIR`
+/// (such as `target/lambda`, to time the deployable build's start).
+fn binary(name: &str, built: &str) -> String {
+    match std::env::var("CRATEYARD_LAMBDA_BIN_DIR") {
+        Ok(dir) => format!("{dir}/{name}"),
+        Err(_) => built.to_string(),
+    }
+}
+
 /// One function process and the emulator it polls.
 struct Lambda {
     child: Child,
@@ -313,7 +322,9 @@ async fn api_binary_serves_api_gateway_events() {
         .await
         .unwrap()
         .token;
-    let mut lambda = fixture.start(env!("CARGO_BIN_EXE_api")).await;
+    let mut lambda = fixture
+        .start(&binary("api", env!("CARGO_BIN_EXE_api")))
+        .await;
 
     let published = lambda
         .invoke(http_event(
@@ -417,7 +428,9 @@ async fn reindex_binary_rebuilds_lost_index_files() {
         .await
         .unwrap();
 
-    let mut lambda = fixture.start(env!("CARGO_BIN_EXE_reindex")).await;
+    let mut lambda = fixture
+        .start(&binary("reindex", env!("CARGO_BIN_EXE_reindex")))
+        .await;
     let answer = lambda.invoke(json!({ "repo": "main" })).await;
     assert_eq!(answer, json!({ "reindexed": { "main": 1 } }));
     assert_eq!(
@@ -518,8 +531,12 @@ async fn large_uploads_go_through_presigned_urls_and_the_indexer() {
         .await
         .unwrap()
         .token;
-    let mut api = fixture.start(env!("CARGO_BIN_EXE_api")).await;
-    let mut indexer = fixture.start(env!("CARGO_BIN_EXE_indexer")).await;
+    let mut api = fixture
+        .start(&binary("api", env!("CARGO_BIN_EXE_api")))
+        .await;
+    let mut indexer = fixture
+        .start(&binary("indexer", env!("CARGO_BIN_EXE_indexer")))
+        .await;
 
     // Announced name and version, then one found from the tarball alone.
     let cases = [
@@ -538,6 +555,10 @@ async fn large_uploads_go_through_presigned_urls_and_the_indexer() {
             .invoke(s3_event(&fixture.name, &key, crate_bytes.len()))
             .await;
         assert_eq!(done["uploads"][0]["status"], "published", "{done}");
+        println!(
+            "indexer binary: exec to first Runtime API poll {:.1} ms",
+            indexer.init_time().await.as_secs_f64() * 1000.0
+        );
         let index = fixture
             .object("main/index/3/b/big")
             .await
@@ -581,8 +602,12 @@ async fn bad_large_uploads_are_rejected_with_the_reason() {
         .await
         .unwrap()
         .token;
-    let mut api = fixture.start(env!("CARGO_BIN_EXE_api")).await;
-    let mut indexer = fixture.start(env!("CARGO_BIN_EXE_indexer")).await;
+    let mut api = fixture
+        .start(&binary("api", env!("CARGO_BIN_EXE_api")))
+        .await;
+    let mut indexer = fixture
+        .start(&binary("indexer", env!("CARGO_BIN_EXE_indexer")))
+        .await;
 
     let outside = TarballBuilder::new("evil-1.0.0")
         .file(
@@ -771,7 +796,7 @@ async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch()
     let distribution = created.distribution().unwrap().id().to_string();
     let mut lambda = fixture
         .start_with(
-            env!("CARGO_BIN_EXE_invalidator"),
+            &binary("invalidator", env!("CARGO_BIN_EXE_invalidator")),
             &[("CRATEYARD_DISTRIBUTION_ID", &distribution)],
         )
         .await;
@@ -799,6 +824,10 @@ async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch()
         ]}),
     ]);
     let answer = lambda.invoke(batch).await;
+    println!(
+        "invalidator binary: exec to first Runtime API poll {:.1} ms",
+        lambda.init_time().await.as_secs_f64() * 1000.0
+    );
     let expected = [
         "/main/index/3/b/bar",
         "/main/index/3/f/foo",
