@@ -89,19 +89,35 @@ fn consumer_builds_through_a_remote_repository_and_survives_the_upstream_stoppin
 #[test]
 fn a_changed_upstream_index_is_picked_up_after_revalidation() {
     let (upstream, downstream) = upstream_and_mirror();
-    let versions = || {
-        let text = downstream.get("mirror/index/le/af/leaf").text().unwrap();
+    // A second remote of the same upstream, revalidated only after an hour.
+    downstream.admin_ok(&[
+        "repo",
+        "create",
+        "hourly",
+        "--kind",
+        "remote",
+        "--upstream",
+        &format!("sparse+{}/main/index/", upstream.url),
+        "--revalidate",
+        "1h",
+    ]);
+    let versions = |repo: &str| {
+        let text = downstream
+            .get(&format!("{repo}/index/le/af/leaf"))
+            .text()
+            .unwrap();
         text.lines().count()
     };
-    assert_eq!(versions(), 2);
+    assert_eq!(versions("mirror"), 2);
+    assert_eq!(versions("hourly"), 2);
     let cargo = Cargo::new(&upstream, Some(&upstream.token("upstream-author")));
     publish(&cargo, "leaf", "1.2.0", "");
-    // Within the revalidation interval the cached file is served as it is.
-    assert_eq!(versions(), 2);
+    // Within its interval the cached file is served as it is.
+    assert_eq!(versions("hourly"), 2);
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(versions(), 3);
+    assert_eq!(versions("mirror"), 3);
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(versions(), 3);
+    assert_eq!(versions("mirror"), 3);
     let log = downstream.log();
     assert!(
         log.contains("\"not modified\""),
