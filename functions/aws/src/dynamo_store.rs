@@ -78,12 +78,59 @@ impl DynamoStore {
 
     /// Puts an item unless its key is taken.
     async fn put_new(&self, item: Item, what: &str) -> Result<(), StoreError> {
-        let result = self
+        let failed = StoreError::AlreadyExists(what.into());
+        self.put_if(item, "attribute_not_exists(pk)", None, failed)
+            .await
+    }
+
+    /// Puts an item if `condition` holds (with `#state` standing for the
+    /// `state` attribute and `value` for `:value`); `failed` when it does not.
+    async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        value: Option<AttributeValue>,
+        failed: StoreError,
+    ) -> Result<(), StoreError> {
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(condition);
+        if let Some(value) = value {
+            request = request
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":value", value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(failed)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Replaces an item that must exist.
+    async fn replace(&self, item: Item, what: &str) -> Result<(), StoreError> {
+        let failed = StoreError::NotFound(what.into());
+        self.put_if(item, "attribute_exists(pk)", None, failed)
+            .await
+    }
+
+    /// Deletes an item that must exist.
+    async fn delete_existing(&self, pk: String, sk: String, what: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .condition_expression("attribute_exists(pk)")
             .send()
             .await;
         match result {
@@ -91,49 +138,6 @@ impl DynamoStore {
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists(what.into()))
-            }
-            Err(e) => Err(backend(e)),
-        }
-    }
-
-    /// Replaces an item that must exist, or deletes it (`item` = `None`).
-    async fn change_existing(
-        &self,
-        pk: String,
-        sk: String,
-        item: Option<Item>,
-        what: &str,
-    ) -> Result<(), StoreError> {
-        let result = match item {
-            Some(item) => self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_exists(pk)")
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| e.map_service_error(ChangeError::Put)),
-            None => self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(pk))
-                .key("sk", AttributeValue::S(sk))
-                .condition_expression("attribute_exists(pk)")
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| e.map_service_error(ChangeError::Delete)),
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(ChangeError::is_condition_failed) =>
             {
                 Err(StoreError::NotFound(what.into()))
             }
@@ -174,34 +178,6 @@ fn item(pk: String, sk: &str, body: &impl Serialize) -> Item {
         ),
     ])
 }
-
-/// The service errors of a conditional put or delete, told apart only by
-/// whether the condition failed.
-#[derive(Debug)]
-enum ChangeError {
-    Put(aws_sdk_dynamodb::operation::put_item::PutItemError),
-    Delete(aws_sdk_dynamodb::operation::delete_item::DeleteItemError),
-}
-
-impl ChangeError {
-    fn is_condition_failed(&self) -> bool {
-        match self {
-            Self::Put(e) => e.is_conditional_check_failed_exception(),
-            Self::Delete(e) => e.is_conditional_check_failed_exception(),
-        }
-    }
-}
-
-impl std::fmt::Display for ChangeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Put(e) => DisplayErrorContext(e).fmt(f),
-            Self::Delete(e) => DisplayErrorContext(e).fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for ChangeError {}
 
 fn token_item(token: &TokenRecord) -> Item {
     let mut item = item(TOKENS_PK.into(), &token.hash, token);
@@ -420,8 +396,7 @@ impl MetadataStore for DynamoStore {
 
     async fn update_repository(&self, repo: &Repository) -> Result<(), StoreError> {
         let item = item("REPOS".into(), &repo.name, repo);
-        self.change_existing("REPOS".into(), repo.name.clone(), Some(item), &repo.name)
-            .await
+        self.replace(item, &repo.name).await
     }
 
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
@@ -439,8 +414,7 @@ impl MetadataStore for DynamoStore {
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         let item = item("USERS".into(), &user.login, user);
-        self.change_existing("USERS".into(), user.login.clone(), Some(item), &user.login)
-            .await
+        self.replace(item, &user.login).await
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
@@ -464,17 +438,11 @@ impl MetadataStore for DynamoStore {
     }
 
     async fn update_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.change_existing(
-            TOKENS_PK.into(),
-            token.hash.clone(),
-            Some(token_item(token)),
-            "token",
-        )
-        .await
+        self.replace(token_item(token), "token").await
     }
 
     async fn delete_token(&self, hash: &str) -> Result<(), StoreError> {
-        self.change_existing(TOKENS_PK.into(), hash.into(), None, "token")
+        self.delete_existing(TOKENS_PK.into(), hash.into(), "token")
             .await
     }
 
@@ -518,25 +486,14 @@ impl UploadStore for DynamoStore {
     }
 
     async fn finish_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(upload_item(upload)))
-            .condition_expression("#state = :pending")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict(format!("upload {}", upload.id)))
-            }
-            Err(e) => Err(backend(e)),
-        }
+        let pending = AttributeValue::S("pending".into());
+        let failed = StoreError::Conflict(format!("upload {}", upload.id));
+        self.put_if(
+            upload_item(upload),
+            "#state = :value",
+            Some(pending),
+            failed,
+        )
+        .await
     }
 }
