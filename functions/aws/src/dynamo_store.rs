@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 /// Single-table design. Every item has `pk`, `sk` and `body` (the record as
 /// JSON); crate items add `revision` (the compare-and-swap guard) and
-/// `description` (lowercase, for search).
+/// `description` (lowercase, with the keywords, for search).
 ///
 /// | item | pk | sk |
 /// |---|---|---|
@@ -213,12 +213,16 @@ fn crate_item(repo: &str, krate: &CrateRecord) -> Item {
         "revision".into(),
         AttributeValue::N(krate.revision.to_string()),
     );
-    let description = krate
-        .description
-        .as_deref()
-        .unwrap_or_default()
-        .to_lowercase();
-    it.insert("description".into(), AttributeValue::S(description));
+    // Keywords are searched with the description, in one attribute.
+    let mut searchable = krate.description.clone().unwrap_or_default();
+    for keyword in &krate.keywords {
+        searchable.push('\n');
+        searchable.push_str(keyword);
+    }
+    it.insert(
+        "description".into(),
+        AttributeValue::S(searchable.to_lowercase()),
+    );
     it
 }
 

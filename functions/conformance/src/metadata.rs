@@ -23,6 +23,7 @@ fn krate(canonical: &str, revision: u64, description: &str) -> CrateRecord {
         revision,
         max_version: "1.0.0".into(),
         description: Some(description.into()),
+        keywords: vec![format!("kw-{canonical}")],
         owners: vec!["alice".into()],
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-01T00:00:00Z".into(),
@@ -49,6 +50,7 @@ fn version(name: &str, vers: &str, seq: u64) -> VersionRecord {
         package: PackageInfo::default(),
         size: 1,
         published_by: "alice".into(),
+        has_readme: false,
     }
 }
 
@@ -275,6 +277,14 @@ pub async fn store_search(store: &dyn MetadataStore) {
     assert_eq!(
         hits[0].canonical, "tokio",
         "descriptions match case-insensitively"
+    );
+    let (hits, _) = store.search("r", "KW-TOKIO", 10).await.unwrap();
+    assert_eq!(
+        hits.iter()
+            .map(|k| k.canonical.as_str())
+            .collect::<Vec<_>>(),
+        ["tokio"],
+        "keywords match case-insensitively"
     );
     assert_eq!(store.search("other-repo", "json", 10).await.unwrap().1, 0);
     assert_eq!(

@@ -1,30 +1,69 @@
-//! Index files are derived data: each is rebuilt whole from the metadata
-//! store and written by compare-and-swap, so concurrent writers converge and
-//! an older revision never replaces a newer one.
+//! A crate's derived files, its index file and its web UI page, are rebuilt
+//! whole from the metadata store and written by compare-and-swap, so
+//! concurrent writers converge and an older revision never replaces a newer
+//! one.
 
-use crate::keys::index_file_key;
+use crate::keys::{crate_page_key, index_file_key};
+use crate::pages::crate_page;
 use crate::{
-    BlobError, ObjectKind, PutMode, PutOptions, REVISION_METADATA, Registry, RegistryError,
+    BlobError, CrateRecord, ObjectKind, PutMode, PutOptions, REVISION_METADATA, Registry,
+    RegistryError, VersionRecord,
 };
 use crateyard_index::write_lines;
 
 const MAX_ATTEMPTS: usize = 20;
 
+/// The files derived from one crate's versions.
+const DERIVED: [ObjectKind; 2] = [ObjectKind::IndexFile, ObjectKind::PageData];
+
+fn derived_file(
+    kind: ObjectKind,
+    repo: &str,
+    krate: &CrateRecord,
+    versions: &[VersionRecord],
+) -> (String, Vec<u8>) {
+    match kind {
+        ObjectKind::IndexFile => (
+            index_file_key(repo, &krate.name),
+            write_lines(versions.iter().map(|v| &v.line)),
+        ),
+        _ => (
+            crate_page_key(repo, &krate.canonical),
+            crate_page(repo, krate, versions),
+        ),
+    }
+}
+
 impl Registry {
-    /// Rewrites the index file of one crate from a consistent read of its
-    /// versions, unless the file already reflects this revision or a newer one.
-    pub async fn rebuild_index_file(
+    /// Rewrites the index file and the page of one crate from a consistent
+    /// read of its versions, unless they already reflect this revision or a
+    /// newer one. The index file comes first: it is what cargo reads.
+    pub async fn rebuild_crate_files(
         &self,
         repo: &str,
         canonical: &str,
     ) -> Result<(), RegistryError> {
-        self.write_index_file(repo, canonical, false).await
+        self.write_derived_files(repo, canonical, false).await
     }
 
     /// `force` also rewrites a file whose metadata claims it is current but
     /// whose content differs (edited or damaged by hand): what reindex needs.
-    pub(crate) async fn write_index_file(
+    pub(crate) async fn write_derived_files(
         &self,
+        repo: &str,
+        canonical: &str,
+        force: bool,
+    ) -> Result<(), RegistryError> {
+        for kind in DERIVED {
+            self.write_derived_file(kind, repo, canonical, force)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_derived_file(
+        &self,
+        kind: ObjectKind,
         repo: &str,
         canonical: &str,
         force: bool,
@@ -35,8 +74,7 @@ impl Registry {
                 return Err(RegistryError::UnknownCrate(canonical.into()));
             };
             let versions = self.store.list_versions(repo, canonical).await?;
-            let key = index_file_key(repo, &krate.name);
-            let body = write_lines(versions.iter().map(|v| &v.line));
+            let (key, body) = derived_file(kind, repo, &krate, &versions);
             let current = if force {
                 self.blobs
                     .get(&key)
@@ -57,8 +95,8 @@ impl Registry {
                 None => PutMode::Create,
             };
             let options = PutOptions {
-                content_type: ObjectKind::IndexFile.content_type(),
-                cache_control: ObjectKind::IndexFile.cache_control(),
+                content_type: kind.content_type(),
+                cache_control: kind.cache_control(),
                 metadata: [(REVISION_METADATA.to_string(), krate.revision.to_string())].into(),
                 private,
             };

@@ -22,14 +22,25 @@ pub fn crate_file_key(repo: &str, name: &str, version: &str) -> String {
     format!("{repo}/crates/{name}/{}", crate_file_name(name, version))
 }
 
-/// The README of a version, kept beside (not in) the metadata store: it can be
-/// larger than a DynamoDB item may be.
-pub fn readme_key(repo: &str, name: &str, version: &str) -> String {
-    format!(
-        "{repo}/readmes/{name}/{}",
-        crate_file_name(name, version).replace(".crate", ".md")
-    )
+/// A crate's page data for the web UI (see [`crate::pages`]).
+pub fn crate_page_key(repo: &str, canonical: &str) -> String {
+    format!("{repo}/ui/crates/{canonical}.json")
 }
+
+/// A version's README, rendered for the web UI. Kept beside (not in) the
+/// metadata store: it can be larger than a DynamoDB item may be.
+pub fn readme_html_key(repo: &str, canonical: &str, version: &str) -> String {
+    format!("{repo}/ui/readmes/{canonical}/{version}.html")
+}
+
+/// A repository's latest publishes, for the web UI's home page.
+pub fn recent_publishes_key(repo: &str) -> String {
+    format!("{repo}/ui/recent.json")
+}
+
+/// The public repositories, for the web UI's home page. `ui` is a reserved
+/// repository name, so this is outside every repository.
+pub const UI_REPOSITORIES_KEY: &str = "ui/repositories.json";
 
 /// Where large uploads are staged: outside every repository (repository
 /// names have no `.`), so that one S3 notification prefix and one lifecycle
@@ -53,6 +64,10 @@ pub fn parse_upload_key(key: &str) -> Option<&str> {
 pub enum ObjectKind {
     IndexFile,
     CrateFile,
+    /// The web UI's JSON documents: a crate page, recent publishes.
+    PageData,
+    /// A rendered, sanitised README.
+    Readme,
 }
 
 impl ObjectKind {
@@ -60,6 +75,8 @@ impl ObjectKind {
         match self {
             Self::IndexFile => "text/plain",
             Self::CrateFile => "application/octet-stream",
+            Self::PageData => "application/json",
+            Self::Readme => "text/html; charset=utf-8",
         }
     }
 
@@ -69,17 +86,29 @@ impl ObjectKind {
         match self {
             Self::IndexFile => "public, max-age=60, must-revalidate",
             Self::CrateFile => "public, max-age=31536000, immutable",
+            // Changes invalidate the CDN too, as for index files.
+            Self::PageData => "public, max-age=60, must-revalidate",
+            // Rewritten only when a version is published again after a
+            // lost answer, or by a newer renderer.
+            Self::Readme => "public, max-age=3600",
         }
     }
 }
 
 /// What an object key (or a URL path that mirrors one) holds, if it is servable.
 pub fn object_kind(key: &str) -> Option<ObjectKind> {
+    if key == UI_REPOSITORIES_KEY {
+        return Some(ObjectKind::PageData);
+    }
     let (_repo, rest) = key.split_once('/')?;
     if rest.starts_with("index/") {
         Some(ObjectKind::IndexFile)
     } else if rest.starts_with("crates/") && rest.ends_with(".crate") {
         Some(ObjectKind::CrateFile)
+    } else if rest.starts_with("ui/readmes/") && rest.ends_with(".html") {
+        Some(ObjectKind::Readme)
+    } else if rest.starts_with("ui/") && rest.ends_with(".json") {
+        Some(ObjectKind::PageData)
     } else {
         None
     }
@@ -110,13 +139,21 @@ mod tests {
         );
         assert_eq!(object_kind("main/api/v1/crates"), None);
         assert_eq!(
-            readme_key("main", "foo", "1.0.0+b"),
-            "main/readmes/foo/foo-1.0.0+b.md"
+            readme_html_key("main", "foo", "1.0.0+b"),
+            "main/ui/readmes/foo/1.0.0+b.html"
         );
         assert_eq!(
-            object_kind(&readme_key("main", "foo", "1.0.0")),
-            None,
-            "READMEs are not served as files"
+            object_kind(&readme_html_key("main", "foo", "1.0.0")),
+            Some(ObjectKind::Readme)
         );
+        assert_eq!(
+            object_kind(&crate_page_key("main", "foo_bar")),
+            Some(ObjectKind::PageData)
+        );
+        assert_eq!(
+            object_kind(&recent_publishes_key("main")),
+            Some(ObjectKind::PageData)
+        );
+        assert_eq!(object_kind("main/readmes/foo/foo-1.0.0.md"), None);
     }
 }

@@ -12,6 +12,7 @@ mod keys;
 mod metadata_store;
 mod names;
 mod owners;
+mod pages;
 mod publish;
 mod publish_frame;
 mod registry;
@@ -35,8 +36,9 @@ pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use error::RegistryError;
 pub use keys::{
-    ObjectKind, UPLOADS_PREFIX, crate_file_key, crate_file_name, index_config_key, index_file_key,
-    object_kind, parse_upload_key, upload_key,
+    ObjectKind, UI_REPOSITORIES_KEY, UPLOADS_PREFIX, crate_file_key, crate_file_name,
+    crate_page_key, index_config_key, index_file_key, object_kind, parse_upload_key,
+    readme_html_key, recent_publishes_key, upload_key,
 };
 pub use metadata_store::{
     CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,
@@ -44,6 +46,7 @@ pub use metadata_store::{
 };
 pub use names::{CrateName, canonical_name};
 pub use owners::OwnerChange;
+pub use pages::{CratePage, RecentPublish, RepositorySummary, VersionPage};
 pub use publish::{PublishOutcome, Upload};
 pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
 pub use registry::{PRIVATE_READS, PROXIED_READS, Registry, RegistryConfig};

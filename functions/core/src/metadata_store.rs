@@ -76,6 +76,9 @@ pub struct CrateRecord {
     pub revision: u64,
     pub max_version: String,
     pub description: Option<String>,
+    /// Of the newest version, for search.
+    #[serde(default)]
+    pub keywords: Vec<String>,
     pub owners: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -92,6 +95,9 @@ pub struct VersionRecord {
     pub package: PackageInfo,
     pub size: u64,
     pub published_by: String,
+    /// Whether its README was rendered for the web UI.
+    #[serde(default)]
+    pub has_readme: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,7 +217,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<Vec<VersionRecord>, StoreError>;
     /// Applies the write atomically or not at all.
     async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError>;
-    /// Crates whose name or description contains `query` (case-insensitive),
+    /// Crates whose name, description or keywords contain `query` (case-insensitive),
     /// at most `limit`, by name; and how many match in all.
     async fn search(
         &self,

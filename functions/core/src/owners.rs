@@ -91,6 +91,11 @@ impl Registry {
             match self.store.commit(repo, write).await {
                 Ok(()) => {
                     tracing::info!(repo, name = %krate.name, ?change, users = ?logins, user = %who.login(), "owners changed");
+                    // The crate page shows owners; the change stands even if
+                    // the page lags until the next change or reindex.
+                    if let Err(e) = self.rebuild_crate_files(repo, &canonical).await {
+                        tracing::warn!(repo, name = %krate.name, error = %e, "crate page not updated after an owner change");
+                    }
                     let users = logins.join(", ");
                     return Ok(match change {
                         OwnerChange::Add => format!(

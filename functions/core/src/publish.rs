@@ -4,7 +4,8 @@
 
 use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
-use crate::keys::{crate_file_key, readme_key};
+use crate::keys::crate_file_key;
+use crate::pages::RecentPublish;
 use crate::registry::PRIVATE_READS;
 use crate::versions::{parse_version, version_key};
 use crate::{
@@ -125,6 +126,16 @@ impl Registry {
             .await?;
         let mut package = inspected.package;
         let readme = package.readme.take();
+        // The README is rendered before the commit, so the crate page written
+        // with the index already links it.
+        let has_readme = match &readme {
+            Some(markdown) => {
+                self.store_readme(&repository, &canonical, &version, &package, markdown)
+                    .await
+            }
+            None => false,
+        };
+        let description = package.description.clone();
         let version_record = VersionRecord {
             line: line.clone(),
             version_key: key.clone(),
@@ -132,6 +143,7 @@ impl Registry {
             package,
             size: inspected.size,
             published_by: who.login().into(),
+            has_readme,
         };
         let committed = self
             .commit_new_version(&rules, version_record, &mut existing, &mut versions)
@@ -149,17 +161,23 @@ impl Registry {
         }
         tracing::info!(repo, name = %name, version = %version, user = %who.login(), "published");
 
-        if let Some(readme) = readme {
-            self.store_readme(&repository, &name, &version, readme)
-                .await;
-        }
         let mut warnings = Vec::new();
-        if let Err(e) = self.rebuild_index_file(repo, &canonical).await {
+        if let Err(e) = self.rebuild_crate_files(repo, &canonical).await {
             tracing::error!(repo, name = %name, error = %e, "index update failed after publish");
             warnings.push(format!(
                 "{name} {version} is published but its index file could not be updated yet ({e}); run `crateyard reindex`"
             ));
         }
+        self.record_recent_publish(
+            &repository,
+            RecentPublish {
+                name: name.clone(),
+                version: version.clone(),
+                description: description.clone(),
+                published_at: line.pubtime.clone().unwrap_or_default(),
+            },
+        )
+        .await;
         Ok(PublishOutcome { line, warnings })
     }
 
@@ -197,27 +215,8 @@ impl Registry {
     /// converges without a reindex. Idempotent: an index file already at
     /// the crate's revision is left alone.
     async fn catch_up_index_on_retry(&self, repo: &str, canonical: &str) {
-        if let Err(e) = self.rebuild_index_file(repo, canonical).await {
+        if let Err(e) = self.rebuild_crate_files(repo, canonical).await {
             tracing::warn!(repo, canonical, error = %e, "index catch-up on a repeated publish failed");
-        }
-    }
-
-    /// Keeps the README for crate pages; losing it loses no crate, so a
-    /// failure is logged, not returned.
-    async fn store_readme(&self, repo: &Repository, name: &str, version: &str, readme: String) {
-        let options = PutOptions {
-            private: !repo.anonymous_read,
-            content_type: "text/markdown; charset=utf-8",
-            cache_control: "no-cache",
-            ..PutOptions::default()
-        };
-        let key = readme_key(&repo.name, name, version);
-        if let Err(e) = self
-            .blobs
-            .put(&key, readme.into(), PutMode::Overwrite, options)
-            .await
-        {
-            tracing::error!(key, error = %e, "could not store the README");
         }
     }
 
@@ -283,6 +282,7 @@ impl Registry {
                 revision,
                 max_version: max_version(all.iter().map(|v| &v.line)),
                 description: record.package.description.clone(),
+                keywords: record.package.keywords.clone(),
                 owners: existing
                     .as_ref()
                     .map_or_else(|| vec![who.login().into()], |k| k.owners.clone()),

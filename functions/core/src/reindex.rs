@@ -16,8 +16,8 @@ impl Registry {
         }
     }
 
-    /// Rebuilds `config.json` and every index file of a repository from the
-    /// metadata store. Idempotent: a file already right is left untouched.
+    /// Rebuilds `config.json`, every index file and every crate page of a
+    /// repository from the metadata store. Idempotent: a file already right is left untouched.
     /// `progress(done, total)` is called after each crate.
     pub async fn reindex(
         &self,
@@ -28,7 +28,8 @@ impl Registry {
         self.write_index_config(&repository).await?;
         let crates = self.store.list_crates(repo).await?;
         for (done, krate) in crates.iter().enumerate() {
-            self.write_index_file(repo, &krate.canonical, true).await?;
+            self.write_derived_files(repo, &krate.canonical, true)
+                .await?;
             progress(done + 1, crates.len());
         }
         Ok(crates.len())

@@ -66,6 +66,7 @@ impl Registry {
         }
         let repo = self.repository(name).await?;
         self.write_index_config(&repo).await?;
+        self.write_repository_list().await?;
         Ok(repo)
     }
 
@@ -143,6 +144,7 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         self.write_index_config(&repo).await?;
+        self.write_repository_list().await?;
         tracing::info!(repo = %repo.name, kind = ?repo.kind, "repository created");
         Ok(repo)
     }
@@ -181,6 +183,7 @@ impl Registry {
         }
         self.store.update_repository(&repo).await?;
         self.write_index_config(&repo).await?;
+        self.write_repository_list().await?;
         if was_public != repo.anonymous_read {
             // Objects written before the change follow it; those written
             // during it already carry the new visibility.

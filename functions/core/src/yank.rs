@@ -63,7 +63,7 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.rebuild_index_file(repo, &canonical).await
+        self.rebuild_crate_files(repo, &canonical).await
     }
 
     /// The crate, if it exists and `who` may make this change to it.

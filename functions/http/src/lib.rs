@@ -9,9 +9,11 @@ mod read_access;
 mod request;
 mod router;
 mod static_files;
+mod ui;
 mod upstream_client;
 
 pub use error::ApiError;
 pub use front_door::{App, app};
 pub use router::{AppState, router};
+pub use ui::{UiFile, ui_files};
 pub use upstream_client::HttpUpstream;

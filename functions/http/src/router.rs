@@ -1,6 +1,6 @@
-use crate::api;
 use crate::read_access::RepositoryCache;
 use crate::static_files::{self, StaticFiles};
+use crate::{api, ui};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
@@ -57,6 +57,12 @@ pub fn router(state: AppState) -> Router {
             put(api::upload::upload).get(static_files::crate_file),
         )
         .route("/{repo}/index/{*path}", get(static_files::index_file))
+        .route("/{repo}/ui/{*path}", get(static_files::ui_data))
+        .route("/{repo}/api/private/ui/{*path}", get(static_files::ui_data))
+        .route("/ui", get(ui::page))
+        .route("/ui/", get(ui::page))
+        .route("/ui/{*path}", get(ui::page))
+        .route("/api/v1/me", get(api::me::me))
         // Private, remote and virtual repositories' reads (see
         // `Registry::read_base`): the same files, under the API.
         .route(

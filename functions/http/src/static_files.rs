@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use crateyard_core::{ObjectKind, object_kind};
+use crateyard_core::{ObjectKind, UI_REPOSITORIES_KEY, object_kind};
 use std::io::Read;
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
@@ -150,6 +150,13 @@ fn respond(key: &str, kind: ObjectKind, file: &CachedFile, headers: &HeaderMap) 
 /// or `{repo}/crates/…`, percent-decoded), with ETag, Last-Modified and 304s.
 /// Any check a read needs belongs here, so that both paths make it.
 pub(crate) async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
+    if key == UI_REPOSITORIES_KEY {
+        // Lists public repositories only: anyone may read it.
+        return match &state.static_root {
+            Some(files) => files.serve(key, headers).await,
+            None => read_access::serve_from_store(state, key, headers).await,
+        };
+    }
     let Some((repo, krate)) = repository_and_crate(key) else {
         return not_found();
     };
@@ -174,14 +181,19 @@ pub(crate) async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> R
     response
 }
 
-/// The repository of a key, and the crate it belongs to (`config.json`
-/// belongs to none).
+/// The repository of a key, and the crate it belongs to (`config.json` and
+/// `recent.json` belong to none).
 fn repository_and_crate(key: &str) -> Option<(&str, Option<&str>)> {
     let (repo, rest) = key.split_once('/')?;
     let krate = match rest.split_once('/')? {
-        ("index", "config.json") => None,
+        ("index", "config.json") | ("ui", "recent.json") => None,
         ("index", path) => Some(path.rsplit('/').next()?),
         ("crates", path) => Some(path.split_once('/')?.0),
+        ("ui", path) => match path.split_once('/')? {
+            ("crates", file) => Some(file.strip_suffix(".json")?),
+            ("readmes", path) => Some(path.split_once('/')?.0),
+            _ => return None,
+        },
         _ => return None,
     };
     Some((repo, krate))
@@ -204,6 +216,15 @@ pub(crate) async fn crate_file(
     headers: HeaderMap,
 ) -> Response {
     serve(&state, &format!("{repo}/crates/{name}/{file}"), &headers).await
+}
+
+/// `GET /{repo}/ui/{path}`: the web UI's data (see `crateyard_core::pages`).
+pub(crate) async fn ui_data(
+    State(state): State<AppState>,
+    Path((repo, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve(&state, &format!("{repo}/ui/{path}"), &headers).await
 }
 
 /// `If-None-Match` decides when present; otherwise `If-Modified-Since`.

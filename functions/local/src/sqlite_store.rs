@@ -267,7 +267,7 @@ impl MetadataStore for SqliteStore {
             query.to_lowercase(),
         );
         self.run(move |c| {
-            const MATCH: &str = "repo = ?1 AND (instr(canonical, ?2) > 0 OR instr(lower(coalesce(description, '')), ?3) > 0)";
+            const MATCH: &str = "repo = ?1 AND (instr(canonical, ?2) > 0 OR instr(lower(coalesce(description, '')), ?3) > 0 OR instr(lower(coalesce(json_extract(body, '$.keywords'), '')), ?3) > 0)";
             let total: i64 = c
                 .query_row(&format!("SELECT count(*) FROM crates WHERE {MATCH}"), params![repo, name_part, text_part], |r| r.get(0))
                 .map_err(db)?;

@@ -1,0 +1,235 @@
+//! What the web UI reads: derived documents written beside the index, so that
+//! browsing a public repository is static (S3 and CloudFront on AWS, the data
+//! directory locally), and a private one goes through the same read checks
+//! as its index.
+//!
+//! - `{repo}/ui/crates/{canonical}.json`: a crate's page, every version's
+//!   index line and package metadata; rewritten with its index file.
+//! - `{repo}/ui/readmes/{canonical}/{version}.html`: a version's README,
+//!   rendered and sanitised once, at publish.
+//! - `{repo}/ui/recent.json`: the latest publishes.
+//! - `ui/repositories.json`: the public repositories, for the home page.
+
+use crate::access::Permission;
+use crate::keys::{UI_REPOSITORIES_KEY, readme_html_key, recent_publishes_key};
+use crate::{
+    BlobError, CrateRecord, IndexLine, ObjectKind, PackageInfo, Principal, PutMode, PutOptions,
+    Registry, RegistryError, RepoKind, Repository, VersionRecord,
+};
+use serde::{Deserialize, Serialize};
+
+/// How many publishes `recent.json` keeps.
+const RECENT_PUBLISHES: usize = 20;
+const MAX_ATTEMPTS: usize = 20;
+
+#[derive(Debug, Serialize)]
+pub struct CratePage<'a> {
+    pub name: &'a str,
+    pub repository: &'a str,
+    pub owners: &'a [String],
+    pub max_version: &'a str,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+    /// Newest first, by version.
+    pub versions: Vec<VersionPage<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VersionPage<'a> {
+    /// Exactly what the index serves for this version.
+    pub line: &'a IndexLine,
+    pub package: &'a PackageInfo,
+    pub size: u64,
+    pub published_by: &'a str,
+    /// The rendered README, relative to the repository's UI data.
+    pub readme: Option<String>,
+}
+
+/// The JSON of a crate's page.
+pub(crate) fn crate_page(repo: &str, krate: &CrateRecord, versions: &[VersionRecord]) -> Vec<u8> {
+    let mut ordered: Vec<&VersionRecord> = versions.iter().collect();
+    ordered.sort_by_cached_key(|v| std::cmp::Reverse(semver::Version::parse(&v.line.vers).ok()));
+    let page = CratePage {
+        name: &krate.name,
+        repository: repo,
+        owners: &krate.owners,
+        max_version: &krate.max_version,
+        created_at: &krate.created_at,
+        updated_at: &krate.updated_at,
+        versions: ordered
+            .into_iter()
+            .map(|v| VersionPage {
+                line: &v.line,
+                package: &v.package,
+                size: v.size,
+                published_by: &v.published_by,
+                readme: v.has_readme.then(|| {
+                    let key = readme_html_key(repo, &krate.canonical, &v.line.vers);
+                    key[repo.len() + "/ui/".len()..].to_string()
+                }),
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&page).expect("pages serialize")
+}
+
+/// One line of `recent.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentPublish {
+    pub name: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub published_at: String,
+}
+
+/// A repository as the UI lists it, with where its data and index are.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepositorySummary {
+    pub name: String,
+    pub kind: RepoKind,
+    pub private: bool,
+    /// `sparse+…/index/`, for `~/.cargo/config.toml`.
+    pub index: String,
+    /// Where its `ui/…` documents are read, with a trailing slash.
+    pub data: String,
+    /// Where its API is (uploads, yank, search).
+    pub api: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+}
+
+impl Registry {
+    pub fn repository_summary(&self, repo: &Repository) -> RepositorySummary {
+        RepositorySummary {
+            name: repo.name.clone(),
+            kind: repo.kind,
+            private: !repo.anonymous_read,
+            index: self.index_url(repo),
+            data: format!("{}/ui/", self.read_base(repo)),
+            api: format!("{}/{}", self.config.api_url, repo.name),
+            members: repo.members.clone(),
+        }
+    }
+
+    /// The repositories `caller` may read, public ones included.
+    pub async fn readable_repositories(
+        &self,
+        caller: Option<&Principal>,
+    ) -> Result<Vec<RepositorySummary>, RegistryError> {
+        let mut visible = Vec::new();
+        for repo in self.repositories().await? {
+            if repo.anonymous_read
+                || self
+                    .authorize(caller, &repo, Permission::Read, None)
+                    .is_ok()
+            {
+                visible.push(self.repository_summary(&repo));
+            }
+        }
+        Ok(visible)
+    }
+
+    /// Rewrites `ui/repositories.json` from the store: public repositories
+    /// only, since anyone may read it. Called after any repository change.
+    pub async fn write_repository_list(&self) -> Result<(), RegistryError> {
+        let public: Vec<RepositorySummary> = self
+            .readable_repositories(None)
+            .await?
+            .into_iter()
+            .filter(|r| !r.private)
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "repositories": public }))
+            .expect("summaries serialize");
+        let options = PutOptions {
+            content_type: ObjectKind::PageData.content_type(),
+            cache_control: ObjectKind::PageData.cache_control(),
+            ..PutOptions::default()
+        };
+        self.blobs
+            .put(
+                UI_REPOSITORIES_KEY,
+                body.into(),
+                PutMode::Overwrite,
+                options,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Renders and keeps a version's README. Losing it loses no crate, so a
+    /// failure is logged, not returned.
+    pub(crate) async fn store_readme(
+        &self,
+        repo: &Repository,
+        canonical: &str,
+        version: &str,
+        package: &PackageInfo,
+        markdown: &str,
+    ) -> bool {
+        let html = crateyard_readme::render_readme(
+            markdown,
+            package.readme_path.as_deref(),
+            package.repository.as_deref(),
+        );
+        let options = PutOptions {
+            private: !repo.anonymous_read,
+            content_type: ObjectKind::Readme.content_type(),
+            cache_control: ObjectKind::Readme.cache_control(),
+            ..PutOptions::default()
+        };
+        let key = readme_html_key(&repo.name, canonical, version);
+        match self
+            .blobs
+            .put(&key, html.into(), PutMode::Overwrite, options)
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(key, error = %e, "could not store the README");
+                false
+            }
+        }
+    }
+
+    /// Puts a publish at the top of `recent.json`, by compare-and-swap so
+    /// that concurrent publishers all appear. Best effort, like the README.
+    pub(crate) async fn record_recent_publish(&self, repo: &Repository, publish: RecentPublish) {
+        if let Err(e) = self.try_record_recent_publish(repo, publish).await {
+            tracing::warn!(repo = %repo.name, error = %e, "could not update the recent publishes");
+        }
+    }
+
+    async fn try_record_recent_publish(
+        &self,
+        repo: &Repository,
+        publish: RecentPublish,
+    ) -> Result<(), RegistryError> {
+        let key = recent_publishes_key(&repo.name);
+        for _ in 0..MAX_ATTEMPTS {
+            let (mut recent, mode) = match self.blobs.get(&key).await? {
+                Some((bytes, meta)) => (
+                    serde_json::from_slice::<Vec<RecentPublish>>(&bytes).unwrap_or_default(),
+                    PutMode::Update(meta.etag),
+                ),
+                None => (Vec::new(), PutMode::Create),
+            };
+            recent.retain(|r| r.name != publish.name);
+            recent.insert(0, publish.clone());
+            recent.sort_by(|a, b| b.published_at.cmp(&a.published_at));
+            recent.truncate(RECENT_PUBLISHES);
+            let options = PutOptions {
+                private: !repo.anonymous_read,
+                content_type: ObjectKind::PageData.content_type(),
+                cache_control: ObjectKind::PageData.cache_control(),
+                ..PutOptions::default()
+            };
+            let body = serde_json::to_vec(&recent).expect("publishes serialize");
+            match self.blobs.put(&key, body.into(), mode, options).await {
+                Ok(_) => return Ok(()),
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RegistryError::Contention(key))
+    }
+}
