@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, unit tests, the storage-port conformance
 # suite (files + SQLite, and S3 + DynamoDB on moto_server) and the end-to-end
-# suite (real cargo against real servers on 127.0.0.1). Installs moto if needed.
+# suite (real cargo against real servers on 127.0.0.1, and the web UI in
+# headless Chromium). Installs moto, Chromium and playwright-core if needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,23 @@ command -v sam >/dev/null 2>&1 || missing+=(aws-sam-cli)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]} (AWS emulator and template linters)"
   python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+fi
+
+# The web UI's browser test: Debian's Chromium, driven by playwright-core
+# (npm; the package lock pins it). Playwright's own browser download is not
+# used: it cannot work on machines that reach only the package registries.
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+packages=()
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "== installing ${packages[*]} (Debian packages) for the web UI test"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+if [ ! -d tests/ui/node_modules/playwright-core ]; then
+  echo "== npm ci (tests/ui: playwright-core)"
+  npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
 fi
 
 echo "== template.yaml: cfn-lint and sam validate --lint"

@@ -264,6 +264,14 @@ fn private_pages_need_a_token_that_may_read() {
 #[test]
 fn aws_pages_are_static_objects() {
     let server = Server::start_aws();
+    // As after a deploy: the UI's own files, written for the public URL.
+    server.admin_ok(&[
+        "setup",
+        "--public-url",
+        &server.public_url,
+        "--api-url",
+        &server.url,
+    ]);
     let token = server.token("alice");
     publish_widget(&server, &token);
     // Read from the bucket's endpoint, as CloudFront would: no API involved.
@@ -274,20 +282,53 @@ fn aws_pages_are_static_objects() {
             .send()
             .unwrap()
     };
-    let page: Value = public("main/ui/crates/widget.json").json().unwrap();
+    let page = public("main/ui/crates/widget.json");
+    assert_eq!(
+        page.status(),
+        200,
+        "the bucket policy lets anyone read pages"
+    );
+    let page: Value = page.json().unwrap();
     assert_eq!(page["versions"][0]["line"]["vers"], "0.2.0");
     let readme = public(&format!(
         "main/ui/{}",
         page["versions"][0]["readme"].as_str().unwrap()
     ));
     assert_eq!(readme.headers()["content-type"], "text/html; charset=utf-8");
-    assert!(readme.text().unwrap().contains("<h3>Widget</h3>"));
+    let readme = readme.text().unwrap();
+    assert!(readme.contains("<h3>Widget</h3>"), "{readme}");
     let shell = public("ui/index.html");
     assert_eq!(shell.status(), 200, "crateyard setup writes the UI");
     assert!(shell.text().unwrap().contains("/ui/assets/app.js"));
     assert_eq!(public("ui/assets/app.js").status(), 200);
     let repos: Value = public("ui/repositories.json").json().unwrap();
     assert_eq!(repos["repositories"][0]["name"], "main");
+
+    // A private repository's pages are tagged (which the bucket policy
+    // refuses) and served by the API to a token that may read them.
+    server.admin_ok(&[
+        "repo",
+        "create",
+        "secret",
+        "--private",
+        "--public-url",
+        &server.public_url,
+        "--api-url",
+        &server.url,
+    ]);
+    let cargo = Cargo::new(&server, Some(&token));
+    let (_project, file) = package(&cargo, "hidden", "0.1.0");
+    put_crate(&server, "secret", &token, &file);
+    // moto does not apply the policy's tag condition: check the tag itself,
+    // as the access-control tests do.
+    let tagging = public("secret/ui/crates/hidden.json?tagging")
+        .text()
+        .unwrap();
+    assert!(tagging.contains("crateyard-private"), "{tagging}");
+    let path = "secret/api/private/ui/crates/hidden.json";
+    assert_eq!(get_json(&server, path, None).0, 401);
+    let (status, page) = get_json(&server, path, Some(&token));
+    assert_eq!((status, &page["name"]), (200, &json!("hidden")));
 }
 
 #[test]

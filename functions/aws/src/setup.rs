@@ -58,7 +58,8 @@ fn backend(e: impl std::error::Error) -> StoreError {
 }
 
 /// Creates the bucket unless it exists, with a policy that lets anyone read
-/// `*/index/*` and `*/crates/*` (public repositories' read path) and the
+/// `*/index/*`, `*/crates/*` and the web UI (`ui/*`, `*/ui/*`): public
+/// repositories' read path. Objects tagged private are excluded. And the
 /// lifecycle rule that removes stale large uploads.
 pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), StoreError> {
     match s3.create_bucket().bucket(bucket).send().await {
@@ -71,11 +72,17 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
     let policy = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": "PublicReadOfIndexAndCrates",
+            "Sid": "PublicReadOfIndexCratesAndPages",
             "Effect": "Allow",
             "Principal": "*",
             "Action": "s3:GetObject",
-            "Resource": [format!("arn:aws:s3:::{bucket}/*/index/*"), format!("arn:aws:s3:::{bucket}/*/crates/*")],
+            "Resource": [
+                format!("arn:aws:s3:::{bucket}/*/index/*"),
+                format!("arn:aws:s3:::{bucket}/*/crates/*"),
+                // The web UI: its own files, and each repository's page data.
+                format!("arn:aws:s3:::{bucket}/ui/*"),
+                format!("arn:aws:s3:::{bucket}/*/ui/*"),
+            ],
             // Private repositories' objects are read through the API only.
             "Condition": {
                 "StringNotEquals": { format!("s3:ExistingObjectTag/{PRIVATE_TAG}"): "true" }

@@ -156,6 +156,31 @@ impl Registry {
         Ok(())
     }
 
+    /// Writes one of the web UI's own files (`ui/…`: its shell, script and
+    /// stylesheet) where the public read path serves them, for AWS.
+    pub async fn write_ui_file(
+        &self,
+        key: &str,
+        content_type: &'static str,
+        cache_control: &'static str,
+        body: String,
+    ) -> Result<(), RegistryError> {
+        if !key.starts_with("ui/") {
+            return Err(RegistryError::BadRequest(format!(
+                "`{key}` is not a UI file"
+            )));
+        }
+        let options = PutOptions {
+            content_type,
+            cache_control,
+            ..PutOptions::default()
+        };
+        self.blobs
+            .put(key, body.into(), PutMode::Overwrite, options)
+            .await?;
+        Ok(())
+    }
+
     /// Renders and keeps a version's README. Losing it loses no crate, so a
     /// failure is logged, not returned.
     pub(crate) async fn store_readme(

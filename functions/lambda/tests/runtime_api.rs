@@ -816,7 +816,8 @@ async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch()
         eventbridge_object_created(bucket, "main/index/3/b/bar"),
         eventbridge_object_created(bucket, "main/index/3/f/foo"),
         eventbridge_object_created(bucket, "other/index/config.json"),
-        eventbridge_object_created(bucket, "main/readmes/foo/foo-1.0.0.md"),
+        eventbridge_object_created(bucket, "main/ui/readmes/foo/1.0.0.html"),
+        eventbridge_object_created(bucket, "main/ui/crates/foo.json"),
         // The same change as a plain S3 notification, beside a .crate.
         json!({ "Records": [
             s3_event(bucket, "main/crates/foo/foo-1.0.1.crate", 10)["Records"][0].clone(),
@@ -832,6 +833,7 @@ async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch()
         "/main/index/3/b/bar",
         "/main/index/3/f/foo",
         "/main/index/ba/zz/bazz",
+        "/main/ui/crates/foo.json",
         "/other/index/config.json",
     ];
     assert_eq!(answer["invalidated"], json!(expected), "{answer}");

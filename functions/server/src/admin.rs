@@ -43,9 +43,16 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         let repo = registry
             .ensure_repository(crate::serve::DEFAULT_REPOSITORY)
             .await?;
+        // The web UI's shell and assets; its pages follow from publishes.
+        for file in crateyard_http::ui_files(registry.config()) {
+            registry
+                .write_ui_file(file.key, file.content_type, file.cache_control, file.body)
+                .await?;
+        }
         eprintln!(
-            "repository `{}` is ready:\n\n{}",
+            "repository `{}` is ready, the web UI is at {}/ui/:\n\n{}",
             repo.name,
+            registry.config().public_url,
             registry.setup_snippet(&repo)
         );
     }

@@ -1,7 +1,8 @@
 //! The invalidator function: S3 `ObjectCreated` notifications arrive through
 //! an SQS queue in batches (up to 1 000 messages, gathered for up to 2 s);
 //! each batch becomes one CloudFront invalidation of the distinct index files
-//! it changed, so cargo sees a new version before the index TTL runs out.
+//! and crate pages it changed, so cargo and the web UI see a new version
+//! before their TTL runs out.
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
@@ -52,8 +53,8 @@ fn keys_in_message(body: &str) -> Vec<String> {
         .collect()
 }
 
-/// The distinct index files (as CloudFront paths) changed by the batch.
-fn changed_index_paths(event: &SqsEvent) -> BTreeSet<String> {
+/// The distinct index files and crate pages (as CloudFront paths) changed by the batch.
+fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     for message in &event.records {
         let keys = keys_in_message(message.body.as_deref().unwrap_or_default());
@@ -61,7 +62,10 @@ fn changed_index_paths(event: &SqsEvent) -> BTreeSet<String> {
             tracing::warn!(message_id = ?message.message_id, "names no S3 object; skipped");
         }
         for key in keys {
-            if object_kind(&key) == Some(ObjectKind::IndexFile) {
+            if matches!(
+                object_kind(&key),
+                Some(ObjectKind::IndexFile | ObjectKind::PageData)
+            ) {
                 paths.insert(format!("/{}", utf8_percent_encode(&key, PATH_ENCODE)));
             }
         }
@@ -70,7 +74,7 @@ fn changed_index_paths(event: &SqsEvent) -> BTreeSet<String> {
         return paths
             .iter()
             .filter_map(|p| p.split('/').nth(1))
-            .map(|repo| format!("/{repo}/index/*"))
+            .flat_map(|repo| [format!("/{repo}/index/*"), format!("/{repo}/ui/*")])
             .collect();
     }
     paths
@@ -85,7 +89,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let cloudfront = &aws_sdk_cloudfront::Client::new(&config);
     let distribution = distribution.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let paths = changed_index_paths(&event.payload);
+        let paths = changed_paths(&event.payload);
         if paths.is_empty() {
             return Ok::<Value, lambda_http::Error>(json!({ "invalidated": [] }));
         }
