@@ -345,6 +345,16 @@ fn web_ui_in_chromium() {
     let (_hidden, hidden) = package(&cargo, "hidden", "0.3.0");
     put_crate(&server, "secret", &token, &hidden);
     let (_gadget, gadget) = package(&cargo, "gadget", "1.0.0");
+    // Never contacted: Set Me Up only shows how to use it.
+    server.admin_ok(&[
+        "repo",
+        "create",
+        "mirror",
+        "--kind",
+        "remote",
+        "--upstream",
+        "http://127.0.0.1:9/index/",
+    ]);
 
     let checksums: serde_json::Map<String, Value> = server
         .get("main/index/wi/dg/widget")
@@ -354,8 +364,12 @@ fn web_ui_in_chromium() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .map(|l| (l["vers"].as_str().unwrap().to_string(), l["cksum"].clone()))
         .collect();
-    let expected =
-        json!({ "widget": checksums, "private_repo": "secret", "private_crate": "hidden" });
+    let expected = json!({
+        "widget": checksums,
+        "private_repo": "secret",
+        "private_crate": "hidden",
+        "remote_repo": "mirror",
+    });
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
     let out = Command::new("node")
         .arg(ui_tests.join("web_ui.mjs"))

@@ -16,7 +16,7 @@ const URL_ = process.env.CRATEYARD_URL;
 const TOKEN = process.env.CRATEYARD_TOKEN;
 const UPLOAD = process.env.CRATEYARD_UPLOAD;
 const SHOTS = process.env.CRATEYARD_SCREENSHOTS;
-// { widget: { "0.1.0": cksum, "0.2.0": cksum }, private_repo, private_crate }
+// { widget: { "0.1.0": cksum, "0.2.0": cksum }, private_repo, private_crate, remote_repo }
 const EXPECTED = JSON.parse(process.env.CRATEYARD_EXPECTED);
 mkdirSync(SHOTS, { recursive: true });
 
@@ -104,9 +104,11 @@ try {
       .map((el) => el.getAttribute("href") || el.getAttribute("src"))
       .filter((url) => /^\s*javascript:/i.test(url)),
     iframes: document.querySelectorAll("#readme-body iframe").length,
+    // The manifest's homepage is `javascript:…`: it must not become a link.
+    pageJavascriptLinks: document.querySelectorAll("a[href^='javascript:' i]").length,
     pwned: window.pwned,
   }));
-  assert.deepEqual(hostile, { scripts: 0, handlers: [], javascriptLinks: [], iframes: 0, pwned: undefined });
+  assert.deepEqual(hostile, { scripts: 0, handlers: [], javascriptLinks: [], iframes: 0, pageJavascriptLinks: 0, pwned: undefined });
   assert.equal(
     await page.locator("#readme-body a:text-is('guide')").getAttribute("href"),
     "https://github.com/acme/widget/blob/HEAD/docs/guide.md",
@@ -143,6 +145,15 @@ try {
   }
   await checkAccessibility();
   await shot("06-setup");
+
+  step = "Set Me Up for a remote repository";
+  await page.goto(`${URL_}/ui/${EXPECTED.remote_repo}/setup`);
+  await page.locator("pre").first().waitFor();
+  const replacement = await page.locator("pre[aria-label^='source replacement']").innerText();
+  assert.ok(replacement.startsWith(`[source.crates-io]\nreplace-with = "${EXPECTED.remote_repo}"\n`), replacement);
+  assert.ok(replacement.includes(`registry = "sparse+${URL_}/${EXPECTED.remote_repo}/api/proxy/index/"`), replacement);
+  assert.equal(await page.locator("text=cargo publish").count(), 0, "a remote repository takes no publishes");
+  await shot("06b-setup-remote");
 
   step = "a private repository needs a sign-in";
   await page.goto(`${URL_}/ui/${EXPECTED.private_repo}/${EXPECTED.private_crate}`);

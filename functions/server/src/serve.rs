@@ -40,7 +40,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         _ => format!("--data {}", args.storage.data.display()),
     };
     let banner = format!(
-        "Crateyard is running at {own_url}/\nSparse index: {index}\n\n\
+        "Crateyard is running at {own_url}/\nWeb UI: {own_url}/ui/\nSparse index: {index}\n\n\
          Add this to ~/.cargo/config.toml (\"Set Me Up\"):\n\n{snippet}\n\
          Then create a token and log in:\n  \
          crateyard token create {storage} --user $USER\n  \
