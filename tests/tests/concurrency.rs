@@ -112,6 +112,20 @@ fn concurrent_publishes_all_land(first: Server) {
     let lines = index_lines(&second, "ra/ce/race");
     assert_eq!(lines.len(), WRITERS + 2);
     assert_checksums(&second, &lines);
+
+    // The crate page is derived like the index file: it ends with every
+    // version, each with the index's line.
+    let page: serde_json::Value = second.get("main/ui/crates/race.json").json().unwrap();
+    let mut shown: Vec<&serde_json::Value> = page["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["line"])
+        .collect();
+    shown.sort_by_key(|l| l["vers"].as_str().unwrap().to_string());
+    let mut indexed: Vec<&serde_json::Value> = lines.iter().collect();
+    indexed.sort_by_key(|l| l["vers"].as_str().unwrap().to_string());
+    assert_eq!(shown, indexed, "the crate page holds every indexed version");
 }
 
 #[test]
