@@ -2,7 +2,7 @@
 //! repositories' pages behind the token check, the static pages on S3, and
 //! the pages themselves in headless Chromium (`tests/ui/web_ui.mjs`).
 
-use crateyard_e2e::{Cargo, PUBLISH, Project, Server};
+use crateyard_e2e::{Cargo, PUBLISH, Project, Server, index_lines};
 use crateyard_tarball::{TarballLimits, inspect_crate};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -60,13 +60,7 @@ fn crate_pages_follow_the_index_and_the_tarball() {
 
     let (status, page) = get_json(&server, "main/ui/crates/widget.json", None);
     assert_eq!(status, 200);
-    let index: Vec<Value> = server
-        .get("main/index/wi/dg/widget")
-        .text()
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let index = index_lines(&server, "wi/dg/widget");
     let versions = page["versions"].as_array().unwrap();
     assert_eq!(
         versions
@@ -356,12 +350,8 @@ fn web_ui_in_chromium() {
         "http://127.0.0.1:9/index/",
     ]);
 
-    let checksums: serde_json::Map<String, Value> = server
-        .get("main/index/wi/dg/widget")
-        .text()
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let checksums: serde_json::Map<String, Value> = index_lines(&server, "wi/dg/widget")
+        .into_iter()
         .map(|l| (l["vers"].as_str().unwrap().to_string(), l["cksum"].clone()))
         .collect();
     let expected = json!({

@@ -181,21 +181,20 @@ impl Registry {
         Ok(())
     }
 
-    /// Renders and keeps a version's README. Losing it loses no crate, so a
-    /// failure is logged, not returned.
+    /// Renders and keeps a version's README (at `readme_path` in a crate
+    /// whose manifest names `repository_url`). Losing it loses no crate, so
+    /// a failure is logged, not returned: the page then says the README
+    /// could not be loaded.
     pub(crate) async fn store_readme(
         &self,
         repo: &Repository,
         canonical: &str,
         version: &str,
-        package: &PackageInfo,
+        readme_path: Option<&str>,
+        repository_url: Option<&str>,
         markdown: &str,
-    ) -> bool {
-        let html = crateyard_readme::render_readme(
-            markdown,
-            package.readme_path.as_deref(),
-            package.repository.as_deref(),
-        );
+    ) {
+        let html = crateyard_readme::render_readme(markdown, readme_path, repository_url);
         let options = PutOptions {
             private: !repo.anonymous_read,
             content_type: ObjectKind::Readme.content_type(),
@@ -203,16 +202,12 @@ impl Registry {
             ..PutOptions::default()
         };
         let key = readme_html_key(&repo.name, canonical, version);
-        match self
+        if let Err(e) = self
             .blobs
             .put(&key, html.into(), PutMode::Overwrite, options)
             .await
         {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::error!(key, error = %e, "could not store the README");
-                false
-            }
+            tracing::error!(key, error = %e, "could not store the README");
         }
     }
 

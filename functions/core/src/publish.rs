@@ -126,16 +126,9 @@ impl Registry {
             .await?;
         let mut package = inspected.package;
         let readme = package.readme.take();
-        // The README is rendered before the commit, so the crate page written
-        // with the index already links it.
-        let has_readme = match &readme {
-            Some(markdown) => {
-                self.store_readme(&repository, &canonical, &version, &package, markdown)
-                    .await
-            }
-            None => false,
-        };
         let description = package.description.clone();
+        let (readme_path, repository_url) =
+            (package.readme_path.clone(), package.repository.clone());
         let version_record = VersionRecord {
             line: line.clone(),
             version_key: key.clone(),
@@ -143,7 +136,7 @@ impl Registry {
             package,
             size: inspected.size,
             published_by: who.login().into(),
-            has_readme,
+            has_readme: readme.is_some(),
         };
         let committed = self
             .commit_new_version(&rules, version_record, &mut existing, &mut versions)
@@ -160,6 +153,21 @@ impl Registry {
             return Err(err);
         }
         tracing::info!(repo, name = %name, version = %version, user = %who.login(), "published");
+
+        // Only the committed version's README is written (a writer that lost
+        // the race for this version must not replace the winner's), and
+        // before the crate page that links it.
+        if let Some(markdown) = readme {
+            self.store_readme(
+                &repository,
+                &canonical,
+                &version,
+                readme_path.as_deref(),
+                repository_url.as_deref(),
+                &markdown,
+            )
+            .await;
+        }
 
         let mut warnings = Vec::new();
         if let Err(e) = self.rebuild_crate_files(repo, &canonical).await {
