@@ -47,6 +47,29 @@ async function checkAccessibility() {
       .filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || (el.tagName === "BUTTON" && el.textContent.trim())))
       .map((el) => el.outerHTML));
   assert.deepEqual(unlabeled, [], `${step}: controls without a label`);
+  // WCAG AA: 4.5:1 for the text of every element that has its own text.
+  const lowContrast = await page.evaluate(() => {
+    const rgb = (color) => (color.match(/[\d.]+/g) || []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const lin = (c) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const background = (el) => {
+      for (; el; el = el.parentElement) {
+        const c = rgb(getComputedStyle(el).backgroundColor);
+        if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    return [...document.querySelectorAll("body *")]
+      .filter((el) => [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()) && el.getClientRects().length)
+      .map((el) => {
+        const [l1, l2] = [luminance(rgb(getComputedStyle(el).color)), luminance(background(el))].sort((a, b) => b - a);
+        return { text: el.textContent.trim().slice(0, 30), ratio: (l1 + 0.05) / (l2 + 0.05) };
+      })
+      .filter((e) => e.ratio < 4.5);
+  });
+  assert.deepEqual(lowContrast, [], `${step}: text below 4.5:1 contrast`);
   assert.equal(await page.locator("h1").count(), 1, `${step}: one h1`);
   assert.equal(await page.getAttribute("html", "lang"), "en");
 }
@@ -59,6 +82,12 @@ try {
   assert.match(await text("#recent"), /widget/);
   await checkAccessibility();
   await shot("01-home");
+
+  step = "keyboard: the first Tab offers to skip to the content";
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "main");
 
   step = "search by keyword";
   await page.fill("#search-q", "frobnicate");

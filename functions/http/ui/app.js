@@ -62,9 +62,13 @@ function setTitle(title) {
   document.title = title ? `${title} · Crateyard` : "Crateyard";
 }
 
+// A page load leaves focus where the browser puts it (Tab reaches the skip
+// link first); a page redrawn in place moves focus to its content.
+let loaded = false;
 function render(...children) {
   main.replaceChildren(h("div", {}, children));
-  main.focus({ preventScroll: true });
+  if (loaded) main.focus({ preventScroll: true });
+  loaded = true;
 }
 
 function status(message, kind = "notice") {
