@@ -226,6 +226,11 @@ fn private_pages_need_a_token_that_may_read() {
         404,
         "a token limited to other crates does not see the page"
     );
+    assert_eq!(
+        get_json(&server, "secret/ui/recent.json", Some(&limited)).0,
+        404,
+        "nor the recent publishes, which name every crate"
+    );
 
     let (_, public) = get_json(&server, "ui/repositories.json", None);
     let names: Vec<&str> = public["repositories"]

@@ -181,12 +181,18 @@ pub(crate) async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> R
     response
 }
 
-/// The repository of a key, and the crate it belongs to (`config.json` and
-/// `recent.json` belong to none).
+/// What a repository's recent publishes (`ui/recent.json`) count as: a
+/// document naming any of its crates, so in a private repository only a
+/// token limited to no crates (or to `*`) may read it.
+const EVERY_CRATE: &str = "*";
+
+/// The repository of a key, and the crate it belongs to (`config.json`
+/// belongs to none).
 fn repository_and_crate(key: &str) -> Option<(&str, Option<&str>)> {
     let (repo, rest) = key.split_once('/')?;
     let krate = match rest.split_once('/')? {
-        ("index", "config.json") | ("ui", "recent.json") => None,
+        ("index", "config.json") => None,
+        ("ui", "recent.json") => Some(EVERY_CRATE),
         ("index", path) => Some(path.rsplit('/').next()?),
         ("crates", path) => Some(path.split_once('/')?.0),
         ("ui", path) => match path.split_once('/')? {
