@@ -61,8 +61,11 @@ fn cargo_full_registry_workflow() {
     );
 
     let readme =
-        std::fs::read_to_string(server.object("main/readmes/fancy/fancy-0.1.0.md")).unwrap();
-    assert_eq!(readme, "# fancy\n", "the README is kept for the crate page");
+        std::fs::read_to_string(server.object("main/ui/readmes/fancy/0.1.0.html")).unwrap();
+    assert_eq!(
+        readme, "<h3>fancy</h3>\n",
+        "the README is rendered for the crate page"
+    );
 
     let lines = index_lines(&server, "fa/nc/fancy");
     assert_eq!(lines.len(), 1);

@@ -129,15 +129,11 @@ impl Registry {
         Ok(visible)
     }
 
-    /// Rewrites `ui/repositories.json` from the store: public repositories
-    /// only, since anyone may read it. Called after any repository change.
+    /// Rewrites `ui/repositories.json` from the store: what an anonymous
+    /// caller may read (public repositories), since anyone may read the
+    /// file. Called after any repository change.
     pub async fn write_repository_list(&self) -> Result<(), RegistryError> {
-        let public: Vec<RepositorySummary> = self
-            .readable_repositories(None)
-            .await?
-            .into_iter()
-            .filter(|r| !r.private)
-            .collect();
+        let public = self.readable_repositories(None).await?;
         let body = serde_json::to_vec(&serde_json::json!({ "repositories": public }))
             .expect("summaries serialize");
         let options = PutOptions {
