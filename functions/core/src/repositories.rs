@@ -7,8 +7,9 @@ use crate::{
     Upstream,
 };
 
-/// Names the URL space or the UI claims for themselves.
-const RESERVED_REPOSITORY_NAMES: [&str; 3] = ["api", "ui", "static"];
+/// Names the URL space or the UI claims for themselves (`/ui/search`,
+/// `/ui/tokens` are pages, where `/ui/{repo}` would be a repository's).
+const RESERVED_REPOSITORY_NAMES: [&str; 5] = ["api", "ui", "static", "search", "tokens"];
 
 /// What a new repository is.
 #[derive(Debug, Clone)]
@@ -239,4 +240,24 @@ pub fn parse_grant(text: &str) -> Result<Grant, String> {
         to: subject.parse()?,
         permissions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_names_leave_the_registry_and_ui_urls_alone() {
+        for ok in ["main", "team-a", "Mirror_2"] {
+            assert!(check_repository_name(ok).is_ok(), "{ok}");
+        }
+        for reserved in RESERVED_REPOSITORY_NAMES {
+            let err = check_repository_name(reserved).unwrap_err().to_string();
+            assert!(err.contains("is reserved"), "{reserved}: {err}");
+        }
+        for bad in ["", "a/b", ".uploads", "a b", &"x".repeat(65)] {
+            let err = check_repository_name(bad).unwrap_err().to_string();
+            assert!(err.contains("not a valid repository name"), "{bad}: {err}");
+        }
+    }
 }
