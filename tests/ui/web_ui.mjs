@@ -71,6 +71,13 @@ async function checkAccessibility() {
   });
   assert.deepEqual(lowContrast, [], `${step}: text below 4.5:1 contrast`);
   assert.equal(await page.locator("h1").count(), 1, `${step}: one h1`);
+  // A value the page failed to leave out shows up as the word itself.
+  const leaked = await page.evaluate(() => {
+    const clone = document.getElementById("main").cloneNode(true);
+    clone.querySelector("#readme-body")?.remove();
+    return clone.textContent.match(/\b(null|undefined|NaN)\b|\[object Object\]/g);
+  });
+  assert.equal(leaked, null, `${step}: the page shows ${leaked}`);
   assert.equal(await page.getAttribute("html", "lang"), "en");
 }
 

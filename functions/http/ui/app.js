@@ -480,7 +480,7 @@ async function uploadPage(repoName) {
       const answer = await getJson(url, { method: "PUT", body: file, headers: { "Content-Type": "application/octet-stream" } });
       const line = answer.index_line;
       const kinds = (kind) => line.deps.filter((d) => (d.kind || "normal") === kind).length;
-      result.replaceChildren(
+      result.replaceChildren(h("div", {},
         status(`Published ${line.name} ${line.vers}.`, "ok"),
         h("dl", { class: "meta", id: "computed" },
           [["Name", line.name], ["Version", line.vers], ["Checksum", h("code", {}, line.cksum)],
@@ -490,7 +490,7 @@ async function uploadPage(repoName) {
             .map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])),
         answer.warnings?.length ? status(answer.warnings.join(" ")) : null,
         h("p", {}, h("a", { href: cratePath(repo.name, line.name, line.vers) }, `Open ${line.name} ${line.vers}`)),
-      );
+      ));
     } catch (e) {
       result.replaceChildren(status(`Upload refused: ${e.message}`, "error"));
     }
