@@ -174,7 +174,7 @@ try {
   await page.goto(`${URL_}/ui/main/setup`);
   await page.click("button[aria-label='Copy registry configuration for ~/.cargo/config.toml']");
   const copied = await page.evaluate(() => navigator.clipboard.readText());
-  assert.equal(copied, `[registries.main]\nindex = "sparse+${URL_}/main/index/"\ncredential-provider = ["cargo:token"]\n`);
+  assert.equal(copied, `[registries.main]\nindex = "sparse+${URL_}/main/index/"\ncredential-provider = "cargo:token"\n`);
   const setup = await text("main");
   for (const expected of ["cargo login --registry main", "cargo publish --registry main", "curl -X PUT", `${URL_}/main/crates/NAME/NAME-VERSION.crate`]) {
     assert.ok(setup.includes(expected), `Set Me Up shows ${expected}`);

@@ -94,6 +94,8 @@ pub struct RepositorySummary {
     pub data: String,
     /// Where its API is (uploads, yank, search).
     pub api: String,
+    /// Its "Set Me Up" snippet for `~/.cargo/config.toml`.
+    pub cargo_config: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
 }
@@ -107,6 +109,7 @@ impl Registry {
             index: self.index_url(repo),
             data: format!("{}/ui/", self.read_base(repo)),
             api: format!("{}/{}", self.config.api_url, repo.name),
+            cargo_config: self.setup_snippet(repo),
             members: repo.members.clone(),
         }
     }

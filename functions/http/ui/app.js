@@ -414,7 +414,7 @@ function setupSnippets(repo) {
   parts.push(
     h("h2", {}, "Configure cargo"),
     h("p", {}, "Add to ", h("code", {}, "~/.cargo/config.toml"), ":"),
-    snippet(`[registries.${name}]\nindex = "${index}"\ncredential-provider = ["cargo:token"]\n`, "registry configuration for ~/.cargo/config.toml"),
+    snippet(repo.cargo_config, "registry configuration for ~/.cargo/config.toml"),
     h("h2", {}, "Sign in"),
     h("p", {}, "Paste a token from ", h("a", { href: `${UI}/tokens` }, "your tokens"), " when cargo asks:"),
     snippet(`cargo login --registry ${name}`, "cargo login command"),
