@@ -60,6 +60,13 @@ fn crate_pages_follow_the_index_and_the_tarball() {
 
     let (status, page) = get_json(&server, "main/ui/crates/widget.json", None);
     assert_eq!(status, 200);
+    let compressed = server
+        .http()
+        .get(format!("{}/main/ui/crates/widget.json", server.url))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
     let index = index_lines(&server, "wi/dg/widget");
     let versions = page["versions"].as_array().unwrap();
     assert_eq!(

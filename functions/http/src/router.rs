@@ -11,6 +11,7 @@ use axum::routing::{delete, get, post, put};
 use crateyard_core::Registry;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -57,8 +58,6 @@ pub fn router(state: AppState) -> Router {
             put(api::upload::upload).get(static_files::crate_file),
         )
         .route("/{repo}/index/{*path}", get(static_files::index_file))
-        .route("/{repo}/ui/{*path}", get(static_files::ui_data))
-        .route("/{repo}/api/private/ui/{*path}", get(static_files::ui_data))
         .route("/ui", get(ui::page))
         .route("/ui/", get(ui::page))
         .route("/ui/{*path}", get(ui::page))
@@ -96,9 +95,20 @@ pub fn router(state: AppState) -> Router {
             login_challenge,
         ))
         .merge(api::uploads::routes())
+        .merge(ui_data_routes())
         // Bodies are read with explicit limits that answer in cargo's error shape.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// The web UI's data. A crate page's JSON grows by about 1 KB a version and
+/// compresses tenfold: gzip keeps a long-lived crate's page light where no
+/// CDN compresses for us (local mode, private repositories on AWS).
+fn ui_data_routes() -> Router<AppState> {
+    Router::new()
+        .route("/{repo}/ui/{*path}", get(static_files::ui_data))
+        .route("/{repo}/api/private/ui/{*path}", get(static_files::ui_data))
+        .layer(CompressionLayer::new())
 }
 
 /// Every 401 tells cargo where a token can be had, as the registry
