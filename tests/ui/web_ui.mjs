@@ -10,7 +10,7 @@ import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 const URL_ = process.env.CRATEYARD_URL;
 const TOKEN = process.env.CRATEYARD_TOKEN;
@@ -224,7 +224,14 @@ try {
 
   step = "upload a crate";
   await page.goto(`${URL_}/ui/main/upload`);
-  await page.setInputFiles("#crate-file", UPLOAD);
+  // Dropped on the drop zone, as from a file manager.
+  const dropped = await page.evaluateHandle(([bytes, name]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(bytes)], name));
+    return transfer;
+  }, [[...readFileSync(UPLOAD)], basename(UPLOAD)]);
+  await page.dispatchEvent(".drop", "drop", { dataTransfer: dropped });
+  assert.equal(await page.evaluate(() => document.getElementById("crate-file").files[0]?.name), basename(UPLOAD));
   await page.click("#upload-form button[type=submit]");
   await page.locator("#upload-result .ok").waitFor();
   const computed = await text("#computed");
