@@ -151,10 +151,14 @@ fn crate_pages_follow_the_index_and_the_tarball() {
     let (_, repos) = get_json(&server, "ui/repositories.json", None);
     assert_eq!(repos["repositories"][0]["name"], "main");
 
-    // Lost pages come back with a reindex ("Recalculate Index").
+    // A lost page or README comes back with a reindex ("Recalculate Index").
+    let readme = server.object("main/ui/readmes/widget/0.1.0.html");
+    let rendered = std::fs::read_to_string(&readme).unwrap();
     std::fs::remove_file(server.object("main/ui/crates/widget.json")).unwrap();
+    std::fs::remove_file(&readme).unwrap();
     server.admin_ok(&["reindex", "--repo", "main"]);
     assert_eq!(get_json(&server, "main/ui/crates/widget.json", None).0, 200);
+    assert_eq!(std::fs::read_to_string(&readme).unwrap(), rendered);
 }
 
 #[test]
