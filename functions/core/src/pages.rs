@@ -6,7 +6,7 @@
 //! - `{repo}/ui/crates/{canonical}.json`: a crate's page, every version's
 //!   index line and package metadata; rewritten with its index file.
 //! - `{repo}/ui/readmes/{canonical}/{version}.html`: a version's README,
-//!   rendered and sanitised once, at publish.
+//!   rendered and sanitised once, at publish (again by reindex if lost).
 //! - `{repo}/ui/recent.json`: the latest publishes.
 //! - `ui/repositories.json`: the public repositories, for the home page.
 
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 /// How many publishes `recent.json` keeps.
 const RECENT_PUBLISHES: usize = 20;
+/// Compare-and-swap attempts on `recent.json` before giving up (logged).
 const MAX_ATTEMPTS: usize = 20;
 
 #[derive(Debug, Serialize)]
