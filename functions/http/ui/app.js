@@ -38,8 +38,7 @@ function safeUrl(url) {
 }
 
 const canonical = (name) => name.toLowerCase().replaceAll("-", "_");
-// S3 reads a literal `+` in a path as a space.
-const encodeVersion = (v) => encodeURIComponent(v);
+// Each part percent-encoded: a `+` in a version travels as %2B, as S3 needs.
 const uiPath = (...parts) => `${UI}/${parts.map(encodeURIComponent).join("/")}`;
 // A crate named like a repository page is reached with its version in the path.
 const RESERVED = new Set(["setup", "upload"]);
