@@ -13,9 +13,6 @@ use crateyard_index::write_lines;
 
 const MAX_ATTEMPTS: usize = 20;
 
-/// The files derived from one crate's versions.
-const DERIVED: [ObjectKind; 2] = [ObjectKind::IndexFile, ObjectKind::PageData];
-
 fn derived_file(
     kind: ObjectKind,
     repo: &str,
@@ -37,7 +34,7 @@ fn derived_file(
 impl Registry {
     /// Rewrites the index file and the page of one crate from a consistent
     /// read of its versions, unless they already reflect this revision or a
-    /// newer one. The index file comes first: it is what cargo reads.
+    /// newer one.
     pub async fn rebuild_crate_files(
         &self,
         repo: &str,
@@ -54,11 +51,12 @@ impl Registry {
         canonical: &str,
         force: bool,
     ) -> Result<(), RegistryError> {
-        for kind in DERIVED {
-            self.write_derived_file(kind, repo, canonical, force)
-                .await?;
-        }
-        Ok(())
+        // Independent files, written at once (each a round trip on AWS).
+        let (index, page) = tokio::join!(
+            self.write_derived_file(ObjectKind::IndexFile, repo, canonical, force),
+            self.write_derived_file(ObjectKind::PageData, repo, canonical, force),
+        );
+        index.and(page)
     }
 
     async fn write_derived_file(

@@ -169,23 +169,24 @@ impl Registry {
             .await;
         }
 
+        // Independent writes, at once: each is a round trip to S3 on AWS.
+        let recent = RecentPublish {
+            name: name.clone(),
+            version: version.clone(),
+            description,
+            published_at: line.pubtime.clone().unwrap_or_default(),
+        };
+        let (rebuilt, ()) = tokio::join!(
+            self.rebuild_crate_files(repo, &canonical),
+            self.record_recent_publish(&repository, recent),
+        );
         let mut warnings = Vec::new();
-        if let Err(e) = self.rebuild_crate_files(repo, &canonical).await {
+        if let Err(e) = rebuilt {
             tracing::error!(repo, name = %name, error = %e, "index update failed after publish");
             warnings.push(format!(
                 "{name} {version} is published but its index file could not be updated yet ({e}); run `crateyard reindex`"
             ));
         }
-        self.record_recent_publish(
-            &repository,
-            RecentPublish {
-                name: name.clone(),
-                version: version.clone(),
-                description: description.clone(),
-                published_at: line.pubtime.clone().unwrap_or_default(),
-            },
-        )
-        .await;
         Ok(PublishOutcome { line, warnings })
     }
 
