@@ -241,6 +241,12 @@ try {
   await checkAccessibility();
   await shot("08-upload");
 
+  step = "a file not named like a .crate is refused in the page";
+  await page.setInputFiles("#crate-file", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
+  await page.click("#upload-form button[type=submit]");
+  await page.locator("#upload-result .error").waitFor();
+  assert.match(await text("#upload-result"), /"notes\.txt" is not named NAME-VERSION\.crate/);
+
   step = "an upload refused shows why";
   await page.setInputFiles("#crate-file", { name: "gadget-1.0.1.crate", mimeType: "application/octet-stream", buffer: Buffer.from("not a tarball") });
   await page.click("#upload-form button[type=submit]");
