@@ -23,6 +23,7 @@ use std::collections::HashMap;
 /// | user | `USERS` | login |
 /// | token | `TOKENS` | sha256 of the token |
 /// | large upload | `UPLOAD#{id}` | `UPLOAD` |
+/// | deployment setting | `SETTINGS` | name (`public_url`) |
 ///
 /// Token items with an expiry, and upload items, carry the number
 /// `expires_at` (epoch seconds), the table's TTL attribute, so DynamoDB
@@ -42,6 +43,27 @@ impl DynamoStore {
             client,
             table: table.into(),
         }
+    }
+
+    /// The registry's public URL as the stack's setup stored it (see
+    /// `template.yaml`: the functions cannot be told the distribution's name).
+    pub async fn public_url(&self) -> Result<Option<String>, StoreError> {
+        self.get(SETTINGS_PK.into(), PUBLIC_URL_SETTING.into())
+            .await?
+            .map(|item| parse::<String>(&item))
+            .transpose()
+    }
+
+    /// Stores the registry's public URL for the functions to read at start.
+    pub async fn set_public_url(&self, url: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(SETTINGS_PK.into(), PUBLIC_URL_SETTING, &url)))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
@@ -190,6 +212,8 @@ fn token_item(token: &TokenRecord) -> Item {
 /// The table's TTL attribute (Unix seconds), as `template.yaml` declares it.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 const TOKENS_PK: &str = "TOKENS";
+const SETTINGS_PK: &str = "SETTINGS";
+const PUBLIC_URL_SETTING: &str = "public_url";
 
 fn parse<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     let body = item

@@ -8,7 +8,10 @@ mod setup;
 
 pub use dynamo_store::DynamoStore;
 pub use s3_blob::S3BlobStore;
-pub use setup::{AwsClients, TTL_ATTRIBUTE, create_bucket, create_table};
+pub use setup::{
+    AwsClients, STACK_TAG, SetupError, TTL_ATTRIBUTE, bucket_stack, create_bucket, create_table,
+    owning_stack, table_stack,
+};
 
 use crateyard_core::{Registry, RegistryConfig};
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter,
+    LifecycleRuleFilter, PublicAccessBlockConfiguration,
 };
 use crateyard_core::{StoreError, UPLOADS_PREFIX};
 
@@ -57,38 +57,152 @@ fn backend(e: impl std::error::Error) -> StoreError {
     StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
-/// Creates the bucket unless it exists, with a policy that lets anyone read
-/// `*/index/*`, `*/crates/*` and the web UI (`ui/*`, `*/ui/*`): public
-/// repositories' read path. Objects tagged private are excluded. And the
-/// lifecycle rule that removes stale large uploads.
-pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), StoreError> {
+/// The tag CloudFormation puts on every resource a stack creates.
+pub const STACK_TAG: &str = "aws:cloudformation:stack-name";
+
+/// Why `crateyard setup` did not prepare a bucket or table.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "{kind} `{name}` belongs to the CloudFormation stack `{stack}`, which owns its policy \
+         and settings and initialises the registry on every deploy: `crateyard setup` only \
+         prepares a bucket and table of your own (such as on an emulator). For the stack, \
+         run the other commands with `--bucket` and `--table` (the stack's BucketName and \
+         TableName outputs)"
+    )]
+    StackOwned {
+        kind: &'static str,
+        name: String,
+        stack: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The stack named by a resource's tags, if CloudFormation created it.
+pub fn owning_stack<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    tags.into_iter()
+        .find(|(key, _)| *key == STACK_TAG)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The stack that owns `bucket`, if any (`None` when it does not exist).
+pub async fn bucket_stack(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<Option<String>, StoreError> {
+    match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(tagging) => Ok(owning_stack(
+            tagging.tag_set().iter().map(|t| (t.key(), t.value())),
+        )),
+        Err(e) => {
+            let code = e
+                .as_service_error()
+                .and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::code(e).map(str::to_string));
+            match code.as_deref() {
+                Some("NoSuchTagSet" | "NoSuchBucket") => Ok(None),
+                _ => Err(backend(e)),
+            }
+        }
+    }
+}
+
+/// The stack that owns `table`, if any (`None` when it does not exist).
+pub async fn table_stack(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<Option<String>, StoreError> {
+    let described = match dynamodb.describe_table().table_name(table).send().await {
+        Ok(described) => described,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(backend(e)),
+    };
+    let Some(arn) = described.table().and_then(|t| t.table_arn()) else {
+        return Ok(None);
+    };
+    let tags = dynamodb
+        .list_tags_of_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(backend)?;
+    Ok(owning_stack(
+        tags.tags().iter().map(|t| (t.key(), t.value())),
+    ))
+}
+
+/// Creates the bucket unless it exists, with the lifecycle rule that removes
+/// stale large uploads and a policy that lets anyone read `*/index/*`,
+/// `*/crates/*` and the web UI (`ui/*`, `*/ui/*`), the read path of public
+/// repositories without CloudFront, except objects tagged private: an
+/// unconditional public Allow and a Deny for the tag (an Allow conditioned
+/// only on the tag is public all the same, and BlockPublicPolicy refuses
+/// it). Public policies need the bucket's BlockPublicPolicy off, so setup
+/// turns it off for this bucket (ACLs stay blocked). Refuses a bucket that
+/// a CloudFormation stack owns: the stack serves it through CloudFront.
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), SetupError> {
+    if let Some(stack) = bucket_stack(s3, bucket).await? {
+        return Err(SetupError::StackOwned {
+            kind: "bucket",
+            name: bucket.into(),
+            stack,
+        });
+    }
     match s3.create_bucket().bucket(bucket).send().await {
         Ok(_) => {}
         Err(e)
             if e.as_service_error()
                 .is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
-        Err(e) => return Err(backend(e)),
+        Err(e) => return Err(backend(e).into()),
     }
+    let public_reads = [
+        format!("arn:aws:s3:::{bucket}/*/index/*"),
+        format!("arn:aws:s3:::{bucket}/*/crates/*"),
+        // The web UI: its own files, and each repository's page data.
+        format!("arn:aws:s3:::{bucket}/ui/*"),
+        format!("arn:aws:s3:::{bucket}/*/ui/*"),
+    ];
     let policy = serde_json::json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "PublicReadOfIndexCratesAndPages",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": [
-                format!("arn:aws:s3:::{bucket}/*/index/*"),
-                format!("arn:aws:s3:::{bucket}/*/crates/*"),
-                // The web UI: its own files, and each repository's page data.
-                format!("arn:aws:s3:::{bucket}/ui/*"),
-                format!("arn:aws:s3:::{bucket}/*/ui/*"),
-            ],
-            // Private repositories' objects are read through the API only.
-            "Condition": {
-                "StringNotEquals": { format!("s3:ExistingObjectTag/{PRIVATE_TAG}"): "true" }
+        "Statement": [
+            {
+                "Sid": "PublicReadOfIndexCratesAndPages",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": public_reads,
             },
-        }],
+            {
+                // Private repositories' objects are read through the API only.
+                "Sid": "NoPublicReadOfPrivateRepositories",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": public_reads,
+                "Condition": {
+                    "StringEquals": { format!("s3:ExistingObjectTag/{PRIVATE_TAG}"): "true" }
+                },
+            },
+        ],
     });
+    s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(false)
+                .restrict_public_buckets(false)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(backend)?;
     s3.put_bucket_policy()
         .bucket(bucket)
         .policy(policy.to_string())
@@ -126,11 +240,19 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// Creates the single table (`pk`/`sk` strings, on-demand, TTL on
-/// [`TTL_ATTRIBUTE`]) unless it exists.
+/// [`TTL_ATTRIBUTE`]) unless it exists. Refuses a table that a
+/// CloudFormation stack owns.
 pub async fn create_table(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), SetupError> {
+    if let Some(stack) = table_stack(dynamodb, table).await? {
+        return Err(SetupError::StackOwned {
+            kind: "table",
+            name: table.into(),
+            stack,
+        });
+    }
     let key = |name: &str, kind| {
         KeySchemaElement::builder()
             .attribute_name(name)
@@ -160,7 +282,7 @@ pub async fn create_table(
         Err(e)
             if e.as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-        Err(e) => return Err(backend(e)),
+        Err(e) => return Err(backend(e).into()),
     }
     // DynamoDB refuses to enable a TTL that is enabled already.
     let current = dynamodb
@@ -192,4 +314,20 @@ pub async fn create_table(
         .await
         .map_err(backend)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_comes_from_cloudformations_tag() {
+        let tags = [
+            ("team", "crates"),
+            ("aws:cloudformation:logical-id", "RegistryBucket"),
+            ("aws:cloudformation:stack-name", "crateyard"),
+        ];
+        assert_eq!(owning_stack(tags).as_deref(), Some("crateyard"));
+        assert_eq!(owning_stack([("team", "crates")]), None);
+    }
 }

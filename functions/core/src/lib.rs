@@ -51,7 +51,7 @@ pub use publish::{PublishOutcome, Upload};
 pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
 pub use registry::{PRIVATE_READS, PROXIED_READS, Registry, RegistryConfig};
 pub use remote::{CachedFile, Upstream, expand_dl};
-pub use repositories::{RepositoryChange, RepositorySpec, parse_grant};
+pub use repositories::{RepositoryChange, RepositorySpec, check_repository_name, parse_grant};
 pub use search::{SearchHit, SearchResults};
 pub use tokens::{NewToken, TokenRequest, parse_lifetime};
 pub use uploads::{

@@ -32,7 +32,9 @@ pub struct RepositoryChange {
     pub grants: Vec<Grant>,
 }
 
-fn check_repository_name(name: &str) -> Result<(), RegistryError> {
+/// Letters, digits, `-` and `_`, at most 64, and not a name the registry
+/// uses for its own URLs.
+pub fn check_repository_name(name: &str) -> Result<(), RegistryError> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && name

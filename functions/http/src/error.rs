@@ -50,6 +50,12 @@ pub(crate) fn error_body(detail: &str) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "errors": [{ "detail": detail }] }))
 }
 
+/// A refusal decided outside the router (such as the Lambda function's
+/// origin and size checks), in cargo's error shape.
+pub fn error_response(status: StatusCode, detail: &str) -> Response {
+    (status, error_body(detail)).into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status(&self.0);

@@ -4,6 +4,7 @@ mod api;
 mod error;
 mod file_cache;
 mod front_door;
+mod init;
 mod proxied_reads;
 mod read_access;
 mod request;
@@ -12,8 +13,9 @@ mod static_files;
 mod ui;
 mod upstream_client;
 
-pub use error::ApiError;
+pub use error::{ApiError, error_response};
 pub use front_door::{App, app};
+pub use init::{DEFAULT_REPOSITORY, initialise};
 pub use router::{AppState, router};
 pub use ui::{UiFile, ui_files};
 pub use upstream_client::HttpUpstream;

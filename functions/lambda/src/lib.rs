@@ -1,6 +1,9 @@
 //! What every Crateyard Lambda function shares: logging and the registry
 //! built from the function's environment.
 
+pub mod custom_resource;
+pub mod edge;
+
 use crateyard_aws::{AwsClients, DynamoStore, aws_registry};
 use crateyard_core::{Registry, RegistryConfig};
 use std::sync::Arc;
@@ -22,16 +25,26 @@ pub fn init_logging() {
 
 /// The registry on `CRATEYARD_BUCKET` and `CRATEYARD_TABLE`, published at
 /// `CRATEYARD_PUBLIC_URL` (API at `CRATEYARD_API_URL`, default the same).
+/// Without `CRATEYARD_PUBLIC_URL` (a stack without a custom domain), the
+/// public URL is the one the stack's setup stored in the table.
 pub async fn registry_from_env() -> Result<Registry, lambda_http::Error> {
     let required = |name: &str| {
         std::env::var(name).map_err(|_| format!("the {name} environment variable must be set"))
     };
-    let api_url = std::env::var("CRATEYARD_API_URL").ok();
-    let config = RegistryConfig::new(&required("CRATEYARD_PUBLIC_URL")?, api_url.as_deref());
     let clients = AwsClients::from_env().await;
     let table = required("CRATEYARD_TABLE")?;
+    let store = DynamoStore::new(clients.dynamodb.clone(), &table);
+    let public_url = match std::env::var("CRATEYARD_PUBLIC_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => store.public_url().await?.ok_or(
+            "neither CRATEYARD_PUBLIC_URL nor the table's stored public URL is set: \
+             the stack's setup (custom resource) has not run",
+        )?,
+    };
+    let api_url = std::env::var("CRATEYARD_API_URL").ok();
+    let config = RegistryConfig::new(&public_url, api_url.as_deref());
     // Large uploads only where the indexer function ingests them.
-    let uploads = Arc::new(DynamoStore::new(clients.dynamodb.clone(), &table));
+    let uploads = Arc::new(store);
     Ok(
         aws_registry(clients, &required("CRATEYARD_BUCKET")?, &table, config)
             .with_uploads(uploads)

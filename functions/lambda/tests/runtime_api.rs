@@ -866,3 +866,298 @@ async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch()
     paths.sort();
     assert_eq!(paths, expected);
 }
+
+/// A stand-in for CloudFormation's presigned `ResponseURL`: records each
+/// PUT's body (and its Content-Type, which must be absent or empty).
+async fn response_url() -> (String, mpsc::Receiver<(Option<String>, Value)>) {
+    let (tx, rx) = mpsc::channel(8);
+    let app = axum::Router::new().route(
+        "/cloudformation/response",
+        axum::routing::put(
+            |State(tx): State<mpsc::Sender<(Option<String>, Value)>>,
+             headers: HeaderMap,
+             body: String| async move {
+                let content_type = headers
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_string());
+                tx.send((content_type, serde_json::from_str(&body).unwrap()))
+                    .await
+                    .unwrap();
+                ""
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/cloudformation/response?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, app.with_state(tx)).await.unwrap() });
+    (url, rx)
+}
+
+/// A custom resource request as CloudFormation documents it.
+fn cloudformation_event(
+    request_type: &str,
+    response_url: &str,
+    properties: Value,
+    old_properties: Option<Value>,
+) -> Value {
+    let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/crateyard/5b5f6a70-cf2e-11f0-9a3e-0a1b2c3d4e5f";
+    let mut event = json!({
+        "RequestType": request_type,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:crateyard-SetupFunction-abc:live",
+        "ResponseURL": response_url,
+        "StackId": stack,
+        "RequestId": format!("{request_type}-request"),
+        "LogicalResourceId": "Setup",
+        "ResourceType": "Custom::CrateyardSetup",
+        "ResourceProperties": properties,
+    });
+    if request_type != "Create" {
+        event["PhysicalResourceId"] = "crateyard-setup".into();
+    }
+    if let Some(old) = old_properties {
+        event["OldResourceProperties"] = old;
+    }
+    event
+}
+
+fn setup_properties(public_url: &str, bucket: &str, table: &str) -> Value {
+    json!({
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:crateyard-SetupFunction-abc:live",
+        "ServiceTimeout": "330",
+        "PublicUrl": public_url,
+        "Bucket": bucket,
+        "Table": table,
+        "Version": "arn:aws:lambda:us-east-1:123456789012:function:crateyard-SetupFunction-abc:3",
+    })
+}
+
+/// What CloudFormation receives for one event.
+async fn cloudformation_answer(
+    setup: &mut Lambda,
+    answers: &mut mpsc::Receiver<(Option<String>, Value)>,
+    event: Value,
+) -> Value {
+    let request_id = event["RequestId"].clone();
+    let returned = setup.invoke(event).await;
+    let (content_type, answer) = tokio::time::timeout(Duration::from_secs(30), answers.recv())
+        .await
+        .expect("the function answers CloudFormation")
+        .unwrap();
+    assert!(
+        content_type.as_deref().unwrap_or("").is_empty(),
+        "{content_type:?}"
+    );
+    assert_eq!(answer, returned, "the function returns what it sent");
+    assert_eq!(answer["RequestId"], request_id, "{answer}");
+    assert_eq!(answer["LogicalResourceId"], "Setup", "{answer}");
+    assert!(
+        answer["StackId"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:cloudformation:"),
+        "{answer}"
+    );
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_binary_initialises_the_stack_as_a_custom_resource() {
+    let moto = std::env::var("CRATEYARD_TEST_MOTO")
+        .expect("CRATEYARD_TEST_MOTO must name a running moto_server (tests/run.sh starts one)");
+    // A bucket and table as the stack creates them: empty.
+    let name = format!("cy-setup-{}", std::process::id());
+    let clients = AwsClients::for_emulator(&moto);
+    create_bucket(&clients.s3, &name).await.unwrap();
+    create_table(&clients.dynamodb, &name).await.unwrap();
+    let object = |key: &'static str| {
+        let s3 = clients.s3.clone();
+        let bucket = name.clone();
+        async move {
+            let object = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+            let bytes = object.body.collect().await.unwrap().into_bytes();
+            Some(String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    let (url, mut answers) = response_url().await;
+    let mut setup = Lambda::start(
+        &binary("setup", env!("CARGO_BIN_EXE_setup")),
+        &[("AWS_ENDPOINT_URL", moto.as_str())],
+    )
+    .await;
+
+    // Create, with the distribution's own name.
+    let cloudfront = "https://d111111abcdef8.cloudfront.net";
+    let created = cloudformation_answer(
+        &mut setup,
+        &mut answers,
+        cloudformation_event(
+            "Create",
+            &url,
+            setup_properties(cloudfront, &name, &name),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert_eq!(created["PhysicalResourceId"], "crateyard-setup");
+    assert_eq!(created["Data"]["PublicUrl"], cloudfront);
+    let config: Value =
+        serde_json::from_str(&object("main/index/config.json").await.unwrap()).unwrap();
+    assert_eq!(
+        config,
+        json!({
+            "dl": format!("{cloudfront}/main/crates/{{crate}}/{{crate}}-{{version}}.crate"),
+            "api": format!("{cloudfront}/main"),
+            "auth-required": false,
+        })
+    );
+    let shell = object("ui/index.html").await.expect("the web UI's shell");
+    assert!(
+        shell.contains(&format!("{cloudfront}/ui/assets/app.js")),
+        "{shell}"
+    );
+    assert!(object("ui/assets/app.js").await.is_some());
+    assert!(
+        object("ui/repositories.json")
+            .await
+            .unwrap()
+            .contains("main")
+    );
+
+    // Update: a custom domain.
+    let domain = "https://crates.example.com";
+    let updated = cloudformation_answer(
+        &mut setup,
+        &mut answers,
+        cloudformation_event(
+            "Update",
+            &url,
+            setup_properties(domain, &name, &name),
+            Some(setup_properties(cloudfront, &name, &name)),
+        ),
+    )
+    .await;
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    assert_eq!(updated["PhysicalResourceId"], "crateyard-setup");
+    let config: Value =
+        serde_json::from_str(&object("main/index/config.json").await.unwrap()).unwrap();
+    assert_eq!(config["api"], format!("{domain}/main"), "{config}");
+    assert!(object("ui/index.html").await.unwrap().contains(domain));
+
+    // The API function, given no public URL, reads the one setup stored:
+    // its 401 tells cargo where to log in, at the domain. And it answers
+    // only requests carrying the origin secret.
+    let mut api = Lambda::start(
+        &binary("api", env!("CARGO_BIN_EXE_api")),
+        &[
+            ("AWS_ENDPOINT_URL", moto.as_str()),
+            ("CRATEYARD_BUCKET", &name),
+            ("CRATEYARD_TABLE", &name),
+            ("CRATEYARD_ORIGIN_SECRET", "origin-secret-for-tests"),
+        ],
+    )
+    .await;
+    let publish = || {
+        http_event(
+            "p",
+            "PUT",
+            "/main/api/v1/crates/new",
+            "",
+            None,
+            Some(&publish_frame("setupcrate", "1.0.0")),
+        )
+    };
+    let direct = api.invoke(publish()).await;
+    let (status, body) = answer(&direct);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("public URL"),
+        "{body}"
+    );
+    let mut wrong = publish();
+    wrong["headers"]["x-crateyard-origin-secret"] = "origin-secret-for-test".into();
+    assert_eq!(answer(&api.invoke(wrong).await).0, 403);
+    let mut through_cloudfront = publish();
+    through_cloudfront["headers"]["x-crateyard-origin-secret"] = "origin-secret-for-tests".into();
+    let refused = api.invoke(through_cloudfront).await;
+    assert_eq!(answer(&refused).0, 401, "{refused}");
+    assert_eq!(
+        refused["headers"]["www-authenticate"],
+        format!("Cargo login_url=\"{domain}/ui/tokens\""),
+        "{refused}"
+    );
+
+    // Delete: SUCCESS, and the registry's data stays.
+    let deleted = cloudformation_answer(
+        &mut setup,
+        &mut answers,
+        cloudformation_event("Delete", &url, setup_properties(domain, &name, &name), None),
+    )
+    .await;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert_eq!(deleted["PhysicalResourceId"], "crateyard-setup");
+    assert!(object("main/index/config.json").await.is_some());
+    assert!(object("ui/index.html").await.is_some());
+
+    // A failure still answers, with the reason.
+    let missing = format!("{name}-missing");
+    let failed = cloudformation_answer(
+        &mut setup,
+        &mut answers,
+        cloudformation_event(
+            "Create",
+            &url,
+            setup_properties(cloudfront, &missing, &missing),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(failed["Status"], "FAILED", "{failed}");
+    assert!(!failed["Reason"].as_str().unwrap().is_empty(), "{failed}");
+    let bad = cloudformation_answer(
+        &mut setup,
+        &mut answers,
+        cloudformation_event("Create", &url, json!({ "PublicUrl": cloudfront }), None),
+    )
+    .await;
+    assert_eq!(bad["Status"], "FAILED", "{bad}");
+    assert!(
+        bad["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("ResourceProperties"),
+        "{bad}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_binary_refuses_bodies_over_the_invoke_ceiling_with_the_large_upload_path() {
+    let fixture = Fixture::new("ceiling").await;
+    let mut lambda = fixture
+        .start(&binary("api", env!("CARGO_BIN_EXE_api")))
+        .await;
+    // 4.6 MB of .crate: 6.13 MB once base64-encoded in the event (AWS would
+    // refuse that event itself; this is the band just under it).
+    let body = vec![0u8; 4_600_000];
+    let refused = lambda
+        .invoke(http_event(
+            "big",
+            "PUT",
+            "/main/crates/big/big-1.0.0.crate",
+            "",
+            Some("cyd_whatever"),
+            Some(&body),
+        ))
+        .await;
+    let (status, body) = answer(&refused);
+    assert_eq!(status, 413, "{body}");
+    let detail = body["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("POST /main/api/v1/uploads"), "{detail}");
+    assert!(detail.contains("4.5 MB"), "{detail}");
+}

@@ -40,15 +40,7 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
             table: Some(args.table),
         };
         let registry = backend::open(&storage, &args.urls).await?.registry;
-        let repo = registry
-            .ensure_repository(crate::serve::DEFAULT_REPOSITORY)
-            .await?;
-        // The web UI's shell and assets; its pages follow from publishes.
-        for file in crateyard_http::ui_files(registry.config()) {
-            registry
-                .write_ui_file(file.key, file.content_type, file.cache_control, file.body)
-                .await?;
-        }
+        let repo = crateyard_http::initialise(&registry).await?;
         eprintln!(
             "repository `{}` is ready, the web UI is at {}/ui/:\n\n{}",
             repo.name,

@@ -3,7 +3,7 @@
 
 use crate::cli::{StorageArgs, UrlArgs};
 use anyhow::{Context, bail};
-use crateyard_aws::{AwsClients, aws_registry};
+use crateyard_aws::{AwsClients, DynamoStore, aws_registry};
 use crateyard_core::{Registry, RegistryConfig};
 use crateyard_http::HttpUpstream;
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
@@ -23,12 +23,22 @@ pub struct Backend {
 pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backend> {
     if let (Some(bucket), Some(table)) = (&storage.bucket, &storage.table) {
         let clients = AwsClients::from_env().await;
-        let Some(public_url) = &urls.public_url else {
-            bail!(
-                "--public-url is needed with --bucket: the URL clients read index and crate files from"
-            );
+        // A stack's setup stores its public URL in the table.
+        let public_url = match &urls.public_url {
+            Some(url) => url.clone(),
+            None => match DynamoStore::new(clients.dynamodb.clone(), table)
+                .public_url()
+                .await
+                .context("cannot read the public URL stored in the table")?
+            {
+                Some(url) => url,
+                None => bail!(
+                    "--public-url is needed with --bucket (the URL clients read index and crate \
+                     files from): the table holds none, as it would after a stack's setup"
+                ),
+            },
         };
-        let config = RegistryConfig::new(public_url, urls.api_url.as_deref());
+        let config = RegistryConfig::new(&public_url, urls.api_url.as_deref());
         let registry = aws_registry(clients, bucket, table, config);
         return Ok(Backend {
             registry: Arc::new(registry.with_upstream(Arc::new(HttpUpstream::new()))),

@@ -6,7 +6,7 @@ use crateyard_http::{AppState, app};
 use std::io::Write;
 
 /// The repository every new registry starts with.
-pub const DEFAULT_REPOSITORY: &str = "main";
+pub const DEFAULT_REPOSITORY: &str = crateyard_http::DEFAULT_REPOSITORY;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr)

@@ -1,8 +1,11 @@
 //! The API function: publish, yank, owners, search and direct uploads, on
 //! the same axum router as local mode, over S3 and DynamoDB. Reads of index
-//! and crate files never reach it (CloudFront serves them from S3).
+//! and crate files never reach it (CloudFront serves them from S3). It
+//! answers only requests that came through CloudFront, with bodies Lambda
+//! can carry (see `crateyard_lambda::edge`).
 
 use crateyard_http::{AppState, router};
+use crateyard_lambda::edge::behind_cloudfront_from_env;
 use crateyard_lambda::{init_logging, registry_from_env};
 use std::sync::Arc;
 
@@ -10,5 +13,6 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
     let registry = registry_from_env().await?;
-    lambda_http::run(router(AppState::new(Arc::new(registry), None))).await
+    let app = router(AppState::new(Arc::new(registry), None));
+    lambda_http::run(behind_cloudfront_from_env(app)).await
 }
