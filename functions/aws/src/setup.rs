@@ -138,13 +138,15 @@ pub async fn table_stack(
 
 /// Creates the bucket unless it exists, with the lifecycle rule that removes
 /// stale large uploads and a policy that lets anyone read `*/index/*`,
-/// `*/crates/*` and the web UI (`ui/*`, `*/ui/*`), the read path of public
-/// repositories without CloudFront, except objects tagged private: an
-/// unconditional public Allow and a Deny for the tag (an Allow conditioned
-/// only on the tag is public all the same, and BlockPublicPolicy refuses
-/// it). Public policies need the bucket's BlockPublicPolicy off, so setup
-/// turns it off for this bucket (ACLs stay blocked). Refuses a bucket that
-/// a CloudFormation stack owns: the stack serves it through CloudFront.
+/// `*/crates/*` and the web UI (`ui/*`, `*/ui/*`) except objects tagged
+/// private: the read path of public repositories without CloudFront (an
+/// emulator, or a bucket of your own). Any public-read policy is "public" to
+/// S3's Block Public Access (only conditions such as `aws:SourceArn` or
+/// `aws:SourceVpce` make a `Principal: "*"` statement non-public, never an
+/// object tag), so setup turns BlockPublicPolicy and RestrictPublicBuckets
+/// off for this bucket (ACLs stay blocked). It refuses a bucket that a
+/// CloudFormation stack owns: the stack's bucket stays private, read by
+/// CloudFront only.
 pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), SetupError> {
     if let Some(stack) = bucket_stack(s3, bucket).await? {
         return Err(SetupError::StackOwned {
@@ -160,35 +162,27 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
                 .is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
         Err(e) => return Err(backend(e).into()),
     }
-    let public_reads = [
-        format!("arn:aws:s3:::{bucket}/*/index/*"),
-        format!("arn:aws:s3:::{bucket}/*/crates/*"),
-        // The web UI: its own files, and each repository's page data.
-        format!("arn:aws:s3:::{bucket}/ui/*"),
-        format!("arn:aws:s3:::{bucket}/*/ui/*"),
-    ];
     let policy = serde_json::json!({
         "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "PublicReadOfIndexCratesAndPages",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": public_reads,
+        "Statement": [{
+            "Sid": "PublicReadOfIndexCratesAndPages",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": [
+                format!("arn:aws:s3:::{bucket}/*/index/*"),
+                format!("arn:aws:s3:::{bucket}/*/crates/*"),
+                // The web UI: its own files, and each repository's page data.
+                format!("arn:aws:s3:::{bucket}/ui/*"),
+                format!("arn:aws:s3:::{bucket}/*/ui/*"),
+            ],
+            // Private repositories' objects are read through the API only.
+            // (Not a Deny for the tag: a `Principal: "*"` Deny would also
+            // deny the registry's own role.)
+            "Condition": {
+                "StringNotEquals": { format!("s3:ExistingObjectTag/{PRIVATE_TAG}"): "true" }
             },
-            {
-                // Private repositories' objects are read through the API only.
-                "Sid": "NoPublicReadOfPrivateRepositories",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": public_reads,
-                "Condition": {
-                    "StringEquals": { format!("s3:ExistingObjectTag/{PRIVATE_TAG}"): "true" }
-                },
-            },
-        ],
+        }],
     });
     s3.put_public_access_block()
         .bucket(bucket)

@@ -11,10 +11,23 @@ fn clients() -> AwsClients {
 }
 
 #[tokio::test]
-async fn the_public_read_policy_is_not_conditioned_only_on_a_tag() {
+async fn a_bucket_of_your_own_allows_its_public_read_policy() {
     let clients = clients();
     let bucket = format!("cy-policy-{}", std::process::id());
     create_bucket(&clients.s3, &bucket).await.unwrap();
+    // A public-read policy is public whatever its conditions: the bucket's
+    // own Block Public Access must let it be (S3 refuses it otherwise).
+    let block = clients
+        .s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(block.block_public_policy(), Some(false));
+    assert_eq!(block.restrict_public_buckets(), Some(false));
+    assert_eq!(block.block_public_acls(), Some(true));
     let policy = clients
         .s3
         .get_bucket_policy()
@@ -23,20 +36,10 @@ async fn the_public_read_policy_is_not_conditioned_only_on_a_tag() {
         .await
         .unwrap();
     let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
-    let statements = policy["Statement"].as_array().unwrap();
-    // BlockPublicPolicy refuses a public Allow whose only condition is an
-    // object tag (moto does not): the tag may only narrow a Deny.
-    for statement in statements {
-        if statement["Effect"] == "Allow" && statement["Principal"] == "*" {
-            assert!(statement.get("Condition").is_none(), "{statement}");
-        }
-    }
-    let deny = statements
-        .iter()
-        .find(|s| s["Effect"] == "Deny")
-        .expect("a Deny for private objects");
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Effect"], "Allow");
     assert_eq!(
-        deny["Condition"]["StringEquals"]["s3:ExistingObjectTag/crateyard-private"],
+        statement["Condition"]["StringNotEquals"]["s3:ExistingObjectTag/crateyard-private"],
         "true"
     );
     // Setup again is harmless.
