@@ -67,8 +67,7 @@ pub enum SetupError {
         "{kind} `{name}` belongs to the CloudFormation stack `{stack}`, which owns its policy \
          and settings and initialises the registry on every deploy: `crateyard setup` only \
          prepares a bucket and table of your own (such as on an emulator). For the stack, \
-         run the other commands with `--bucket` and `--table` (the stack's BucketName and \
-         TableName outputs)"
+         run the other commands with `--stack {stack}`"
     )]
     StackOwned {
         kind: &'static str,

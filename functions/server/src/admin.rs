@@ -38,6 +38,7 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
             data: Default::default(),
             bucket: Some(args.bucket),
             table: Some(args.table),
+            stack: None,
         };
         let registry = backend::open(&storage, &args.urls).await?.registry;
         let repo = crateyard_http::initialise(&registry).await?;

@@ -21,7 +21,15 @@ pub struct Backend {
 /// Opens the storage. The public URL comes from the flags; local mode
 /// falls back to the one `serve` last announced (see [`remember_public_url`]).
 pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backend> {
-    if let (Some(bucket), Some(table)) = (&storage.bucket, &storage.table) {
+    let aws = match (&storage.stack, &storage.bucket, &storage.table) {
+        (Some(stack), _, _) => {
+            let found = crate::stack::storage(stack).await?;
+            Some((found.bucket, found.table))
+        }
+        (None, Some(bucket), Some(table)) => Some((bucket.clone(), table.clone())),
+        _ => None,
+    };
+    if let Some((bucket, table)) = &aws {
         let clients = AwsClients::from_env().await;
         // A stack's setup stores its public URL in the table.
         let public_url = match &urls.public_url {
@@ -68,7 +76,7 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
 /// Local mode: records the URL `serve` announces, so that admin commands run
 /// beside it (`reindex`) write the same `config.json`.
 pub fn remember_public_url(storage: &StorageArgs, url: &str) -> anyhow::Result<()> {
-    if storage.bucket.is_none() {
+    if !storage.is_aws() {
         let dirs = DataDir::new(&storage.data);
         std::fs::create_dir_all(dirs.root())
             .with_context(|| format!("cannot create data directory {}", storage.data.display()))?;

@@ -80,6 +80,17 @@ pub struct StorageArgs {
     /// DynamoDB table for metadata (with --bucket).
     #[arg(long, env = "CRATEYARD_TABLE", requires = "bucket")]
     pub table: Option<String>,
+    /// A deployed stack (template.yaml): its BucketName and TableName outputs,
+    /// looked up with CloudFormation's DescribeStacks, instead of --bucket/--table.
+    #[arg(long, env = "CRATEYARD_STACK", conflicts_with_all = ["bucket", "table"])]
+    pub stack: Option<String>,
+}
+
+impl StorageArgs {
+    /// S3 and DynamoDB rather than a data directory.
+    pub fn is_aws(&self) -> bool {
+        self.bucket.is_some() || self.stack.is_some()
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod backend;
 mod cli;
 mod mirror;
 mod serve;
+mod stack;
 
 use clap::Parser;
 use std::io::IsTerminal;

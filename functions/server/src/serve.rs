@@ -14,7 +14,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let bound = listener.local_addr()?;
     let own_url = format!("http://{bound}");
-    let aws = args.storage.bucket.is_some();
+    let aws = args.storage.is_aws();
     let urls = UrlArgs {
         // Local mode serves everything itself; on AWS this server is the API.
         public_url: args
@@ -35,8 +35,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let main = registry.ensure_repository(DEFAULT_REPOSITORY).await?;
 
     let state = AppState::new(registry.clone(), backend.static_root);
-    let storage = match (&args.storage.bucket, &args.storage.table) {
-        (Some(bucket), Some(table)) => format!("--bucket {bucket} --table {table}"),
+    let storage = match (
+        &args.storage.stack,
+        &args.storage.bucket,
+        &args.storage.table,
+    ) {
+        (Some(stack), _, _) => format!("--stack {stack}"),
+        (None, Some(bucket), Some(table)) => format!("--bucket {bucket} --table {table}"),
         _ => format!("--data {}", args.storage.data.display()),
     };
     let banner = format!(
