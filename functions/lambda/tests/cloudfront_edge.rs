@@ -552,3 +552,128 @@ fn a_custom_domain_gets_its_alias_and_certificate_only_when_given() {
         "arn:aws:acm:us-east-1:123456789012:certificate/abc"
     );
 }
+
+// Deploy-time rules AWS documents and neither moto nor the linters check.
+
+/// Every statement of every function's inline policies.
+fn policy_statements(stack: &Stack, function: &str) -> Vec<Value> {
+    stack.resource(function)["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+        _ => vec![],
+    }
+}
+
+#[test]
+fn transactions_are_authorised_per_item() {
+    let stack = Stack::new(&[]);
+    for function in ["ApiFunction", "IndexerFunction", "SetupFunction"] {
+        let granted: Vec<String> = policy_statements(&stack, function)
+            .iter()
+            .flat_map(actions)
+            .collect();
+        // Not an IAM action: a policy naming it grants nothing.
+        assert!(
+            !granted.iter().any(|a| a == "dynamodb:TransactWriteItems"),
+            "{function}"
+        );
+        for needed in [
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+        ] {
+            assert!(granted.iter().any(|a| a == needed), "{function}: {needed}");
+        }
+    }
+}
+
+#[test]
+fn names_stay_within_64_characters_whatever_the_stack_name() {
+    let stack = Stack::new(&[]);
+    let stack_id_part = "5b5f6a70-cf2e-11f0-9a3e-0a1b2c3d4e5f";
+    let long_stack_name = "s".repeat(128);
+    for (id, resource) in stack.template["Resources"].as_object().unwrap() {
+        let properties = &resource["Properties"];
+        let names = [
+            &properties["Name"],
+            &properties["CachePolicyConfig"]["Name"],
+            &properties["OriginAccessControlConfig"]["Name"],
+        ];
+        for name in names {
+            let Some(sub) = name.get("Fn::Sub") else {
+                continue;
+            };
+            let text = match sub {
+                Value::String(s) => s.clone(),
+                Value::Array(parts) => parts[0].as_str().unwrap().to_string(),
+                _ => unreachable!(),
+            };
+            let expanded = text
+                .replace("${AWS::StackName}", &long_stack_name)
+                .replace("${Id}", stack_id_part);
+            assert!(
+                expanded.len() <= 64,
+                "{id}: {expanded} ({})",
+                expanded.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn failures_land_in_queues_and_alarms_notify_when_asked() {
+    let stack = Stack::new(&[]);
+    let indexer = &stack.resource("IndexerFunction")["Properties"];
+    assert_eq!(
+        indexer["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Type"],
+        "SQS"
+    );
+    let queue = &stack.resource("IndexChangesQueue")["Properties"];
+    assert!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"].is_object(),
+        "{queue}"
+    );
+    let alarms: Vec<(&String, &Value)> = stack.template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    let watched: Vec<String> = alarms
+        .iter()
+        .map(|(_, a)| a["Properties"]["Dimensions"][0]["Value"].to_string())
+        .collect();
+    for queue in ["IndexerFailuresQueue", "IndexChangesDeadLetterQueue"] {
+        assert!(
+            watched.iter().any(|w| w.contains(queue)),
+            "no alarm on {queue}"
+        );
+    }
+    let without_email = Stack::new(&[]);
+    let with_email = Stack::new(&[("AlarmEmail", "ops@example.com")]);
+    assert!(!without_email.exists("AlarmTopic"));
+    assert!(with_email.exists("AlarmTopic"));
+    for (id, alarm) in alarms {
+        let actions = &alarm["Properties"]["AlarmActions"];
+        assert_eq!(
+            with_email.resolve(actions),
+            json!([{ "Ref": "AlarmTopic" }]),
+            "{id}"
+        );
+        assert_eq!(
+            without_email.resolve(actions),
+            json!({ "Ref": "AWS::NoValue" }),
+            "{id}"
+        );
+    }
+}
