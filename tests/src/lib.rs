@@ -23,12 +23,53 @@ pub fn crateyard_bin() -> PathBuf {
         .and_then(Path::parent)
         .expect("tests run from target/<profile>/deps");
     let bin = dir.join("crateyard");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace` or `cargo test --workspace`",
-        bin.display()
-    );
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run `cargo build --workspace` or `cargo test --workspace`",
+                bin.display()
+            )
+        });
+    // A binary older than the code it is built from would test old code:
+    // refuse it (`cargo test -p crateyard_e2e` alone does not rebuild it).
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    if let Some(newer) = newest_source(&sources).filter(|(at, _)| *at > built) {
+        panic!(
+            "{} is older than {}: run `cargo build -p crateyard_server` (or `cargo test --workspace`)",
+            bin.display(),
+            newer.1.display()
+        );
+    }
     bin
+}
+
+/// The most recently modified `.rs` or `Cargo.toml` under `dir`, outside
+/// tests, benches and fuzzers.
+fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if path.is_dir() {
+                // What the binary is built from: not tests, benches or fuzzers.
+                if !["target", "fuzz", "tests", "benches"]
+                    .iter()
+                    .any(|n| name == *n)
+                {
+                    pending.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") || name == "Cargo.toml" {
+                let at = entry.metadata().and_then(|m| m.modified()).ok();
+                if let Some(at) = at.filter(|at| newest.as_ref().is_none_or(|(n, _)| at > n)) {
+                    newest = Some((at, path));
+                }
+            }
+        }
+    }
+    newest
 }
 
 /// A running `crateyard serve`: local mode on a temporary data directory,
@@ -235,7 +276,14 @@ impl Server {
 
     /// A new token for `user`, from `crateyard token create`.
     pub fn token(&self, user: &str) -> String {
-        let out = self.admin(&["token", "create", "--user", user]);
+        self.token_with(&["--user", user])
+    }
+
+    /// A new token from `crateyard token create ARGS` (`--user`, limits).
+    pub fn token_with(&self, args: &[&str]) -> String {
+        let mut all = vec!["token", "create"];
+        all.extend(args);
+        let out = self.admin(&all);
         assert!(
             out.status.success(),
             "{}",

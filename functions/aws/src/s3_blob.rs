@@ -159,6 +159,26 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_match(etag)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // `If-Match` on a missing object: nothing left to delete.
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) if matches!(status(&e), Some(412 | 409)) => {
+                Err(BlobError::Precondition(key.into()))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     async fn presign_put(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
         let config = PresigningConfig::expires_in(expires_in).map_err(backend)?;
         let request = self

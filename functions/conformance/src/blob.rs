@@ -173,3 +173,36 @@ pub async fn blob_cas_race(store: &dyn BlobStore) {
         (WRITERS * INCREMENTS).to_string()
     );
 }
+
+/// A conditional delete removes the object it names by ETag and nothing
+/// that replaced it; a missing object is already deleted.
+pub async fn blob_conditional_delete(store: &dyn BlobStore) {
+    let key = "r/crates/d/d-1.0.0.crate";
+    store
+        .delete_if(key, "\"0123\"")
+        .await
+        .expect("a missing object is already deleted");
+    let first = store
+        .put(key, Bytes::from_static(b"one"), PutMode::Create, options())
+        .await
+        .unwrap();
+    let second = store
+        .put(
+            key,
+            Bytes::from_static(b"two"),
+            PutMode::Overwrite,
+            options(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store.delete_if(key, &first.etag).await,
+            Err(BlobError::Precondition(_))
+        ),
+        "an object replaced since is kept"
+    );
+    assert_eq!(&store.get(key).await.unwrap().unwrap().0[..], b"two");
+    store.delete_if(key, &second.etag).await.unwrap();
+    assert!(store.get(key).await.unwrap().is_none());
+}

@@ -6,7 +6,8 @@ mod blob;
 mod metadata;
 
 pub use blob::{
-    blob_cas_race, blob_create_only, blob_metadata_and_listing, blob_update_compare_and_swap,
+    blob_cas_race, blob_conditional_delete, blob_create_only, blob_metadata_and_listing,
+    blob_update_compare_and_swap,
 };
 pub use metadata::{
     store_commit_is_conditional, store_commit_race, store_repositories, store_search,
@@ -18,7 +19,7 @@ pub use metadata::{
 #[macro_export]
 macro_rules! blob_suite {
     ($make:expr) => {
-        $crate::blob_suite!(@tests $make; blob_create_only, blob_update_compare_and_swap, blob_metadata_and_listing, blob_cas_race);
+        $crate::blob_suite!(@tests $make; blob_create_only, blob_update_compare_and_swap, blob_metadata_and_listing, blob_cas_race, blob_conditional_delete);
     };
     (@tests $make:expr; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -224,6 +224,8 @@ pub enum Denial {
         "you (`{login}`) are not an owner of crate `{krate}`; an owner can add you with `cargo owner --add {login}`"
     )]
     NotOwner { login: String, krate: String },
+    #[error("{0}")]
+    TokenLimits(String),
 }
 
 /// The one access rule. Public repositories let anyone read; everything else
@@ -312,6 +314,98 @@ pub fn decide_global_admin(caller: Option<&Principal>) -> Result<(), Denial> {
         }
         _ => Ok(()),
     }
+}
+
+/// A request about tokens, by a token.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenAction<'a> {
+    /// Creating a token for `user` with these limits.
+    Mint {
+        user: &'a str,
+        scopes: Option<&'a [Permission]>,
+        crates: &'a [String],
+        repos: &'a [String],
+        expires_at: Option<i64>,
+    },
+    /// Listing `user`'s tokens.
+    List { user: &'a str },
+    /// Revoking a token.
+    Revoke { target: &'a TokenRecord },
+}
+
+/// The rule for tokens. A token can always revoke itself. Anything about
+/// another user's tokens needs a registry admin. Listing and revoking
+/// others needs a token without limits (a read-only token must not be able
+/// to see or cancel the credentials of its user). A new token must fit
+/// inside the limits of the one that mints it: expiry, scopes, crate globs
+/// and repositories, so no limit can be shed by minting.
+pub fn decide_token_action(caller: &Principal, action: TokenAction<'_>) -> Result<(), Denial> {
+    let token = &caller.token;
+    let user = match action {
+        TokenAction::Revoke { target } if target.hash == token.hash => return Ok(()),
+        TokenAction::Revoke { target } => target.user.as_str(),
+        TokenAction::List { user } | TokenAction::Mint { user, .. } => user,
+    };
+    if user != caller.user.login {
+        decide_global_admin(Some(caller))?;
+    }
+    let all_scopes = token
+        .scopes
+        .as_ref()
+        .is_none_or(|s| s.contains(&Permission::Admin));
+    let TokenAction::Mint {
+        scopes,
+        crates,
+        repos,
+        expires_at,
+        ..
+    } = action
+    else {
+        return if all_scopes && token.crates.is_empty() && token.repos.is_empty() {
+            Ok(())
+        } else {
+            Err(Denial::TokenLimits(
+                "this token has limits (scopes, crates or repositories); list and revoke tokens with a token without limits".into(),
+            ))
+        };
+    };
+    let refuse = |what: String| Err(Denial::TokenLimits(what));
+    if let Some(limit) = token.expires_at
+        && expires_at.is_none_or(|e| e > limit)
+    {
+        return refuse(format!(
+            "this token expires at {limit} (Unix time); a token it creates must expire by then: ask for a shorter lifetime"
+        ));
+    }
+    if !all_scopes
+        && let Some(held) = &token.scopes
+        && !scopes.is_some_and(|asked| asked.iter().all(|p| held.contains(p)))
+    {
+        return refuse(format!(
+            "this token's scopes are {held:?}; a token it creates may have only those: name them with `scopes`"
+        ));
+    }
+    let covered = |glob: &String| {
+        token
+            .crates
+            .iter()
+            .any(|held| held == glob || (!glob.contains('*') && glob_matches(held, glob)))
+    };
+    if !token.crates.is_empty() && (crates.is_empty() || !crates.iter().all(covered)) {
+        return refuse(format!(
+            "this token is limited to crates matching {:?}; a token it creates must be limited to those too",
+            token.crates
+        ));
+    }
+    if !token.repos.is_empty()
+        && (repos.is_empty() || !repos.iter().all(|r| token.repos.contains(r)))
+    {
+        return refuse(format!(
+            "this token is limited to the repositories {:?}; a token it creates must be limited to those too",
+            token.repos
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a token may touch this crate at all: its crate globs, if any.

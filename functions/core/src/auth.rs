@@ -1,7 +1,10 @@
 //! Authentication (which token, which user) and the registry's use of the
 //! access rule in [`crate::access`], with one log event per decision.
 
-use crate::access::{CrateTarget, Denial, Permission, Principal, decide, decide_global_admin};
+use crate::access::{
+    CrateTarget, Denial, Permission, Principal, TokenAction, decide, decide_global_admin,
+    decide_token_action,
+};
 use crate::clock::now_unix;
 use crate::tokens::hash_token;
 use crate::{Registry, RegistryError, Repository, StoreError};
@@ -149,6 +152,25 @@ impl Registry {
             Denial::NoToken => RegistryError::MissingToken,
             denial => RegistryError::Forbidden(denial.to_string()),
         })
+    }
+
+    /// Checks the rule for tokens ([`crate::access::decide_token_action`]), and logs it.
+    pub fn authorize_token_action(
+        &self,
+        caller: &Principal,
+        action: TokenAction<'_>,
+    ) -> Result<(), RegistryError> {
+        let decision = decide_token_action(caller, action);
+        let (user, token) = (caller.login(), caller.token.id());
+        match &decision {
+            Ok(()) => {
+                tracing::info!(target: "crateyard::access", user, token, permission = "tokens", outcome = "allowed", "access")
+            }
+            Err(denial) => {
+                tracing::info!(target: "crateyard::access", user, token, permission = "tokens", outcome = "denied", reason = %denial, "access")
+            }
+        }
+        decision.map_err(|denial| RegistryError::Forbidden(denial.to_string()))
     }
 
     /// The repository, if the caller may read it; otherwise as if it did not

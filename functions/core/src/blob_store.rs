@@ -75,6 +75,11 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError>;
     /// Deleting a missing object succeeds.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// Deletes the object only while it still has `etag` (S3: `If-Match` on
+    /// DeleteObject), so a cleanup removes what it wrote and never what
+    /// replaced it. A missing object succeeds; a changed one is
+    /// [`BlobError::Precondition`].
+    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError>;
     /// Every key under `prefix`, in lexicographic order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
     /// Makes an object unreadable (`true`) or readable on the static read

@@ -23,7 +23,7 @@ pub enum RegistryError {
     #[error("crate `{name}` has no version {version}")]
     UnknownVersion { name: String, version: String },
     #[error(
-        "user `{0}` does not exist; create it with `crateyard user create {0}` or `crateyard token create --user {0}`"
+        "user `{0}` does not exist; create it with `crateyard user set {0}` or `crateyard token create --user {0}`"
     )]
     UnknownUser(String),
     #[error("`{name}` is not a valid crate name: {why}")]
@@ -48,6 +48,10 @@ pub enum RegistryError {
     BadFrame(String),
     #[error("the publish metadata does not match the .crate's Cargo.toml: {0}")]
     MetadataMismatch(String),
+    #[error(
+        "the request body did not arrive within {seconds} s; send it at once, or use a faster connection"
+    )]
+    SlowRequest { seconds: u64 },
     #[error("the upload is {size} bytes, over the {limit}-byte limit")]
     TooLarge { size: u64, limit: u64 },
     #[error("{0}")]

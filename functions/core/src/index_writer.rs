@@ -5,13 +5,12 @@
 
 use crate::keys::{crate_page_key, index_file_key};
 use crate::pages::crate_page;
+use crate::retry::Retries;
 use crate::{
     BlobError, CrateRecord, ObjectKind, PutMode, PutOptions, REVISION_METADATA, Registry,
     RegistryError, VersionRecord,
 };
 use crateyard_index::write_lines;
-
-const MAX_ATTEMPTS: usize = 20;
 
 fn derived_file(
     kind: ObjectKind,
@@ -67,7 +66,9 @@ impl Registry {
         force: bool,
     ) -> Result<(), RegistryError> {
         let private = !self.repository(repo).await?.anonymous_read;
-        for _ in 0..MAX_ATTEMPTS {
+        let mut retries = Retries::new(canonical);
+        loop {
+            retries.next()?;
             let Some(krate) = self.store.get_crate(repo, canonical).await? else {
                 return Err(RegistryError::UnknownCrate(canonical.into()));
             };
@@ -105,6 +106,5 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RegistryError::Contention(canonical.into()))
     }
 }

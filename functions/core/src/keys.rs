@@ -1,7 +1,31 @@
 //! Object keys and their HTTP headers: the one place that knows the layout
 //! `{repo}/index/…` and `{repo}/crates/{name}/{name}-{version}.crate`.
 
+use crate::CrateName;
+use crate::versions::parse_version;
 use crateyard_index::index_file_path;
+
+/// The crate whose index file `path` (below `index/`) is, only when `path`
+/// is exactly that crate's canonical index path (`se/rd/serde`): untrusted
+/// text never reaches an upstream URL or a store key in any other form.
+pub fn parse_index_path(path: &str) -> Option<CrateName> {
+    let name = CrateName::new(path.rsplit('/').next()?).ok()?;
+    (index_file_path(name.as_str()) == path).then_some(name)
+}
+
+/// The crate and version a download names (`{name}/{name}-{version}.crate`),
+/// only when the version is semver and the file name is exactly the one the
+/// layout gives them.
+pub fn parse_crate_file(name: &str, file_name: &str) -> Option<(CrateName, String)> {
+    let name = CrateName::new(name).ok()?;
+    let version = file_name
+        .strip_prefix(name.as_str())?
+        .strip_prefix('-')?
+        .strip_suffix(".crate")?;
+    parse_version(version)
+        .is_ok()
+        .then(|| (name, version.to_string()))
+}
 
 pub fn index_config_key(repo: &str) -> String {
     format!("{repo}/index/config.json")
@@ -117,6 +141,39 @@ pub fn object_kind(key: &str) -> Option<ObjectKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_paths_parse_only_in_canonical_form() {
+        assert_eq!(parse_index_path("se/rd/serde").unwrap().as_str(), "serde");
+        assert_eq!(parse_index_path("3/a/abc").unwrap().as_str(), "abc");
+        for bad in [
+            "se/rd/Serde",
+            "xx/rd/serde",
+            "se/rd//serde",
+            "se/rd/serde?x=1",
+            "x\\..\\..\\secret",
+            "..",
+            "",
+            "1/é",
+            "se/rd/sérde",
+            "config.json",
+        ] {
+            assert!(parse_index_path(bad).is_none(), "{bad:?}");
+        }
+        let (name, version) = parse_crate_file("foo", "foo-1.0.0+b.1.crate").unwrap();
+        assert_eq!((name.as_str(), version.as_str()), ("foo", "1.0.0+b.1"));
+        let long = format!("foo-1.0.0-{}.crate", "a".repeat(200));
+        for (n, f) in [
+            ("foo", "foo-1.0.crate"),
+            ("foo", "bar-1.0.0.crate"),
+            ("foo", "foo-1.0.0.tar.gz"),
+            ("fo/o", "fo/o-1.0.0.crate"),
+            ("é", "é-1.0.0.crate"),
+            ("foo", long.as_str()),
+        ] {
+            assert!(parse_crate_file(n, f).is_none(), "{n} {f}");
+        }
+    }
 
     #[test]
     fn keys_follow_the_object_layout() {

@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod blob_store;
 mod clock;
+mod crate_files;
 mod error;
 mod index_writer;
 mod keys;
@@ -19,6 +20,7 @@ mod registry;
 mod reindex;
 mod remote;
 mod repositories;
+mod retry;
 mod search;
 mod tokens;
 mod uploads;
@@ -29,16 +31,16 @@ mod virtual_repos;
 mod yank;
 
 pub use access::{
-    CrateTarget, Denial, GROUP_PREFIX, Grant, Permission, Principal, Subject, decide,
-    decide_global_admin, glob_matches,
+    CrateTarget, Denial, GROUP_PREFIX, Grant, Permission, Principal, Subject, TokenAction, decide,
+    decide_global_admin, decide_token_action, glob_matches,
 };
 pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use error::RegistryError;
 pub use keys::{
     ObjectKind, UI_REPOSITORIES_KEY, UPLOADS_PREFIX, crate_file_key, crate_file_name,
-    crate_page_key, index_config_key, index_file_key, object_kind, parse_upload_key,
-    readme_html_key, recent_publishes_key, upload_key,
+    crate_page_key, index_config_key, index_file_key, object_kind, parse_crate_file,
+    parse_index_path, parse_upload_key, readme_html_key, recent_publishes_key, upload_key,
 };
 pub use metadata_store::{
     CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,

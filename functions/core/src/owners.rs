@@ -1,9 +1,10 @@
 use crate::access::{GROUP_PREFIX, Permission};
 use crate::clock::now_rfc3339;
 use crate::publish::lookup_name;
-use crate::{CrateRecord, CrateWrite, Principal, Registry, RegistryError, StoreError};
-
-const MAX_ATTEMPTS: usize = 20;
+use crate::retry::Retries;
+use crate::{
+    CrateName, CrateRecord, CrateWrite, Principal, Registry, RegistryError, RepoKind, StoreError,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerChange {
@@ -18,14 +19,24 @@ impl Registry {
         repo: &str,
         name: &str,
     ) -> Result<Vec<String>, RegistryError> {
-        self.readable_repository(caller, repo, Some(name)).await?;
-        // A virtual repository's crates are owned in its default member.
-        let target = self
-            .write_target(repo)
-            .await
-            .map_err(|_| RegistryError::UnknownCrate(name.into()))?;
-        let repo = target.name.as_str();
+        let repository = self.readable_repository(caller, repo, Some(name)).await?;
         let canonical = lookup_name(name)?;
+        let unknown = || RegistryError::UnknownCrate(name.into());
+        // Owners live with the crate: in a virtual repository, in the member
+        // that serves it, if the caller may read that one.
+        let owning = match repository.kind {
+            RepoKind::Local => repository,
+            RepoKind::Virtual => {
+                let crate_name = CrateName::new(name).map_err(|_| unknown())?;
+                self.serving_member(caller, &repository, &crate_name)
+                    .await?
+                    .map(|(member, _)| member)
+                    .filter(|member| member.kind == RepoKind::Local)
+                    .ok_or_else(unknown)?
+            }
+            RepoKind::Remote => return Err(unknown()),
+        };
+        let repo = owning.name.as_str();
         let krate = self
             .store
             .get_crate(repo, &canonical)
@@ -61,7 +72,9 @@ impl Registry {
                 }
             }
         }
-        for _ in 0..MAX_ATTEMPTS {
+        let mut retries = Retries::new(&canonical);
+        loop {
+            retries.next()?;
             let krate = self
                 .crate_for_change(&repository, &canonical, name, who, Permission::ChangeOwners)
                 .await?;
@@ -70,7 +83,16 @@ impl Registry {
                 OwnerChange::Add => {
                     owners.extend(logins.iter().filter(|l| !krate.owners.contains(l)).cloned())
                 }
-                OwnerChange::Remove => owners.retain(|o| !logins.contains(o)),
+                OwnerChange::Remove => {
+                    if let Some(stranger) = logins.iter().find(|l| !krate.owners.contains(l)) {
+                        return Err(RegistryError::BadRequest(format!(
+                            "`{stranger}` does not own crate `{}`; its owners are: {}",
+                            krate.name,
+                            krate.owners.join(", ")
+                        )));
+                    }
+                    owners.retain(|o| !logins.contains(o))
+                }
             }
             if owners.is_empty() {
                 return Err(RegistryError::BadRequest(format!(
@@ -114,6 +136,5 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RegistryError::Contention(canonical))
     }
 }

@@ -10,8 +10,9 @@
 //! - `{repo}/ui/recent.json`: the latest publishes.
 //! - `ui/repositories.json`: the public repositories, for the home page.
 
-use crate::access::Permission;
+use crate::access::{Permission, decide};
 use crate::keys::{UI_REPOSITORIES_KEY, readme_html_key, recent_publishes_key};
+use crate::retry::Retries;
 use crate::{
     BlobError, CrateRecord, IndexLine, ObjectKind, PackageInfo, Principal, PutMode, PutOptions,
     Registry, RegistryError, RepoKind, Repository, VersionRecord,
@@ -20,8 +21,6 @@ use serde::{Deserialize, Serialize};
 
 /// How many publishes `recent.json` keeps.
 const RECENT_PUBLISHES: usize = 20;
-/// Compare-and-swap attempts on `recent.json` before giving up (logged).
-const MAX_ATTEMPTS: usize = 20;
 
 #[derive(Debug, Serialize)]
 pub struct CratePage<'a> {
@@ -102,7 +101,24 @@ pub struct RepositorySummary {
 }
 
 impl Registry {
-    pub fn repository_summary(&self, repo: &Repository) -> RepositorySummary {
+    /// A repository as `caller` may see it: a virtual repository lists only
+    /// the members `caller` may read.
+    pub fn repository_summary(
+        &self,
+        caller: Option<&Principal>,
+        repo: &Repository,
+        all: &[Repository],
+    ) -> RepositorySummary {
+        let members = repo
+            .members
+            .iter()
+            .filter(|m| {
+                all.iter()
+                    .find(|r| &r.name == *m)
+                    .is_some_and(|member| self.may_read(caller, member))
+            })
+            .cloned()
+            .collect();
         RepositorySummary {
             name: repo.name.clone(),
             kind: repo.kind,
@@ -111,8 +127,14 @@ impl Registry {
             data: format!("{}/ui/", self.read_base(repo)),
             api: format!("{}/{}", self.config.api_url, repo.name),
             cargo_config: self.setup_snippet(repo),
-            members: repo.members.clone(),
+            members,
         }
+    }
+
+    /// Whether `caller` may read anything in `repo` (unlogged: this builds
+    /// listings, it grants nothing).
+    fn may_read(&self, caller: Option<&Principal>, repo: &Repository) -> bool {
+        decide(caller, repo, Permission::Read, None).is_ok()
     }
 
     /// The repositories `caller` may read, public ones included.
@@ -120,17 +142,12 @@ impl Registry {
         &self,
         caller: Option<&Principal>,
     ) -> Result<Vec<RepositorySummary>, RegistryError> {
-        let mut visible = Vec::new();
-        for repo in self.repositories().await? {
-            if repo.anonymous_read
-                || self
-                    .authorize(caller, &repo, Permission::Read, None)
-                    .is_ok()
-            {
-                visible.push(self.repository_summary(&repo));
-            }
-        }
-        Ok(visible)
+        let all = self.repositories().await?;
+        Ok(all
+            .iter()
+            .filter(|repo| self.may_read(caller, repo))
+            .map(|repo| self.repository_summary(caller, repo, &all))
+            .collect())
     }
 
     /// Rewrites `ui/repositories.json` from the store: what an anonymous
@@ -225,7 +242,9 @@ impl Registry {
         publish: RecentPublish,
     ) -> Result<(), RegistryError> {
         let key = recent_publishes_key(&repo.name);
-        for _ in 0..MAX_ATTEMPTS {
+        let mut retries = Retries::new(&key);
+        loop {
+            retries.next()?;
             let (mut recent, mode) = match self.blobs.get(&key).await? {
                 Some((bytes, meta)) => (
                     serde_json::from_slice::<Vec<RecentPublish>>(&bytes).unwrap_or_default(),
@@ -250,6 +269,5 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RegistryError::Contention(key))
     }
 }

@@ -4,22 +4,20 @@
 
 use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
+use crate::crate_files::{CrateFile, StoredCrate};
 use crate::keys::crate_file_key;
 use crate::pages::RecentPublish;
 use crate::registry::PRIVATE_READS;
+use crate::retry::Retries;
 use crate::versions::{parse_version, version_key};
 use crate::{
-    BlobError, CrateName, CrateRecord, CrateWrite, ObjectKind, Principal, PublishDependency,
-    PublishMetadata, PutMode, PutOptions, Registry, RegistryError, Repository, StoreError,
-    VersionRecord, VersionWrite, canonical_name,
+    CrateName, CrateRecord, CrateWrite, Principal, PublishDependency, PublishMetadata, Registry,
+    RegistryError, Repository, StoreError, VersionRecord, VersionWrite, canonical_name,
 };
 use bytes::Bytes;
 use crateyard_index::{CRATES_IO_INDEX, Dependency, DependencyKind, IndexLine};
 use crateyard_tarball::inspect_crate;
 use semver::{Version, VersionReq};
-use sha2::{Digest, Sha256};
-
-const MAX_COMMIT_ATTEMPTS: usize = 20;
 
 /// A `.crate` on its way in.
 #[derive(Debug)]
@@ -114,16 +112,13 @@ impl Registry {
         line.pubtime = Some(now_rfc3339());
 
         let crate_key = crate_file_key(repo, &name, &version);
-        let created_blob = self
-            .store_crate_file(
-                &repository,
-                &crate_key,
-                tarball,
-                &line.cksum,
-                &name,
-                &version,
-            )
-            .await?;
+        let file = CrateFile {
+            repository: &repository,
+            key: &crate_key,
+            tarball,
+            cksum: &line.cksum,
+        };
+        let stored = self.store_crate_file(&file, &name, &version).await?;
         let mut package = inspected.package;
         let readme = package.readme.take();
         let description = package.description.clone();
@@ -141,16 +136,18 @@ impl Registry {
         let committed = self
             .commit_new_version(&rules, version_record, &mut existing, &mut versions)
             .await;
-        if let Err(err) = committed {
-            // Only a definite rejection proves the version is not committed;
+        match (committed, &stored) {
+            (Ok(()), StoredCrate::Created { .. }) => {}
+            (Ok(()), StoredCrate::Reused) => self.ensure_committed_crate_file(&file).await?,
+            // Only a definite refusal proves the version is not committed;
             // after a backend error the commit may have gone through.
-            if created_blob
-                && !matches!(err, RegistryError::Store(StoreError::Backend(_)))
-                && let Err(e) = self.blobs.delete(&crate_key).await
-            {
-                tracing::error!(key = %crate_key, error = %e, "could not remove the .crate of a rejected publish");
+            (Err(err @ RegistryError::Store(StoreError::Backend(_))), _) => return Err(err),
+            (Err(err), StoredCrate::Created { etag }) => {
+                self.discard_uncommitted_crate_file(&file, &canonical, etag)
+                    .await;
+                return Err(err);
             }
-            return Err(err);
+            (Err(err), StoredCrate::Reused) => return Err(err),
         }
         tracing::info!(repo, name = %name, version = %version, user = %who.login(), "published");
 
@@ -229,43 +226,6 @@ impl Registry {
         }
     }
 
-    /// Writes the `.crate` once. Returns whether this call created it: an
-    /// identical object left by an interrupted attempt is reused.
-    async fn store_crate_file(
-        &self,
-        repository: &Repository,
-        key: &str,
-        tarball: Bytes,
-        cksum: &str,
-        name: &str,
-        version: &str,
-    ) -> Result<bool, RegistryError> {
-        let options = PutOptions {
-            content_type: ObjectKind::CrateFile.content_type(),
-            cache_control: ObjectKind::CrateFile.cache_control(),
-            private: !repository.anonymous_read,
-            ..PutOptions::default()
-        };
-        match self.blobs.put(key, tarball, PutMode::Create, options).await {
-            Ok(_) => Ok(true),
-            Err(BlobError::AlreadyExists(_)) => {
-                let same = match self.blobs.get(key).await? {
-                    Some((bytes, _)) => hex::encode(Sha256::digest(&bytes)) == cksum,
-                    None => false,
-                };
-                if same {
-                    Ok(false)
-                } else {
-                    Err(RegistryError::UploadInProgress {
-                        name: name.into(),
-                        version: version.into(),
-                    })
-                }
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Commits the version with a conditional write on the crate's revision,
     /// re-reading and re-checking when a concurrent change wins the race.
     async fn commit_new_version(
@@ -277,7 +237,9 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let (repo, name, who) = (&rules.repository.name, rules.name, rules.who);
         let canonical = name.canonical();
-        for _ in 0..MAX_COMMIT_ATTEMPTS {
+        let mut retries = Retries::new(&canonical);
+        loop {
+            retries.next()?;
             let now = now_rfc3339();
             let revision = existing.as_ref().map_or(0, |k| k.revision) + 1;
             record.seq = revision;
@@ -318,7 +280,6 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RegistryError::Contention(canonical))
     }
 }
 

@@ -5,10 +5,12 @@
 //! the cache, marked stale.
 
 use crate::clock::now_unix;
+use crate::keys::{crate_file_key, index_file_key};
 use crate::search::SearchHit;
 use crate::upstream::{UpstreamError, UpstreamResponse};
 use crate::{
-    ObjectKind, ObjectMeta, PutMode, PutOptions, Registry, RegistryError, RepoKind, Repository,
+    CrateName, ObjectKind, ObjectMeta, PutMode, PutOptions, Registry, RegistryError, RepoKind,
+    Repository,
 };
 use bytes::Bytes;
 use crateyard_index::{IndexLine, index_file_path};
@@ -95,15 +97,16 @@ impl Registry {
         lock.lock_owned().await
     }
 
-    /// An index file of a remote repository (`path` as under `index/`), or
-    /// `None` when the upstream has no such crate.
+    /// The index file of crate `name` in a remote repository, or `None`
+    /// when the upstream has no such crate.
     pub async fn remote_index_file(
         &self,
         repo: &Repository,
-        path: &str,
+        name: &CrateName,
     ) -> Result<Option<CachedFile>, RegistryError> {
         let (upstream, client) = self.upstream_of(repo)?;
-        let key = format!("{}/index/{path}", repo.name);
+        let path = index_file_path(name.as_str());
+        let key = index_file_key(&repo.name, name.as_str());
         let fresh = |meta: &ObjectMeta| {
             let fetched: i64 = meta
                 .metadata
@@ -137,7 +140,7 @@ impl Registry {
         let etag = cached
             .as_ref()
             .and_then(|(_, meta)| meta.metadata.get(UPSTREAM_ETAG).map(String::as_str));
-        let url = upstream.url(path);
+        let url = upstream.url(&path);
         let answer = client
             .get(&url, upstream.token.as_deref(), etag, MAX_INDEX_FILE)
             .await;
@@ -196,22 +199,15 @@ impl Registry {
     pub async fn remote_crate_file(
         &self,
         repo: &Repository,
-        name: &str,
-        file_name: &str,
+        name: &CrateName,
+        version: &str,
     ) -> Result<Option<CachedFile>, RegistryError> {
         let (upstream, client) = self.upstream_of(repo)?;
-        let key = format!("{}/crates/{name}/{file_name}", repo.name);
+        let key = crate_file_key(&repo.name, name.as_str(), version);
         if let Some(file) = self.stored_file(key.clone()).await? {
             return Ok(Some(file));
         }
-        let Some(version) = file_name
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .and_then(|rest| rest.strip_suffix(".crate"))
-        else {
-            return Ok(None);
-        };
-        let Some(index) = self.remote_index_file(repo, &index_file_path(name)).await? else {
+        let Some(index) = self.remote_index_file(repo, name).await? else {
             return Ok(None);
         };
         let Some(line) = String::from_utf8_lossy(&index.body)

@@ -31,7 +31,10 @@ impl Registry {
         let limit = per_page.clamp(1, MAX_PER_PAGE);
         let query = query.trim();
         let (crates, total) = match repository.kind {
-            RepoKind::Virtual => self.virtual_search(&repository, query, limit).await?,
+            RepoKind::Virtual => {
+                self.virtual_search(caller, &repository, query, limit)
+                    .await?
+            }
             RepoKind::Remote => self.remote_search(&repository, query, limit).await?,
             RepoKind::Local => self.local_search(caller, &repository, query, limit).await?,
         };

@@ -1,7 +1,7 @@
 //! API tokens: random, shown once, stored only as a SHA-256 hash, with
 //! optional scopes, crate globs, repositories and expiry.
 
-use crate::access::{Permission, Principal, is_valid_principal_name};
+use crate::access::{Permission, Principal, TokenAction, is_valid_principal_name};
 use crate::clock::{now_rfc3339, now_unix};
 use crate::{Registry, RegistryError, StoreError, TokenRecord, User};
 use sha2::{Digest, Sha256};
@@ -120,21 +120,36 @@ impl Registry {
         Ok(NewToken { token, record })
     }
 
-    /// A token asked for over the API. Anyone may create tokens for
-    /// themselves from a token without limits; only a registry admin may
-    /// create them for someone else. A limited token cannot mint a wider one.
+    /// A token asked for over the API: within the limits of the asking
+    /// token, for its own user unless a registry admin asks
+    /// ([`crate::access::decide_token_action`]).
     pub async fn create_token_as(
         &self,
         who: &Principal,
         request: TokenRequest,
     ) -> Result<NewToken, RegistryError> {
-        let own = request.user == who.user.login;
-        let unlimited =
-            who.token.scopes.is_none() && who.token.crates.is_empty() && who.token.repos.is_empty();
-        if !own || !unlimited {
-            self.authorize_global_admin(Some(who))?;
-        }
+        let expires_at = request.lifetime.map(|l| now_unix() + l.as_secs() as i64);
+        self.authorize_token_action(
+            who,
+            TokenAction::Mint {
+                user: &request.user,
+                scopes: request.scopes.as_deref(),
+                crates: &request.crates,
+                repos: &request.repos,
+                expires_at,
+            },
+        )?;
         self.create_token(request).await
+    }
+
+    /// `user`'s token records, asked for over the API by `who`.
+    pub async fn tokens_as(
+        &self,
+        who: &Principal,
+        user: &str,
+    ) -> Result<Vec<TokenRecord>, RegistryError> {
+        self.authorize_token_action(who, TokenAction::List { user })?;
+        self.tokens(Some(user)).await
     }
 
     /// Token records (never the tokens): one user's, or everyone's.
@@ -163,11 +178,12 @@ impl Registry {
             .into_iter()
             .find(|t| t.id() == id)
             .ok_or_else(unknown)?;
-        if let Some(by) = by
-            && by.user.login != record.user
-            && !by.user.admin
-        {
-            return Err(unknown());
+        if let Some(by) = by {
+            // Someone else's token stays unknown to a non-admin.
+            if by.user.login != record.user && !by.user.admin {
+                return Err(unknown());
+            }
+            self.authorize_token_action(by, TokenAction::Revoke { target: &record })?;
         }
         match self.store.delete_token(&record.hash).await {
             Ok(()) | Err(StoreError::NotFound(_)) => {}

@@ -1,8 +1,18 @@
 use crate::RegistryError;
 use semver::{BuildMetadata, Version};
 
+/// The longest version a request may name: it becomes part of object keys
+/// and file names.
+pub(crate) const MAX_VERSION_LEN: usize = 128;
+
 /// Parses a version as cargo does (semver 2.0).
 pub(crate) fn parse_version(version: &str) -> Result<Version, RegistryError> {
+    if version.len() > MAX_VERSION_LEN {
+        return Err(RegistryError::InvalidVersion {
+            version: format!("{}…", version.chars().take(32).collect::<String>()),
+            why: format!("it is longer than {MAX_VERSION_LEN} characters"),
+        });
+    }
     Version::parse(version).map_err(|e| RegistryError::InvalidVersion {
         version: version.into(),
         why: e.to_string(),

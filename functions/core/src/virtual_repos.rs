@@ -3,10 +3,11 @@
 //! never be shadowed by a public one of the same name (dependency
 //! confusion); writes go to the configured local member.
 
+use crate::access::{CrateTarget, Permission, decide};
+use crate::keys::{crate_file_key, index_file_key};
 use crate::remote::CachedFile;
 use crate::search::SearchHit;
-use crate::{Registry, RegistryError, RepoKind, Repository, canonical_name};
-use crateyard_index::index_file_path;
+use crate::{CrateName, Principal, Registry, RegistryError, RepoKind, Repository, canonical_name};
 
 impl Registry {
     async fn members(&self, repo: &Repository) -> Result<Vec<Repository>, RegistryError> {
@@ -17,58 +18,90 @@ impl Registry {
         Ok(members)
     }
 
-    /// An index file of a member repository, local or remote.
+    /// Whether `caller` may read crate `name` in `member`: a read through a
+    /// virtual repository is one of its member's reads, with that member's
+    /// grants and the token's limits.
+    fn may_read_member(
+        &self,
+        caller: Option<&Principal>,
+        member: &Repository,
+        name: &CrateName,
+    ) -> bool {
+        let target = CrateTarget {
+            name: name.as_str(),
+            owners: None,
+        };
+        self.authorize(caller, member, Permission::Read, Some(target))
+            .is_ok()
+    }
+
+    /// The index file of crate `name` in a member repository, local or remote.
     async fn member_index_file(
         &self,
         member: &Repository,
-        path: &str,
+        name: &CrateName,
     ) -> Result<Option<CachedFile>, RegistryError> {
         match member.kind {
-            RepoKind::Remote => self.remote_index_file(member, path).await,
+            RepoKind::Remote => self.remote_index_file(member, name).await,
             _ => {
-                self.stored_file(format!("{}/index/{path}", member.name))
+                self.stored_file(index_file_key(&member.name, name.as_str()))
                     .await
             }
         }
     }
 
-    /// The index file of a crate in a virtual repository: the first member's
-    /// that has the crate.
-    pub async fn virtual_index_file(
+    /// The member that serves crate `name`: the first that has it. `None`
+    /// when none has it, or when `caller` may not read the one that has it
+    /// (a later member's crate of the same name is never served instead).
+    pub(crate) async fn serving_member(
         &self,
+        caller: Option<&Principal>,
         repo: &Repository,
-        path: &str,
-    ) -> Result<Option<CachedFile>, RegistryError> {
+        name: &CrateName,
+    ) -> Result<Option<(Repository, CachedFile)>, RegistryError> {
         for member in self.members(repo).await? {
-            if let Some(file) = self.member_index_file(&member, path).await? {
-                return Ok(Some(file));
+            if let Some(file) = self.member_index_file(&member, name).await? {
+                return Ok(self
+                    .may_read_member(caller, &member, name)
+                    .then_some((member, file)));
             }
         }
         Ok(None)
     }
 
-    /// A `.crate` in a virtual repository, from the member whose index has
-    /// the crate (never from a later member).
+    /// The index file of crate `name` in a virtual repository, as `caller`
+    /// may read it.
+    pub async fn virtual_index_file(
+        &self,
+        caller: Option<&Principal>,
+        repo: &Repository,
+        name: &CrateName,
+    ) -> Result<Option<CachedFile>, RegistryError> {
+        Ok(self
+            .serving_member(caller, repo, name)
+            .await?
+            .map(|(_, file)| file))
+    }
+
+    /// A `.crate` in a virtual repository, from the member that serves the
+    /// crate (never from a later member), as `caller` may read it.
     pub async fn virtual_crate_file(
         &self,
+        caller: Option<&Principal>,
         repo: &Repository,
-        name: &str,
-        file_name: &str,
+        name: &CrateName,
+        version: &str,
     ) -> Result<Option<CachedFile>, RegistryError> {
-        let path = index_file_path(name);
-        for member in self.members(repo).await? {
-            if self.member_index_file(&member, &path).await?.is_none() {
-                continue;
+        let Some((member, _)) = self.serving_member(caller, repo, name).await? else {
+            return Ok(None);
+        };
+        match member.kind {
+            RepoKind::Remote => self.remote_crate_file(&member, name, version).await,
+            _ => {
+                self.stored_file(crate_file_key(&member.name, name.as_str(), version))
+                    .await
             }
-            return match member.kind {
-                RepoKind::Remote => self.remote_crate_file(&member, name, file_name).await,
-                _ => {
-                    self.stored_file(format!("{}/crates/{name}/{file_name}", member.name))
-                        .await
-                }
-            };
         }
-        Ok(None)
     }
 
     /// Where writes addressed to `repo` land: itself if local, a virtual
@@ -93,16 +126,22 @@ impl Registry {
         }
     }
 
-    /// Search over a virtual repository's members, first member first; a
-    /// name found in an earlier member hides later ones.
+    /// Search over the members `caller` may read, first member first; a
+    /// name found in an earlier member hides later ones. A token limited to
+    /// some crates sees only those.
     pub(crate) async fn virtual_search(
         &self,
+        caller: Option<&Principal>,
         repo: &Repository,
         query: &str,
         limit: usize,
     ) -> Result<(Vec<SearchHit>, u64), RegistryError> {
         let mut hits: Vec<SearchHit> = Vec::new();
         for member in self.members(repo).await? {
+            // Listings grant nothing, so they are decided unlogged.
+            if decide(caller, &member, Permission::Read, None).is_err() {
+                continue;
+            }
             let found = match member.kind {
                 RepoKind::Remote => match self.remote_search(&member, query, limit).await {
                     Ok((found, _)) => found,
@@ -125,7 +164,14 @@ impl Registry {
                     })
                     .collect(),
             };
-            for hit in found {
+            let covered = |hit: &SearchHit| {
+                let target = CrateTarget {
+                    name: &hit.name,
+                    owners: None,
+                };
+                decide(caller, &member, Permission::Read, Some(target)).is_ok()
+            };
+            for hit in found.into_iter().filter(covered) {
                 let canonical = canonical_name(&hit.name);
                 if !hits.iter().any(|h| canonical_name(&h.name) == canonical) {
                     hits.push(hit);

@@ -1,12 +1,11 @@
 use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
 use crate::publish::{lookup_name, max_version};
+use crate::retry::Retries;
 use crate::{
     CrateRecord, CrateWrite, Principal, Registry, RegistryError, Repository, StoreError,
     VersionWrite,
 };
-
-const MAX_ATTEMPTS: usize = 20;
 
 impl Registry {
     /// Yanks (`yanked = true`) or unyanks a version; repeating either is a no-op.
@@ -21,7 +20,9 @@ impl Registry {
         let repository = self.write_target(repo).await?;
         let repo = repository.name.as_str();
         let canonical = lookup_name(name)?;
-        for _ in 0..MAX_ATTEMPTS {
+        let mut retries = Retries::new(&canonical);
+        loop {
+            retries.next()?;
             let krate = self
                 .crate_for_change(&repository, &canonical, name, who, Permission::Yank)
                 .await?;

@@ -34,6 +34,7 @@ fn status(e: &RegistryError) -> StatusCode {
         | Tarball(TarballError::TooLarge { .. } | TarballError::UnpackedTooLarge { .. }) => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
+        SlowRequest { .. } => StatusCode::REQUEST_TIMEOUT,
         Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
         Upstream(_) => StatusCode::BAD_GATEWAY,
         Blob(_) | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,

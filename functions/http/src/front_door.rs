@@ -5,7 +5,8 @@
 //! same files too (for HEAD). Both call `static_files::serve`, the one entry
 //! point of static reads, so any check a read needs lives there, once.
 
-use crate::{AppState, router, static_files};
+use crate::router::{self, router};
+use crate::{AppState, static_files};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::Method;
@@ -47,7 +48,8 @@ impl Service<Request> for App {
         {
             let state = self.state.clone();
             return Box::pin(async move {
-                Ok(static_files::serve(&state, &key, request.headers()).await)
+                let response = static_files::serve(&state, &key, request.headers()).await;
+                Ok(router::with_login_challenge(&state, response))
             });
         }
         let mut router = self.router.clone();

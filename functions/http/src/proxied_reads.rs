@@ -1,21 +1,22 @@
 //! Reads of remote and virtual repositories: their index files and crates
 //! come from upstreams or members, through the registry's cache.
 
-use crate::read_access::object_response;
+use crate::read_access::{Reader, object_response};
 use crate::{ApiError, AppState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use crateyard_core::{CachedFile, RegistryError, RepoKind, Repository};
+use crateyard_core::{CachedFile, RegistryError, RepoKind, parse_crate_file, parse_index_path};
 
 /// Answers a read of a remote or virtual repository (`key` as in the
 /// store); `None` for a local repository or for `config.json`, which are
 /// plain objects.
 pub(crate) async fn serve(
     state: &AppState,
-    repository: &Repository,
+    reader: &Reader,
     key: &str,
     headers: &HeaderMap,
 ) -> Option<Response> {
+    let (repository, caller) = (&*reader.repository, reader.caller.as_ref());
     if repository.kind == RepoKind::Local {
         return None;
     }
@@ -25,12 +26,19 @@ pub(crate) async fn serve(
         if path == "config.json" {
             return None;
         }
+        // Only a valid crate's canonical index path goes any further.
+        let Some(name) = parse_index_path(path) else {
+            return Some(StatusCode::NOT_FOUND.into_response());
+        };
         match repository.kind {
-            RepoKind::Remote => registry.remote_index_file(repository, path).await,
-            _ => registry.virtual_index_file(repository, path).await,
+            RepoKind::Remote => registry.remote_index_file(repository, &name).await,
+            _ => registry.virtual_index_file(caller, repository, &name).await,
         }
     } else {
         let (name, file) = rest.strip_prefix("crates/")?.split_once('/')?;
+        let Some((name, version)) = parse_crate_file(name, file) else {
+            return Some(StatusCode::NOT_FOUND.into_response());
+        };
         if repository.kind == RepoKind::Remote {
             // Cached crates are plain objects; only a miss needs the upstream.
             let cached = match &state.static_root {
@@ -45,8 +53,16 @@ pub(crate) async fn serve(
             }
         }
         match repository.kind {
-            RepoKind::Remote => registry.remote_crate_file(repository, name, file).await,
-            _ => registry.virtual_crate_file(repository, name, file).await,
+            RepoKind::Remote => {
+                registry
+                    .remote_crate_file(repository, &name, &version)
+                    .await
+            }
+            _ => {
+                registry
+                    .virtual_crate_file(caller, repository, &name, &version)
+                    .await
+            }
         }
     };
     let private = !repository.anonymous_read;

@@ -9,7 +9,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use crateyard_core::{
-    ObjectKind, ObjectMeta, Permission, Registry, RegistryError, Repository, object_kind,
+    ObjectKind, ObjectMeta, Permission, Principal, Registry, RegistryError, RepoKind, Repository,
+    object_kind,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -41,6 +42,14 @@ impl RepositoryCache {
     }
 }
 
+/// A read that may go ahead: the repository, and who asks (known only
+/// where it matters: private repositories, and virtual ones, whose members
+/// each decide for themselves).
+pub(crate) struct Reader {
+    pub repository: Arc<Repository>,
+    pub caller: Option<Principal>,
+}
+
 /// Lets the read through, or answers it: 404 for an unknown repository,
 /// 401 without a valid token, 404 for what the token may not see.
 pub(crate) async fn check(
@@ -48,15 +57,18 @@ pub(crate) async fn check(
     repo: &str,
     krate: Option<&str>,
     headers: &HeaderMap,
-) -> Result<Arc<Repository>, Response> {
+) -> Result<Reader, Response> {
     let registry = &state.registry;
     let repository = state
         .repositories
         .get(registry, repo)
         .await
         .map_err(|e| ApiError(e).into_response())?;
-    if repository.anonymous_read {
-        return Ok(repository);
+    if repository.anonymous_read && repository.kind != RepoKind::Virtual {
+        return Ok(Reader {
+            repository,
+            caller: None,
+        });
     }
     let caller = registry
         .authenticate(authorization(headers))
@@ -66,7 +78,7 @@ pub(crate) async fn check(
     registry
         .authorize(caller.as_ref(), &repository, Permission::Read, target)
         .map_err(|e| ApiError(e).into_response())?;
-    Ok(repository)
+    Ok(Reader { repository, caller })
 }
 
 /// Serves an object from the blob store, with the headers S3 would give.

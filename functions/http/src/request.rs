@@ -5,7 +5,11 @@ use axum::response::{IntoResponseParts, ResponseParts};
 use crateyard_core::RegistryError;
 use futures_util::StreamExt;
 use std::convert::Infallible;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long a client may take to send a whole body: a 10 MiB crate at
+/// 100 KB/s, with room. A half-sent body must not hold a connection forever.
+const BODY_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The raw `Authorization` header, if any.
 pub(crate) fn authorization(headers: &HeaderMap) -> Option<&str> {
@@ -28,11 +32,15 @@ pub(crate) async fn read_body(
     if let Some(size) = declared.filter(|size| *size > limit) {
         // Read some of it anyway: a client still sending when the connection
         // closes sees a broken pipe instead of this answer.
-        drain(body, limit.saturating_mul(2)).await;
+        let _ = tokio::time::timeout(BODY_DEADLINE, drain(body, limit.saturating_mul(2))).await;
         return Err(RegistryError::TooLarge { size, limit }.into());
     }
-    axum::body::to_bytes(body, limit as usize)
+    let slow = || RegistryError::SlowRequest {
+        seconds: BODY_DEADLINE.as_secs(),
+    };
+    tokio::time::timeout(BODY_DEADLINE, axum::body::to_bytes(body, limit as usize))
         .await
+        .map_err(|_| slow())?
         .map_err(|_| {
             RegistryError::BadRequest(format!(
                 "the request body could not be read: it is over {limit} bytes or was cut off"

@@ -111,9 +111,14 @@ fn ui_data_routes() -> Router<AppState> {
         .layer(CompressionLayer::new())
 }
 
+async fn login_challenge(State(state): State<AppState>, response: Response) -> Response {
+    with_login_challenge(&state, response)
+}
+
 /// Every 401 tells cargo where a token can be had, as the registry
-/// protocol asks for private registries.
-async fn login_challenge(State(state): State<AppState>, mut response: Response) -> Response {
+/// protocol asks for private registries: on the router's answers and on
+/// the front door's static fast path alike.
+pub(crate) fn with_login_challenge(state: &AppState, mut response: Response) -> Response {
     if response.status() == StatusCode::UNAUTHORIZED {
         let login_url = format!("{}/ui/tokens", state.registry.config().public_url);
         if let Ok(value) = HeaderValue::from_str(&format!("Cargo login_url=\"{login_url}\"")) {

@@ -160,13 +160,14 @@ pub(crate) async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> R
     let Some((repo, krate)) = repository_and_crate(key) else {
         return not_found();
     };
-    let repository = match read_access::check(state, repo, krate, headers).await {
-        Ok(repository) => repository,
+    let reader = match read_access::check(state, repo, krate, headers).await {
+        Ok(reader) => reader,
         Err(denied) => return denied,
     };
-    if let Some(response) = proxied_reads::serve(state, &repository, key, headers).await {
+    if let Some(response) = proxied_reads::serve(state, &reader, key, headers).await {
         return response;
     }
+    let repository = reader.repository;
     let Some(files) = &state.static_root else {
         return read_access::serve_from_store(state, key, headers).await;
     };

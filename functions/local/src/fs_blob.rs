@@ -128,9 +128,20 @@ impl FsBlobStore {
         })
     }
 
-    fn remove(&self, key: &str) -> Result<(), BlobError> {
+    /// Removes `key`, or only while its ETag is `expected` (under the lock,
+    /// so the check and the removal are one step for every process).
+    fn remove(&self, key: &str, expected: Option<&str>) -> Result<(), BlobError> {
         let path = self.checked_path(key)?;
         let _guard = self.lock(true)?;
+        if let Some(etag) = expected {
+            match self.read(key)? {
+                None => return Ok(()),
+                Some((_, current)) if current.etag != etag => {
+                    return Err(BlobError::Precondition(key.into()));
+                }
+                Some(_) => {}
+            }
+        }
         for p in [path, self.metadata_path(key)] {
             match fs::remove_file(p) {
                 Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
@@ -233,7 +244,12 @@ impl BlobStore for FsBlobStore {
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         let (this, key) = (self.clone(), key.to_string());
-        blocking(move || this.remove(&key)).await
+        blocking(move || this.remove(&key, None)).await
+    }
+
+    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
+        let (this, key, etag) = (self.clone(), key.to_string(), etag.to_string());
+        blocking(move || this.remove(&key, Some(&etag))).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {

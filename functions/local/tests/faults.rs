@@ -44,6 +44,9 @@ impl BlobStore for FlakyIndexWrites {
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.inner.delete(key).await
     }
+    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
+        self.inner.delete_if(key, etag).await
+    }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         self.inner.list(prefix).await
     }

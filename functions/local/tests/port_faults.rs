@@ -15,16 +15,24 @@ use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The real file store; puts to keys containing `failing` fail while set.
 struct FaultyPuts {
     inner: FsBlobStore,
     failing: Mutex<Option<&'static str>>,
+    /// Creates of keys containing this answer only after the delay, as a
+    /// slow S3 response: the object is there, its writer does not know yet.
+    slow_creates: Mutex<Option<(&'static str, Duration)>>,
 }
 
 impl FaultyPuts {
     fn fail_puts_to(&self, part: Option<&'static str>) {
         *self.failing.lock().unwrap() = part;
+    }
+
+    fn slow_creates_of(&self, part: &'static str, delay: Duration) {
+        *self.slow_creates.lock().unwrap() = Some((part, delay));
     }
 }
 
@@ -42,7 +50,15 @@ impl BlobStore for FaultyPuts {
         {
             return Err(BlobError::Backend(format!("injected: put of {key} failed")));
         }
-        self.inner.put(key, body, mode, options).await
+        let create = mode == PutMode::Create;
+        let put = self.inner.put(key, body, mode, options).await;
+        let slow = *self.slow_creates.lock().unwrap();
+        if let (Ok(_), true, Some((part, delay))) = (&put, create, slow)
+            && key.contains(part)
+        {
+            tokio::time::sleep(delay).await;
+        }
+        put
     }
     async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         self.inner.get(key).await
@@ -52,6 +68,9 @@ impl BlobStore for FaultyPuts {
     }
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.inner.delete(key).await
+    }
+    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
+        self.inner.delete_if(key, etag).await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         self.inner.list(prefix).await
@@ -92,6 +111,7 @@ impl Fixture {
         let blobs = Arc::new(FaultyPuts {
             inner: FsBlobStore::new(dirs.clone()).unwrap(),
             failing: Mutex::new(None),
+            slow_creates: Mutex::new(None),
         });
         let registry = Registry::new(
             blobs.clone(),
@@ -255,4 +275,29 @@ async fn committed_but_unindexed_first_version_is_repaired_by_a_retry() {
     assert_eq!(f.indexed("fresh").await, ["0.1.0"]);
     f.reindex().await;
     assert_eq!(f.indexed("fresh").await, ["0.1.0"]);
+}
+
+/// The red team's data loss, made deterministic: writer A creates the
+/// `.crate` but hears so late; writer B, publishing the same bytes, reuses
+/// it and wins the commit; A's commit is then refused. A must not delete the
+/// bytes B's committed version points to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_writer_never_deletes_the_bytes_of_a_committed_version() {
+    let fixture = Fixture::new().await;
+    fixture
+        .blobs
+        .slow_creates_of("/crates/twin/", Duration::from_millis(400));
+    let late_twin = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        fixture.publish("twin", "1.0.0", "").await
+    };
+    let (a, b) = tokio::join!(fixture.publish("twin", "1.0.0", ""), late_twin);
+    assert!(b.is_ok(), "the reusing writer wins: {b:?}");
+    assert!(
+        matches!(a, Err(RegistryError::VersionExists { .. })),
+        "the slow creator is refused: {a:?}"
+    );
+    assert!(fixture.crate_file_exists("twin", "1.0.0").await);
+    // The committed version's index line, checked against its bytes.
+    assert_eq!(fixture.indexed("twin").await, ["1.0.0"]);
 }

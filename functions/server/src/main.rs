@@ -4,12 +4,12 @@ mod access_admin;
 mod admin;
 mod backend;
 mod cli;
+mod logging;
 mod mirror;
 mod serve;
 mod stack;
 
 use clap::Parser;
-use std::io::IsTerminal;
 
 fn main() -> anyhow::Result<()> {
     // On one core (a small VM, or a pinned process) the single-threaded
@@ -23,14 +23,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal, not in log files.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    logging::init();
     match cli::Cli::parse().command {
         cli::Command::Serve(args) => serve::run(args).await,
         cli::Command::Token { command } => access_admin::token(command).await,

@@ -4,8 +4,7 @@
 use crate::backend;
 use crate::cli::MirrorArgs;
 use anyhow::{Context, bail};
-use crateyard_core::{RepoKind, crate_file_name};
-use crateyard_index::index_file_path;
+use crateyard_core::{RepoKind, crate_file_name, parse_crate_file};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
@@ -72,12 +71,17 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
     let (mut cached, mut failed) = (0, Vec::new());
     for (name, version) in &wanted {
         bar.set_message(format!("{name} {version}"));
-        let index = registry
-            .remote_index_file(&repo, &index_file_path(name))
-            .await;
+        let Some((krate, version)) = parse_crate_file(name, &crate_file_name(name, version)) else {
+            failed.push(format!(
+                "{name} {version}: not a valid crate name and version"
+            ));
+            bar.inc(1);
+            continue;
+        };
+        let index = registry.remote_index_file(&repo, &krate).await;
         let result = match index {
             Ok(Some(_)) => registry
-                .remote_crate_file(&repo, name, &crate_file_name(name, version))
+                .remote_crate_file(&repo, &krate, &version)
                 .await
                 .map(|file| file.is_some()),
             Ok(None) => Ok(false),

@@ -1,9 +1,16 @@
 use crate::backend;
 use crate::cli::{ServeArgs, UrlArgs};
 use anyhow::Context;
-use axum::ServiceExt;
-use crateyard_http::{AppState, app};
+use crateyard_http::{App, AppState, app};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_service::Service;
 
 /// The repository every new registry starts with.
 pub const DEFAULT_REPOSITORY: &str = crateyard_http::DEFAULT_REPOSITORY;
@@ -61,12 +68,61 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%bound, "listening");
 
     // The static fast path in front of the router: see crateyard_http::app.
-    axum::serve(listener, app(state).into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    serve_connections(listener, app(state)).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A client gets this long to send a request's headers (and, between
+/// requests on a kept-alive connection, to start the next one). Bodies have
+/// their own deadline where they are read (`crateyard_http`).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; more wait in the listen backlog. Far below
+/// the file descriptors a process gets, so half-open connections cannot
+/// starve the data directory of them.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// Accepts HTTP/1.1 connections until Ctrl-C or SIGTERM, then lets the
+/// requests in flight finish.
+async fn serve_connections(listener: TcpListener, app: App) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors, or a connection reset before accept.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let mut app = app.clone();
+            async move { app.call(request.map(axum::body::Body::new)).await }
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors here are the client's (a reset, a timeout): nothing to report.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    graceful.shutdown().await;
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish requests in flight, exit.

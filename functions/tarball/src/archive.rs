@@ -3,7 +3,9 @@
 
 use crate::TarballError;
 use crate::limits::{TarballLimits, human_limit};
-use flate2::read::GzDecoder;
+// The `bufread` decoder consumes exactly its gzip member from the slice,
+// so what follows it can be seen (and refused).
+use flate2::bufread::GzDecoder;
 use std::io::{self, Read};
 use tar::EntryType;
 
@@ -60,7 +62,12 @@ pub(crate) fn read_archive(
         // Inflate the rest too: it counts towards the limit, and reaching the
         // end checks the gzip trailer, so a truncated upload is refused.
         io::copy(&mut reader, &mut io::sink()).map_err(corrupt)?;
-        Ok(contents)
+        match reader.inner.get_ref().len() {
+            0 => Ok(contents),
+            trailing => Err(TarballError::Corrupt(format!(
+                "{trailing} bytes follow the gzip stream; a .crate is exactly one gzip stream"
+            ))),
+        }
     });
     if reader.exceeded {
         return Err(TarballError::UnpackedTooLarge {

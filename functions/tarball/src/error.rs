@@ -60,6 +60,14 @@ pub enum TarballError {
     TooManyDependencies { count: usize, limit: usize },
     #[error("the crate declares {count} features; at most {limit} are allowed")]
     TooManyFeatures { count: usize, limit: usize },
+    #[error("{field} in Cargo.toml is longer than {limit} characters")]
+    FieldTooLong { field: String, limit: usize },
+    #[error("`{field}` in Cargo.toml has {count} entries; at most {limit} are allowed")]
+    TooManyEntries {
+        field: String,
+        count: usize,
+        limit: usize,
+    },
     #[error("feature `{feature}` lists {count} entries; at most {limit} are allowed")]
     FeatureTooLong {
         feature: String,

@@ -3,6 +3,7 @@
 //! the normalized `Cargo.toml` inside it.
 
 mod archive;
+mod bounds;
 #[cfg(any(feature = "builder", test))]
 mod builder;
 mod error;

@@ -3,6 +3,7 @@
 
 use crate::TarballError;
 use crate::archive::{ArchiveContents, read_archive};
+use crate::bounds::check_manifest_bounds;
 use crate::limits::{TarballLimits, human_limit, human_size};
 use crate::manifest::{self, DepsTable, Manifest, Readme, ReadmeOnly};
 use crateyard_index::{CRATES_IO_INDEX, Dependency, DependencyKind, IndexLine, split_features};
@@ -74,6 +75,7 @@ pub fn inspect_crate(
     let package = &manifest.package;
     check_name_and_version(&package.name, &package.version, name, version)?;
     check_feature_limits(&manifest, limits)?;
+    check_manifest_bounds(&manifest)?;
     let deps = dependencies(&manifest, own_index_urls)?;
     if deps.len() > limits.max_dependencies {
         return Err(TarballError::TooManyDependencies {
@@ -375,6 +377,55 @@ uses-with-opt = ["with-opt"]
         });
         assert_eq!(line, expected);
         assert_eq!(meta.index_line.pubtime, None);
+    }
+
+    #[test]
+    fn free_form_fields_are_bounded() {
+        let long = "x".repeat(5000);
+        for (tail, expected) in [
+            (
+                r#"keywords = ["a", "b", "c", "d", "e", "f"]"#.to_string(),
+                "`keywords` in Cargo.toml has 6 entries; at most 5 are allowed",
+            ),
+            (
+                r#"keywords = ["abcdefghijklmnopqrstuvwxyz"]"#.to_string(),
+                "an entry of `keywords` in Cargo.toml is longer than 20 characters",
+            ),
+            (
+                format!("links = \"{}\"", &long[..65]),
+                "links in Cargo.toml is longer than 64 characters",
+            ),
+            (
+                format!("description = \"{long}\""),
+                "description in Cargo.toml is longer than 4096 characters",
+            ),
+            (
+                format!("authors = [\"{}\"]", &long[..300]),
+                "an entry of `authors` in Cargo.toml is longer than 256 characters",
+            ),
+            (
+                format!("[features]\n{} = []", &long[..101]),
+                "a feature name in Cargo.toml is longer than 100 characters",
+            ),
+        ] {
+            let err = inspect(&tail).unwrap_err();
+            assert_eq!(err.to_string(), expected, "{tail:.60}");
+        }
+        assert!(inspect(r#"keywords = ["a", "b"]"#).is_ok());
+    }
+
+    #[test]
+    fn data_after_the_gzip_stream_is_refused() {
+        let mut bytes = TarballBuilder::new("foo-1.0.0")
+            .file("Cargo.toml", manifest("").as_bytes())
+            .build();
+        bytes.extend_from_slice(b"trailing");
+        let err =
+            inspect_crate(&bytes, "foo", "1.0.0", &[], &TarballLimits::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the .crate is not a gzip-compressed tar archive: 8 bytes follow the gzip stream; a .crate is exactly one gzip stream"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use crateyard_core::{Grant, RegistryError, RepositoryChange, UserChange};
+use crateyard_core::{Grant, RegistryError, Repository, RepositoryChange, UserChange};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -73,7 +73,25 @@ pub(crate) async fn repositories(
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
     require_global_admin(&state, &headers).await?;
-    Ok(Json(json!({ "repos": registry.repositories().await? })))
+    let repos: Vec<Value> = registry
+        .repositories()
+        .await?
+        .iter()
+        .map(without_secrets)
+        .collect();
+    Ok(Json(json!({ "repos": repos })))
+}
+
+/// A repository's settings as the API shows them: an upstream token is
+/// said to be set, never shown.
+fn without_secrets(repo: &Repository) -> Value {
+    let mut value = serde_json::to_value(repo).unwrap_or_default();
+    if let Some(token) = value.pointer_mut("/upstream/token")
+        && !token.is_null()
+    {
+        *token = json!("(set; not shown)");
+    }
+    value
 }
 
 /// `PUT /api/v1/repos/{name}`: create a repository or change its settings.
@@ -103,7 +121,7 @@ pub(crate) async fn put_repository(
             },
         )
         .await?;
-    Ok(Json(json!({ "repo": repo })))
+    Ok(Json(json!({ "repo": without_secrets(&repo) })))
 }
 
 /// `POST /{repo}/api/v1/reindex`: "Recalculate Index", for repository admins.

@@ -91,14 +91,8 @@ pub(crate) async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
     let who = registry.require_principal(authorization(&headers)).await?;
-    let user = match params.user {
-        Some(user) if user != who.login() => {
-            registry.authorize_global_admin(Some(&who))?;
-            user
-        }
-        _ => who.login().to_string(),
-    };
-    let tokens = registry.tokens(Some(&user)).await?;
+    let user = params.user.unwrap_or_else(|| who.login().to_string());
+    let tokens = registry.tokens_as(&who, &user).await?;
     Ok(Json(
         json!({ "tokens": tokens.iter().map(describe).collect::<Vec<_>>() }),
     ))
