@@ -246,3 +246,34 @@ fn half_sent_requests_are_dropped_and_the_server_keeps_answering() {
         "the server closed the stalled connection: {read:?}"
     );
 }
+
+#[test]
+fn every_refusal_of_the_router_is_in_cargos_error_shape() {
+    let server = Server::start();
+    let http = server.http();
+    let url = &server.url;
+    let cases = [
+        (http.get(format!("{url}/no/such/route/here")), 404),
+        (http.post(format!("{url}/main/api/v1/crates")), 405),
+        (
+            http.get(format!("{url}/main/api/v1/crates/%FF/owners")),
+            400,
+        ),
+        (
+            http.get(format!("{url}/main/api/v1/crates?per_page=1&per_page=2")),
+            400,
+        ),
+    ];
+    for (request, status) in cases {
+        let res = request.send().unwrap();
+        let url = res.url().to_string();
+        assert_eq!(res.status().as_u16(), status, "{url}");
+        let allow = res.headers().get("allow").cloned();
+        let body: serde_json::Value = res.json().unwrap_or_else(|e| panic!("{url}: {e}"));
+        let detail = body["errors"][0]["detail"].as_str().unwrap_or_default();
+        assert!(!detail.is_empty(), "{url}: {body}");
+        if status == 405 {
+            assert!(allow.is_some(), "{url}: 405 without Allow");
+        }
+    }
+}

@@ -185,8 +185,6 @@ impl Registry {
             }
         }
         self.store.update_repository(&repo).await?;
-        self.write_index_config(&repo).await?;
-        self.write_repository_list().await?;
         if was_public != repo.anonymous_read {
             // Objects written before the change follow it; those written
             // during it already carry the new visibility.
@@ -194,6 +192,11 @@ impl Registry {
                 self.blobs.set_private(&key, !repo.anonymous_read).await?;
             }
         }
+        // Last: on AWS a new `config.json` invalidates the repository's
+        // every path at the edge, which must not refetch an object still
+        // untagged.
+        self.write_index_config(&repo).await?;
+        self.write_repository_list().await?;
         tracing::info!(target: "crateyard::access", repo = %repo.name, anonymous_read = repo.anonymous_read, grants = ?repo.grants, "repository settings changed");
         Ok(repo)
     }

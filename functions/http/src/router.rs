@@ -1,3 +1,4 @@
+use crate::error::error_response;
 use crate::read_access::RepositoryCache;
 use crate::static_files::{self, StaticFiles};
 use crate::{api, ui};
@@ -96,9 +97,57 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(api::uploads::routes())
         .merge(ui_data_routes())
+        .fallback(no_such_route)
+        // Extractors' rejections (a path that is not UTF-8, a query that
+        // does not parse, a wrong method) answer in cargo's shape too.
+        .layer(middleware::map_response(in_cargo_error_shape))
         // Bodies are read with explicit limits that answer in cargo's error shape.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+async fn no_such_route() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "there is nothing at this URL; the README's URL table lists the registry's endpoints",
+    )
+}
+
+/// Largest error body that is rewritten; axum's rejections are one line.
+const MAX_ERROR_TEXT: usize = 8 * 1024;
+
+/// Any error answer not already in cargo's `{"errors":[{"detail":…}]}`
+/// shape is put in it, its text as the detail, its headers (`Allow`,
+/// `WWW-Authenticate`) kept.
+async fn in_cargo_error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_ERROR_TEXT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let detail = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_lowercase()
+    } else {
+        text
+    };
+    let mut shaped = error_response(status, &detail);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            shaped.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    shaped
 }
 
 /// The web UI's data. A crate page's JSON grows by about 1 KB a version and

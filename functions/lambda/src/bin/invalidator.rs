@@ -62,6 +62,13 @@ fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
             tracing::warn!(message_id = ?message.message_id, "names no S3 object; skipped");
         }
         for key in keys {
+            // `config.json` changes when a repository's visibility or URLs
+            // do: every copy of its files at the edge may be wrong now (a
+            // repository turned private must not be served from the cache).
+            if let Some(repo) = key.strip_suffix("/index/config.json") {
+                paths.insert(format!("/{}/*", utf8_percent_encode(repo, PATH_ENCODE)));
+                continue;
+            }
             if matches!(
                 object_kind(&key),
                 Some(ObjectKind::IndexFile | ObjectKind::PageData)
@@ -123,6 +130,7 @@ async fn main() -> Result<(), lambda_http::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::event::sqs::SqsMessage;
 
     #[test]
     fn keys_come_from_eventbridge_events_and_s3_notifications() {
@@ -134,6 +142,28 @@ mod tests {
         assert_eq!(keys_in_message(notification), ["a/b+c", "d"]);
         assert!(keys_in_message(r#"{"Event":"s3:TestEvent"}"#).is_empty());
         assert!(keys_in_message("not json").is_empty());
+    }
+
+    #[test]
+    fn a_changed_config_json_invalidates_the_whole_repository() {
+        let message = |key: &str| {
+            let mut message = SqsMessage::default();
+            message.body = Some(format!(
+                r#"{{"detail-type":"Object Created","detail":{{"object":{{"key":"{key}"}}}}}}"#
+            ));
+            message
+        };
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("vault/index/config.json"),
+            message("vault/index/3/f/foo"),
+            message("main/index/3/b/bar"),
+        ];
+        let paths: Vec<String> = changed_paths(&event).into_iter().collect();
+        assert_eq!(
+            paths,
+            ["/main/index/3/b/bar", "/vault/*", "/vault/index/3/f/foo"]
+        );
     }
 
     #[test]
