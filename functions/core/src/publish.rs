@@ -115,6 +115,7 @@ impl Registry {
         let file = CrateFile {
             repository: &repository,
             key: &crate_key,
+            version_key: &key,
             tarball,
             cksum: &line.cksum,
         };
@@ -136,18 +137,12 @@ impl Registry {
         let committed = self
             .commit_new_version(&rules, version_record, &mut existing, &mut versions)
             .await;
-        match (committed, &stored) {
-            (Ok(()), StoredCrate::Created { .. }) => {}
-            (Ok(()), StoredCrate::Reused) => self.ensure_committed_crate_file(&file).await?,
-            // Only a definite refusal proves the version is not committed;
-            // after a backend error the commit may have gone through.
-            (Err(err @ RegistryError::Store(StoreError::Backend(_))), _) => return Err(err),
-            (Err(err), StoredCrate::Created { etag }) => {
+        if let Err(err) = committed {
+            if let StoredCrate::Created { etag } = &stored {
                 self.discard_uncommitted_crate_file(&file, &canonical, etag)
                     .await;
-                return Err(err);
             }
-            (Err(err), StoredCrate::Reused) => return Err(err),
+            return Err(err);
         }
         tracing::info!(repo, name = %name, version = %version, user = %who.login(), "published");
 

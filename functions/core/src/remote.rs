@@ -32,6 +32,10 @@ pub struct CachedFile {
     pub meta: ObjectMeta,
     /// Why the copy may be out of date, when the upstream could not be asked.
     pub stale: Option<String>,
+    /// From a private repository (for a virtual repository: the member it
+    /// came from): it must stay out of shared caches and off the static
+    /// read path.
+    pub private: bool,
 }
 
 /// Where a remote repository's upstream is and how to reach it.
@@ -68,6 +72,7 @@ impl Registry {
             body,
             meta,
             stale: None,
+            private: false,
         }))
     }
 
@@ -123,6 +128,7 @@ impl Registry {
                 body,
                 meta,
                 stale: None,
+                private: false,
             }));
         }
         let _flight = self.single_flight(&key).await;
@@ -135,6 +141,7 @@ impl Registry {
                 body: body.clone(),
                 meta: meta.clone(),
                 stale: None,
+                private: false,
             }));
         }
         let etag = cached
@@ -167,6 +174,7 @@ impl Registry {
                     body,
                     meta,
                     stale: Some(format!("the upstream could not be reached ({e})")),
+                    private: false,
                 }));
             }
             (Err(e), None) => return Err(e.into()),
@@ -191,6 +199,7 @@ impl Registry {
             body,
             meta,
             stale: None,
+            private: false,
         }))
     }
 
@@ -213,7 +222,9 @@ impl Registry {
         let Some(line) = String::from_utf8_lossy(&index.body)
             .lines()
             .filter_map(|l| serde_json::from_str::<IndexLine>(l).ok())
-            .find(|l| l.vers == version)
+            // Cargo asks with the index line's own spelling; any other
+            // spelling would store (and fetch) one more copy.
+            .find(|l| l.vers == version && l.name == name.as_str())
         else {
             return Ok(None);
         };
@@ -267,6 +278,7 @@ impl Registry {
             body,
             meta,
             stale: None,
+            private: false,
         }))
     }
 

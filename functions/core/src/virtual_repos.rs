@@ -60,7 +60,8 @@ impl Registry {
         name: &CrateName,
     ) -> Result<Option<(Repository, CachedFile)>, RegistryError> {
         for member in self.members(repo).await? {
-            if let Some(file) = self.member_index_file(&member, name).await? {
+            if let Some(mut file) = self.member_index_file(&member, name).await? {
+                file.private = !member.anonymous_read;
                 return Ok(self
                     .may_read_member(caller, &member, name)
                     .then_some((member, file)));
@@ -95,13 +96,17 @@ impl Registry {
         let Some((member, _)) = self.serving_member(caller, repo, name).await? else {
             return Ok(None);
         };
-        match member.kind {
-            RepoKind::Remote => self.remote_crate_file(&member, name, version).await,
+        let file = match member.kind {
+            RepoKind::Remote => self.remote_crate_file(&member, name, version).await?,
             _ => {
                 self.stored_file(crate_file_key(&member.name, name.as_str(), version))
-                    .await
+                    .await?
             }
-        }
+        };
+        Ok(file.map(|file| CachedFile {
+            private: !member.anonymous_read,
+            ..file
+        }))
     }
 
     /// Where writes addressed to `repo` land: itself if local, a virtual

@@ -65,16 +65,22 @@ pub(crate) async fn serve(
             }
         }
     };
-    let private = !repository.anonymous_read;
     Some(match found {
         // On AWS a public crate is then read from the static host (S3 or
         // CloudFront), not through a Lambda response.
         Ok(Some(file))
-            if state.static_root.is_none() && !private && file.key.contains("/crates/") =>
+            if state.static_root.is_none()
+                && !file.private
+                && repository.anonymous_read
+                && file.key.contains("/crates/") =>
         {
             static_redirect(state, &file.key)
         }
-        Ok(Some(file)) => respond(key, file, headers, private),
+        // Private if the repository or the member it came from is.
+        Ok(Some(file)) => {
+            let private = file.private || !repository.anonymous_read;
+            respond(key, file, headers, private)
+        }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e @ RegistryError::Upstream(_)) => {
             tracing::warn!(repo = %repository.name, key, error = %e, "upstream failed and nothing is cached");

@@ -15,6 +15,10 @@ pub fn init() {
             let text = escape_controls(&format!("{value:?}"));
             match field.name() {
                 "message" => write!(writer, "{text}"),
+                // Quoted when it could pass for more fields (`a=b c=d`).
+                name if text.contains([' ', '=']) && !text.starts_with('"') => {
+                    write!(writer, "{name}={text:?}")
+                }
                 name => write!(writer, "{name}={text}"),
             }
         },
@@ -31,12 +35,17 @@ pub fn init() {
         .init();
 }
 
-/// `text` with every control character (newline, carriage return, escape…)
-/// written as a Rust escape.
+/// `text` with every control character (newline, carriage return, escape…),
+/// line or paragraph separator and bidirectional override written as a
+/// Rust escape.
 fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() {
+        let invisible = matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        );
+        if c.is_control() || invisible {
             let _ = write!(out, "{}", c.escape_default());
         } else {
             out.push(c);
@@ -57,5 +66,9 @@ mod tests {
         assert!(!escaped.contains(['\n', '\r', '\x1b']), "{escaped}");
         assert!(escaped.starts_with("main\\n2026"), "{escaped}");
         assert_eq!(escape_controls("plain é text"), "plain é text");
+        assert_eq!(
+            escape_controls("a\u{2028}b\u{202e}c"),
+            "a\\u{2028}b\\u{202e}c"
+        );
     }
 }

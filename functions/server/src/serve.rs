@@ -81,6 +81,11 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// the file descriptors a process gets, so half-open connections cannot
 /// starve the data directory of them.
 const MAX_CONNECTIONS: usize = 1024;
+/// The longest a connection is served: a 10 MiB crate at 100 KB/s, with
+/// room. A client that stops reading a response cannot hold a slot longer.
+const MAX_CONNECTION_TIME: Duration = Duration::from_secs(300);
+/// How long requests in flight may finish after Ctrl-C or SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Accepts HTTP/1.1 connections until Ctrl-C or SIGTERM, then lets the
 /// requests in flight finish.
@@ -118,11 +123,16 @@ async fn serve_connections(listener: TcpListener, app: App) {
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             // Errors here are the client's (a reset, a timeout): nothing to report.
-            let _ = connection.await;
+            let _ = tokio::time::timeout(MAX_CONNECTION_TIME, connection).await;
             drop(slot);
         });
     }
-    graceful.shutdown().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish requests in flight, exit.
