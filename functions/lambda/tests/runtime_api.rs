@@ -834,7 +834,8 @@ async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch()
         "/main/index/3/f/foo",
         "/main/index/ba/zz/bazz",
         "/main/ui/crates/foo.json",
-        "/other/index/config.json",
+        // A changed config.json (visibility, URLs) drops the whole repository.
+        "/other/*",
     ];
     assert_eq!(answer["invalidated"], json!(expected), "{answer}");
 

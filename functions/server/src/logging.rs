@@ -16,7 +16,7 @@ pub fn init() {
             match field.name() {
                 "message" => write!(writer, "{text}"),
                 // Quoted when it could pass for more fields (`a=b c=d`).
-                name if text.contains([' ', '=']) && !text.starts_with('"') => {
+                name if text.contains('=') => {
                     write!(writer, "{name}={text:?}")
                 }
                 name => write!(writer, "{name}={text}"),
