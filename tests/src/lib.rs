@@ -451,6 +451,17 @@ pub fn publish(cargo: &Cargo, name: &str, version: &str, manifest_tail: &str) {
     cargo.ok(project.path(), &PUBLISH);
 }
 
+/// A minimal `.crate` for `name` `version`, built in memory; `marker` is
+/// its `src/lib.rs`, so two markers make two different files of one version.
+pub fn crate_bytes(name: &str, version: &str, marker: &str) -> Vec<u8> {
+    let manifest =
+        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    crateyard_tarball::TarballBuilder::new(&format!("{name}-{version}"))
+        .file("Cargo.toml", manifest.as_bytes())
+        .file("src/lib.rs", marker.as_bytes())
+        .build()
+}
+
 /// The parsed lines of a crate's index file, fetched over HTTP.
 pub fn index_lines(server: &Server, path: &str) -> Vec<serde_json::Value> {
     let res = server.get(&format!("main/index/{path}"));

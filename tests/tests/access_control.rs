@@ -2,8 +2,9 @@
 //! private repository, with the exact status and, on a denial, proof that
 //! nothing changed; then the real cargo against a private repository.
 
-use crateyard_e2e::{Cargo, Project, REGISTRY, Server, error_detail, publish, publish_body};
-use crateyard_tarball::TarballBuilder;
+use crateyard_e2e::{
+    Cargo, Project, REGISTRY, Server, crate_bytes, error_detail, publish, publish_body,
+};
 use serde_json::{Value, json};
 use std::io::Write;
 
@@ -95,18 +96,9 @@ const EXPECTED: [(&str, [u16; 13]); 12] = [
     ),
 ];
 
-fn crate_file(name: &str, version: &str) -> Vec<u8> {
-    let manifest =
-        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
-    TarballBuilder::new(&format!("{name}-{version}"))
-        .file("Cargo.toml", manifest.as_bytes())
-        .file("src/lib.rs", b"")
-        .build()
-}
-
 fn publish_frame(name: &str, version: &str) -> Vec<u8> {
     let metadata = json!({ "name": name, "vers": version, "deps": [], "features": {} });
-    publish_body(&metadata, &crate_file(name, version))
+    publish_body(&metadata, &crate_bytes(name, version, ""))
 }
 
 /// A server with repository `vault` (private; any signed-in user may read
@@ -285,7 +277,7 @@ impl World {
                     "PUT",
                     &format!("crates/held/held-{version}.crate"),
                     auth,
-                    crate_file("held", &version),
+                    crate_bytes("held", &version, ""),
                 )
             }
             Reindex => self.request("POST", "api/v1/reindex", auth, vec![]),

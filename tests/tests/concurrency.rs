@@ -6,23 +6,13 @@
 //! version a publisher was told is published downloads byte for byte as
 //! published, whatever raced with it.
 
-use crateyard_e2e::{Server, index_lines};
+use crateyard_e2e::{Server, crate_bytes, index_lines};
 use crateyard_index::index_file_path;
-use crateyard_tarball::TarballBuilder;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Barrier;
 
 const WRITERS: usize = 12;
-
-fn crate_bytes(name: &str, version: &str, marker: &str) -> Vec<u8> {
-    let manifest =
-        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
-    TarballBuilder::new(&format!("{name}-{version}"))
-        .file("Cargo.toml", manifest.as_bytes())
-        .file("src/lib.rs", marker.as_bytes())
-        .build()
-}
 
 fn upload(url: &str, token: &str, name: &str, version: &str, body: Vec<u8>) -> u16 {
     reqwest::blocking::Client::builder()

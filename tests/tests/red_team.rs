@@ -2,7 +2,7 @@
 //! failed before its fix. (The data-loss race is in `concurrency.rs`, the
 //! virtual-repository leaks in `virtual_access.rs`.)
 
-use crateyard_e2e::{Server, error_detail};
+use crateyard_e2e::{Server, crate_bytes, error_detail};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -176,13 +176,6 @@ fn removing_someone_who_is_not_an_owner_is_refused() {
     let server = Server::start();
     let ann = server.token_with(&["--user", "ann"]);
     server.admin_ok(&["user", "set", "bob"]);
-    let crate_bytes = crateyard_tarball::TarballBuilder::new("owned-1.0.0")
-        .file(
-            "Cargo.toml",
-            b"[package]\nname = \"owned\"\nversion = \"1.0.0\"\nedition = \"2021\"\n",
-        )
-        .file("src/lib.rs", b"")
-        .build();
     let res = server
         .http()
         .put(format!(
@@ -190,7 +183,7 @@ fn removing_someone_who_is_not_an_owner_is_refused() {
             server.url
         ))
         .header("Authorization", &ann)
-        .body(crate_bytes)
+        .body(crate_bytes("owned", "1.0.0", ""))
         .send()
         .unwrap();
     assert_eq!(res.status(), 201);

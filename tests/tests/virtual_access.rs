@@ -4,17 +4,7 @@
 //! a public virtual repository serving a private member's index, crates,
 //! search hits and owners to anyone.
 
-use crateyard_e2e::Server;
-use crateyard_tarball::TarballBuilder;
-
-fn crate_bytes(name: &str, version: &str) -> Vec<u8> {
-    let manifest =
-        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
-    TarballBuilder::new(&format!("{name}-{version}"))
-        .file("Cargo.toml", manifest.as_bytes())
-        .file("src/lib.rs", b"")
-        .build()
-}
+use crateyard_e2e::{Server, crate_bytes};
 
 struct World {
     server: Server,
@@ -53,7 +43,7 @@ impl World {
                     server.url
                 ))
                 .header("Authorization", token)
-                .body(crate_bytes(name, "1.0.0"))
+                .body(crate_bytes(name, "1.0.0", ""))
                 .send()
                 .unwrap();
             assert_eq!(res.status(), 201, "{name}: {}", res.text().unwrap());

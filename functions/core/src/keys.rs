@@ -18,13 +18,20 @@ pub fn parse_index_path(path: &str) -> Option<CrateName> {
 /// layout gives them.
 pub fn parse_crate_file(name: &str, file_name: &str) -> Option<(CrateName, String)> {
     let name = CrateName::new(name).ok()?;
-    let version = file_name
-        .strip_prefix(name.as_str())?
-        .strip_prefix('-')?
-        .strip_suffix(".crate")?;
+    let version = version_in_file_name(name.as_str(), file_name)?;
     parse_version(version)
         .is_ok()
         .then(|| (name, version.to_string()))
+}
+
+/// `{name}-{version}.crate` → `version` (not checked; empty is `None`):
+/// the inverse of [`crate_file_name`].
+pub(crate) fn version_in_file_name<'f>(name: &str, file_name: &'f str) -> Option<&'f str> {
+    file_name
+        .strip_prefix(name)?
+        .strip_prefix('-')?
+        .strip_suffix(".crate")
+        .filter(|v| !v.is_empty())
 }
 
 pub fn index_config_key(repo: &str) -> String {

@@ -133,7 +133,7 @@ impl Registry {
 
     /// Whether `caller` may read anything in `repo` (unlogged: this builds
     /// listings, it grants nothing).
-    fn may_read(&self, caller: Option<&Principal>, repo: &Repository) -> bool {
+    pub(crate) fn may_read(&self, caller: Option<&Principal>, repo: &Repository) -> bool {
         decide(caller, repo, Permission::Read, None).is_ok()
     }
 

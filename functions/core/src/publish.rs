@@ -5,7 +5,7 @@
 use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
 use crate::crate_files::{CrateFile, StoredCrate};
-use crate::keys::crate_file_key;
+use crate::keys::{crate_file_key, version_in_file_name};
 use crate::pages::RecentPublish;
 use crate::registry::PRIVATE_READS;
 use crate::retry::Retries;
@@ -357,11 +357,7 @@ pub(crate) fn max_version<'a>(lines: impl Iterator<Item = &'a IndexLine> + Clone
 
 /// `{name}-{version}.crate` (already percent-decoded) → `version`.
 fn version_from_file_name(name: &str, file_name: &str) -> Result<String, RegistryError> {
-    file_name
-        .strip_prefix(name)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .and_then(|rest| rest.strip_suffix(".crate"))
-        .filter(|v| !v.is_empty())
+    version_in_file_name(name, file_name)
         .map(str::to_string)
         .ok_or_else(|| {
             RegistryError::BadRequest(format!(

@@ -144,7 +144,7 @@ impl Registry {
         let mut hits: Vec<SearchHit> = Vec::new();
         for member in self.members(repo).await? {
             // Listings grant nothing, so they are decided unlogged.
-            if decide(caller, &member, Permission::Read, None).is_err() {
+            if !self.may_read(caller, &member) {
                 continue;
             }
             let found = match member.kind {
