@@ -14,15 +14,23 @@ pub const REGISTRY: &str = "cy";
 /// Where [`Server::start_logged`] keeps the server's log, in its data directory.
 const LOG_FILE: &str = "server.log";
 
+pub mod edge;
+
 /// The `crateyard` binary of this build (`cargo test` builds it for the
 /// server crate's own integration tests).
 pub fn crateyard_bin() -> PathBuf {
+    built_binary("crateyard")
+}
+
+/// A binary of this build, by name: `crateyard`, or a Lambda function's
+/// (`api`, `setup`…; `cargo test` builds them for their crates' own tests).
+pub fn built_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");
     let dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("tests run from target/<profile>/deps");
-    let bin = dir.join("crateyard");
+    let bin = dir.join(name);
     let built = std::fs::metadata(&bin)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| {
@@ -36,7 +44,7 @@ pub fn crateyard_bin() -> PathBuf {
     let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
     if let Some(newer) = newest_source(&sources).filter(|(at, _)| *at > built) {
         panic!(
-            "{} is older than {}: run `cargo build -p crateyard_server` (or `cargo test --workspace`)",
+            "{} is older than {}: run `cargo build --workspace` (or `cargo test --workspace`)",
             bin.display(),
             newer.1.display()
         );

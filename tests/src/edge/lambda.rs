@@ -1,0 +1,245 @@
+//! A Lambda function as the Lambda service runs it: the real binary, polling
+//! a Runtime API emulator on 127.0.0.1 for its events, one invocation at a
+//! time, as one execution environment does.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Mutex, mpsc};
+
+/// The invoke payload limit, for the event as sent (synchronous invocation).
+pub const MAX_EVENT_BYTES: usize = 6_291_456;
+
+#[derive(Clone)]
+struct RuntimeApi {
+    events: Arc<Mutex<mpsc::Receiver<Value>>>,
+    results: mpsc::Sender<Result<Value, String>>,
+    next_id: Arc<AtomicU64>,
+    arn: String,
+}
+
+async fn next(State(api): State<RuntimeApi>) -> (HeaderMap, Json<Value>) {
+    let event = api.events.lock().await.recv().await.unwrap_or(Value::Null);
+    let id = api.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 300_000;
+    let mut headers = HeaderMap::new();
+    headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        api.arn.parse().unwrap(),
+    );
+    (headers, Json(event))
+}
+
+async fn response(
+    State(api): State<RuntimeApi>,
+    Path(_id): Path<String>,
+    body: String,
+) -> &'static str {
+    let parsed = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"));
+    let _ = api.results.send(parsed).await;
+    "{}"
+}
+
+async fn error(State(api): State<RuntimeApi>, body: String) -> &'static str {
+    let _ = api.results.send(Err(body)).await;
+    "{}"
+}
+
+/// A function: started on its first invocation (a cold start), and again
+/// after its process ended (a failed init, a crash), as Lambda does.
+pub struct Function {
+    name: String,
+    binary: PathBuf,
+    env: BTreeMap<String, String>,
+    environment: Mutex<Option<Environment>>,
+    invocations: AtomicU64,
+}
+
+/// One execution environment: the process and its Runtime API.
+struct Environment {
+    child: Child,
+    events: mpsc::Sender<Value>,
+    results: mpsc::Receiver<Result<Value, String>>,
+}
+
+impl Environment {
+    async fn start(name: &str, binary: &std::path::Path, env: &BTreeMap<String, String>) -> Self {
+        let (event_tx, event_rx) = mpsc::channel(1);
+        let (result_tx, result_rx) = mpsc::channel(1);
+        let api = RuntimeApi {
+            events: Arc::new(Mutex::new(event_rx)),
+            results: result_tx,
+            next_id: Arc::default(),
+            arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+        };
+        let app = axum::Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(error))
+            .with_state(api);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let runtime_api = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "edge")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .envs(env)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", binary.display()));
+        Self {
+            child,
+            events: event_tx,
+            results: result_rx,
+        }
+    }
+
+    fn ended(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Function {
+    pub fn new(name: &str, binary: PathBuf, env: BTreeMap<String, String>) -> Self {
+        Self {
+            name: name.into(),
+            binary,
+            env,
+            environment: Mutex::new(None),
+            invocations: AtomicU64::new(0),
+        }
+    }
+
+    /// One synchronous invocation: the function's result, or its error.
+    pub async fn invoke(&self, event: Value) -> Result<Value, String> {
+        let mut slot = self.environment.lock().await;
+        if slot.as_mut().is_none_or(Environment::ended) {
+            *slot = Some(Environment::start(&self.name, &self.binary, &self.env).await);
+        }
+        let environment = slot.as_mut().unwrap();
+        self.invocations.fetch_add(1, Ordering::Relaxed);
+        let outcome = async {
+            environment
+                .events
+                .send(event)
+                .await
+                .map_err(|_| "the runtime stopped".to_string())?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            loop {
+                let tick = tokio::time::sleep(Duration::from_millis(50));
+                tokio::select! {
+                    result = environment.results.recv() => {
+                        return result.unwrap_or_else(|| Err("the runtime stopped".into()));
+                    }
+                    _ = tick => {
+                        if environment.ended() {
+                            return Err("the process ended (Runtime.ExitError)".into());
+                        }
+                        if tokio::time::Instant::now() > deadline {
+                            return Err("timed out".into());
+                        }
+                    }
+                }
+            }
+        }
+        .await;
+        if outcome.is_err() && environment.ended() {
+            // The next invocation starts a new environment.
+            *slot = None;
+        }
+        outcome.map_err(|e| format!("{}: {e}", self.name))
+    }
+
+    /// How many times it was invoked.
+    pub fn invocations(&self) -> u64 {
+        self.invocations.load(Ordering::Relaxed)
+    }
+}
+
+/// A function URL's event for a request (payload format 2.0): headers
+/// lowercase, the body base64-encoded.
+pub fn function_url_event(
+    domain: &str,
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    headers: &BTreeMap<String, String>,
+    body: &[u8],
+) -> Value {
+    use base64::Engine;
+    let mut event_headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .filter(|(name, _)| name.as_str() != "cookie")
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    event_headers.insert("host".into(), Value::String(domain.into()));
+    let cookies: Vec<&str> = headers
+        .get("cookie")
+        .map(|c| c.split("; ").collect())
+        .unwrap_or_default();
+    let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": event_headers,
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "edge", "domainName": domain,
+            "domainPrefix": domain.split('.').next().unwrap_or_default(),
+            "http": { "method": method, "path": raw_path, "protocol": "HTTP/1.1",
+                      "sourceIp": "127.0.0.1", "userAgent": user_agent },
+            "requestId": "edge", "routeKey": "$default", "stage": "$default",
+            "time": "01/Dec/2026:00:00:00 +0000", "timeEpoch": 1_796_083_200_000u64
+        },
+        "isBase64Encoded": false,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !body.is_empty() {
+        event["body"] = base64::engine::general_purpose::STANDARD
+            .encode(body)
+            .into();
+        event["isBase64Encoded"] = true.into();
+    }
+    event
+}

@@ -1,0 +1,341 @@
+//! The deployed stack end to end, through its CloudFront edge only
+//! (`crateyard_e2e::edge`: template.yaml's distribution, bucket policy,
+//! functions and event wiring, on moto_server and the real Lambda
+//! binaries). Cargo, curl and reqwest talk to the distribution's URL and
+//! nothing else, as a user's would.
+
+use crateyard_e2e::edge::Edge;
+use crateyard_e2e::{Cargo, PUBLISH, Project, REGISTRY, crate_bytes, error_detail, publish};
+
+/// A consumer crate depending on `dependency` (`version` requirement).
+fn consumer(dependency: &str, version: &str) -> Project {
+    let app = Project::new(
+        "app",
+        "0.1.0",
+        &format!(
+            "[dependencies]\n{dependency} = {{ version = \"{version}\", registry = \"{REGISTRY}\" }}\n"
+        ),
+    );
+    app.write(
+        "src/lib.rs",
+        &format!(
+            "pub fn f() -> &'static str {{ {}::{}() }}\n",
+            dependency.replace('-', "_"),
+            dependency.replace('-', "_")
+        ),
+    );
+    app
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn one_deploy_serves_cargo_and_a_public_build_never_runs_the_api() {
+    let edge = Edge::deploy();
+    // The stack initialised itself: repository main, its config.json at the
+    // distribution's URL, the web UI.
+    let config: serde_json::Value = http()
+        .get(format!("{}/main/index/config.json", edge.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        config["dl"],
+        format!(
+            "{}/main/crates/{{crate}}/{{crate}}-{{version}}.crate",
+            edge.url
+        )
+    );
+    assert_eq!(config["api"], format!("{}/main", edge.url));
+
+    let token = edge.token("alice");
+    let cargo = Cargo::with_index(&edge.index_url("main"), Some(&token));
+    publish(&cargo, "edgy", "1.0.0", "");
+    publish(&cargo, "edgy", "1.1.0", "");
+    let project = Project::new("edgy", "1.1.0", "");
+    edge.admin_ok(&["user", "set", "bob"]);
+    let owners = cargo.ok(
+        project.path(),
+        &["owner", "--registry", REGISTRY, "--add", "bob"],
+    );
+    assert!(owners.contains("bob"), "{owners}");
+    let listed = cargo.ok(project.path(), &["owner", "--registry", REGISTRY, "--list"]);
+    assert!(
+        listed.contains("alice") && listed.contains("bob"),
+        "{listed}"
+    );
+    let found = cargo.ok(project.path(), &["search", "--registry", REGISTRY, "edgy"]);
+    assert!(found.contains("edgy = \"1.1.0\""), "{found}");
+    cargo.ok(
+        project.path(),
+        &["yank", "--registry", REGISTRY, "--version", "1.1.0"],
+    );
+    edge.settle();
+
+    // A consumer without a token: index and crates come from S3 through
+    // the edge; the API is never asked.
+    let before = edge.counts();
+    let reader = Cargo::with_index(&edge.index_url("main"), None);
+    let app = consumer("edgy", "1");
+    let built = reader.ok(app.path(), &["build"]);
+    assert!(
+        built.contains("Compiling edgy v1.0.0"),
+        "the yanked 1.1.0 is not chosen: {built}"
+    );
+    let after = edge.counts();
+    assert_eq!(
+        after.api, before.api,
+        "a public build made requests to the API origin"
+    );
+    assert!(after.bucket > before.bucket, "{before:?} → {after:?}");
+
+    // Unyank: the invalidation reaches the edge, and the next build sees it.
+    cargo.ok(
+        project.path(),
+        &[
+            "yank",
+            "--registry",
+            REGISTRY,
+            "--undo",
+            "--version",
+            "1.1.0",
+        ],
+    );
+    edge.settle();
+    std::fs::remove_file(app.path().join("Cargo.lock")).unwrap();
+    let before = edge.counts();
+    let rebuilt = reader.ok(app.path(), &["build"]);
+    assert!(rebuilt.contains("Compiling edgy v1.1.0"), "{rebuilt}");
+    assert_eq!(edge.counts().api, before.api);
+}
+
+#[test]
+fn direct_uploads_the_root_and_the_function_url() {
+    let edge = Edge::deploy();
+    let token = edge.token("carol");
+    let body = crate_bytes("putty", "0.1.0+build.1", "pub fn putty() {}");
+    let path = format!("{}/main/crates/putty/putty-0.1.0+build.1.crate", edge.url);
+    // curl, as the README shows it.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &body).unwrap();
+    let curl = std::process::Command::new("curl")
+        .args(["-sS", "-X", "PUT", "-w", "\n%{http_code}", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg("--data-binary")
+        .arg(format!("@{}", file.path().display()))
+        .arg(&path)
+        .output()
+        .expect("curl runs");
+    let out = String::from_utf8_lossy(&curl.stdout);
+    assert!(out.trim_end().ends_with("201"), "curl -X PUT: {out}");
+    edge.settle();
+    let download = http().get(&path).send().unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().unwrap().as_ref(), body.as_slice());
+
+    // Without a token the upload is refused, in cargo's error shape.
+    let refused = http()
+        .put(path.replace("0.1.0+build.1", "0.2.0"))
+        .body(body.clone())
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // The root is the web UI, never a listing of the bucket.
+    let root = http().get(format!("{}/", edge.url)).send().unwrap();
+    assert_eq!(root.status(), 302);
+    assert_eq!(root.headers()["location"], "/ui/");
+    let ui = http().get(format!("{}/ui/", edge.url)).send().unwrap();
+    assert_eq!(ui.status(), 200);
+    let html = ui.text().unwrap();
+    assert!(
+        html.contains("<html") && !html.contains("ListBucketResult"),
+        "{html}"
+    );
+    for probe in [
+        "/.uploads/",
+        "/main/crates/",
+        "/main/index/",
+        "/?list-type=2",
+    ] {
+        let got = http().get(format!("{}{probe}", edge.url)).send().unwrap();
+        let status = got.status();
+        let text = got.text().unwrap();
+        assert!(
+            !text.contains("ListBucketResult"),
+            "{probe}: {status} {text}"
+        );
+        assert!(
+            status != 200 || text.contains("<html"),
+            "{probe}: {status} {text}"
+        );
+    }
+
+    // The function URL itself refuses what did not come through CloudFront.
+    let (status, answer) =
+        edge.call_function_url("GET", "/api/v1/me", &[("authorization", &token)]);
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        error_detail(&answer).contains("only through its public URL"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn private_repositories_need_a_token_and_turning_private_reaches_the_edge() {
+    let edge = Edge::deploy();
+    edge.admin_ok(&["user", "set", "root", "--admin", "true"]);
+    let token = edge.token("root");
+    let cargo = Cargo::with_index(&edge.index_url("main"), Some(&token));
+    publish(&cargo, "secretive", "1.0.0", "");
+    edge.settle();
+    let download = format!("{}/main/crates/secretive/secretive-1.0.0.crate", edge.url);
+    // Public: read anonymously, twice (the second from the edge's cache).
+    for _ in 0..2 {
+        assert_eq!(http().get(&download).send().unwrap().status(), 200);
+    }
+    let hits = edge.counts().cache_hits;
+    assert!(hits >= 1, "the download is cached at the edge");
+
+    // Turned private through the API: the next anonymous read is refused,
+    // not served from the edge's cache.
+    let turned = http()
+        .put(format!("{}/api/v1/repos/main", edge.url))
+        .header("authorization", &token)
+        .json(&serde_json::json!({ "anonymous_read": false }))
+        .send()
+        .unwrap();
+    assert_eq!(turned.status(), 200, "{}", turned.text().unwrap());
+    edge.settle();
+    for path in [
+        "main/crates/secretive/secretive-1.0.0.crate",
+        "main/index/config.json",
+        "main/index/se/cr/secretive",
+    ] {
+        let anonymous = http().get(format!("{}/{path}", edge.url)).send().unwrap();
+        assert_eq!(
+            anonymous.status(),
+            403,
+            "{path}: S3's bucket policy refuses tagged objects"
+        );
+    }
+    // Its reads go through the API, which checks tokens.
+    let private_index = format!("sparse+{}/main/api/private/index/", edge.url);
+    let config = http()
+        .get(format!("{}/main/api/private/index/config.json", edge.url))
+        .send()
+        .unwrap();
+    assert_eq!(config.status(), 401);
+    assert!(config.headers().contains_key("www-authenticate"));
+    let config = http()
+        .get(format!("{}/main/api/private/index/config.json", edge.url))
+        .header("authorization", &token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(config.contains("\"auth-required\": true"), "{config}");
+
+    // Cargo with a token builds from it; without one it is told to log in.
+    let cargo = Cargo::with_index(&private_index, Some(&token));
+    let app = consumer("secretive", "1");
+    let built = cargo.ok(app.path(), &["build"]);
+    assert!(built.contains("Compiling secretive v1.0.0"), "{built}");
+    let anonymous_cargo = Cargo::with_index(&private_index, None);
+    let app = consumer("secretive", "1");
+    let (ok, _, stderr) = anonymous_cargo.run(app.path(), &["build"]);
+    assert!(
+        !ok && stderr.contains("cargo login --registry cy"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_crate_over_the_invoke_ceiling_is_told_of_the_large_upload_path_which_works() {
+    let edge = Edge::deploy();
+    let token = edge.token("dave");
+    let cargo = Cargo::with_index(&edge.index_url("main"), Some(&token));
+    // 5 MB that gzip cannot shrink.
+    let project = Project::new("hefty", "1.0.0", "");
+    let mut noise = Vec::with_capacity(5_000_000);
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    while noise.len() < 5_000_000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        noise.extend_from_slice(&state.to_le_bytes());
+    }
+    std::fs::write(project.path().join("noise.bin"), &noise).unwrap();
+    let (ok, stdout, stderr) = cargo.run(project.path(), &PUBLISH);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("/api/v1/uploads"),
+        "cargo prints the large-upload path: {stderr}"
+    );
+    assert_eq!(edge.invocations("IndexerFunction"), 0);
+
+    // The large-upload path: a presigned URL, a PUT straight to S3, the
+    // indexer ingests it.
+    cargo.ok(project.path(), &["package", "--no-verify", "--allow-dirty"]);
+    let packaged = project.path().join("target/package/hefty-1.0.0.crate");
+    let crate_file = std::fs::read(packaged).unwrap();
+    assert!(crate_file.len() > 4_500_000, "{}", crate_file.len());
+    let created: serde_json::Value = http()
+        .post(format!("{}/main/api/v1/uploads", edge.url))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&serde_json::json!({ "name": "hefty", "version": "1.0.0" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let put = http()
+        .put(created["url"].as_str().expect("a presigned URL"))
+        .body(crate_file.clone())
+        .send()
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().unwrap());
+    edge.settle();
+    assert_eq!(edge.invocations("IndexerFunction"), 1);
+    let status: serde_json::Value = http()
+        .get(format!(
+            "{}/main/api/v1/uploads/{}",
+            edge.url,
+            created["id"].as_str().unwrap()
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(status["status"], "published", "{status}");
+    let download = http()
+        .get(format!("{}/main/crates/hefty/hefty-1.0.0.crate", edge.url))
+        .send()
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().unwrap().len(), crate_file.len());
+}
+
+#[test]
+fn the_custom_resource_answers_every_event_cloudformation_sends() {
+    let edge = Edge::deploy();
+    let config_url = format!("{}/main/index/config.json", edge.url);
+    let before = http().get(&config_url).send().unwrap().text().unwrap();
+    let update = edge.custom_resource("Update");
+    assert_eq!(update["Status"], "SUCCESS", "{update}");
+    edge.settle();
+    assert_eq!(
+        http().get(&config_url).send().unwrap().text().unwrap(),
+        before
+    );
+    let delete = edge.custom_resource("Delete");
+    assert_eq!(delete["Status"], "SUCCESS", "{delete}");
+    // The bucket and table are retained, and so is the registry.
+    assert_eq!(http().get(&config_url).send().unwrap().status(), 200);
+}
