@@ -213,16 +213,28 @@ fn private_repositories_need_a_token_and_turning_private_reaches_the_edge() {
         .unwrap();
     assert_eq!(turned.status(), 200, "{}", turned.text().unwrap());
     edge.settle();
-    for path in [
-        "main/crates/secretive/secretive-1.0.0.crate",
-        "main/index/config.json",
-        "main/index/se/cr/secretive",
+    // Every object of the repository (index, crates, the UI's data) is
+    // tagged private, which the bucket policy refuses to CloudFront.
+    let keys = edge.keys("main/");
+    for kind in [
+        "main/index/",
+        "main/crates/",
+        "main/ui/crates/",
+        "main/ui/readmes/",
+        "main/ui/recent.json",
     ] {
+        assert!(
+            keys.iter().any(|k| k.starts_with(kind)),
+            "no {kind} in {keys:?}"
+        );
+    }
+    for key in &keys {
+        let path = key.replace('+', "%2B");
         let anonymous = http().get(format!("{}/{path}", edge.url)).send().unwrap();
         assert_eq!(
             anonymous.status(),
             403,
-            "{path}: S3's bucket policy refuses tagged objects"
+            "{key}: S3's bucket policy refuses tagged objects"
         );
     }
     // Its reads go through the API, which checks tokens.

@@ -51,6 +51,10 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
     go(pattern.as_bytes(), text.as_bytes())
 }
 
+/// A SigV4 `Authorization` header: moto refuses unsigned requests to a
+/// private bucket, and checks that a request is signed, not the signature.
+const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+
 /// Headers of the viewer's connection, not of its request.
 const CONNECTION_HEADERS: [&str; 5] = [
     "connection",
@@ -371,6 +375,27 @@ impl Edge {
         self.admin_ok(&["token", "create", "--user", user])
     }
 
+    /// Every object key in the bucket under `prefix` (the S3 API on moto).
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let listing = reqwest::blocking::Client::new()
+            .get(format!(
+                "{}/{}?list-type=2&prefix={prefix}",
+                self.moto, self.bucket
+            ))
+            .header("authorization", SIGNED)
+            .send()
+            .and_then(|r| r.text())
+            .expect("moto lists the bucket");
+        listing
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|k| {
+                k.split_once("</Key>")
+                    .map(|(key, _)| key.replace("&amp;", "&"))
+            })
+            .collect()
+    }
+
     /// `sparse+` index URL of a repository, at the edge.
     pub fn index_url(&self, repo: &str) -> String {
         format!("sparse+{}/{repo}/index/", self.url)
@@ -396,10 +421,7 @@ async fn create_bucket_and_table(stack: &Stack, moto: &str, bucket: &str, table:
         .post(moto)
         .header("x-amz-target", "DynamoDB_20120810.CreateTable")
         .header("content-type", "application/x-amz-json-1.0")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-        )
+        .header("authorization", SIGNED.replace("/s3/", "/dynamodb/"))
         .body(body.to_string())
         .send()
         .await
@@ -691,12 +713,7 @@ async fn s3_origin(shared: &Shared, method: &str, origin: &OriginRequest) -> Res
     );
     // Origin Access Control signs every request as CloudFront (moto checks
     // that a request is signed, not the signature).
-    let oac = |request: reqwest::RequestBuilder| {
-        request.header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=cloudfront/20261201/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
-        )
-    };
+    let oac = |request: reqwest::RequestBuilder| request.header("authorization", SIGNED);
     let head = oac(shared.http.head(&object_url)).send().await;
     let exists = head.as_ref().is_ok_and(|h| h.status().is_success());
     if exists && shared.policy.reads_tags() {
