@@ -374,14 +374,11 @@ impl MetadataStore for DynamoStore {
             {
                 Err(StoreError::Conflict(krate.canonical.clone()))
             }
-            (None, _)
-                if matches!(
-                    service,
-                    TransactWriteItemsError::TransactionInProgressException(_)
-                ) =>
-            {
-                Err(StoreError::Conflict(krate.canonical.clone()))
-            }
+            // Anything else, TransactionInProgressException included (the
+            // SDK's retry of this very transaction, whose first attempt may
+            // still commit), has an unknown outcome: not a conflict to
+            // re-read and redo, but an error the client retries, and a
+            // retried identical publish is idempotent.
             (None, _) => Err(backend(e)),
         }
     }

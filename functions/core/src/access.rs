@@ -293,7 +293,8 @@ pub fn decide(
 
 /// The rule for registry-wide administration (users, repositories, other
 /// users' tokens): a global admin, with a token that is not limited to some
-/// repositories and has the `admin` scope (or no scopes, i.e. all).
+/// repositories or crates (settings reach every crate) and has the `admin`
+/// scope (or no scopes, i.e. all).
 pub fn decide_global_admin(caller: Option<&Principal>) -> Result<(), Denial> {
     let Some(caller) = caller else {
         return Err(Denial::NoToken);
@@ -306,6 +307,11 @@ pub fn decide_global_admin(caller: Option<&Principal>) -> Result<(), Denial> {
     if !caller.token.repos.is_empty() {
         return Err(Denial::TokenRepository {
             allowed: caller.token.repos.clone(),
+        });
+    }
+    if !caller.token.crates.is_empty() {
+        return Err(Denial::TokenCrates {
+            patterns: caller.token.crates.clone(),
         });
     }
     match &caller.token.scopes {
@@ -541,6 +547,34 @@ mod tests {
         assert!(matches!(
             decide(Some(&caller), &r, Permission::PublishNew, bar),
             Err(Denial::TokenRepository { .. })
+        ));
+    }
+
+    #[test]
+    fn registry_administration_needs_a_token_without_limits() {
+        let mut admin = principal("root", &[], true);
+        assert_eq!(decide_global_admin(Some(&admin)), Ok(()));
+        admin.token.crates = vec!["foo-*".into()];
+        assert!(matches!(
+            decide_global_admin(Some(&admin)),
+            Err(Denial::TokenCrates { .. })
+        ));
+        admin.token.crates.clear();
+        admin.token.repos = vec!["main".into()];
+        assert!(matches!(
+            decide_global_admin(Some(&admin)),
+            Err(Denial::TokenRepository { .. })
+        ));
+        admin.token.repos.clear();
+        admin.token.scopes = Some(vec![Permission::Read]);
+        assert_eq!(
+            decide_global_admin(Some(&admin)),
+            Err(Denial::TokenScope(Permission::Admin))
+        );
+        let user = principal("ann", &[], false);
+        assert!(matches!(
+            decide_global_admin(Some(&user)),
+            Err(Denial::NotAdmin { .. })
         ));
     }
 

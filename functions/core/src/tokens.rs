@@ -63,17 +63,33 @@ pub fn parse_lifetime(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// When a token with this lifetime, created now, expires (epoch seconds).
+fn expiry(lifetime: Option<Duration>) -> Option<i64> {
+    lifetime.map(|l| now_unix() + l.as_secs() as i64)
+}
+
 impl Registry {
     /// Creates a token, creating its user on first use (a plain user: no
     /// admin rights, no groups).
     pub async fn create_token(&self, request: TokenRequest) -> Result<NewToken, RegistryError> {
+        let expires_at = expiry(request.lifetime);
+        self.mint_token(request, expires_at).await
+    }
+
+    /// Creates the token, expiring at `expires_at` (computed once by the
+    /// caller, so the limit checked is the limit stored).
+    async fn mint_token(
+        &self,
+        request: TokenRequest,
+        expires_at: Option<i64>,
+    ) -> Result<NewToken, RegistryError> {
         let TokenRequest {
             user,
             name,
             scopes,
             crates,
             repos,
-            lifetime,
+            lifetime: _,
         } = request;
         if !is_valid_principal_name(&user) {
             return Err(RegistryError::BadRequest(format!(
@@ -112,7 +128,7 @@ impl Registry {
             scopes,
             crates,
             repos,
-            expires_at: lifetime.map(|l| now_unix() + l.as_secs() as i64),
+            expires_at,
             ..TokenRecord::unrestricted(&hash_token(&token), &user)
         };
         self.store.create_token(&record).await?;
@@ -128,7 +144,7 @@ impl Registry {
         who: &Principal,
         request: TokenRequest,
     ) -> Result<NewToken, RegistryError> {
-        let expires_at = request.lifetime.map(|l| now_unix() + l.as_secs() as i64);
+        let expires_at = expiry(request.lifetime);
         self.authorize_token_action(
             who,
             TokenAction::Mint {
@@ -139,7 +155,7 @@ impl Registry {
                 expires_at,
             },
         )?;
-        self.create_token(request).await
+        self.mint_token(request, expires_at).await
     }
 
     /// `user`'s token records, asked for over the API by `who`.
