@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the untrusted-input parsers (publish frame, .crate checks) for a
-# bounded time per target; a crash leaves its input under artifacts/ and
+# Fuzzes the untrusted-input parsers (publish frame, .crate checks), the
+# whole HTTP router and the README renderer for a bounded time per target; a crash leaves its input under artifacts/ and
 # fails the script. Installs cargo-fuzz if missing.
 # Usage: functions/core/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #   (default 20 s each; run for hours on demand: run.sh 3600)
@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-20}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(publish_frame crate_file crate_tar)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(publish_frame crate_file crate_tar router readme)
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 # cargo-fuzz passes -Z flags; the stable toolchain accepts them this way.
@@ -21,9 +21,10 @@ FUZZ_FLAGS=(--sanitizer none --release)
 SEEDS=$(mktemp -d)
 trap 'rm -rf "$SEEDS"' EXIT
 # Real crates from crates.io as seeds: whole for crate_file, un-gzipped for crate_tar.
-mkdir -p "$SEEDS/crate_file" "$SEEDS/crate_tar" "$SEEDS/publish_frame"
+mkdir -p "$SEEDS/crate_file" "$SEEDS/crate_tar" "$SEEDS/publish_frame" "$SEEDS/router" "$SEEDS/readme"
 for f in ../../tarball/tests/data/*.crate; do
-  cp "$f" "$SEEDS/crate_file/"
+  # crate_file's selector byte 0: the seed's own name and version.
+  { printf '\0'; cat "$f"; } >"$SEEDS/crate_file/$(basename "$f")"
   gzip -dc <"$f" >"$SEEDS/crate_tar/$(basename "$f" .crate).tar"
 done
 python3 - "$SEEDS/publish_frame/minimal" <<'PY'
@@ -31,6 +32,18 @@ import struct, sys
 meta = b'{"name":"foo","vers":"1.0.0","deps":[{"name":"bar","version_req":"^1"}]}'
 open(sys.argv[1], "wb").write(struct.pack("<I", len(meta)) + meta + struct.pack("<I", 3) + b"tar")
 PY
+# router: method byte, credentials byte, path, headers, blank line, body.
+printf '\000\000/main/index/config.json\n\n' >"$SEEDS/router/index"
+printf '\001\001/main/api/v1/crates/new\ncontent-type: application/octet-stream\n\n' >"$SEEDS/router/publish"
+cat "$SEEDS/publish_frame/minimal" >>"$SEEDS/router/publish"
+printf '\000\002/main/api/v1/crates?q=foo&per_page=5\n\n' >"$SEEDS/router/search"
+printf '\001\002/api/v1/tokens\ncontent-type: application/json\n\n{"name":"x","scopes":["read"],"expires":"1d"}' >"$SEEDS/router/token"
+printf '\003\001/main/api/v1/crates/foo/1.0.0/yank\n\n' >"$SEEDS/router/yank"
+printf '\001\002/main/crates/foo/foo-1.0.0.crate\n\n' >"$SEEDS/router/upload"
+crates=(../../tarball/tests/data/*.crate)
+head -c 4000 "${crates[0]}" >>"$SEEDS/router/upload"
+# readme: README path, repository, Markdown.
+printf 'README.md\nhttps://github.com/acme/widget\n# Widget\n\n<script>x</script> [a](docs/a.md) ![i](i.png) | t |\n|---|\n' >"$SEEDS/readme/basic"
 
 cargo fuzz build "${FUZZ_FLAGS[@]}"
 for target in "${TARGETS[@]}"; do
