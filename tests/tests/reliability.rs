@@ -76,6 +76,49 @@ impl Attempt {
     }
 }
 
+impl Attempt {
+    /// Sends half of the body, then stalls: a publish certain to be in
+    /// flight when the server is killed.
+    fn put_stalling(&self, url: &str, token: &str) -> Outcome {
+        struct Stalling {
+            bytes: Vec<u8>,
+            sent: usize,
+        }
+        impl Read for Stalling {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let half = self.bytes.len() / 2;
+                if self.sent == half {
+                    std::thread::sleep(Duration::from_secs(3));
+                }
+                let end = if self.sent < half {
+                    half
+                } else {
+                    self.bytes.len()
+                };
+                let n = buf.len().min(end - self.sent);
+                buf[..n].copy_from_slice(&self.bytes[self.sent..self.sent + n]);
+                self.sent += n;
+                Ok(n)
+            }
+        }
+        let (name, version) = (&self.name, &self.version);
+        let bytes = self.bytes();
+        let len = bytes.len() as u64;
+        let sent = reqwest::blocking::Client::new()
+            .put(format!("{url}/main/crates/{name}/{name}-{version}.crate"))
+            .header("Authorization", format!("Bearer {token}"))
+            .body(reqwest::blocking::Body::sized(
+                Stalling { bytes, sent: 0 },
+                len,
+            ))
+            .send();
+        match sent {
+            Ok(res) => Outcome::Status(res.status().as_u16()),
+            Err(_) => Outcome::Transport,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Outcome {
     Status(u16),
@@ -407,11 +450,27 @@ fn acknowledged_publishes_survive_load_and_crashes() {
         let url = server.url.clone();
         let server_ref = &mut server;
         under_load(&url, &token, &ledger, &mut counters, |stop| {
-            // Kill at a different moment of the load each time, with
-            // requests in flight.
-            std::thread::sleep(Duration::from_millis(150 + 211 * (cycle % 4)));
-            stop.store(true, Ordering::Relaxed);
-            server_ref.kill();
+            // One publish is surely cut off: it stalls halfway through its body.
+            let cut = Attempt {
+                name: format!("cut-off-{cycle}"),
+                version: "1.0.0".into(),
+                publisher: PUBLISHERS,
+            };
+            let stalling = std::thread::scope(|s| {
+                let stalling = s.spawn(|| cut.put_stalling(&url, &token));
+                // Kill at a different moment of the load each time, with
+                // requests in flight.
+                std::thread::sleep(Duration::from_millis(150 + 211 * (cycle % 4)));
+                stop.store(true, Ordering::Relaxed);
+                server_ref.kill();
+                stalling.join().unwrap()
+            });
+            match stalling {
+                Outcome::Transport => ledger.unanswered.lock().unwrap().push(cut),
+                other => ledger.fail(format!(
+                    "the stalled publish {cut:?} was answered: {other:?}"
+                )),
+            }
         });
         server = server.start_beside();
     }
@@ -424,9 +483,17 @@ fn acknowledged_publishes_survive_load_and_crashes() {
     let unanswered = ledger.unanswered.lock().unwrap().clone();
     names.extend(acked.iter().chain(&unanswered).map(|a| a.name.clone()));
 
+    assert!(
+        unanswered.len() as u64 >= kills,
+        "every kill cut off at least one publish: {} for {kills} kills",
+        unanswered.len()
+    );
+
     // Right after the restarts, before any repair: acknowledged means indexed.
     assert_acknowledged_indexed(&server, &acked, &names, true);
     let hidden = assert_no_partial_files(server.data());
+    // The restarted server removed what the killed ones left mid-write.
+    assert_eq!(hidden, 0, "temporary files left behind by killed servers");
     // An unanswered publish is wholly indexed or absent (never a line whose
     // .crate is missing: checked above for every line).
     let index = served_index(&server, &names);

@@ -186,6 +186,42 @@ fn content_etag(bytes: &[u8]) -> String {
     format!("\"{}\"", &hex::encode(Sha256::digest(bytes))[..32])
 }
 
+/// The writer's pid in a temporary file's name (`.NAME.PID-N.tmp`).
+fn temp_file_writer(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, pid_and_n) = rest.rsplit_once('.')?;
+    pid_and_n.split_once('-')?.0.parse().ok()
+}
+
+/// Removes the temporary files under `objects` whose writer process is
+/// gone (killed between writing and renaming): no process can rename them
+/// any more. Files of live processes are kept. Returns how many it removed.
+/// Linux only (it asks `/proc`); elsewhere it removes nothing.
+pub fn remove_abandoned_temp_files(objects: &Path) -> usize {
+    if !Path::new("/proc/self").exists() {
+        return 0;
+    }
+    let mut removed = 0;
+    let mut pending = vec![objects.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                pending.push(path);
+            } else if let Some(pid) = temp_file_writer(&entry.file_name().to_string_lossy())
+                && !Path::new(&format!("/proc/{pid}")).exists()
+                && fs::remove_file(&path).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 fn write_atomically(path: &Path, body: &[u8]) -> Result<(), BlobError> {
     let dir = path.parent().expect("object paths have a parent");
     fs::create_dir_all(dir).map_err(io)?;
@@ -255,5 +291,28 @@ impl BlobStore for FsBlobStore {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let (this, prefix) = (self.clone(), prefix.to_string());
         blocking(move || this.list_keys(&prefix)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abandoned_temp_files_are_removed_and_live_ones_kept() {
+        assert_eq!(temp_file_writer(".foo-1.0.0.crate.123-4.tmp"), Some(123));
+        assert_eq!(temp_file_writer("foo-1.0.0.crate"), None);
+        assert_eq!(temp_file_writer(".hidden"), None);
+        let objects = tempfile::tempdir().unwrap();
+        let dir = objects.path().join("main/crates/foo");
+        fs::create_dir_all(&dir).unwrap();
+        let dead = dir.join(format!(".foo-1.0.0.crate.{}-0.tmp", u32::MAX));
+        let live = dir.join(format!(".foo-1.0.0.crate.{}-1.tmp", std::process::id()));
+        let object = dir.join("foo-1.0.0.crate");
+        for file in [&dead, &live, &object] {
+            fs::write(file, b"x").unwrap();
+        }
+        assert_eq!(remove_abandoned_temp_files(objects.path()), 1);
+        assert!(!dead.exists() && live.exists() && object.exists());
     }
 }

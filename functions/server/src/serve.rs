@@ -41,6 +41,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let main = registry.ensure_repository(DEFAULT_REPOSITORY).await?;
 
+    if let Some(objects) = &backend.static_root {
+        // A server killed mid-write leaves a temporary file no one renames.
+        let removed = crateyard_local::remove_abandoned_temp_files(objects);
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed temporary files of processes that ended mid-write"
+            );
+        }
+    }
     let state = AppState::new(registry.clone(), backend.static_root);
     let storage = match (
         &args.storage.stack,
