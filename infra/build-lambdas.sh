@@ -104,6 +104,11 @@ EOF
     fi
     mkdir -p "$out/$arch/bin"
     for fn in "${functions[@]}"; do
+        if [ -f "$target_dir/lambda/$fn" ]; then
+            # `cargo build --profile lambda` puts its binaries in the same place.
+            say "$target_dir/lambda/$fn is a file (from \`cargo build --profile lambda\`): cargo lambda writes $target_dir/lambda/$fn/bootstrap; remove $target_dir/lambda first"
+            exit 1
+        fi
         say "$arch: cargo lambda build --release $flag --bin $fn"
         start=$(date +%s)
         if ! (cd "$root" && cargo lambda build --release "$flag" --bin "$fn"); then

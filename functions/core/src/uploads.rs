@@ -112,6 +112,11 @@ impl Registry {
         self
     }
 
+    /// Whether large uploads (presigned URLs) are available here.
+    pub fn has_large_uploads(&self) -> bool {
+        self.uploads.is_some()
+    }
+
     fn upload_store(&self, repo: &str) -> Result<&dyn UploadStore, RegistryError> {
         self.uploads.as_deref().ok_or_else(|| {
             RegistryError::NotSupported(format!(

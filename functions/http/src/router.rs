@@ -22,6 +22,11 @@ pub struct AppState {
     pub static_root: Option<Arc<StaticFiles>>,
     /// Repository settings for the read path, briefly cached.
     pub repositories: Arc<RepositoryCache>,
+    /// The largest request body that reaches this router when something in
+    /// front of it is stricter than the registry's own `.crate` limit (the
+    /// API function on Lambda: `crateyard_lambda::edge::MAX_INVOKE_BODY`).
+    /// Told to the web UI (`/api/v1/me`), which then picks the upload path.
+    pub max_request_body: Option<u64>,
 }
 
 impl AppState {
@@ -30,7 +35,23 @@ impl AppState {
             registry,
             static_root: static_root.map(|root| Arc::new(StaticFiles::new(root))),
             repositories: Arc::default(),
+            max_request_body: None,
         }
+    }
+
+    /// Declares the ceiling enforced in front of the router (see
+    /// [`AppState::max_request_body`]).
+    pub fn with_max_request_body(mut self, bytes: u64) -> Self {
+        self.max_request_body = Some(bytes);
+        self
+    }
+
+    /// The largest `.crate` a direct upload (`PUT …/crates/…`) or
+    /// `cargo publish` can carry here.
+    pub fn direct_upload_max(&self) -> u64 {
+        let crate_limit = self.registry.config().limits.max_compressed;
+        self.max_request_body
+            .map_or(crate_limit, |ceiling| ceiling.min(crate_limit))
     }
 }
 

@@ -444,13 +444,77 @@ function parseCrateFileName(fileName) {
   return match ? { name: match[1], version: match[2] } : null;
 }
 
+/**
+ * How this deployment takes uploads, as `/api/v1/me` says: the largest
+ * `.crate` a direct upload carries (4.5 MB on Lambda, whose 6 MB event
+ * limit applies to the base64-encoded body), and whether larger ones can go
+ * through a presigned URL. A server that does not say takes files directly.
+ */
+const uploadLimits = (signedIn) =>
+  signedIn.uploads || { direct_max_bytes: Infinity, presigned: false, max_bytes: Infinity };
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** PUT to a presigned storage URL, reporting bytes sent (fetch cannot). */
+function putWithProgress(url, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", url);
+    xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) return resolve();
+      // S3 answers in XML; its <Message> is the sentence.
+      const message = /<Message>([^<]*)<\/Message>/.exec(xhr.responseText || "")?.[1];
+      reject(new ApiError(xhr.status, `the storage refused the file (${xhr.status}${message ? `: ${message}` : ""})`));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0,
+      "the file could not be sent to the storage (network error, or its CORS rule does not allow this page's address)")));
+    xhr.send(file);
+  });
+}
+
+/** The large-upload path: a presigned URL, the file to storage, then the indexer's verdict. */
+async function presignedUpload(repo, file, parsed, limits, result) {
+  const line = status(`${file.name} is ${formatSize(file.size)}, over the ${formatSize(limits.direct_max_bytes)} a direct upload carries here: sending it to storage through a presigned URL.`);
+  const progress = h("progress", { id: "upload-progress", max: file.size, value: 0, "aria-label": "Upload progress" });
+  const sent = h("span", { id: "upload-sent" }, "0 %");
+  result.replaceChildren(line, h("p", {}, progress, " ", sent));
+  const slot = await getJson(`${repo.api}/api/v1/uploads`, {
+    method: "POST",
+    body: JSON.stringify({ name: parsed.name, version: parsed.version }),
+    headers: { "Content-Type": "application/json" },
+  });
+  await putWithProgress(slot.url, file, (bytes) => {
+    progress.value = bytes;
+    sent.textContent = `${Math.floor((bytes / file.size) * 100)} %`;
+  });
+  progress.removeAttribute("value"); // indeterminate while the registry checks it
+  sent.textContent = "";
+  line.textContent = `${file.name} uploaded; the registry is checking it…`;
+  // The indexer runs on the object's S3 event (seconds); after Lambda's
+  // retries a failure lands in a queue and the status stays pending.
+  const statusUrl = `${repo.api}/api/v1/uploads/${encodeURIComponent(slot.id)}`;
+  const deadline = Date.now() + 15 * 60 * 1000;
+  for (let delay = 500; ; delay = Math.min(delay * 1.5, 5000)) {
+    await sleep(delay);
+    const record = await getJson(statusUrl);
+    if (record.status === "published") return record;
+    if (record.status === "rejected") throw new ApiError(422, record.detail);
+    if (Date.now() > deadline) {
+      throw new ApiError(0, `the registry has not finished checking it after 15 minutes; its status stays at ${statusUrl} for a day`);
+    }
+  }
+}
+
 async function uploadPage(repoName) {
   const repo = await findRepository(repoName);
   setTitle(`Upload to ${repo.name}`);
-  if (!(await whoAmI())) {
+  const signedIn = await whoAmI();
+  if (!signedIn) {
     render(h("h1", {}, `Upload to ${repo.name}`), status("Sign in with a token to upload crates."), h("p", {}, h("a", { href: `${UI}/tokens` }, "Sign in")));
     return;
   }
+  const limits = uploadLimits(signedIn);
   const result = h("div", { id: "upload-result", "aria-live": "polite" });
   const input = h("input", { id: "crate-file", type: "file", accept: ".crate", required: true });
   const drop = h("div", { class: "drop" }, h("label", { for: "crate-file" }, "Choose a .crate file"), " or drop it here. ", input);
@@ -464,6 +528,29 @@ async function uploadPage(repoName) {
     }
   });
   const form = h("form", { class: "stack", id: "upload-form" }, drop, h("button", { type: "submit" }, "Upload"));
+  const published = (name, version, warnings, computed) => h("div", {},
+    status(`Published ${name} ${version}.`, "ok"),
+    computed,
+    warnings?.length ? status(warnings.join(" ")) : null,
+    h("p", {}, h("a", { href: cratePath(repo.name, name, version) }, `Open ${name} ${version}`)),
+  );
+  const direct = async (file, parsed) => {
+    const url = `${repo.api}/crates/${encodeURIComponent(parsed.name)}/${encodeURIComponent(file.name)}`;
+    const answer = await getJson(url, { method: "PUT", body: file, headers: { "Content-Type": "application/octet-stream" } });
+    const line = answer.index_line;
+    const kinds = (kind) => line.deps.filter((d) => (d.kind || "normal") === kind).length;
+    result.replaceChildren(published(line.name, line.vers, answer.warnings,
+      h("dl", { class: "meta", id: "computed" },
+        [["Name", line.name], ["Version", line.vers], ["Checksum", h("code", {}, line.cksum)],
+          ["Dependencies", `${kinds("normal")} normal, ${kinds("build")} build, ${kinds("dev")} dev`],
+          ["Features", Object.keys({ ...line.features, ...(line.features2 || {}) }).join(", ") || "none"],
+          ["Rust version", line.rust_version || "not stated"]]
+          .map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]))));
+  };
+  const large = async (file, parsed) => {
+    const record = await presignedUpload(repo, file, parsed, limits, result);
+    result.replaceChildren(published(record.name, record.version, record.warnings, null));
+  };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = input.files[0];
@@ -473,30 +560,38 @@ async function uploadPage(repoName) {
       result.replaceChildren(status(`"${file.name}" is not named NAME-VERSION.crate, as cargo package names it.`, "error"));
       return;
     }
+    if (file.size > limits.max_bytes) {
+      result.replaceChildren(status(`${file.name} is ${formatSize(file.size)}; this registry takes a .crate of ${formatSize(limits.max_bytes)} at most.`, "error"));
+      return;
+    }
+    const tooBig = file.size > limits.direct_max_bytes;
+    if (tooBig && !limits.presigned) {
+      result.replaceChildren(status(`${file.name} is ${formatSize(file.size)}; a direct upload here carries ${formatSize(limits.direct_max_bytes)} at most, and this registry has no large-upload path.`, "error"));
+      return;
+    }
     result.replaceChildren(status(`Uploading ${file.name}…`));
     try {
-      const url = `${repo.api}/crates/${encodeURIComponent(parsed.name)}/${encodeURIComponent(file.name)}`;
-      const answer = await getJson(url, { method: "PUT", body: file, headers: { "Content-Type": "application/octet-stream" } });
-      const line = answer.index_line;
-      const kinds = (kind) => line.deps.filter((d) => (d.kind || "normal") === kind).length;
-      result.replaceChildren(h("div", {},
-        status(`Published ${line.name} ${line.vers}.`, "ok"),
-        h("dl", { class: "meta", id: "computed" },
-          [["Name", line.name], ["Version", line.vers], ["Checksum", h("code", {}, line.cksum)],
-            ["Dependencies", `${kinds("normal")} normal, ${kinds("build")} build, ${kinds("dev")} dev`],
-            ["Features", Object.keys({ ...line.features, ...(line.features2 || {}) }).join(", ") || "none"],
-            ["Rust version", line.rust_version || "not stated"]]
-            .map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])),
-        answer.warnings?.length ? status(answer.warnings.join(" ")) : null,
-        h("p", {}, h("a", { href: cratePath(repo.name, line.name, line.vers) }, `Open ${line.name} ${line.vers}`)),
-      ));
+      if (tooBig) {
+        await large(file, parsed);
+      } else {
+        try {
+          await direct(file, parsed);
+        } catch (e) {
+          // A ceiling the server did not announce: its 413 names the large-upload path.
+          if (e.status !== 413 || !limits.presigned) throw e;
+          await large(file, parsed);
+        }
+      }
     } catch (e) {
       result.replaceChildren(status(`Upload refused: ${e.message}`, "error"));
     }
   });
   render(
     h("h1", {}, `Upload to ${repo.name}`),
-    h("p", {}, "The file goes through the same checks as cargo publish; its metadata is computed from the .crate."),
+    h("p", {}, "The file goes through the same checks as cargo publish; its metadata is computed from the .crate.",
+      limits.presigned && Number.isFinite(limits.direct_max_bytes)
+        ? ` A file over ${formatSize(limits.direct_max_bytes)} goes straight to storage through a presigned URL, and is checked there.`
+        : null),
     form, result,
   );
 }
