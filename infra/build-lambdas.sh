@@ -4,10 +4,9 @@
 #
 #   infra/build-lambdas.sh [x86_64] [arm64] [--time]
 #
-# Without an architecture it builds both (x86_64 first). `--time` also runs
-# the api, indexer and invalidator binaries under the Runtime API emulator
-# of functions/lambda/tests/runtime_api.rs and prints exec → first `next`;
-# it needs moto (CRATEYARD_TEST_MOTO, or it starts infra/moto_server.py).
+# Without an architecture it builds both (x86_64 first). `--time` also
+# starts each binary of the host's architecture five times and prints the
+# time from exec to its first Runtime API call.
 #
 # What SAM runs (aws-lambda-builders' rust_cargo workflow, for
 # `BuildMethod: rust-cargolambda` on provided.al2023): in the function's
@@ -136,27 +135,63 @@ if [ ${#built[@]} -gt 0 ]; then
     say "zips in $out/<arch>/<function>.zip (MB = 10^6 bytes)"
 fi
 
-# Exec → first Runtime API `next`, for the host's architecture only.
+# Exec → first Runtime API `next`, for the host's architecture only: each
+# binary starts against a stand-in Runtime API that notes when the first
+# `GET …/invocation/next` arrives (what the runtime tests print, without a
+# test build). The environment is the stack's with dummy values: no
+# function makes a network call before that poll.
 if [ "$time_start" = 1 ]; then
     host_arch=$(uname -m)
     [ "$host_arch" = aarch64 ] && host_arch=arm64
-    if [ ! -x "$out/$host_arch/bin/api" ]; then
+    if [ ! -d "$out/$host_arch/bin" ]; then
         say "timing skipped: no $host_arch build to run here"
     else
-        moto_pid=
-        if [ -z "${CRATEYARD_TEST_MOTO:-}" ]; then
-            port=$((20000 + RANDOM % 20000))
-            python3 infra/moto_server.py "$port" >/dev/null 2>&1 &
-            moto_pid=$!
-            export CRATEYARD_TEST_MOTO=http://127.0.0.1:$port
-            sleep 3
-        fi
-        say "timing the $host_arch binaries (runtime_api tests, CRATEYARD_LAMBDA_BIN_DIR)"
-        CRATEYARD_LAMBDA_BIN_DIR=$out/$host_arch/bin cargo test -q -p crateyard_lambda \
-            --test runtime_api -- --nocapture --test-threads 1 \
-            api_binary_serves indexer invalidator_binary 2>&1 \
-            | grep -E 'exec to first|test result' || true
-        [ -z "$moto_pid" ] || kill "$moto_pid"
+        say "exec → first Runtime API next ($host_arch, 5 starts each)"
+        python3 - "$out/$host_arch/bin" "${functions[@]}" <<'EOF'
+import http.server, os, statistics, subprocess, sys, threading, time
+
+class RuntimeApi(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/2018-06-01/runtime/invocation/next" and self.server.first is None:
+            self.server.first = time.monotonic()
+            self.server.polled.set()
+        time.sleep(2)  # never answers: the process is killed
+
+    def log_message(self, *args):
+        pass
+
+def start_time(binary):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+    server.daemon_threads = True
+    server.first, server.polled = None, threading.Event()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(
+        os.environ,
+        AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}",
+        AWS_LAMBDA_FUNCTION_NAME="crateyard", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
+        AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_STREAM_NAME="t",
+        AWS_LAMBDA_LOG_GROUP_NAME="t", AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1", RUST_LOG="warn",
+        CRATEYARD_BUCKET="crateyard-test", CRATEYARD_TABLE="crateyard-test",
+        CRATEYARD_PUBLIC_URL="https://registry.test",
+        CRATEYARD_DISTRIBUTION_ID="E000000000000",
+    )
+    started = time.monotonic()
+    child = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    polled = server.polled.wait(10)
+    child.kill()
+    child.wait()
+    server.shutdown()
+    return (server.first - started) * 1000 if polled else None
+
+bin_dir, names = sys.argv[1], sys.argv[2:]
+for name in names:
+    runs = [start_time(os.path.join(bin_dir, name)) for _ in range(5)]
+    if None in runs:
+        print(f"| `{name}` | did not poll within 10 s |")
+    else:
+        print(f"| `{name}` | median {statistics.median(runs):.1f} ms (min {min(runs):.1f}, max {max(runs):.1f}) |")
+EOF
     fi
 fi
 
