@@ -148,9 +148,13 @@ pub async fn blob_cas_race(store: &dyn BlobStore) {
         .put(key, Bytes::from_static(b"0"), PutMode::Create, options())
         .await
         .unwrap();
+    // A writer's swap fails only when another's succeeds: it cannot fail
+    // more often than all the others' increments together.
+    const MAX_ATTEMPTS: usize = WRITERS * INCREMENTS;
     let writer = || async {
         for _ in 0..INCREMENTS {
-            loop {
+            let mut done = false;
+            for _ in 0..MAX_ATTEMPTS {
                 let (body, meta) = store.get(key).await.unwrap().unwrap();
                 let n: usize = std::str::from_utf8(&body).unwrap().parse().unwrap();
                 let next = Bytes::from((n + 1).to_string());
@@ -158,11 +162,18 @@ pub async fn blob_cas_race(store: &dyn BlobStore) {
                     .put(key, next, PutMode::Update(meta.etag), options())
                     .await
                 {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        done = true;
+                        break;
+                    }
                     Err(BlobError::Precondition(_)) => continue,
                     Err(e) => panic!("{e}"),
                 }
             }
+            assert!(
+                done,
+                "a swap failed {MAX_ATTEMPTS} times in a row: no writer is winning"
+            );
         }
     };
     let writers: Vec<_> = (0..WRITERS).map(|_| writer()).collect();

@@ -212,8 +212,9 @@ pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
 /// distinct, gap-free sequence numbers.
 pub async fn store_commit_race(store: &dyn MetadataStore) {
     const WRITERS: u64 = 16;
+    // A commit fails only when another succeeds: at most WRITERS attempts.
     let writer = |i: u64| async move {
-        loop {
+        for _ in 0..WRITERS {
             let current = store.get_crate("r", "race").await.unwrap();
             let revision = current.as_ref().map_or(0, |k| k.revision);
             let write = insert(
@@ -227,6 +228,7 @@ pub async fn store_commit_race(store: &dyn MetadataStore) {
                 Err(e) => panic!("{e}"),
             }
         }
+        panic!("writer {i} conflicted {WRITERS} times: no writer is winning");
     };
     futures::future::join_all((0..WRITERS).map(writer)).await;
     let versions = store.list_versions("r", "race").await.unwrap();
