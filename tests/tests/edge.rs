@@ -275,14 +275,7 @@ fn a_crate_over_the_invoke_ceiling_is_told_of_the_large_upload_path_which_works(
     let cargo = Cargo::with_index(&edge.index_url("main"), Some(&token));
     // 5 MB that gzip cannot shrink.
     let project = Project::new("hefty", "1.0.0", "");
-    let mut noise = Vec::with_capacity(5_000_000);
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    while noise.len() < 5_000_000 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        noise.extend_from_slice(&state.to_le_bytes());
-    }
+    let noise = incompressible_crate("hefty", "1.0.0", 5_000_000);
     std::fs::write(project.path().join("noise.bin"), &noise).unwrap();
     let (ok, stdout, stderr) = cargo.run(project.path(), &PUBLISH);
     assert!(!ok, "{stdout}");
@@ -350,4 +343,63 @@ fn the_custom_resource_answers_every_event_cloudformation_sends() {
     assert_eq!(delete["Status"], "SUCCESS", "{delete}");
     // The bucket and table are retained, and so is the registry.
     assert_eq!(http().get(&config_url).send().unwrap().status(), 200);
+}
+
+/// A `.crate` of about `size` bytes that gzip cannot shrink.
+fn incompressible_crate(name: &str, version: &str, size: usize) -> Vec<u8> {
+    let mut noise = Vec::with_capacity(size);
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    while noise.len() < size {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        noise.extend_from_slice(&state.to_le_bytes());
+    }
+    let manifest =
+        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    crateyard_tarball::TarballBuilder::new(&format!("{name}-{version}"))
+        .file("Cargo.toml", manifest.as_bytes())
+        .file("src/lib.rs", b"")
+        .file("noise.bin", &noise)
+        .build()
+}
+
+#[test]
+fn the_upload_page_sends_large_crates_through_storage_on_its_own() {
+    let edge = Edge::deploy();
+    let token = edge.token("erin");
+    let files = tempfile::tempdir().unwrap();
+    let small = files.path().join("small-1.0.0.crate");
+    let large = files.path().join("large-1.0.0.crate");
+    std::fs::write(&small, crate_bytes("small", "1.0.0", "pub fn small() {}")).unwrap();
+    let large_bytes = incompressible_crate("large", "1.0.0", 5_000_000);
+    assert!(large_bytes.len() > 4_500_000);
+    std::fs::write(&large, &large_bytes).unwrap();
+    let ui_tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let screenshots =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
+    let out = std::process::Command::new("node")
+        .arg(ui_tests.join("edge_upload.mjs"))
+        .env("CRATEYARD_URL", &edge.url)
+        .env("CRATEYARD_TOKEN", &token)
+        .env("CRATEYARD_SMALL", &small)
+        .env("CRATEYARD_LARGE", &large)
+        .env("CRATEYARD_SCREENSHOTS", &screenshots)
+        .output()
+        .expect("node runs (tests/run.sh installs Node.js' packages)");
+    assert!(
+        out.status.success(),
+        "the browser test failed (screenshots in {}):\n{}\n{}",
+        screenshots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(edge.invocations("IndexerFunction"), 1);
+    edge.settle();
+    let download = http()
+        .get(format!("{}/main/crates/large/large-1.0.0.crate", edge.url))
+        .send()
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().unwrap().as_ref(), large_bytes.as_slice());
 }

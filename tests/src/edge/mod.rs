@@ -148,6 +148,10 @@ impl Edge {
             .unwrap();
         let host = listener.local_addr().unwrap().to_string();
         let url = format!("http://{host}");
+        // The origin the registry's pages have on AWS, which the edge stands for.
+        let public_origin = stack.eval_str(&json!({ "Fn::If": ["HasDomain",
+            { "Fn::Sub": "https://${DomainName}" },
+            { "Fn::Sub": "https://${Distribution.DomainName}" }] }));
         stack.set_physical("Distribution.DomainName", &host);
         let secret = format!(
             "{:x}{:x}",
@@ -158,6 +162,7 @@ impl Edge {
         let bucket = stack.eval_str(&json!({ "Ref": "RegistryBucket" }));
         let table = stack.eval_str(&json!({ "Ref": "RegistryTable" }));
         runtime.block_on(create_bucket_and_table(&stack, &moto, &bucket, &table));
+        runtime.block_on(apply_cors(&stack, &moto, &bucket, &public_origin, &url));
 
         let (created_tx, created_rx) = mpsc::unbounded_channel();
         let s3 = runtime.block_on(s3_events::start_proxy(&moto, created_tx));
@@ -430,6 +435,58 @@ async fn create_bucket_and_table(stack: &Stack, moto: &str, bucket: &str, table:
         created.status().is_success(),
         "table: {:?}",
         created.text().await
+    );
+}
+
+/// The bucket's CORS rules from the template, on moto (which enforces
+/// them). Each allowed origin must admit the registry's public origin on
+/// AWS; the edge's own origin stands in for it.
+async fn apply_cors(stack: &Stack, moto: &str, bucket: &str, public_origin: &str, edge: &str) {
+    let Some(cors) = stack
+        .eval(&stack.resource("RegistryBucket")["Properties"]["CorsConfiguration"])
+        .filter(|c| !c.is_null())
+    else {
+        return;
+    };
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut xml = String::from("<CORSConfiguration>");
+    for rule in cors["CorsRules"].as_array().into_iter().flatten() {
+        let origins = list(&rule["AllowedOrigins"]);
+        assert!(
+            origins.iter().any(|o| wildcard(o, public_origin)),
+            "the CORS rule {rule} does not admit the registry's pages ({public_origin})"
+        );
+        xml.push_str("<CORSRule>");
+        for method in list(&rule["AllowedMethods"]) {
+            xml.push_str(&format!("<AllowedMethod>{method}</AllowedMethod>"));
+        }
+        xml.push_str(&format!("<AllowedOrigin>{edge}</AllowedOrigin>"));
+        for header in list(&rule["AllowedHeaders"]) {
+            xml.push_str(&format!("<AllowedHeader>{header}</AllowedHeader>"));
+        }
+        if let Some(age) = rule["MaxAge"].as_str() {
+            xml.push_str(&format!("<MaxAgeSeconds>{age}</MaxAgeSeconds>"));
+        }
+        xml.push_str("</CORSRule>");
+    }
+    xml.push_str("</CORSConfiguration>");
+    let put = reqwest::Client::new()
+        .put(format!("{moto}/{bucket}?cors"))
+        .header("authorization", SIGNED)
+        .body(xml)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        put.status().is_success(),
+        "PutBucketCors: {:?}",
+        put.text().await
     );
 }
 
