@@ -9,7 +9,8 @@
 # directory (a few GB) is deleted once its binary is copied out.
 # Wall time is what a newcomer waits; CPU time (user + system, of cargo and
 # every rustc) is what to compare on a shared machine, where the wall time
-# follows the other builds' load. Set SKIP_READS=1 to time the builds only.
+# follows the other builds' load. Set SKIP_READS=1 to time the builds only,
+# KEEP=DIR to keep the binaries there (for reads.sh with CRATEYARD_BIN later).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -33,6 +34,7 @@ for p in "${PROFILES[@]}"; do
   LOADS[$p]="$load_before → $(cut -d' ' -f1-3 /proc/loadavg)"
   cp "$target/release/crateyard" "$WORK/crateyard-$lto-$cgu"
   SIZE[$p]=$(stat -c %s "$WORK/crateyard-$lto-$cgu")
+  [ -z "${KEEP:-}" ] || { mkdir -p "$KEEP" && cp "$WORK/crateyard-$lto-$cgu" "$KEEP/"; }
   rm -rf "$target"
   echo "built $p in ${SECS[$p]} s wall, ${CPU[$p]} s CPU (load ${LOADS[$p]})" >&2
 done

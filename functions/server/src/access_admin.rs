@@ -68,7 +68,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             let registry = open_for_admin(&args.storage).await?;
             let created = registry
                 .create_token(TokenRequest {
-                    user,
+                    user: user.clone(),
                     name: args.name,
                     scopes: args.scopes,
                     crates: args.crates,
@@ -77,10 +77,14 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 })
                 .await;
             let created = match (created, from) {
-                // A login name from the environment may not suit a registry.
-                (Err(e), Some(from)) => {
-                    return Err(anyhow::Error::new(e)
-                        .context(format!("no --user given, so the name came {from}")));
+                // A login name from the environment may not suit a registry:
+                // say where the refused name came from.
+                (Err(e), Some(from)) if e.to_string().starts_with(&format!("`{user}` ")) => {
+                    return Err(UserError::new(
+                        format!("no --user given, so the name came {from}: {e}"),
+                        "give one with `--user NAME`",
+                    )
+                    .into());
                 }
                 (created, _) => created?,
             };

@@ -168,3 +168,18 @@ fn a_port_in_use_is_a_sentence_and_a_hint_without_backtrace() {
     );
     assert!(stderr.contains("--addr 127.0.0.1:"), "{stderr}");
 }
+
+#[test]
+fn a_login_name_the_registry_refuses_says_where_it_came_from() {
+    let data = tempfile::tempdir().unwrap();
+    let (ok, stderr) = crateyard_bare(
+        &["token", "create", "--data", data.path().to_str().unwrap()],
+        &[("USER", "John Smith")],
+    );
+    assert!(!ok);
+    assert_user_error(
+        &stderr,
+        "no --user given, so the name came from $USER: `John Smith` is not a valid user name",
+        "give one with `--user NAME`",
+    );
+}
