@@ -3,9 +3,9 @@
 //! `LOGNAME` unset as in a container, against a real `crateyard serve`.
 //!
 //! Two substitutions, both because a test cannot do what a person does:
-//! - `cargo run --release -p crateyard_server -- ARGS` runs this build's
-//!   `crateyard ARGS` (no release build inside a test), and
-//!   `target/release/crateyard` in the working directory links to it;
+//! - `cargo run --profile P -p crateyard_server -- ARGS` runs this build's
+//!   `crateyard ARGS` (no optimised build inside a test), and
+//!   `target/P/crateyard` in the working directory links to it;
 //! - the port: the server takes a free one (`CRATEYARD_ADDR=127.0.0.1:0`,
 //!   as tests run side by side), and `127.0.0.1:7878` in the README's
 //!   config and URLs becomes the address it printed.
@@ -16,7 +16,30 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const README_ADDR: &str = "127.0.0.1:7878";
-const SERVE_PREFIX: &str = "cargo run --release -p crateyard_server -- ";
+
+/// `cargo run … -p crateyard_server -- ARGS`: the target directory's profile
+/// folder (`release` or the `--profile`'s name) and ARGS.
+fn parse_serve(line: &str) -> (String, Vec<String>) {
+    let (cargo, args) = line
+        .trim()
+        .split_once(" -- ")
+        .unwrap_or_else(|| panic!("not `cargo run … -- ARGS`: {line:?}"));
+    let words: Vec<&str> = cargo.split_whitespace().collect();
+    assert!(
+        words.starts_with(&["cargo", "run"])
+            && words.windows(2).any(|w| w == ["-p", "crateyard_server"]),
+        "not `cargo run … -p crateyard_server`: {line:?}"
+    );
+    let profile = match words.iter().position(|w| *w == "--profile") {
+        Some(i) => words.get(i + 1).expect("--profile NAME").to_string(),
+        None if words.contains(&"--release") => "release".into(),
+        None => "debug".into(),
+    };
+    (
+        profile,
+        args.split_whitespace().map(str::to_string).collect(),
+    )
+}
 
 /// The fenced blocks of the "Run it" section, in order: (language, text).
 fn run_it_blocks() -> (Vec<(String, String)>, String) {
@@ -87,20 +110,17 @@ fn readme_run_it_works_verbatim_without_user() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("clone");
     let cargo_home = dir.path().join("cargo-home");
-    std::fs::create_dir_all(work.join("target/release")).unwrap();
+    let (profile, args) = parse_serve(serve);
+    std::fs::create_dir_all(work.join("target").join(&profile)).unwrap();
     std::fs::create_dir_all(&cargo_home).unwrap();
     let bin = crateyard_bin();
-    std::os::unix::fs::symlink(&bin, work.join("target/release/crateyard")).unwrap();
+    std::os::unix::fs::symlink(&bin, work.join("target").join(&profile).join("crateyard")).unwrap();
 
     // 1. The server, started as the first block says.
-    let args = serve
-        .trim()
-        .strip_prefix(SERVE_PREFIX)
-        .unwrap_or_else(|| panic!("the first block is not `{SERVE_PREFIX}…`: {serve:?}"));
     let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
     let mut server = Running(
         bare(&mut Command::new(&bin))
-            .args(args.split_whitespace())
+            .args(&args)
             .current_dir(&work)
             .env("CRATEYARD_ADDR", "127.0.0.1:0")
             .stdout(Stdio::piped())
