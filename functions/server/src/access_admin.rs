@@ -4,6 +4,7 @@
 
 use crate::backend;
 use crate::cli::{RepoCommand, RepoKindArg, StorageArgs, TokenCommand, UrlArgs, UserCommand};
+use crate::error::UserError;
 use crateyard_core::{
     Registry, RepositoryChange, RepositorySpec, TokenRequest, Upstream, UserChange,
 };
@@ -12,6 +13,16 @@ use std::sync::Arc;
 /// Opens the registry for commands that write no index files, where the
 /// public URL does not matter.
 async fn open_for_admin(storage: &StorageArgs) -> anyhow::Result<Arc<Registry>> {
+    // A command run from another directory than `serve` would quietly make
+    // a second, empty registry (./crateyard-data is relative): say so.
+    if !storage.is_aws() && !storage.data.exists() {
+        eprintln!(
+            "note: {} did not exist; a new, empty registry is made there. A running \
+             `crateyard serve` must use the same directory: run this where it runs, or give \
+             both the same `--data DIR`.",
+            storage.data.display()
+        );
+    }
     let urls = UrlArgs {
         public_url: Some("http://unused.invalid".into()),
         api_url: None,
@@ -19,24 +30,70 @@ async fn open_for_admin(storage: &StorageArgs) -> anyhow::Result<Arc<Registry>> 
     Ok(backend::open(storage, &urls).await?.registry)
 }
 
+/// The name a token without `--user` is for, when nothing names one.
+pub const FALLBACK_USER: &str = "you";
+
+/// `--user`, else the login name from the environment, else
+/// [`FALLBACK_USER`] (containers and CI shells often have no `$USER`); with
+/// where a default came from.
+fn token_user(flag: Option<String>) -> Result<(String, Option<&'static str>), UserError> {
+    match flag {
+        Some(user) if user.is_empty() => Err(UserError::new(
+            "`--user` is empty",
+            format!(
+                "`--user \"$USER\"` passes nothing when $USER is unset: give a name, like \
+                 `--user alice`, or leave --user out (the name is then $USER's, or `{FALLBACK_USER}`)"
+            ),
+        )),
+        Some(user) => Ok((user, None)),
+        None => Ok(["USER", "LOGNAME"]
+            .into_iter()
+            .find_map(|var| {
+                let value = std::env::var(var).ok().filter(|v| !v.is_empty())?;
+                let from = if var == "USER" {
+                    "from $USER"
+                } else {
+                    "from $LOGNAME"
+                };
+                Some((value, Some(from)))
+            })
+            .unwrap_or((FALLBACK_USER.to_string(), Some("the default without $USER")))),
+    }
+}
+
 pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create(args) => {
+            let (user, from) = token_user(args.user)?;
             let registry = open_for_admin(&args.storage).await?;
             let created = registry
                 .create_token(TokenRequest {
-                    user: args.user,
+                    user: user.clone(),
                     name: args.name,
                     scopes: args.scopes,
                     crates: args.crates,
                     repos: args.repos,
                     lifetime: args.expires,
                 })
-                .await?;
+                .await;
+            let created = match (created, from) {
+                // A login name from the environment may not suit a registry:
+                // say where the refused name came from.
+                (Err(e), Some(from)) if e.to_string().starts_with(&format!("`{user}` ")) => {
+                    return Err(UserError::new(
+                        format!("no --user given, so the name came {from}: {e}"),
+                        "give one with `--user NAME`",
+                    )
+                    .into());
+                }
+                (created, _) => created?,
+            };
             eprintln!(
-                "token {} for `{}` created; it is shown once, here:",
+                "token {} for `{}`{} created; it is shown once, here:",
                 created.record.id(),
-                created.record.user
+                created.record.user,
+                from.map(|f| format!(" ({f}; --user NAME picks another)"))
+                    .unwrap_or_default()
             );
             // The token alone on stdout, for scripts.
             println!("{}", created.token);

@@ -2,12 +2,13 @@
 //! S3 and DynamoDB.
 
 use crate::cli::{StorageArgs, UrlArgs};
-use anyhow::{Context, bail};
+use crate::error::UserError;
+use anyhow::Context;
 use crateyard_aws::{AwsClients, DynamoStore, aws_registry};
 use crateyard_core::{Registry, RegistryConfig};
 use crateyard_http::HttpUpstream;
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:7878";
@@ -40,10 +41,15 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
                 .context("cannot read the public URL stored in the table")?
             {
                 Some(url) => url,
-                None => bail!(
-                    "--public-url is needed with --bucket (the URL clients read index and crate \
-                     files from): the table holds none, as it would after a stack's setup"
-                ),
+                None => {
+                    return Err(UserError::new(
+                        "--public-url is needed with --bucket (the URL clients read index and \
+                         crate files from): the table holds none",
+                        "give --public-url (CloudFront's or the bucket's URL), or use --stack \
+                         NAME, whose setup stores it in the table",
+                    )
+                    .into());
+                }
             },
         };
         let config = RegistryConfig::new(&public_url, urls.api_url.as_deref());
@@ -54,9 +60,7 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
         });
     }
     let dirs = DataDir::new(&storage.data);
-    let data = storage.data.display();
-    std::fs::create_dir_all(dirs.root())
-        .with_context(|| format!("cannot create data directory {data}"))?;
+    std::fs::create_dir_all(dirs.root()).map_err(|e| data_dir_error(&storage.data, e))?;
     let blobs = FsBlobStore::new(dirs.clone()).context("cannot open the object directory")?;
     let store = SqliteStore::open(&dirs.database()).context("cannot open the SQLite database")?;
     let public_url = match &urls.public_url {
@@ -78,9 +82,19 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
 pub fn remember_public_url(storage: &StorageArgs, url: &str) -> anyhow::Result<()> {
     if !storage.is_aws() {
         let dirs = DataDir::new(&storage.data);
-        std::fs::create_dir_all(dirs.root())
-            .with_context(|| format!("cannot create data directory {}", storage.data.display()))?;
+        std::fs::create_dir_all(dirs.root()).map_err(|e| data_dir_error(&storage.data, e))?;
         std::fs::write(dirs.public_url_file(), url).context("cannot record the public URL")?;
     }
     Ok(())
+}
+
+/// A data directory that cannot be made is the user's to fix (a read-only
+/// or someone else's directory).
+fn data_dir_error(data: &Path, error: std::io::Error) -> anyhow::Error {
+    UserError::new(
+        format!("cannot create data directory {}: {error}", data.display()),
+        "choose a directory you can write with `--data DIR` (or CRATEYARD_DATA), the same for \
+         `serve` and the admin commands",
+    )
+    .into()
 }

@@ -119,9 +119,10 @@ pub struct ServeArgs {
 pub struct TokenCreateArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
-    /// The user the token acts as; created if new.
-    #[arg(long)]
-    pub user: String,
+    /// The user the token acts as; created if new (default: $USER, else
+    /// `you`).
+    #[arg(long, env = "CRATEYARD_USER")]
+    pub user: Option<String>,
     /// A label to recognise the token by.
     #[arg(long, default_value = "cli")]
     pub name: String,

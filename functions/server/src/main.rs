@@ -4,14 +4,16 @@ mod access_admin;
 mod admin;
 mod backend;
 mod cli;
+mod error;
 mod logging;
 mod mirror;
 mod serve;
 mod stack;
 
 use clap::Parser;
+use std::process::ExitCode;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     // On one core (a small VM, or a pinned process) the single-threaded
     // scheduler does the same work without cross-thread hand-offs.
     let mut runtime = if std::thread::available_parallelism().map_or(1, |n| n.get()) == 1 {
@@ -19,7 +21,19 @@ fn main() -> anyhow::Result<()> {
     } else {
         tokio::runtime::Builder::new_multi_thread()
     };
-    runtime.enable_all().build()?.block_on(run())
+    let result = match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot start the async runtime")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Not anyhow's `Termination`: it prints a backtrace for user
+            // mistakes too when RUST_BACKTRACE is set (see error.rs).
+            eprint!("{}", error::render(&e));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run() -> anyhow::Result<()> {

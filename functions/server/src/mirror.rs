@@ -3,7 +3,8 @@
 
 use crate::backend;
 use crate::cli::MirrorArgs;
-use anyhow::{Context, bail};
+use crate::error::UserError;
+use anyhow::Context;
 use crateyard_core::{RepoKind, crate_file_name, parse_crate_file};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
@@ -27,7 +28,11 @@ fn wanted(args: &MirrorArgs) -> anyhow::Result<Vec<(String, String)>> {
     let mut wanted = Vec::new();
     for spec in &args.crates {
         let Some((name, version)) = spec.split_once('@') else {
-            bail!("`{spec}`: write crates as NAME@VERSION, e.g. serde@1.0.228");
+            return Err(UserError::new(
+                format!("`{spec}` names no version"),
+                "write crates as NAME@VERSION, like `serde@1.0.228`",
+            )
+            .into());
         };
         wanted.push((name.to_string(), version.to_string()));
     }
@@ -50,7 +55,11 @@ fn wanted(args: &MirrorArgs) -> anyhow::Result<Vec<(String, String)>> {
     wanted.sort();
     wanted.dedup();
     if wanted.is_empty() {
-        bail!("nothing to mirror: give --lockfile Cargo.lock or --crates NAME@VERSION…");
+        return Err(UserError::new(
+            "nothing to mirror",
+            "give --lockfile Cargo.lock or --crates NAME@VERSION…",
+        )
+        .into());
     }
     Ok(wanted)
 }
@@ -60,7 +69,11 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
     let registry = backend::open(&args.storage, &args.urls).await?.registry;
     let repo = registry.repository(&args.repo).await?;
     if repo.kind != RepoKind::Remote {
-        bail!("`{}` is not a remote repository", repo.name);
+        return Err(UserError::new(
+            format!("`{}` is not a remote repository", repo.name),
+            "mirror fills a remote repository's cache: `crateyard repo list` shows their kinds",
+        )
+        .into());
     }
     let bar = ProgressBar::new(wanted.len() as u64).with_style(
         ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} crates {msg}")
@@ -101,11 +114,16 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
         repo.name
     );
     if !failed.is_empty() {
-        bail!(
-            "{} could not be mirrored:\n  {}",
-            failed.len(),
-            failed.join("\n  ")
-        );
+        // Each line says why (not found, or the upstream's answer).
+        return Err(UserError::new(
+            format!(
+                "{} could not be mirrored:\n  {}",
+                failed.len(),
+                failed.join("\n  ")
+            ),
+            "run the same command again once the upstream answers: what is cached stays cached",
+        )
+        .into());
     }
     Ok(())
 }

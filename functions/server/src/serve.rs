@@ -1,11 +1,12 @@
 use crate::backend;
 use crate::cli::{ServeArgs, UrlArgs};
-use anyhow::Context;
+use crate::error::UserError;
 use crateyard_http::{App, AppState, app};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -18,7 +19,7 @@ pub const DEFAULT_REPOSITORY: &str = crateyard_http::DEFAULT_REPOSITORY;
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+        .map_err(|e| bind_error(args.addr, e))?;
     let bound = listener.local_addr()?;
     let own_url = format!("http://{bound}");
     let aws = args.storage.is_aws();
@@ -64,9 +65,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let banner = format!(
         "Crateyard is running at {own_url}/\nWeb UI: {own_url}/ui/\nSparse index: {index}\n\n\
          Add this to ~/.cargo/config.toml (\"Set Me Up\"):\n\n{snippet}\n\
-         Then create a token and log in:\n  \
-         crateyard token create {storage} --user $USER\n  \
-         cargo login --registry {DEFAULT_REPOSITORY}\n",
+         Then, in another terminal, create a token and log in:\n  \
+         TOKEN=$({exe} token create {storage})\n  \
+         cargo login --registry {DEFAULT_REPOSITORY} \"$TOKEN\"\n",
+        // The path that works from any directory, before `crateyard` is on PATH.
+        exe = std::env::current_exe()
+            .map_or_else(|_| "crateyard".into(), |p| p.display().to_string()),
         index = registry.index_url(&main),
         snippet = registry.setup_snippet(&main),
     );
@@ -81,6 +85,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     serve_connections(listener, app(state)).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Why `serve` cannot listen, and what to do: the usual first-hour trips
+/// (a server already running, a privileged port) are the user's to fix.
+fn bind_error(addr: SocketAddr, error: std::io::Error) -> anyhow::Error {
+    let next = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1).max(1024));
+    let hint = match error.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "another program listens there (a `crateyard serve` started earlier?): stop it, \
+             or pick a free port with `--addr {next}` (or CRATEYARD_ADDR) and use that port \
+             in ~/.cargo/config.toml"
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need privileges: pick a higher one, like `--addr {}`",
+            SocketAddr::new(addr.ip(), 7878)
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "no network interface has that address: use 127.0.0.1 (this machine only) or \
+             0.0.0.0 (every interface), like `--addr 127.0.0.1:{}`",
+            addr.port()
+        ),
+        _ => return anyhow::Error::new(error).context(format!("cannot listen on {addr}")),
+    };
+    UserError::new(format!("cannot listen on {addr}: {error}"), hint).into()
 }
 
 /// A client gets this long to send a request's headers (and, between

@@ -5,6 +5,7 @@
 //! signer and credentials chain: `aws-sdk-cloudformation` would add a crate
 //! as large as the S3 SDK to every build for this one call.
 
+use crate::error::UserError;
 use anyhow::{Context, bail};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
@@ -38,12 +39,20 @@ pub async fn storage(stack: &str) -> anyhow::Result<StackStorage> {
     })
 }
 
+const CREDENTIALS_HINT: &str = "sign in as for the AWS CLI (`aws configure`, `aws sso login`, or \
+     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)";
+
 /// One signed POST to CloudFormation's query API; the XML answer.
 pub async fn call(params: &[(&str, &str)]) -> anyhow::Result<String> {
     let config = aws_config::load_from_env().await;
     let region = config
         .region()
-        .context("no AWS region: set AWS_REGION (or a profile's region)")?
+        .ok_or_else(|| {
+            UserError::new(
+                "no AWS region",
+                "set AWS_REGION, or a region in the AWS CLI's profile",
+            )
+        })?
         .to_string();
     let url = std::env::var("AWS_ENDPOINT_URL_CLOUDFORMATION")
         .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
@@ -58,10 +67,10 @@ pub async fn call(params: &[(&str, &str)]) -> anyhow::Result<String> {
     let url = format!("{}/", url.trim_end_matches('/'));
     let credentials = config
         .credentials_provider()
-        .context("no AWS credentials provider")?
+        .ok_or_else(|| UserError::new("no AWS credentials provider", CREDENTIALS_HINT))?
         .provide_credentials()
         .await
-        .context("no AWS credentials")?;
+        .map_err(|e| UserError::new(format!("no AWS credentials: {e}"), CREDENTIALS_HINT))?;
     let mut form = vec![("Version", API_VERSION)];
     form.extend_from_slice(params);
     let body = form
