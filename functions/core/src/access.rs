@@ -387,8 +387,10 @@ pub fn decide_token_action(caller: &Principal, action: TokenAction<'_>) -> Resul
         && let Some(held) = &token.scopes
         && !scopes.is_some_and(|asked| asked.iter().all(|p| held.contains(p)))
     {
+        let held: Vec<String> = held.iter().map(|p| format!("`{p}`")).collect();
         return refuse(format!(
-            "this token's scopes are {held:?}; a token it creates may have only those: name them with `scopes`"
+            "this token's scopes are {}; a token it creates may have only those: name them with `scopes`",
+            held.join(", ")
         ));
     }
     let covered = |glob: &String| {

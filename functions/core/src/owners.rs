@@ -59,7 +59,10 @@ impl Registry {
         let repo = repository.name.as_str();
         let canonical = lookup_name(name)?;
         if logins.is_empty() {
-            return Err(RegistryError::BadRequest("name at least one user".into()));
+            return Err(RegistryError::BadRequest(
+                "the request names no one: list at least one login or `group:NAME` in `users`"
+                    .into(),
+            ));
         }
         if change == OwnerChange::Add {
             for login in logins {

@@ -438,7 +438,7 @@ fn declared_dependency(dep: &PublishDependency) -> Result<Dependency, RegistryEr
         Some("build") => DependencyKind::Build,
         Some(other) => {
             return Err(RegistryError::BadRequest(format!(
-                "dependency `{}` has an unknown kind `{other}`",
+                "dependency `{}` has an unknown kind `{other}`; cargo sends `normal`, `dev` or `build`",
                 dep.name
             )));
         }

@@ -52,13 +52,19 @@ pub fn parse_publish_frame(body: Bytes) -> Result<(PublishMetadata, Bytes), Regi
     let json = take_chunk(&mut rest, "metadata")?;
     let tarball = take_chunk(&mut rest, ".crate")?;
     if !rest.is_empty() {
+        let n = rest.len();
         return Err(RegistryError::BadFrame(format!(
-            "{} unexpected bytes after the .crate",
-            rest.len()
+            "{n} unexpected byte{} after the .crate; the body must end with it",
+            if n == 1 { "" } else { "s" }
         )));
     }
-    let metadata = serde_json::from_slice(&json)
-        .map_err(|e| RegistryError::BadFrame(format!("the metadata is not valid JSON: {e}")))?;
+    let metadata = serde_json::from_slice(&json).map_err(|e| {
+        RegistryError::BadFrame(if e.is_data() {
+            format!("the metadata is JSON but not cargo's publish metadata: {e}")
+        } else {
+            format!("the metadata is not valid JSON: {e}")
+        })
+    })?;
     Ok((metadata, tarball))
 }
 
@@ -133,6 +139,6 @@ mod tests {
         let mut body = frame(JSON, b"TAR").to_vec();
         body.push(0);
         let err = parse_publish_frame(body.into()).unwrap_err().to_string();
-        assert!(err.contains("1 unexpected bytes"), "{err}");
+        assert!(err.contains("1 unexpected byte after"), "{err}");
     }
 }

@@ -125,7 +125,7 @@ impl Registry {
             RepoKind::Virtual => match &repository.default_member {
                 Some(member) => self.repository(member).await,
                 None => Err(RegistryError::BadRequest(format!(
-                    "virtual repository `{repo}` has no default local member to publish to; set one with `crateyard repo set {repo} --default-member NAME`"
+                    "virtual repository `{repo}` has no local member to publish to (its members are read-only caches); publish to a local repository, or to a virtual one created with a local member (`crateyard repo create NAME --kind virtual --members LOCAL,…`)"
                 ))),
             },
         }

@@ -154,7 +154,11 @@ async fn in_cargo_error_shape(response: Response) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
-    let detail = if text.is_empty() {
+    // axum's 405 has no text, and its `Allow` header is added after this
+    // layer: say what is wrong and where the right method is found.
+    let detail = if status == StatusCode::METHOD_NOT_ALLOWED {
+        "this URL does not take that method; the `Allow` header and the README's URL table say which it takes".to_string()
+    } else if text.is_empty() {
         status
             .canonical_reason()
             .unwrap_or("the request failed")

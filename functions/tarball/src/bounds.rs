@@ -72,7 +72,7 @@ pub(crate) fn check_manifest_bounds(manifest: &Manifest) -> Result<(), TarballEr
     ];
     for (field, value, limit) in single {
         if value.as_ref().is_some_and(|v| v.chars().count() > limit) {
-            return Err(too_long(field, limit));
+            return Err(too_long(&format!("`{field}`"), limit));
         }
     }
     for (name, values) in &manifest.features {

@@ -393,11 +393,11 @@ uses-with-opt = ["with-opt"]
             ),
             (
                 format!("links = \"{}\"", &long[..65]),
-                "links in Cargo.toml is longer than 64 characters",
+                "`links` in Cargo.toml is longer than 64 characters",
             ),
             (
                 format!("description = \"{long}\""),
-                "description in Cargo.toml is longer than 4096 characters",
+                "`description` in Cargo.toml is longer than 4096 characters",
             ),
             (
                 format!("authors = [\"{}\"]", &long[..300]),
