@@ -3,87 +3,18 @@
 //! payloads (API Gateway HTTP API 2.0 for `api`, a JSON request for
 //! `reindex`); S3 and DynamoDB are moto_server's.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
 use base64::Engine;
 use crateyard_aws::{AwsClients, aws_registry, create_bucket, create_table};
 use crateyard_core::{RegistryConfig, Upload};
+use crateyard_e2e::edge::lambda::Function;
+use crateyard_e2e::edge::s3_events::{ObjectCreated, s3_notification};
 use crateyard_tarball::TarballBuilder;
 use serde_json::{Value, json};
-use std::process::{Child, Command};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, mpsc};
-
-#[derive(Clone)]
-struct Emulator {
-    events: Arc<Mutex<mpsc::Receiver<Value>>>,
-    results: mpsc::Sender<Value>,
-    first_poll: Arc<Mutex<Option<Instant>>>,
-    next_id: Arc<std::sync::atomic::AtomicU64>,
-}
-
-async fn next(State(emulator): State<Emulator>) -> (HeaderMap, Json<Value>) {
-    emulator
-        .first_poll
-        .lock()
-        .await
-        .get_or_insert_with(Instant::now);
-    let event = emulator
-        .events
-        .lock()
-        .await
-        .recv()
-        .await
-        .expect("the test sends events");
-    let id = emulator
-        .next_id
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        .to_string();
-    let deadline = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        + 60_000;
-    let mut headers = HeaderMap::new();
-    headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
-    headers.insert(
-        "lambda-runtime-deadline-ms",
-        deadline.to_string().parse().unwrap(),
-    );
-    headers.insert(
-        "lambda-runtime-invoked-function-arn",
-        "arn:aws:lambda:us-east-1:123456789012:function:api"
-            .parse()
-            .unwrap(),
-    );
-    (headers, Json(event))
-}
-
-async fn response(
-    State(emulator): State<Emulator>,
-    Path(_id): Path<String>,
-    body: String,
-) -> &'static str {
-    // The runtime does not always label its JSON: parse it by hand.
-    emulator
-        .results
-        .send(serde_json::from_str(&body).unwrap())
-        .await
-        .unwrap();
-    "{}"
-}
-
-async fn error(State(emulator): State<Emulator>, body: String) -> &'static str {
-    emulator
-        .results
-        .send(json!({ "runtime_error": body }))
-        .await
-        .unwrap();
-    "{}"
-}
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
 
 fn http_event(
     id: &str,
@@ -140,95 +71,39 @@ fn binary(name: &str, built: &str) -> String {
     }
 }
 
-/// One function process and the emulator it polls.
-struct Lambda {
-    child: Child,
-    events: mpsc::Sender<Value>,
-    results: mpsc::Receiver<Value>,
-    first_poll: Arc<Mutex<Option<Instant>>>,
-    started: Instant,
-}
-
-impl Drop for Lambda {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A function under the Runtime API emulator the test edge uses
+/// (`crateyard_e2e::edge::lambda`), with Lambda's variables for a test.
+struct Lambda(Function);
 
 impl Lambda {
     async fn start(binary: &str, env: &[(&str, &str)]) -> Self {
-        let (event_tx, event_rx) = mpsc::channel(8);
-        let (result_tx, result_rx) = mpsc::channel(8);
-        let emulator = Emulator {
-            events: Arc::new(Mutex::new(event_rx)),
-            results: result_tx,
-            first_poll: Arc::default(),
-            next_id: Arc::default(),
-        };
-        let first_poll = emulator.first_poll.clone();
-        let app = axum::Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(response),
-            )
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(error))
-            .with_state(emulator);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let runtime_api = listener.local_addr().unwrap().to_string();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let started = Instant::now();
-        let child = Command::new(binary)
-            .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
-            .env("AWS_LAMBDA_FUNCTION_NAME", "crateyard")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .spawn()
-            .expect("the function binary starts");
-        Self {
-            child,
-            events: event_tx,
-            results: result_rx,
-            first_poll,
-            started,
-        }
+        let mut all: BTreeMap<String, String> = [("RUST_LOG", "warn")]
+            .into_iter()
+            .chain(env.iter().copied())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.entry("AWS_REGION".into())
+            .or_insert_with(|| "us-east-1".into());
+        Self(Function::new("crateyard", binary.into(), all))
     }
 
+    /// The function's result, or `{"runtime_error": …}` with what it
+    /// reported to the Runtime API.
     async fn invoke(&mut self, event: Value) -> Value {
-        self.events.send(event).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.results.recv())
+        self.0
+            .invoke(event)
             .await
-            .expect("the function answers")
-            .unwrap()
+            .unwrap_or_else(|e| json!({ "runtime_error": e }))
     }
 
     /// The process's peak resident memory so far (VmHWM), in KiB.
-    fn peak_memory_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the function process is alive");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("Linux reports VmHWM")
+    async fn peak_memory_kib(&self) -> u64 {
+        self.0.peak_memory_kib().await.expect("Linux reports VmHWM")
     }
 
     /// From exec to the first `next` call on the Runtime API.
     async fn init_time(&self) -> Duration {
-        self.first_poll
-            .lock()
-            .await
-            .expect("the function polled")
-            .duration_since(self.started)
+        self.0.init_time().await.expect("the function polled")
     }
 }
 
@@ -386,7 +261,7 @@ async fn api_binary_serves_api_gateway_events() {
     // Printed, not asserted: a figure for the README (this is a debug build).
     println!(
         "api binary: peak resident memory after 3 invocations {:.1} MiB",
-        lambda.peak_memory_kib() as f64 / 1024.0
+        lambda.peak_memory_kib().await as f64 / 1024.0
     );
 }
 
@@ -448,19 +323,13 @@ async fn reindex_binary_rebuilds_lost_index_files() {
 }
 
 /// The notification S3 sends when an object is created.
+/// The notification S3 sends for a created object (the test edge's).
 fn s3_event(bucket: &str, key: &str, size: usize) -> Value {
-    json!({ "Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-26T20:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": { "principalId": "AWS:AIDAEXAMPLE" },
-        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
-        "responseElements": { "x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8" },
-        "s3": {
-            "s3SchemaVersion": "1.0", "configurationId": "crateyard",
-            "bucket": { "name": bucket, "ownerIdentity": { "principalId": "A3NL1KOZZKExample" }, "arn": format!("arn:aws:s3:::{bucket}") },
-            "object": { "key": key, "size": size, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0055AED6DCD90281E5" }
-        }
-    }]})
+    s3_notification(&ObjectCreated {
+        bucket: bucket.into(),
+        key: key.into(),
+        size: size as u64,
+    })
 }
 
 fn tarball(prefix: &str, name: &str, version: &str) -> Vec<u8> {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
 
 /// The invoke payload limit, for the event as sent (synchronous invocation).
@@ -24,9 +24,14 @@ struct RuntimeApi {
     results: mpsc::Sender<Result<Value, String>>,
     next_id: Arc<AtomicU64>,
     arn: String,
+    first_poll: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 async fn next(State(api): State<RuntimeApi>) -> (HeaderMap, Json<Value>) {
+    api.first_poll
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Instant::now);
     let event = api.events.lock().await.recv().await.unwrap_or(Value::Null);
     let id = api.next_id.fetch_add(1, Ordering::Relaxed).to_string();
     let deadline = std::time::SystemTime::now()
@@ -77,17 +82,21 @@ struct Environment {
     child: Child,
     events: mpsc::Sender<Value>,
     results: mpsc::Receiver<Result<Value, String>>,
+    started: Instant,
+    first_poll: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl Environment {
     async fn start(name: &str, binary: &std::path::Path, env: &BTreeMap<String, String>) -> Self {
         let (event_tx, event_rx) = mpsc::channel(1);
         let (result_tx, result_rx) = mpsc::channel(1);
+        let first_poll = Arc::new(std::sync::Mutex::new(None));
         let api = RuntimeApi {
             events: Arc::new(Mutex::new(event_rx)),
             results: result_tx,
             next_id: Arc::default(),
             arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+            first_poll: first_poll.clone(),
         };
         let app = axum::Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -101,6 +110,7 @@ impl Environment {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let runtime_api = listener.local_addr().unwrap().to_string();
         tokio::spawn(async move { axum::serve(listener, app).await });
+        let started = Instant::now();
         let child = Command::new(binary)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -122,6 +132,8 @@ impl Environment {
             child,
             events: event_tx,
             results: result_rx,
+            started,
+            first_poll,
         }
     }
 
@@ -191,6 +203,27 @@ impl Function {
     /// How many times it was invoked.
     pub fn invocations(&self) -> u64 {
         self.invocations.load(Ordering::Relaxed)
+    }
+
+    /// The current environment's start: from exec to its first call for an
+    /// event on the Runtime API.
+    pub async fn init_time(&self) -> Option<Duration> {
+        let environment = self.environment.lock().await;
+        let environment = environment.as_ref()?;
+        let first_poll = *environment.first_poll.lock().unwrap();
+        first_poll.map(|at| at.duration_since(environment.started))
+    }
+
+    /// The current environment's peak resident memory so far (Linux's
+    /// VmHWM), in KiB.
+    pub async fn peak_memory_kib(&self) -> Option<u64> {
+        let environment = self.environment.lock().await;
+        let pid = environment.as_ref()?.child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 }
 

@@ -17,7 +17,7 @@ mod bucket_policy;
 mod control;
 pub mod distribution;
 pub mod lambda;
-mod s3_events;
+pub mod s3_events;
 pub mod stack;
 
 use axum::body::{Body, Bytes};
