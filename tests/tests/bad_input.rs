@@ -1680,6 +1680,8 @@ fn warm_up(server: &Server) -> World {
 struct Answer {
     status: u16,
     body: String,
+    /// Whether a `WWW-Authenticate` header came with it.
+    challenge: bool,
 }
 
 fn send(server: &Server, world: &World, req: &Request) -> Answer {
@@ -1700,8 +1702,10 @@ fn send(server: &Server, world: &World, req: &Request) -> Answer {
     }
     let res = builder.send().expect("the server answers");
     let status = res.status().as_u16();
+    let challenge = res.headers().contains_key("www-authenticate");
     Answer {
         status,
+        challenge,
         body: res.text().unwrap_or_default(),
     }
 }
@@ -1723,6 +1727,10 @@ fn check_answer(case: &Case, answer: &Answer) -> Option<String> {
             "{}: expected {} {:?}\n    got {},\n    {:?},",
             case.name, case.status, case.detail, answer.status, detail
         ));
+    }
+    // Every 401 says where cargo gets a token (cargo's login_url).
+    if answer.status == 401 && !answer.challenge {
+        return Some(format!("{}: a 401 without WWW-Authenticate", case.name));
     }
     None
 }

@@ -152,19 +152,13 @@ impl Registry {
         Ok(repo)
     }
 
-    /// Changes visibility or grants. Takes effect on the next request, in
-    /// every process sharing the store.
-    pub async fn update_repository(
+    /// Refuses a change that cannot apply (a grant to a group nobody
+    /// belongs to), before anything is written.
+    pub async fn check_repository_change(
         &self,
-        name: &str,
-        change: RepositoryChange,
-    ) -> Result<Repository, RegistryError> {
-        let mut repo = self.repository(name).await?;
-        let was_public = repo.anonymous_read;
-        if let Some(anonymous_read) = change.anonymous_read {
-            repo.anonymous_read = anonymous_read;
-        }
-        for grant in change.grants {
+        change: &RepositoryChange,
+    ) -> Result<(), RegistryError> {
+        for grant in &change.grants {
             if let Subject::Group(group) = &grant.to
                 && !grant.permissions.is_empty()
                 && !self.group_exists(group).await?
@@ -173,6 +167,24 @@ impl Registry {
                     "group `{group}` has no members; add one with `crateyard user set LOGIN --groups {group}` first"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Changes visibility or grants. Takes effect on the next request, in
+    /// every process sharing the store.
+    pub async fn update_repository(
+        &self,
+        name: &str,
+        change: RepositoryChange,
+    ) -> Result<Repository, RegistryError> {
+        let mut repo = self.repository(name).await?;
+        self.check_repository_change(&change).await?;
+        let was_public = repo.anonymous_read;
+        if let Some(anonymous_read) = change.anonymous_read {
+            repo.anonymous_read = anonymous_read;
+        }
+        for grant in change.grants {
             repo.grants.retain(|g| g.to != grant.to);
             if !grant.permissions.is_empty() {
                 let mut permissions = grant.permissions;

@@ -112,12 +112,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users/{login}", put(api::admin::put_user))
         .route("/api/v1/repos", get(api::admin::repositories))
         .route("/api/v1/repos/{name}", put(api::admin::put_repository))
+        .merge(api::uploads::routes())
+        .merge(ui_data_routes())
+        // Every 401 of every route, large uploads and UI data included.
         .layer(middleware::map_response_with_state(
             state.clone(),
             login_challenge,
         ))
-        .merge(api::uploads::routes())
-        .merge(ui_data_routes())
         .fallback(no_such_route)
         // Extractors' rejections (a path that is not UTF-8, a query that
         // does not parse, a wrong method) answer in cargo's shape too.

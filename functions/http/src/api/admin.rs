@@ -111,16 +111,14 @@ pub(crate) async fn put_repository(
         &body,
         "{\"anonymous_read\"?: bool, \"grants\"?: [{\"to\": \"group:devs\", \"permissions\": [\"read\", …]}]}",
     )?;
+    let change = RepositoryChange {
+        anonymous_read,
+        grants,
+    };
+    // A refused change writes nothing, not even the repository it names.
+    registry.check_repository_change(&change).await?;
     registry.ensure_repository(&name).await?;
-    let repo = registry
-        .update_repository(
-            &name,
-            RepositoryChange {
-                anonymous_read,
-                grants,
-            },
-        )
-        .await?;
+    let repo = registry.update_repository(&name, change).await?;
     Ok(Json(json!({ "repo": without_secrets(&repo) })))
 }
 
