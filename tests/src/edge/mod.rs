@@ -153,12 +153,8 @@ impl Edge {
             { "Fn::Sub": "https://${DomainName}" },
             { "Fn::Sub": "https://${Distribution.DomainName}" }] }));
         stack.set_physical("Distribution.DomainName", &host);
-        let secret = format!(
-            "{:x}{:x}",
-            stack_id.len() as u64 * 7919 + n,
-            pid as u64 * 104_729
-        );
-        stack.set_secret("origin-secret", &secret);
+        // Secrets Manager's generated value: any string the API must match.
+        stack.set_secret("origin-secret", &format!("edge-origin-secret-{pid}-{n}"));
         let bucket = stack.eval_str(&json!({ "Ref": "RegistryBucket" }));
         let table = stack.eval_str(&json!({ "Ref": "RegistryTable" }));
         runtime.block_on(create_bucket_and_table(&stack, &moto, &bucket, &table));
