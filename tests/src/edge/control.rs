@@ -3,6 +3,7 @@
 //! empties the test edge's cache for the paths, and CloudFormation's
 //! presigned `ResponseURL` (the setup custom resource's answer).
 
+use super::xml_elements as elements;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -42,15 +43,6 @@ pub async fn start(invalidations: mpsc::UnboundedSender<Vec<String>>) -> Control
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     ControlEndpoints { url, answers }
-}
-
-/// The text of every `<tag>` element in a small XML document.
-fn elements<'x>(xml: &'x str, tag: &str) -> Vec<&'x str> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    xml.split(open.as_str())
-        .skip(1)
-        .filter_map(|rest| rest.split_once(close.as_str()).map(|(text, _)| text))
-        .collect()
 }
 
 async fn create_invalidation(

@@ -51,6 +51,16 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
     go(pattern.as_bytes(), text.as_bytes())
 }
 
+/// The text of every `<tag>` element of a small XML document (S3's and
+/// CloudFront's answers and requests here have no attributes on them).
+pub(crate) fn xml_elements<'x>(xml: &'x str, tag: &str) -> Vec<&'x str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(open.as_str())
+        .skip(1)
+        .filter_map(|rest| rest.split_once(close.as_str()).map(|(text, _)| text))
+        .collect()
+}
+
 /// A SigV4 `Authorization` header: moto refuses unsigned requests to a
 /// private bucket, and checks that a request is signed, not the signature.
 const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
@@ -387,13 +397,9 @@ impl Edge {
             .send()
             .and_then(|r| r.text())
             .expect("moto lists the bucket");
-        listing
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|k| {
-                k.split_once("</Key>")
-                    .map(|(key, _)| key.replace("&amp;", "&"))
-            })
+        xml_elements(&listing, "Key")
+            .into_iter()
+            .map(|key| key.replace("&amp;", "&"))
             .collect()
     }
 
@@ -767,8 +773,17 @@ async fn s3_origin(shared: &Shared, method: &str, origin: &OriginRequest) -> Res
     // Origin Access Control signs every request as CloudFront (moto checks
     // that a request is signed, not the signature).
     let oac = |request: reqwest::RequestBuilder| request.header("authorization", SIGNED);
-    let head = oac(shared.http.head(&object_url)).send().await;
-    let exists = head.as_ref().is_ok_and(|h| h.status().is_success());
+    // One request, as the viewer's method; its answer is passed on only if
+    // the policy allows it.
+    let request = match method {
+        "HEAD" => shared.http.head(&object_url),
+        _ => shared.http.get(&object_url),
+    };
+    let answer = oac(request).send().await.unwrap();
+    let (status, headers) = (answer.status(), answer.headers().clone());
+    // Read whole before the next request: moto serves one at a time.
+    let body = answer.bytes().await.unwrap_or_default();
+    let exists = status.is_success();
     if exists && shared.policy.reads_tags() {
         let tags = oac(shared.http.get(format!("{object_url}?tagging")))
             .send()
@@ -777,11 +792,11 @@ async fn s3_origin(shared: &Shared, method: &str, origin: &OriginRequest) -> Res
             .text()
             .await
             .unwrap_or_default();
-        for tag in tags.split("<Tag>").skip(1) {
-            let text = |tag_name: &str| {
-                tag.split(&format!("<{tag_name}>"))
-                    .nth(1)
-                    .and_then(|r| r.split(&format!("</{tag_name}>")).next())
+        for tag in xml_elements(&tags, "Tag") {
+            let text = |name| {
+                xml_elements(tag, name)
+                    .first()
+                    .copied()
                     .unwrap_or_default()
                     .to_string()
             };
@@ -816,22 +831,15 @@ async fn s3_origin(shared: &Shared, method: &str, origin: &OriginRequest) -> Res
             ))
             .unwrap();
     }
-    let request = match method {
-        "HEAD" => shared.http.head(&object_url),
-        _ => shared.http.get(&object_url),
-    };
-    let answer = oac(request).send().await.unwrap();
-    let mut response = Response::builder().status(answer.status());
-    for (name, value) in answer.headers() {
+    let mut response = Response::builder().status(status);
+    for (name, value) in &headers {
         let name = name.as_str();
         // CloudFront passes S3's headers on, not its request ids.
         if !s3_events::HOP_BY_HOP.contains(&name) && !name.starts_with("x-amz-") {
             response = response.header(name, value);
         }
     }
-    response
-        .body(Body::from(answer.bytes().await.unwrap_or_default()))
-        .unwrap()
+    response.body(Body::from(body)).unwrap()
 }
 
 /// The function URL origin: the request as a payload 2.0 event (the body
