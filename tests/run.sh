@@ -60,8 +60,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 # The end-to-end tests spawn servers and cargo processes of their own; two
-# test threads keep a 2-core machine responsive.
-cargo test --workspace --locked -- --test-threads="${CRATEYARD_TEST_THREADS:-2}"
+# test threads keep a 2-core machine responsive. --no-fail-fast: one run
+# reports every failing test binary, not only the first.
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${CRATEYARD_TEST_THREADS:-2}"
 
 # Fuzzing adds minutes (installing cargo-fuzz, an instrumented build), so it
 # runs when CRATEYARD_FUZZ_SECONDS is set: CI sets it (.ci/run).

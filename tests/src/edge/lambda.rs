@@ -1,27 +1,36 @@
 //! A Lambda function as the Lambda service runs it: the real binary, polling
 //! a Runtime API emulator on 127.0.0.1 for its events, one invocation at a
-//! time, as one execution environment does.
+//! time, as one execution environment does. A result reaches the invocation
+//! with its request id only: one whose caller went away (a browser that
+//! navigated on) is dropped, never handed to the next caller.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// The invoke payload limit, for the event as sent (synchronous invocation).
 pub const MAX_EVENT_BYTES: usize = 6_291_456;
 
+type Outcome = Result<Value, String>;
+
+/// An event and where its outcome goes.
+type Invocation = (Value, oneshot::Sender<Outcome>);
+
 #[derive(Clone)]
 struct RuntimeApi {
-    events: Arc<Mutex<mpsc::Receiver<Value>>>,
-    results: mpsc::Sender<Result<Value, String>>,
+    events: Arc<Mutex<mpsc::Receiver<Invocation>>>,
+    /// Invocations handed out and not yet answered, by request id.
+    in_flight: Arc<std::sync::Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
+    init_error: Arc<std::sync::Mutex<Option<String>>>,
     next_id: Arc<AtomicU64>,
     arn: String,
     first_poll: Arc<std::sync::Mutex<Option<Instant>>>,
@@ -32,8 +41,12 @@ async fn next(State(api): State<RuntimeApi>) -> (HeaderMap, Json<Value>) {
         .lock()
         .unwrap()
         .get_or_insert_with(Instant::now);
-    let event = api.events.lock().await.recv().await.unwrap_or(Value::Null);
+    let (event, outcome) = match api.events.lock().await.recv().await {
+        Some(invocation) => invocation,
+        None => std::future::pending().await,
+    };
     let id = api.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+    api.in_flight.lock().unwrap().insert(id.clone(), outcome);
     let deadline = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -52,18 +65,37 @@ async fn next(State(api): State<RuntimeApi>) -> (HeaderMap, Json<Value>) {
     (headers, Json(event))
 }
 
+impl RuntimeApi {
+    fn answer(&self, id: &str, outcome: Outcome) {
+        if let Some(caller) = self.in_flight.lock().unwrap().remove(id) {
+            let _ = caller.send(outcome);
+        }
+    }
+}
+
 async fn response(
     State(api): State<RuntimeApi>,
-    Path(_id): Path<String>,
+    Path(id): Path<String>,
     body: String,
 ) -> &'static str {
-    let parsed = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"));
-    let _ = api.results.send(parsed).await;
+    api.answer(
+        &id,
+        serde_json::from_str(&body).map_err(|e| format!("{e}: {body}")),
+    );
     "{}"
 }
 
-async fn error(State(api): State<RuntimeApi>, body: String) -> &'static str {
-    let _ = api.results.send(Err(body)).await;
+async fn error(
+    State(api): State<RuntimeApi>,
+    Path(id): Path<String>,
+    body: String,
+) -> &'static str {
+    api.answer(&id, Err(body));
+    "{}"
+}
+
+async fn record_init_error(State(api): State<RuntimeApi>, body: String) -> &'static str {
+    *api.init_error.lock().unwrap() = Some(body);
     "{}"
 }
 
@@ -80,8 +112,8 @@ pub struct Function {
 /// One execution environment: the process and its Runtime API.
 struct Environment {
     child: Child,
-    events: mpsc::Sender<Value>,
-    results: mpsc::Receiver<Result<Value, String>>,
+    events: mpsc::Sender<Invocation>,
+    init_error: Arc<std::sync::Mutex<Option<String>>>,
     started: Instant,
     first_poll: Arc<std::sync::Mutex<Option<Instant>>>,
 }
@@ -89,11 +121,12 @@ struct Environment {
 impl Environment {
     async fn start(name: &str, binary: &std::path::Path, env: &BTreeMap<String, String>) -> Self {
         let (event_tx, event_rx) = mpsc::channel(1);
-        let (result_tx, result_rx) = mpsc::channel(1);
         let first_poll = Arc::new(std::sync::Mutex::new(None));
+        let init_error = Arc::new(std::sync::Mutex::new(None));
         let api = RuntimeApi {
             events: Arc::new(Mutex::new(event_rx)),
-            results: result_tx,
+            in_flight: Arc::default(),
+            init_error: init_error.clone(),
             next_id: Arc::default(),
             arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
             first_poll: first_poll.clone(),
@@ -105,7 +138,7 @@ impl Environment {
                 post(response),
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(record_init_error))
             .with_state(api);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let runtime_api = listener.local_addr().unwrap().to_string();
@@ -131,7 +164,7 @@ impl Environment {
         Self {
             child,
             events: event_tx,
-            results: result_rx,
+            init_error,
             started,
             first_poll,
         }
@@ -169,21 +202,25 @@ impl Function {
         let environment = slot.as_mut().unwrap();
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let outcome = async {
+            let (caller, mut result) = oneshot::channel();
             environment
                 .events
-                .send(event)
+                .send((event, caller))
                 .await
                 .map_err(|_| "the runtime stopped".to_string())?;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
             loop {
                 let tick = tokio::time::sleep(Duration::from_millis(50));
                 tokio::select! {
-                    result = environment.results.recv() => {
-                        return result.unwrap_or_else(|| Err("the runtime stopped".into()));
+                    outcome = &mut result => {
+                        return outcome.unwrap_or_else(|_| Err("the runtime stopped".into()));
                     }
                     _ = tick => {
                         if environment.ended() {
-                            return Err("the process ended (Runtime.ExitError)".into());
+                            let init_error = environment.init_error.lock().unwrap().take();
+                            return Err(init_error.unwrap_or_else(|| {
+                                "the process ended (Runtime.ExitError)".into()
+                            }));
                         }
                         if tokio::time::Instant::now() > deadline {
                             return Err("timed out".into());
@@ -198,6 +235,13 @@ impl Function {
             *slot = None;
         }
         outcome.map_err(|e| format!("{}: {e}", self.name))
+    }
+
+    /// Ends the execution environment, as Lambda does when it reclaims one.
+    pub fn stop(&self) {
+        if let Ok(mut slot) = self.environment.try_lock() {
+            *slot = None;
+        }
     }
 
     /// How many times it was invoked.

@@ -102,8 +102,9 @@ struct Shared {
     origin_requests: Mutex<BTreeMap<String, u64>>,
     cache_hits: AtomicU64,
     functions: BTreeMap<String, Function>,
-    /// Events emitted and not yet handled by their function.
-    pending: AtomicU64,
+    /// Events emitted and not yet handled by their function (objects
+    /// created and not yet routed included).
+    pending: Arc<AtomicU64>,
 }
 
 /// A deployed stack behind its test edge.
@@ -119,6 +120,16 @@ pub struct Edge {
     custom_resource_answers: Arc<Mutex<Vec<Value>>>,
     control: String,
     runtime: tokio::runtime::Runtime,
+}
+
+impl Drop for Edge {
+    /// The functions end before the runtime serving their Runtime APIs, so
+    /// none sees its connection cut mid-poll.
+    fn drop(&mut self) {
+        for function in self.shared.functions.values() {
+            function.stop();
+        }
+    }
 }
 
 static NEXT_STACK: AtomicU64 = AtomicU64::new(0);
@@ -171,7 +182,8 @@ impl Edge {
         runtime.block_on(apply_cors(&stack, &moto, &bucket, &public_origin, &url));
 
         let (created_tx, created_rx) = mpsc::unbounded_channel();
-        let s3 = runtime.block_on(s3_events::start_proxy(&moto, created_tx));
+        let pending = Arc::new(AtomicU64::new(0));
+        let s3 = runtime.block_on(s3_events::start_proxy(&moto, created_tx, pending.clone()));
         let (invalidations_tx, invalidations_rx) = mpsc::unbounded_channel();
         let control = runtime.block_on(control::start(invalidations_tx));
 
@@ -207,7 +219,7 @@ impl Edge {
             origin_requests: Mutex::new(BTreeMap::new()),
             cache_hits: AtomicU64::new(0),
             functions,
-            pending: AtomicU64::new(0),
+            pending,
         });
         runtime.spawn(deliver_events(shared.clone(), routes, created_rx));
         runtime.spawn(apply_invalidations(shared.clone(), invalidations_rx));
@@ -561,6 +573,8 @@ async fn deliver_events(
                 });
             }
         }
+        // Routed: its own count gives way to its deliveries'.
+        shared.pending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -10,6 +10,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 /// An object S3 reports as created.
@@ -25,14 +26,23 @@ struct Proxy {
     moto: String,
     http: reqwest::Client,
     created: mpsc::UnboundedSender<ObjectCreated>,
+    unrouted: Arc<AtomicU64>,
 }
 
 /// Serves the S3 API on a new port, forwarding to `moto`; returns its URL.
-pub async fn start_proxy(moto: &str, created: mpsc::UnboundedSender<ObjectCreated>) -> String {
+/// Each object created counts in `unrouted` before the writer hears back, so
+/// a test that waits for events to settle cannot miss one still in flight;
+/// whoever routes the event takes it off.
+pub async fn start_proxy(
+    moto: &str,
+    created: mpsc::UnboundedSender<ObjectCreated>,
+    unrouted: Arc<AtomicU64>,
+) -> String {
     let proxy = Proxy {
         moto: moto.trim_end_matches('/').to_string(),
         http: reqwest::Client::new(),
         created,
+        unrouted,
     };
     let app = axum::Router::new()
         .fallback(forward)
@@ -93,6 +103,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         && let Some((bucket, key)) =
             created_object(parts.method.as_str(), parts.uri.path(), parts.uri.query())
     {
+        proxy.unrouted.fetch_add(1, Ordering::SeqCst);
         let _ = proxy.created.send(ObjectCreated {
             bucket,
             key,
