@@ -1,6 +1,5 @@
 use crate::backend;
-use crate::cli::{ReindexArgs, SetupArgs, StorageArgs};
-use crateyard_aws::{AwsClients, create_bucket, create_table};
+use crate::cli::{ReindexArgs, SetupArgs};
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
@@ -25,7 +24,14 @@ pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(not(feature = "aws"))]
+pub async fn setup(_: SetupArgs) -> anyhow::Result<()> {
+    Err(backend::without_aws().into())
+}
+
+#[cfg(feature = "aws")]
 pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
+    use crateyard_aws::{AwsClients, create_bucket, create_table};
     let clients = AwsClients::from_env().await;
     create_bucket(&clients.s3, &args.bucket).await?;
     create_table(&clients.dynamodb, &args.table).await?;
@@ -34,7 +40,7 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         args.bucket, args.table
     );
     if args.urls.public_url.is_some() {
-        let storage = StorageArgs {
+        let storage = crate::cli::StorageArgs {
             data: Default::default(),
             bucket: Some(args.bucket),
             table: Some(args.table),

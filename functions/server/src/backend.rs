@@ -4,7 +4,6 @@
 use crate::cli::{StorageArgs, UrlArgs};
 use crate::error::UserError;
 use anyhow::Context;
-use crateyard_aws::{AwsClients, DynamoStore, aws_registry};
 use crateyard_core::{Registry, RegistryConfig};
 use crateyard_http::HttpUpstream;
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
@@ -22,42 +21,8 @@ pub struct Backend {
 /// Opens the storage. The public URL comes from the flags; local mode
 /// falls back to the one `serve` last announced (see [`remember_public_url`]).
 pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backend> {
-    let aws = match (&storage.stack, &storage.bucket, &storage.table) {
-        (Some(stack), _, _) => {
-            let found = crate::stack::storage(stack).await?;
-            Some((found.bucket, found.table))
-        }
-        (None, Some(bucket), Some(table)) => Some((bucket.clone(), table.clone())),
-        _ => None,
-    };
-    if let Some((bucket, table)) = &aws {
-        let clients = AwsClients::from_env().await;
-        // A stack's setup stores its public URL in the table.
-        let public_url = match &urls.public_url {
-            Some(url) => url.clone(),
-            None => match DynamoStore::new(clients.dynamodb.clone(), table)
-                .public_url()
-                .await
-                .context("cannot read the public URL stored in the table")?
-            {
-                Some(url) => url,
-                None => {
-                    return Err(UserError::new(
-                        "--public-url is needed with --bucket (the URL clients read index and \
-                         crate files from): the table holds none",
-                        "give --public-url (CloudFront's or the bucket's URL), or use --stack \
-                         NAME, whose setup stores it in the table",
-                    )
-                    .into());
-                }
-            },
-        };
-        let config = RegistryConfig::new(&public_url, urls.api_url.as_deref());
-        let registry = aws_registry(clients, bucket, table, config);
-        return Ok(Backend {
-            registry: Arc::new(registry.with_upstream(Arc::new(HttpUpstream::new()))),
-            static_root: None,
-        });
+    if storage.is_aws() {
+        return open_aws(storage, urls).await;
     }
     let dirs = DataDir::new(&storage.data);
     std::fs::create_dir_all(dirs.root()).map_err(|e| data_dir_error(&storage.data, e))?;
@@ -75,6 +40,70 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
         registry: Arc::new(registry),
         static_root: Some(dirs.objects()),
     })
+}
+
+/// S3 and DynamoDB: a stack's (looked up by name) or a bucket and table.
+#[cfg(feature = "aws")]
+async fn open_aws(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backend> {
+    use crateyard_aws::{AwsClients, DynamoStore, aws_registry};
+    let (bucket, table) = match (&storage.stack, &storage.bucket, &storage.table) {
+        (Some(stack), _, _) => {
+            let found = crate::stack::storage(stack).await?;
+            (found.bucket, found.table)
+        }
+        (None, Some(bucket), Some(table)) => (bucket.clone(), table.clone()),
+        _ => {
+            return Err(UserError::new(
+                "--bucket and --table go together",
+                "give both, or --stack NAME",
+            )
+            .into());
+        }
+    };
+    let clients = AwsClients::from_env().await;
+    // A stack's setup stores its public URL in the table.
+    let public_url = match &urls.public_url {
+        Some(url) => url.clone(),
+        None => match DynamoStore::new(clients.dynamodb.clone(), &table)
+            .public_url()
+            .await
+            .context("cannot read the public URL stored in the table")?
+        {
+            Some(url) => url,
+            None => {
+                return Err(UserError::new(
+                    "--public-url is needed with --bucket (the URL clients read index and \
+                     crate files from): the table holds none",
+                    "give --public-url (CloudFront's or the bucket's URL), or use --stack \
+                     NAME, whose setup stores it in the table",
+                )
+                .into());
+            }
+        },
+    };
+    let config = RegistryConfig::new(&public_url, urls.api_url.as_deref());
+    let registry = aws_registry(clients, &bucket, &table, config);
+    Ok(Backend {
+        registry: Arc::new(registry.with_upstream(Arc::new(HttpUpstream::new()))),
+        static_root: None,
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+async fn open_aws(_: &StorageArgs, _: &UrlArgs) -> anyhow::Result<Backend> {
+    Err(without_aws().into())
+}
+
+/// What a build without the `aws` feature says to `--bucket`, `--stack` and
+/// `setup`.
+#[cfg(not(feature = "aws"))]
+pub fn without_aws() -> UserError {
+    UserError::new(
+        "this crateyard was built without AWS support (`--no-default-features`), so it \
+         cannot open S3 and DynamoDB",
+        "build it with the default features: `cargo install --path functions/server` or \
+         `cargo run --profile local -p crateyard_server -- ARGS`",
+    )
 }
 
 /// Local mode: records the URL `serve` announces, so that admin commands run

@@ -8,6 +8,7 @@ mod error;
 mod logging;
 mod mirror;
 mod serve;
+#[cfg(feature = "aws")]
 mod stack;
 
 use clap::Parser;
