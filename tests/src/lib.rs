@@ -15,6 +15,7 @@ pub const REGISTRY: &str = "cy";
 const LOG_FILE: &str = "server.log";
 
 pub mod edge;
+pub mod snapshot;
 
 /// The `crateyard` binary of this build (`cargo test` builds it for the
 /// server crate's own integration tests).
@@ -156,6 +157,11 @@ impl Server {
             env,
             Some(public_url),
         )
+    }
+
+    /// Whether it runs on the AWS backend (S3 and DynamoDB on moto).
+    pub fn is_aws(&self) -> bool {
+        self.storage.iter().any(|arg| arg == "--bucket")
     }
 
     /// A second server process on this one's storage, as two Lambdas share

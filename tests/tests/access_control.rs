@@ -1,10 +1,14 @@
 //! Access control end to end: every endpoint × every kind of credential on a
-//! private repository, with the exact status and, on a denial, proof that
-//! nothing changed; then the real cargo against a private repository.
+//! private repository, with the exact status; an allowed call is checked for
+//! its effect (as the admin then sees it), a denial for changing nothing (a
+//! snapshot of every object and metadata record). Then the real cargo
+//! against a private repository.
 
+use crateyard_e2e::snapshot::{differences, snapshot};
 use crateyard_e2e::{
     Cargo, Project, REGISTRY, Server, crate_bytes, error_detail, publish, publish_body,
 };
+use crateyard_index::index_file_path;
 use serde_json::{Value, json};
 use std::io::Write;
 
@@ -284,24 +288,95 @@ impl World {
         }
     }
 
-    /// Everything a request could change, as the admin sees it.
-    fn snapshot(&self) -> Value {
-        let admin = Some(self.admin.as_str());
-        let get = |path: &str| {
-            let (status, body) = self.request("GET", path, admin, vec![]);
-            json!({ "status": status, "body": body })
+    /// A GET as the admin: the body, after asserting a 200.
+    fn admin_get(&self, path: &str) -> String {
+        let (status, body) = self.request("GET", path, Some(&self.admin), vec![]);
+        assert_eq!(status, 200, "GET {path} as the admin: {body}");
+        body
+    }
+
+    /// The index lines of `name`, as the admin reads them.
+    fn index_lines(&self, name: &str) -> Vec<Value> {
+        let path = format!("api/private/index/{}", index_file_path(name));
+        self.admin_get(&path)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    fn held_version(&self, version: &str) -> Option<Value> {
+        self.index_lines("held")
+            .into_iter()
+            .find(|line| line["vers"] == version)
+    }
+
+    /// What an allowed call should have done, checked as a user would see
+    /// it; `None` when it did. `crates` is how many crates `vault` holds.
+    fn effect_missing(
+        &self,
+        credential: &str,
+        endpoint: Endpoint,
+        cell: usize,
+        body: &str,
+        crates: usize,
+    ) -> Option<String> {
+        let json = || serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
+        let owners = || self.admin_get("api/v1/crates/held/owners");
+        let held = crate_bytes("held", "1.0.0", "");
+        let done = match endpoint {
+            IndexRead => body.lines().any(|l| l.contains(r#""vers":"1.0.0""#)),
+            Download => {
+                let url = format!(
+                    "{}/{REPO}/api/private/crates/held/held-1.0.0.crate",
+                    self.server.url
+                );
+                let again = self
+                    .server
+                    .http()
+                    .get(url)
+                    .header("Authorization", &self.admin)
+                    .send()
+                    .unwrap();
+                body.len() == String::from_utf8_lossy(&held).len()
+                    && again.bytes().unwrap().as_ref() == held.as_slice()
+            }
+            PublishNew => self
+                .index_lines(&format!("fresh-{cell}"))
+                .iter()
+                .any(|l| l["vers"] == "1.0.0"),
+            PublishUpdate => self.held_version(&format!("1.{cell}.0")).is_some(),
+            DirectUpload => self.held_version(&format!("2.{cell}.0")).is_some(),
+            Yank => self
+                .held_version("1.0.0")
+                .is_some_and(|l| l["yanked"] == true),
+            Unyank => self
+                .held_version("1.0.0")
+                .is_some_and(|l| l["yanked"] == false),
+            OwnersList => json()["users"]
+                .as_array()
+                .is_some_and(|users| users.iter().any(|u| u["login"] == "owner")),
+            OwnersAdd => owners().contains(r#""login":"stranger""#),
+            OwnersRemove => !owners().contains(r#""login":"stranger""#),
+            // A token limited to `other-*` sees none of `vault`'s crates.
+            Search if credential == "crate-glob" => json()["meta"]["total"] == 0,
+            Search => json()["meta"]["total"] == crates,
+            TokenAdmin => {
+                let minted = json()["token"].as_str().unwrap_or_default().to_string();
+                let (status, me) = self.request("GET", "/api/v1/me", Some(&minted), vec![]);
+                status == 200 && me.contains(r#""login":"bystander""#)
+            }
+            Reindex => json()["crates"] == crates,
         };
-        json!({
-            "index": get("api/private/index/he/ld/held"),
-            "owners": get("api/v1/crates/held/owners"),
-            "crates": get("api/v1/crates?q=&per_page=100"),
-            "tokens": get("/api/v1/tokens?user=bystander"),
+        (!done).then(|| {
+            format!("{credential} × {endpoint:?} was allowed but did not take effect: {body}")
         })
     }
 }
 
 fn run_matrix(world: &World) {
     let mut cells = 0;
+    // `held`, and each crate an allowed PublishNew adds.
+    let mut crates = 1;
     let mut failures = Vec::new();
     for (credential, auth) in &world.credentials {
         let expected = EXPECTED
@@ -311,7 +386,7 @@ fn run_matrix(world: &World) {
             .unwrap();
         for (endpoint, want) in ENDPOINTS.iter().zip(expected) {
             cells += 1;
-            let before = (*want >= 400).then(|| world.snapshot());
+            let before = (*want >= 400).then(|| snapshot(&world.server));
             let (status, body) = world.call(*endpoint, auth.as_deref(), cells);
             if status != *want {
                 failures.push(format!(
@@ -319,16 +394,24 @@ fn run_matrix(world: &World) {
                 ));
                 continue;
             }
-            if let Some(before) = before {
-                assert!(
-                    !error_detail(&body).is_empty(),
-                    "{credential} × {endpoint:?}: {body}"
-                );
-                let after = world.snapshot();
-                if before != after {
-                    failures.push(format!(
-                        "{credential} × {endpoint:?} was denied but changed state"
-                    ));
+            match before {
+                Some(before) => {
+                    assert!(
+                        !error_detail(&body).is_empty(),
+                        "{credential} × {endpoint:?}: {body}"
+                    );
+                    let changed = differences(&before, &snapshot(&world.server));
+                    if !changed.is_empty() {
+                        failures.push(format!(
+                            "{credential} × {endpoint:?} was denied but changed:\n    {}",
+                            changed.join("\n    ")
+                        ));
+                    }
+                }
+                None => {
+                    crates += usize::from(*endpoint == PublishNew);
+                    failures
+                        .extend(world.effect_missing(credential, *endpoint, cells, &body, crates));
                 }
             }
         }

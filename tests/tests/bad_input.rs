@@ -8,6 +8,7 @@
 //! the AWS backend (S3 and DynamoDB on moto), one server each, the cases in
 //! sequence, a snapshot of everything compared after each.
 
+use crateyard_e2e::snapshot::{differences, snapshot};
 use crateyard_e2e::{Server, publish_body};
 use crateyard_tarball::TarballBuilder;
 use reqwest::Method;
@@ -1736,264 +1737,9 @@ fn check_answer(case: &Case, answer: &Answer) -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------
-// Snapshots: every object (key, bytes, stored attributes) and every row.
-
-/// Everything the registry stores, by a name saying what it is:
-/// `object/KEY` (its bytes), `object-attrs/KEY`, `row/TABLE/…`, `item/PK/SK`.
-type Snapshot = BTreeMap<String, Vec<u8>>;
-
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Local,
-    Aws,
-}
-
-fn snapshot(server: &Server, backend: Backend) -> Snapshot {
-    match backend {
-        Backend::Local => local_snapshot(server),
-        Backend::Aws => aws_snapshot(server),
-    }
-}
-
-/// A token's `last_used_at` is bookkeeping: a refused request that
-/// authenticates a token records its use when the last record is a minute
-/// old, as any request does (the catalogue takes longer than a minute). It
-/// is the one field of the stores left out; every other byte counts.
-fn without_bookkeeping(record: &str) -> String {
-    match serde_json::from_str::<Value>(record) {
-        Ok(Value::Object(mut fields)) if fields.contains_key("hash") => {
-            fields.remove("last_used_at");
-            Value::Object(fields).to_string()
-        }
-        _ => record.to_string(),
-    }
-}
-
-/// Local mode: the data directory's objects and their metadata files, with
-/// modification times (a rewrite with the same bytes is a write too), and
-/// every row of every SQLite table.
-fn local_snapshot(server: &Server) -> Snapshot {
-    let mut snapshot = Snapshot::new();
-    for top in ["objects", "object-meta"] {
-        let mut pending = vec![server.data().join(top)];
-        while let Some(dir) = pending.pop() {
-            let relative = dir
-                .strip_prefix(server.data())
-                .unwrap()
-                .display()
-                .to_string();
-            snapshot.insert(format!("dir/{relative}"), Vec::new());
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    pending.push(path);
-                    continue;
-                }
-                let key = path
-                    .strip_prefix(server.data())
-                    .unwrap()
-                    .display()
-                    .to_string();
-                snapshot.insert(format!("object/{key}"), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let db = rusqlite::Connection::open(server.data().join("crateyard.sqlite3")).unwrap();
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for table in tables {
-        let mut statement = db.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
-        let columns: Vec<String> = statement.column_names().map(|c| c.to_string()).collect();
-        let rows = statement
-            .query_map([], |row| {
-                let mut fields = serde_json::Map::new();
-                for (i, column) in columns.iter().enumerate() {
-                    use rusqlite::types::ValueRef;
-                    let value = match row.get_ref(i)? {
-                        ValueRef::Null => Value::Null,
-                        ValueRef::Integer(n) => json!(n),
-                        ValueRef::Real(x) => json!(x),
-                        ValueRef::Text(t) => {
-                            json!(without_bookkeeping(&String::from_utf8_lossy(t)))
-                        }
-                        ValueRef::Blob(b) => json!(hex::encode(b)),
-                    };
-                    fields.insert(column.clone(), value);
-                }
-                Ok(Value::Object(fields).to_string())
-            })
-            .unwrap();
-        for row in rows {
-            snapshot.insert(format!("row/{table}/{}", row.unwrap()), Vec::new());
-        }
-    }
-    snapshot
-}
-
-/// The AWS backend: every object of the bucket (bytes, the headers S3
-/// stores with it, its tags, its last modification) and every item of the
-/// table, read from moto directly.
-fn aws_snapshot(server: &Server) -> Snapshot {
-    let (endpoint, bucket) = server
-        .public_url
-        .rsplit_once('/')
-        .expect("the AWS backend's public URL is ENDPOINT/BUCKET");
-    let table = bucket; // `Server::start_aws` names both alike.
-    let http = reqwest::blocking::Client::new();
-    let mut snapshot = Snapshot::new();
-
-    let mut token: Option<String> = None;
-    loop {
-        let mut url = format!("{endpoint}/{bucket}?list-type=2");
-        if let Some(token) = &token {
-            url.push_str(&format!("&continuation-token={}", encode(token)));
-        }
-        let listing = http.get(&url).send().unwrap();
-        assert_eq!(listing.status(), 200, "ListObjectsV2 on {url}");
-        let listing = listing.text().unwrap();
-        for contents in listing.split("<Contents>").skip(1) {
-            let key = xml_text(contents, "Key").expect("a listed object has a key");
-            let url = format!("{endpoint}/{bucket}/{}", encode_key(&key));
-            let object = http.get(&url).send().unwrap();
-            assert_eq!(object.status(), 200, "GET {url}");
-            let mut attrs: Vec<String> = object
-                .headers()
-                .iter()
-                .filter(|(name, _)| {
-                    let name = name.as_str();
-                    name.starts_with("x-amz-meta-")
-                        || ["content-type", "cache-control", "x-amz-tagging-count"].contains(&name)
-                })
-                .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap_or("?")))
-                .collect();
-            attrs.sort();
-            let tags = http.get(format!("{url}?tagging")).send().unwrap();
-            attrs.push(format!(
-                "tags: {}",
-                xml_between(&tags.text().unwrap(), "TagSet")
-            ));
-            snapshot.insert(format!("object/{key}"), object.bytes().unwrap().to_vec());
-            snapshot.insert(format!("object-attrs/{key}"), attrs.join("\n").into_bytes());
-        }
-        token = xml_text(&listing, "NextContinuationToken");
-        if token.is_none() {
-            break;
-        }
-    }
-
-    let mut start: Option<Value> = None;
-    loop {
-        let mut request = json!({ "TableName": table });
-        if let Some(start) = start.take() {
-            request["ExclusiveStartKey"] = start;
-        }
-        // moto checks that a request is signed, not its signature.
-        let scan = http
-            .post(format!("{endpoint}/"))
-            .header("x-amz-target", "DynamoDB_20120810.Scan")
-            .header("content-type", "application/x-amz-json-1.0")
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/dynamodb/aws4_request, \
-                 SignedHeaders=host, Signature=0",
-            )
-            .body(request.to_string())
-            .send()
-            .unwrap();
-        assert_eq!(scan.status(), 200, "Scan of {table}");
-        let scan: Value = scan.json().unwrap();
-        for item in scan["Items"].as_array().expect("Items") {
-            let mut item = item.clone();
-            if let Some(body) = item["body"]["S"].as_str() {
-                item["body"]["S"] = json!(without_bookkeeping(body));
-            }
-            let pk = item["pk"]["S"].as_str().unwrap_or("?").to_string();
-            let sk = item["sk"]["S"].as_str().unwrap_or("?").to_string();
-            snapshot.insert(format!("item/{pk}/{sk}"), item.to_string().into_bytes());
-        }
-        match scan.get("LastEvaluatedKey") {
-            Some(key) if !key.is_null() => start = Some(key.clone()),
-            _ => break,
-        }
-    }
-    snapshot
-}
-
-fn encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// An object key in a URL path: every byte but letters, digits, `/`, `-`,
-/// `_`, `.` and `~` escaped (a `+` would be read as a space).
-fn encode_key(key: &str) -> String {
-    const KEY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'/')
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(key, KEY).to_string()
-}
-
-/// The raw XML between the first `<tag>` and `</tag>`, or "".
-fn xml_between<'a>(xml: &'a str, tag: &str) -> &'a str {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    xml.split_once(&open)
-        .and_then(|(_, rest)| rest.split_once(&close))
-        .map_or("", |(inner, _)| inner)
-}
-
-/// The unescaped text of the first `<tag>` element, if any.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    xml.contains(&open).then(|| {
-        xml_between(xml, tag)
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&")
-    })
-}
-
-/// What changed between two snapshots, one line each.
-fn differences(before: &Snapshot, after: &Snapshot) -> Vec<String> {
-    let show = |bytes: &[u8]| {
-        let text = String::from_utf8_lossy(bytes);
-        let mut short: String = text.chars().take(300).collect();
-        if short.len() < text.len() {
-            short.push('…');
-        }
-        format!("{short:?} ({} bytes)", bytes.len())
-    };
-    let mut lines = Vec::new();
-    for (name, was) in before {
-        match after.get(name) {
-            None => lines.push(format!("removed {name}: was {}", show(was))),
-            Some(now) if now != was => {
-                lines.push(format!("changed {name}: {} -> {}", show(was), show(now)))
-            }
-            Some(_) => {}
-        }
-    }
-    for (name, now) in after {
-        if !before.contains_key(name) {
-            lines.push(format!("added {name}: {}", show(now)));
-        }
-    }
-    lines
-}
-
-// ---------------------------------------------------------------------------
 // The runs.
 
-fn run_catalogue(server: &Server, backend: Backend) {
+fn run_catalogue(server: &Server) {
     let world = warm_up(server);
     let cases = cases(&world);
     let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
@@ -2002,7 +1748,7 @@ fn run_catalogue(server: &Server, backend: Backend) {
     assert_eq!(names.len(), cases.len(), "case names are unique");
     assert!(cases.len() >= 60, "{} cases", cases.len());
 
-    let mut baseline = snapshot(server, backend);
+    let mut baseline = snapshot(server);
     // The snapshot sees what the warm-up wrote: its `.crate`s, the UI's
     // data, and the records of crates and tokens.
     for expected in [
@@ -2035,7 +1781,7 @@ fn run_catalogue(server: &Server, backend: Backend) {
     for case in &cases {
         let answer = send(server, &world, &case.request);
         failures.extend(check_answer(case, &answer));
-        let after = snapshot(server, backend);
+        let after = snapshot(server);
         let changed = differences(&baseline, &after);
         if !changed.is_empty() {
             failures.push(format!(
@@ -2047,10 +1793,11 @@ fn run_catalogue(server: &Server, backend: Backend) {
             baseline = after;
         }
     }
-    println!("bad_input: {} cases on {backend:?}", cases.len());
+    let backend = if server.is_aws() { "AWS" } else { "local mode" };
+    println!("bad_input: {} cases on {backend}", cases.len());
     assert!(
         failures.is_empty(),
-        "{} failures of {} cases on {backend:?}:\n{}",
+        "{} failures of {} cases on {backend}:\n{}",
         failures.len(),
         cases.len(),
         failures.join("\n")
@@ -2060,11 +1807,11 @@ fn run_catalogue(server: &Server, backend: Backend) {
 #[test]
 fn bad_inputs_are_refused_and_change_nothing_in_local_mode() {
     let server = Server::start();
-    run_catalogue(&server, Backend::Local);
+    run_catalogue(&server);
 }
 
 #[test]
 fn bad_inputs_are_refused_and_change_nothing_on_aws() {
     let server = Server::start_aws();
-    run_catalogue(&server, Backend::Aws);
+    run_catalogue(&server);
 }
