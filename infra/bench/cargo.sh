@@ -10,6 +10,7 @@
 # CRATEYARD_BIN=path/to/crateyard measures another build (no cargo build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. infra/bench/common.sh
 CRATES=${1:-12}
 RUNS=${2:-3}
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
@@ -18,7 +19,8 @@ BIN=$(realpath "${CRATEYARD_BIN:-target/release/crateyard}")
 WORK=$(mktemp -d)
 chmod 755 "$WORK"  # nginx workers run unprivileged
 trap 'kill $(jobs -p) 2>/dev/null; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
-PORT_CY=17880; PORT_REF=17881; PORT_NGINX=17882
+PORT_CY=$(free_port); PORT_REF=$(free_port); PORT_NGINX=$(free_port)
+LOAD_BEFORE=$(machine_load)
 
 serve() { # data-dir port
   taskset -c 0 "$BIN" serve --data "$1" --addr "127.0.0.1:$2" >/dev/null 2>&1 &
@@ -107,6 +109,7 @@ for step in fetch build; do
   done
 done
 
+printf '\nbefore: %s; after: %s\n' "$LOAD_BEFORE" "$(machine_load)"
 printf '\ncargo publish, %s crates (ms, median)\n\n' "$CRATES"
 printf '| measure | cargo publish wall | server-side, same .crate | ratio |\n|---|---|---|---|\n'
 pw=$(median "${publish_ms[@]}"); sw=$(python3 -c 'import sys, statistics; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "${server_ms[@]}")

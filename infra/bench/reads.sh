@@ -8,6 +8,7 @@
 # CRATEYARD_BIN=path/to/crateyard compares another build (no cargo build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. infra/bench/common.sh
 DURATION=${1:-5}
 ROUNDS=${2:-3}
 command -v wrk >/dev/null && command -v nginx >/dev/null || {
@@ -21,8 +22,8 @@ WORK=$(mktemp -d)
 chmod 755 "$WORK"  # nginx workers run unprivileged
 trap 'kill $(jobs -p) 2>/dev/null; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 
-PORT_CY=17878; PORT_NGINX=17879
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+PORT_CY=$(free_port); PORT_NGINX=$(free_port)
+LOAD_BEFORE=$(machine_load)
 taskset -c 0 "$BIN" serve --data "$WORK/data" --addr "127.0.0.1:$PORT_CY" >/dev/null 2>&1 &
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT_CY/main/index/config.json" >/dev/null && break; sleep 0.1; done
 TOKEN=$("$BIN" token create --data "$WORK/data" --user bench)
@@ -104,11 +105,11 @@ done
 RSS=$(ps -o rss= -p "$(pgrep -f "$BIN serve --data $WORK/data")" | tr -d ' ')
 
 printf '\nSparse-index reads, %s-byte index file, 1 server core, wrk -t1 -c32 -d%ss, median of %s rounds\n' "$SIZE" "$DURATION" "$ROUNDS"
-printf 'load average before: %s\n\n' "$LOAD_BEFORE"
+printf 'before: %s\n\n' "$LOAD_BEFORE"
 printf '| case | crateyard req/s | nginx req/s | ratio |\n|---|---|---|---|\n'
 for case in "${CASES[@]}"; do
   name=${case%%|*}
   cy=$(median ${RESULTS[$name-CY]}); ng=$(median ${RESULTS[$name-NG]})
   printf '| %s | %s | %s | %.2f |\n' "$name" "$cy" "$ng" "$(python3 -c "print($cy/$ng)")"
 done
-printf '\ncrateyard resident memory after the runs: %s KiB; load average after: %s\n' "$RSS" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\ncrateyard resident memory after the runs: %s KiB; after: %s\n' "$RSS" "$(machine_load)"

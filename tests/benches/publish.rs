@@ -6,7 +6,7 @@
 //! (with `CRATEYARD_TEST_MOTO=http://127.0.0.1:PORT` of a running
 //! moto_server, the AWS backend is measured too).
 
-use crateyard_e2e::Server;
+use crateyard_e2e::{Server, machine_load};
 use crateyard_tarball::TarballBuilder;
 use std::time::Instant;
 
@@ -90,7 +90,10 @@ fn bench_backend(label: &str, server: &Server) {
 }
 
 fn main() {
-    println!("Publish latency, {SAMPLES} samples each (ms)\n");
+    println!(
+        "Publish latency, {SAMPLES} samples each (ms); before: {}\n",
+        machine_load()
+    );
     println!(
         "| registry state | server p50 | server p99 | client p50 | client p99 |\n|---|---|---|---|---|"
     );
@@ -128,4 +131,5 @@ fn main() {
             samples,
         );
     }
+    println!("\nafter: {}", machine_load());
 }

@@ -5,7 +5,7 @@
 //!
 //! `cargo build -p crateyard_server && cargo bench -p crateyard_e2e --bench remote_build`
 
-use crateyard_e2e::{Cargo, Project, REGISTRY, Server};
+use crateyard_e2e::{Cargo, Project, REGISTRY, Server, machine_load};
 use crateyard_tarball::TarballBuilder;
 use std::time::Instant;
 
@@ -55,6 +55,7 @@ fn fetch_seconds(index: &str, app: &Project) -> f64 {
 }
 
 fn main() {
+    let load_before = machine_load();
     let upstream = Server::start();
     let token = upstream.token("bench");
     let client = upstream.http();
@@ -114,4 +115,5 @@ fn main() {
         after_warm.1 - after_cold.1
     );
     println!("| straight from the upstream | - | - | {reference:.2} |");
+    println!("\nbefore: {load_before}; after: {}", machine_load());
 }

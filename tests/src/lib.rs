@@ -81,6 +81,14 @@ fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
     newest
 }
 
+/// "N cores, load average A B C": printed beside every benchmark figure.
+pub fn machine_load() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let averages: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!("{cores} cores, load average {}", averages.join(" "))
+}
+
 /// A running `crateyard serve`: local mode on a temporary data directory,
 /// or the AWS backend on a bucket and table of a moto_server.
 pub struct Server {
