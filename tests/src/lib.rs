@@ -14,6 +14,7 @@ pub const REGISTRY: &str = "cy";
 /// Where [`Server::start_logged`] keeps the server's log, in its data directory.
 const LOG_FILE: &str = "server.log";
 
+pub mod aws_calls;
 pub mod edge;
 pub mod snapshot;
 
@@ -129,6 +130,12 @@ impl Server {
         let endpoint = std::env::var("CRATEYARD_TEST_MOTO").expect(
             "CRATEYARD_TEST_MOTO must name a running moto_server (tests/run.sh starts one)",
         );
+        Self::start_aws_at(&endpoint)
+    }
+
+    /// The AWS backend at `endpoint` (moto, or something in front of it).
+    pub fn start_aws_at(endpoint: &str) -> Self {
+        let endpoint = endpoint.to_string();
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (bucket, table) = (

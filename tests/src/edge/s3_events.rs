@@ -64,42 +64,8 @@ pub const HOP_BY_HOP: [&str; 6] = [
 ];
 
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .unwrap_or_default();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let mut upstream = proxy.http.request(
-        parts.method.clone(),
-        format!("{}{path_and_query}", proxy.moto),
-    );
-    for (name, value) in &parts.headers {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            upstream = upstream.header(name, value);
-        }
-    }
-    let answer = match upstream.body(body.clone()).send().await {
-        Ok(answer) => answer,
-        Err(e) => {
-            return Response::builder()
-                .status(502)
-                .body(Body::from(format!("moto_server: {e}")))
-                .unwrap();
-        }
-    };
-    let status = answer.status();
-    let mut response = Response::builder().status(status);
-    for (name, value) in answer.headers() {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            response = response.header(name, value);
-        }
-    }
-    let answer_body = answer.bytes().await.unwrap_or_default();
-    if status.is_success()
+    let (parts, body, answer) = pass_through(&proxy.http, &proxy.moto, request).await;
+    if answer.status().is_success()
         && let Some((bucket, key)) =
             created_object(parts.method.as_str(), parts.uri.path(), parts.uri.query())
     {
@@ -110,7 +76,49 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             size: body.len() as u64,
         });
     }
-    response.body(Body::from(answer_body)).unwrap()
+    answer
+}
+
+/// Sends `request` on to `moto` as it came (connection headers aside) and
+/// returns it, its body and moto's whole answer (a 502 if moto is not there).
+pub async fn pass_through(
+    http: &reqwest::Client,
+    moto: &str,
+    request: Request,
+) -> (axum::http::request::Parts, axum::body::Bytes, Response) {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .unwrap_or_default();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut upstream = http.request(parts.method.clone(), format!("{moto}{path_and_query}"));
+    for (name, value) in &parts.headers {
+        if !HOP_BY_HOP.contains(&name.as_str()) {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let answer = match upstream.body(body.clone()).send().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            let failed = Response::builder()
+                .status(502)
+                .body(Body::from(format!("moto_server: {e}")))
+                .unwrap();
+            return (parts, body, failed);
+        }
+    };
+    let mut response = Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if !HOP_BY_HOP.contains(&name.as_str()) {
+            response = response.header(name, value);
+        }
+    }
+    let answer_body = answer.bytes().await.unwrap_or_default();
+    (parts, body, response.body(Body::from(answer_body)).unwrap())
 }
 
 /// The object a successful request created: `PutObject` (also through a

@@ -1,0 +1,122 @@
+//! The AWS calls behind each write on the AWS backend, counted at moto:
+//! how many calls a publish, a yank, an unyank and an owner change make,
+//! and the longest chain of them that must wait for one another
+//! (sequential round trips), for a new crate and for a new version of a
+//! crate that already has many versions. moto's latency is not AWS's:
+//! on AWS each sequential round trip is a few to ~20 ms.
+//!
+//! `cargo build -p crateyard_server && CRATEYARD_TEST_MOTO=http://127.0.0.1:PORT \
+//!  cargo bench -p crateyard_e2e --bench aws_calls [-- VERSIONS]` (default 1000)
+
+use crateyard_e2e::aws_calls::{Call, CallLog, sequential_round_trips};
+use crateyard_e2e::{Server, crate_bytes, machine_load, publish_body};
+use std::collections::BTreeMap;
+
+struct Registry {
+    server: Server,
+    log: CallLog,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Registry {
+    /// One request to the API, then the AWS calls it made.
+    fn measure(&self, method: &str, path: &str, body: Vec<u8>) -> Vec<Call> {
+        self.log.take();
+        let answer = self
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}/main/{path}", self.server.url),
+            )
+            .header("Authorization", format!("Bearer {}", self.token))
+            .body(body)
+            .send()
+            .unwrap();
+        let status = answer.status();
+        assert!(
+            status.is_success(),
+            "{method} {path}: {}",
+            answer.text().unwrap()
+        );
+        self.log.take()
+    }
+
+    fn publish(&self, name: &str, version: &str) -> Vec<Call> {
+        let metadata =
+            serde_json::json!({ "name": name, "vers": version, "deps": [], "features": {} });
+        let body = publish_body(&metadata, &crate_bytes(name, version, ""));
+        self.measure("PUT", "api/v1/crates/new", body)
+    }
+}
+
+fn row(case: &str, calls: &[Call]) {
+    let mut operations: BTreeMap<&str, usize> = BTreeMap::new();
+    for call in calls {
+        *operations.entry(call.operation.as_str()).or_default() += 1;
+    }
+    let operations: Vec<String> = operations
+        .iter()
+        .map(|(operation, n)| format!("{operation} ×{n}"))
+        .collect();
+    println!(
+        "| {case} | {} | {} | {} |",
+        calls.len(),
+        sequential_round_trips(calls),
+        operations.join(", ")
+    );
+}
+
+fn main() {
+    let versions: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let moto = std::env::var("CRATEYARD_TEST_MOTO")
+        .expect("CRATEYARD_TEST_MOTO must name a running moto_server");
+    let load_before = machine_load();
+    let log = CallLog::start(&moto);
+    let server = Server::start_aws_at(log.url());
+    let registry = Registry {
+        token: server.token("bench"),
+        http: server.http(),
+        server,
+        log,
+    };
+
+    println!("AWS calls per write, counted at moto ({versions} versions for the long history)\n");
+    println!("| case | calls | sequential round trips | operations |\n|---|---|---|---|");
+    row("publish, new crate", &registry.publish("fresh", "1.0.0"));
+    row(
+        "publish, new version (crate with 1 version)",
+        &registry.publish("fresh", "1.1.0"),
+    );
+    for minor in 0..versions - 1 {
+        registry.publish("history", &format!("0.{minor}.0"));
+    }
+    row(
+        &format!(
+            "publish, new version (crate with {} versions)",
+            versions - 1
+        ),
+        &registry.publish("history", &format!("0.{}.0", versions - 1)),
+    );
+    row(
+        &format!("yank (crate with {versions} versions)"),
+        &registry.measure("DELETE", "api/v1/crates/history/0.0.0/yank", vec![]),
+    );
+    row(
+        &format!("unyank (crate with {versions} versions)"),
+        &registry.measure("PUT", "api/v1/crates/history/0.0.0/unyank", vec![]),
+    );
+    registry.server.admin_ok(&["user", "set", "other"]);
+    row(
+        "owner add",
+        &registry.measure(
+            "PUT",
+            "api/v1/crates/fresh/owners",
+            br#"{"users":["other"]}"#.to_vec(),
+        ),
+    );
+    println!("\nbefore: {load_before}; after: {}", machine_load());
+}
