@@ -78,21 +78,35 @@ impl CallLog {
 
 async fn record(State(recorder): State<Arc<Recorder>>, request: Request) -> Response {
     let sent = Instant::now();
-    let (parts, _, answer) = pass_through(&recorder.http, &recorder.moto, request).await;
+    let (parts, body, answer) = pass_through(&recorder.http, &recorder.moto, request).await;
     recorder.calls.lock().unwrap().push(Call {
-        operation: operation(&parts),
+        operation: operation(&parts, &body),
         sent,
         answered: Instant::now(),
     });
     answer
 }
 
-/// The API operation a request is, as AWS names it.
-fn operation(request: &Parts) -> String {
+/// The API operation a request is, as AWS names it; for DynamoDB, with the
+/// kind of item (its partition key up to the first `#`: `TOKENS`, `CRATES`…).
+fn operation(request: &Parts, body: &[u8]) -> String {
     let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(target) = header("x-amz-target") {
         let (_, action) = target.rsplit_once('.').unwrap_or(("", target));
-        return format!("DynamoDB {action}");
+        let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let pk = [&body["Key"]["pk"]["S"], &body["Item"]["pk"]["S"]]
+            .into_iter()
+            .chain(
+                body["ExpressionAttributeValues"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|v| v.values().map(|v| &v["S"])),
+            )
+            .find_map(|pk| pk.as_str());
+        let kind = pk
+            .map(|pk| format!(" {}", pk.split('#').next().unwrap_or(pk)))
+            .unwrap_or_default();
+        return format!("DynamoDB {action}{kind}");
     }
     let query = request.uri.query().unwrap_or_default();
     let has = |word: &str| query.split('&').any(|p| p.split('=').next() == Some(word));
