@@ -4,7 +4,6 @@ use crate::error::UserError;
 use crateyard_http::{App, AppState, app};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,9 +118,14 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// the file descriptors a process gets, so half-open connections cannot
 /// starve the data directory of them.
 const MAX_CONNECTIONS: usize = 1024;
-/// The longest a connection is served: a 10 MiB crate at 100 KB/s, with
-/// room. A client that stops reading a response cannot hold a slot longer.
+/// How long a connection is kept: after that it closes once the request in
+/// flight is answered (`Connection: close`), never in the middle of one, so a
+/// client keeping one connection alive for long just opens another.
 const MAX_CONNECTION_TIME: Duration = Duration::from_secs(300);
+/// The longest a request in flight may still take once its connection is
+/// closing: a 10 MiB crate at 100 KB/s, with room. A client that stops
+/// reading a response cannot hold a slot longer.
+const MAX_RESPONSE_TIME: Duration = Duration::from_secs(300);
 /// How long requests in flight may finish after Ctrl-C or SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -129,7 +133,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// requests in flight finish.
 async fn serve_connections(listener: TcpListener, app: App) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let graceful = GracefulShutdown::new();
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
@@ -158,19 +162,48 @@ async fn serve_connections(listener: TcpListener, app: App) {
             let mut app = app.clone();
             async move { app.call(request.map(axum::body::Body::new)).await }
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let stop = stop.clone();
         tokio::spawn(async move {
-            // Errors here are the client's (a reset, a timeout): nothing to report.
-            let _ = tokio::time::timeout(MAX_CONNECTION_TIME, connection).await;
+            keep(connection, stop, MAX_CONNECTION_TIME, MAX_RESPONSE_TIME).await;
             drop(slot);
         });
     }
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    let _ = stopping.send(true);
+    // Every connection gives its slot back once it has closed.
+    let all = u32::try_from(MAX_CONNECTIONS).expect("a small constant");
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
         .await
         .is_err()
     {
         tracing::warn!("connections still open after the shutdown grace period; closing them");
     }
+}
+
+/// Serves one connection until the client closes it, `max_time` has passed
+/// or `stop` turns true; then answers the request in flight, if any (within
+/// `max_response`), and closes.
+async fn keep<I, S, B>(
+    connection: hyper::server::conn::http1::Connection<I, S>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    max_time: Duration,
+    max_response: Duration,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(connection);
+    // Errors here are the client's (a reset, a timeout): nothing to report.
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        () = tokio::time::sleep(max_time) => {}
+        _ = stop.wait_for(|stopping| *stopping) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(max_response, connection).await;
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish requests in flight, exit.
@@ -187,4 +220,70 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server of one connection whose every answer takes `work`, kept at
+    /// most `max_time`; returns its address and the stop switch.
+    async fn slow_server(
+        work: Duration,
+        max_time: Duration,
+    ) -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stopping, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service =
+                hyper::service::service_fn(move |_: hyper::Request<Incoming>| async move {
+                    tokio::time::sleep(work).await;
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(axum::body::Body::from(
+                        "ok",
+                    )))
+                });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            keep(connection, stop, max_time, Duration::from_secs(5)).await;
+        });
+        (addr, stopping)
+    }
+
+    /// One GET on a new connection; everything the server sent until it
+    /// closed the connection.
+    async fn get(addr: SocketAddr) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8(answer).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_connection_out_of_time_still_answers_the_request_in_flight() {
+        let (addr, _stopping) =
+            slow_server(Duration::from_millis(300), Duration::from_millis(50)).await;
+        let answer = get(addr).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(answer.contains("connection: close\r\n"), "{answer:?}");
+        assert!(answer.ends_with("\r\n\r\nok"), "{answer:?}");
+    }
+
+    #[tokio::test]
+    async fn shutting_down_answers_the_request_in_flight() {
+        let (addr, stopping) =
+            slow_server(Duration::from_millis(300), Duration::from_secs(60)).await;
+        let client = tokio::spawn(get(addr));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stopping.send(true).unwrap();
+        let answer = client.await.unwrap();
+        assert!(answer.ends_with("\r\n\r\nok"), "{answer:?}");
+        assert!(answer.contains("connection: close\r\n"), "{answer:?}");
+    }
 }
