@@ -1,7 +1,8 @@
-//! The indexer function: S3 `ObjectCreated` events for `*/uploads/*.crate`
+//! The indexer function: S3 `ObjectCreated` events for `.uploads/{id}.crate`
 //! (large uploads through presigned URLs) are ingested like any upload,
 //! with `Registry::ingest_upload`, which records the outcome for the
-//! uploader and deletes the staging object.
+//! uploader and deletes the staging object. The event's key is parsed as an
+//! `ObjectKey` first: any other object is not ours to touch.
 
 use aws_lambda_events::event::s3::S3Event;
 use crateyard_core::ObjectKey;
