@@ -615,4 +615,34 @@ mod tests {
         assert_eq!(config.content_type(), "application/json");
         assert!(!ObjectKey::Repositories.put_options(true).private);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn every_key_made_from_valid_parts_parses_back(
+            repo in "[A-Za-z0-9_-]{1,12}",
+            name in "[A-Za-z][A-Za-z0-9_-]{0,20}",
+            version in r"(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})(-[a-z][a-z0-9]{0,4})?(\+[A-Za-z0-9.]{1,6})?",
+        ) {
+            let made = [
+                ObjectKey::index_config(&repo),
+                ObjectKey::index_file(&repo, &name),
+                ObjectKey::crate_file(&repo, &name, &version),
+                ObjectKey::crate_page(&repo, &name),
+                ObjectKey::readme(&repo, &name, &version),
+                ObjectKey::recent_publishes(&repo),
+            ];
+            for key in made.into_iter().flatten() {
+                proptest::prop_assert_eq!(ObjectKey::parse(&key.to_string()), Some(key));
+            }
+        }
+
+        #[test]
+        fn whatever_parses_is_exactly_its_key(
+            text in r"(main/(index|crates|ui)/|ui/|\.uploads/)?[a-zA-Z0-9_./+%?\\-]{0,30}",
+        ) {
+            if let Some(key) = ObjectKey::parse(&text) {
+                proptest::prop_assert_eq!(key.to_string(), text);
+            }
+        }
+    }
 }
