@@ -6,7 +6,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Tag, Tagging};
 use bytes::Bytes;
-use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
+use crateyard_core::{BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
@@ -65,7 +65,7 @@ fn object_meta(
 impl BlobStore for S3BlobStore {
     async fn put(
         &self,
-        key: &str,
+        key: &ObjectKey,
         body: Bytes,
         mode: PutMode,
         options: PutOptions,
@@ -75,10 +75,10 @@ impl BlobStore for S3BlobStore {
             .client
             .put_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(key.to_string())
             .body(ByteStream::from(body))
-            .content_type(options.content_type)
-            .cache_control(options.cache_control)
+            .content_type(key.content_type())
+            .cache_control(key.cache_control())
             .set_metadata(Some(options.metadata.clone().into_iter().collect()))
             .set_tagging(options.private.then(|| format!("{PRIVATE_TAG}=true")));
         request = match &mode {
@@ -96,21 +96,23 @@ impl BlobStore for S3BlobStore {
             // 412: the condition failed; 409: a concurrent conditional write
             // won; 404: `If-Match` on an object that is gone.
             Err(e) => match (status(&e), &mode) {
-                (Some(412 | 409), PutMode::Create) => Err(BlobError::AlreadyExists(key.into())),
+                (Some(412 | 409), PutMode::Create) => {
+                    Err(BlobError::AlreadyExists(key.to_string()))
+                }
                 (Some(412 | 409 | 404), PutMode::Update(_)) => {
-                    Err(BlobError::Precondition(key.into()))
+                    Err(BlobError::Precondition(key.to_string()))
                 }
                 _ => Err(backend(e)),
             },
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+    async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         let out = match self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(key.to_string())
             .send()
             .await
         {
@@ -128,12 +130,12 @@ impl BlobStore for S3BlobStore {
         Ok(Some((body, meta)))
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError> {
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
         match self
             .client
             .head_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(key.to_string())
             .send()
             .await
         {
@@ -148,23 +150,23 @@ impl BlobStore for S3BlobStore {
         }
     }
 
-    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
         self.client
             .delete_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(key.to_string())
             .send()
             .await
             .map_err(backend)?;
         Ok(())
     }
 
-    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
+    async fn delete_if(&self, key: &ObjectKey, etag: &str) -> Result<(), BlobError> {
         match self
             .client
             .delete_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(key.to_string())
             .if_match(etag)
             .send()
             .await
@@ -173,32 +175,36 @@ impl BlobStore for S3BlobStore {
             // `If-Match` on a missing object: nothing left to delete.
             Err(e) if status(&e) == Some(404) => Ok(()),
             Err(e) if matches!(status(&e), Some(412 | 409)) => {
-                Err(BlobError::Precondition(key.into()))
+                Err(BlobError::Precondition(key.to_string()))
             }
             Err(e) => Err(backend(e)),
         }
     }
 
-    async fn presign_put(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+    ) -> Result<String, BlobError> {
         let config = PresigningConfig::expires_in(expires_in).map_err(backend)?;
         let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(key.to_string())
             .presigned(config)
             .await
             .map_err(backend)?;
         Ok(request.uri().to_string())
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+    async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(prefix)
+            .prefix(prefix.to_string())
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -210,10 +216,19 @@ impl BlobStore for S3BlobStore {
             );
         }
         keys.sort();
-        Ok(keys)
+        Ok(keys
+            .into_iter()
+            .filter_map(|key| {
+                let parsed = ObjectKey::parse(&key);
+                if parsed.is_none() {
+                    tracing::warn!(key, "not a key of the object layout; left out of a listing");
+                }
+                parsed
+            })
+            .collect())
     }
 
-    async fn set_private(&self, key: &str, private: bool) -> Result<(), BlobError> {
+    async fn set_private(&self, key: &ObjectKey, private: bool) -> Result<(), BlobError> {
         if private {
             let tag = Tag::builder()
                 .key(PRIVATE_TAG)
@@ -224,7 +239,7 @@ impl BlobStore for S3BlobStore {
             self.client
                 .put_object_tagging()
                 .bucket(&self.bucket)
-                .key(key)
+                .key(key.to_string())
                 .tagging(tagging)
                 .send()
                 .await
@@ -234,7 +249,7 @@ impl BlobStore for S3BlobStore {
             self.client
                 .delete_object_tagging()
                 .bucket(&self.bucket)
-                .key(key)
+                .key(key.to_string())
                 .send()
                 .await
                 .map(drop)
@@ -242,13 +257,17 @@ impl BlobStore for S3BlobStore {
         }
     }
 
-    async fn presigned_get(&self, key: &str, ttl: Duration) -> Result<Option<String>, BlobError> {
+    async fn presigned_get(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+    ) -> Result<Option<String>, BlobError> {
         let config = PresigningConfig::expires_in(ttl).map_err(backend)?;
         let request = self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(key.to_string())
             .presigned(config)
             .await
             .map_err(backend)?;

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
     LifecycleRuleFilter, PublicAccessBlockConfiguration,
 };
-use crateyard_core::{StoreError, UPLOADS_PREFIX};
+use crateyard_core::{KeyPrefix, StoreError};
 
 /// SDK clients configured from the environment (credentials, region,
 /// `AWS_ENDPOINT_URL` for LocalStack or moto).
@@ -208,7 +208,7 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
         .status(ExpirationStatus::Enabled)
         .filter(
             LifecycleRuleFilter::builder()
-                .prefix(UPLOADS_PREFIX)
+                .prefix(KeyPrefix::Uploads.to_string())
                 .build(),
         )
         .expiration(LifecycleExpiration::builder().days(1).build())

@@ -76,7 +76,7 @@ async fn setup_enables_ttl_and_expires_stale_uploads() {
     let rule = &lifecycle.rules()[0];
     assert_eq!(
         rule.filter().and_then(|f| f.prefix()),
-        Some(crateyard_core::UPLOADS_PREFIX)
+        Some(crateyard_core::KeyPrefix::Uploads.to_string().as_str())
     );
     assert_eq!(rule.expiration().and_then(|e| e.days()), Some(1));
 }

@@ -1,18 +1,25 @@
 use bytes::Bytes;
-use crateyard_core::{BlobError, BlobStore, PutMode, PutOptions};
-use std::collections::BTreeMap;
+use crateyard_core::{BlobError, BlobStore, KeyPrefix, ObjectKey, PutMode, PutOptions, RepoName};
 
 fn options() -> PutOptions {
-    PutOptions {
-        content_type: "text/plain",
-        cache_control: "no-cache",
-        metadata: BTreeMap::new(),
-        private: false,
-    }
+    PutOptions::default()
+}
+
+/// A key of the object layout (the store names nothing else).
+fn key(key: &str) -> ObjectKey {
+    ObjectKey::parse(key).expect("a key of the layout")
+}
+
+fn keys(keys: &[&str]) -> Vec<ObjectKey> {
+    keys.iter().map(|k| key(k)).collect()
+}
+
+fn repository(name: &str) -> KeyPrefix {
+    KeyPrefix::Repository(RepoName::new(name).expect("a valid repository name"))
 }
 
 pub async fn blob_create_only(store: &dyn BlobStore) {
-    let key = "r/crates/a/a-1.0.0.crate";
+    let key = &key("r/crates/a/a-1.0.0.crate");
     store
         .put(key, Bytes::from_static(b"one"), PutMode::Create, options())
         .await
@@ -34,7 +41,7 @@ pub async fn blob_create_only(store: &dyn BlobStore) {
 }
 
 pub async fn blob_update_compare_and_swap(store: &dyn BlobStore) {
-    let key = "r/index/3/a/abc";
+    let key = &key("r/index/3/a/abc");
     let missing = store
         .put(
             key,
@@ -88,17 +95,17 @@ pub async fn blob_update_compare_and_swap(store: &dyn BlobStore) {
 }
 
 pub async fn blob_metadata_and_listing(store: &dyn BlobStore) {
-    assert!(store.get("r/index/1/a").await.unwrap().is_none());
-    assert!(store.head("r/index/1/a").await.unwrap().is_none());
+    assert!(store.get(&key("r/index/1/a")).await.unwrap().is_none());
+    assert!(store.head(&key("r/index/1/a")).await.unwrap().is_none());
     store
-        .delete("r/index/1/a")
+        .delete(&key("r/index/1/a"))
         .await
         .expect("deleting a missing object succeeds");
     let mut opts = options();
     opts.metadata.insert("crate-revision".into(), "7".into());
     store
         .put(
-            "r/index/1/a",
+            &key("r/index/1/a"),
             Bytes::from_static(b"a"),
             PutMode::Overwrite,
             opts,
@@ -107,7 +114,7 @@ pub async fn blob_metadata_and_listing(store: &dyn BlobStore) {
         .unwrap();
     store
         .put(
-            "r/index/1/b",
+            &key("r/index/1/b"),
             Bytes::from_static(b"b"),
             PutMode::Overwrite,
             options(),
@@ -116,26 +123,34 @@ pub async fn blob_metadata_and_listing(store: &dyn BlobStore) {
         .unwrap();
     store
         .put(
-            "s/index/1/c",
+            &key("s/index/1/c"),
             Bytes::from_static(b"c"),
             PutMode::Overwrite,
             options(),
         )
         .await
         .unwrap();
-    let head = store.head("r/index/1/a").await.unwrap().unwrap();
+    let head = store.head(&key("r/index/1/a")).await.unwrap().unwrap();
     assert_eq!(head.revision(), 7);
     assert_eq!(
-        store.head("r/index/1/b").await.unwrap().unwrap().revision(),
+        store
+            .head(&key("r/index/1/b"))
+            .await
+            .unwrap()
+            .unwrap()
+            .revision(),
         0
     );
     assert_eq!(
-        store.list("r/").await.unwrap(),
-        vec!["r/index/1/a", "r/index/1/b"]
+        store.list(&repository("r")).await.unwrap(),
+        keys(&["r/index/1/a", "r/index/1/b"])
     );
-    store.delete("r/index/1/a").await.unwrap();
-    assert!(store.get("r/index/1/a").await.unwrap().is_none());
-    assert_eq!(store.list("r/").await.unwrap(), vec!["r/index/1/b"]);
+    store.delete(&key("r/index/1/a")).await.unwrap();
+    assert!(store.get(&key("r/index/1/a")).await.unwrap().is_none());
+    assert_eq!(
+        store.list(&repository("r")).await.unwrap(),
+        keys(&["r/index/1/b"])
+    );
 }
 
 /// Eight writers each add ten to a counter by compare-and-swap: no update
@@ -143,7 +158,7 @@ pub async fn blob_metadata_and_listing(store: &dyn BlobStore) {
 pub async fn blob_cas_race(store: &dyn BlobStore) {
     const WRITERS: usize = 8;
     const INCREMENTS: usize = 10;
-    let key = "r/index/co/un/counter";
+    let key = &key("r/index/co/un/counter");
     store
         .put(key, Bytes::from_static(b"0"), PutMode::Create, options())
         .await
@@ -188,7 +203,7 @@ pub async fn blob_cas_race(store: &dyn BlobStore) {
 /// A conditional delete removes the object it names by ETag and nothing
 /// that replaced it; a missing object is already deleted.
 pub async fn blob_conditional_delete(store: &dyn BlobStore) {
-    let key = "r/crates/d/d-1.0.0.crate";
+    let key = &key("r/crates/d/d-1.0.0.crate");
     store
         .delete_if(key, "\"0123\"")
         .await

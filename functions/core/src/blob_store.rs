@@ -1,3 +1,4 @@
+use crate::{KeyPrefix, ObjectKey};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -17,10 +18,12 @@ pub enum PutMode {
     Update(String),
 }
 
+/// What a put says beyond the key. The object's `Content-Type` and
+/// `Cache-Control` are not here: they follow from its key
+/// ([`ObjectKey::content_type`], [`ObjectKey::cache_control`]), and
+/// [`ObjectKey::put_options`] decides privacy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PutOptions {
-    pub content_type: &'static str,
-    pub cache_control: &'static str,
     /// User metadata stored with the object (S3 `x-amz-meta-*`).
     pub metadata: BTreeMap<String, String>,
     /// Belongs to a private repository: not readable on the static read path.
@@ -62,41 +65,53 @@ pub enum BlobError {
 
 /// Object storage with S3's semantics: whole-object puts, conditional on
 /// absence or on an ETag, and strongly consistent reads after writes.
+/// Objects are named by [`ObjectKey`] only, so no call site can invent a
+/// key outside the layout.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     async fn put(
         &self,
-        key: &str,
+        key: &ObjectKey,
         body: Bytes,
         mode: PutMode,
         options: PutOptions,
     ) -> Result<ObjectMeta, BlobError>;
-    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError>;
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError>;
+    async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError>;
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError>;
     /// Deleting a missing object succeeds.
-    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError>;
     /// Deletes the object only while it still has `etag` (S3: `If-Match` on
     /// DeleteObject), so a cleanup removes what it wrote and never what
     /// replaced it. A missing object succeeds; a changed one is
     /// [`BlobError::Precondition`].
-    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError>;
-    /// Every key under `prefix`, in lexicographic order.
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+    async fn delete_if(&self, key: &ObjectKey, etag: &str) -> Result<(), BlobError>;
+    /// Every object under `prefix`, in lexicographic order of their keys.
+    /// Anything stored there whose name is not a key of the layout (the
+    /// registry never writes one) is left out.
+    async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError>;
     /// Makes an object unreadable (`true`) or readable on the static read
     /// path (S3 behind CloudFront) when its repository changes visibility.
     /// A store without a static read path of its own has nothing to do.
-    async fn set_private(&self, _key: &str, _private: bool) -> Result<(), BlobError> {
+    async fn set_private(&self, _key: &ObjectKey, _private: bool) -> Result<(), BlobError> {
         Ok(())
     }
     /// A URL from which a client can read the object itself for `ttl`, if
     /// the store offers one (S3 presigned GET); `None` otherwise.
-    async fn presigned_get(&self, _key: &str, _ttl: Duration) -> Result<Option<String>, BlobError> {
+    async fn presigned_get(
+        &self,
+        _key: &ObjectKey,
+        _ttl: Duration,
+    ) -> Result<Option<String>, BlobError> {
         Ok(None)
     }
 
     /// A URL anyone may `PUT` the object to until `expires_in` has passed
     /// (S3 presigning): how uploads too large for a Lambda request come in.
-    async fn presign_put(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+    ) -> Result<String, BlobError> {
         let _ = (key, expires_in);
         Err(BlobError::Unsupported("hand out upload URLs"))
     }

@@ -14,8 +14,7 @@
 //! the object between the re-check and the delete, and a crash can stop
 //! the deleter before it sees that commit.)
 
-use crate::keys::crate_file_key;
-use crate::{BlobError, ObjectKind, PutMode, PutOptions, Registry, RegistryError, Repository};
+use crate::{BlobError, ObjectKey, PutMode, PutOptions, Registry, RegistryError, Repository};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
@@ -32,7 +31,7 @@ pub(crate) enum StoredCrate {
 /// The bytes of one version on their way in.
 pub(crate) struct CrateFile<'a> {
     pub repository: &'a Repository,
-    pub key: &'a str,
+    pub key: &'a ObjectKey,
     /// The version's identity, build metadata left out ([`crate::version_key`]).
     pub version_key: &'a str,
     pub tarball: Bytes,
@@ -41,12 +40,7 @@ pub(crate) struct CrateFile<'a> {
 
 impl CrateFile<'_> {
     fn options(&self) -> PutOptions {
-        PutOptions {
-            content_type: ObjectKind::CrateFile.content_type(),
-            cache_control: ObjectKind::CrateFile.cache_control(),
-            private: !self.repository.anonymous_read,
-            ..PutOptions::default()
-        }
+        self.key.put_options(!self.repository.anonymous_read)
     }
 
     fn is_same(&self, bytes: &[u8]) -> bool {
@@ -106,7 +100,10 @@ impl Registry {
         };
         let elsewhere = versions.iter().any(|v| {
             v.version_key == file.version_key
-                && crate_file_key(repo, &v.line.name, &v.line.vers) != file.key
+                && ObjectKey::crate_file(repo, &v.line.name, &v.line.vers)
+                    .ok()
+                    .as_ref()
+                    != Some(file.key)
         });
         if !elsewhere {
             return;

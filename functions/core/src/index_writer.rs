@@ -3,31 +3,37 @@
 //! concurrent writers converge and an older revision never replaces a newer
 //! one.
 
-use crate::keys::{crate_page_key, index_file_key};
 use crate::pages::crate_page;
 use crate::retry::Retries;
 use crate::{
-    BlobError, CrateRecord, ObjectKind, PutMode, PutOptions, REVISION_METADATA, Registry,
-    RegistryError, VersionRecord,
+    BlobError, CrateRecord, ObjectKey, PutMode, REVISION_METADATA, Registry, RegistryError,
+    VersionRecord,
 };
 use crateyard_index::write_lines;
 
+/// The files derived from a crate's versions.
+#[derive(Debug, Clone, Copy)]
+enum Derived {
+    IndexFile,
+    Page,
+}
+
 fn derived_file(
-    kind: ObjectKind,
+    kind: Derived,
     repo: &str,
     krate: &CrateRecord,
     versions: &[VersionRecord],
-) -> (String, Vec<u8>) {
-    match kind {
-        ObjectKind::IndexFile => (
-            index_file_key(repo, &krate.name),
+) -> Result<(ObjectKey, Vec<u8>), RegistryError> {
+    Ok(match kind {
+        Derived::IndexFile => (
+            ObjectKey::index_file(repo, &krate.name)?,
             write_lines(versions.iter().map(|v| &v.line)),
         ),
-        _ => (
-            crate_page_key(repo, &krate.canonical),
-            crate_page(repo, krate, versions),
+        Derived::Page => (
+            ObjectKey::crate_page(repo, &krate.canonical)?,
+            crate_page(repo, krate, versions)?,
         ),
-    }
+    })
 }
 
 impl Registry {
@@ -52,15 +58,15 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         // Independent files, written at once (each a round trip on AWS).
         let (index, page) = tokio::join!(
-            self.write_derived_file(ObjectKind::IndexFile, repo, canonical, force),
-            self.write_derived_file(ObjectKind::PageData, repo, canonical, force),
+            self.write_derived_file(Derived::IndexFile, repo, canonical, force),
+            self.write_derived_file(Derived::Page, repo, canonical, force),
         );
         index.and(page)
     }
 
     async fn write_derived_file(
         &self,
-        kind: ObjectKind,
+        kind: Derived,
         repo: &str,
         canonical: &str,
         force: bool,
@@ -73,7 +79,7 @@ impl Registry {
                 return Err(RegistryError::UnknownCrate(canonical.into()));
             };
             let versions = self.store.list_versions(repo, canonical).await?;
-            let (key, body) = derived_file(kind, repo, &krate, &versions);
+            let (key, body) = derived_file(kind, repo, &krate, &versions)?;
             let current = if force {
                 self.blobs
                     .get(&key)
@@ -93,12 +99,8 @@ impl Registry {
                 Some((_, meta)) => PutMode::Update(meta.etag),
                 None => PutMode::Create,
             };
-            let options = PutOptions {
-                content_type: kind.content_type(),
-                cache_control: kind.cache_control(),
-                metadata: [(REVISION_METADATA.to_string(), krate.revision.to_string())].into(),
-                private,
-            };
+            let mut options = key.put_options(private);
+            options.metadata = [(REVISION_METADATA.to_string(), krate.revision.to_string())].into();
             match self.blobs.put(&key, body.into(), mode, options).await {
                 Ok(_) => return Ok(()),
                 // Someone else wrote in between: read both again.

@@ -1,27 +1,196 @@
-//! Object keys and their HTTP headers: the one place that knows the layout
-//! `{repo}/index/…` and `{repo}/crates/{name}/{name}-{version}.crate`.
+//! Object keys: the one place that knows the layout of the bucket (or the
+//! local data directory) and what each kind of object is served with.
+//!
+//! ```text
+//! {repo}/index/config.json
+//! {repo}/index/{1|2|3/c|ab/cd}/{name}          name lowercase
+//! {repo}/crates/{name}/{name}-{version}.crate  name as published
+//! {repo}/ui/crates/{canonical}.json            a crate's page
+//! {repo}/ui/readmes/{canonical}/{version}.html a version's README
+//! {repo}/ui/recent.json                        the latest publishes
+//! ui/repositories.json, ui/index.html, ui/assets/app.{js,css}
+//! .uploads/{id}.crate                          a large upload, staged
+//! ```
+//!
+//! A key is made from validated parts or parsed from a store key or a
+//! request path by [`ObjectKey::parse`]; nothing else names an object, so
+//! nothing derived from a request reaches a store in any other form.
 
-use crate::CrateName;
-use crate::versions::parse_version;
+use crate::blob_store::PutOptions;
+use crate::{CrateName, CrateVersion, RegistryError, RepoName};
 use crateyard_index::index_file_path;
+use std::fmt;
 
-/// The crate whose index file `path` (below `index/`) is, only when `path`
-/// is exactly that crate's canonical index path (`se/rd/serde`): untrusted
-/// text never reaches an upstream URL or a store key in any other form.
-pub fn parse_index_path(path: &str) -> Option<CrateName> {
-    let name = CrateName::new(path.rsplit('/').next()?).ok()?;
-    (index_file_path(name.as_str()) == path).then_some(name)
+/// An object the registry stores. Construct one with the functions below
+/// (they normalise names as the layout spells them) or [`ObjectKey::parse`];
+/// its [`Display`](fmt::Display) is the storage key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ObjectKey {
+    /// `{repo}/index/config.json`: cargo's registry configuration.
+    IndexConfig { repo: RepoName },
+    /// A crate's sparse index file; `name` lowercase, as cargo asks for it.
+    IndexFile { repo: RepoName, name: CrateName },
+    /// A `.crate`, under the name and version as published.
+    CrateFile {
+        repo: RepoName,
+        name: CrateName,
+        version: CrateVersion,
+    },
+    /// A crate's page data for the web UI (see [`crate::pages`]); `name`
+    /// canonical.
+    CratePage { repo: RepoName, name: CrateName },
+    /// A version's README, rendered for the web UI; `name` canonical. Kept
+    /// beside (not in) the metadata store: it can be larger than a DynamoDB
+    /// item may be.
+    Readme {
+        repo: RepoName,
+        name: CrateName,
+        version: CrateVersion,
+    },
+    /// A repository's latest publishes, for the web UI's home page.
+    RecentPublishes { repo: RepoName },
+    /// The public repositories, for the web UI's home page. `ui` is a
+    /// reserved repository name, so this is outside every repository.
+    Repositories,
+    /// One of the web UI's own files.
+    Ui(UiFile),
+    /// A large upload's staging object, written through a presigned URL
+    /// and removed once ingested. Outside every repository (repository
+    /// names have no `.`), so that one S3 notification prefix and one
+    /// lifecycle rule cover them, and no public-read pattern (`*/index/*`,
+    /// `*/crates/*`) can match them. The upload's record says which
+    /// repository it is for.
+    Upload { id: UploadId },
 }
 
-/// The crate and version a download names (`{name}/{name}-{version}.crate`),
-/// only when the version is semver and the file name is exactly the one the
-/// layout gives them.
-pub fn parse_crate_file(name: &str, file_name: &str) -> Option<(CrateName, String)> {
-    let name = CrateName::new(name).ok()?;
-    let version = version_in_file_name(name.as_str(), file_name)?;
-    parse_version(version)
-        .is_ok()
-        .then(|| (name, version.to_string()))
+/// The web UI's shell and assets (`crateyard setup` writes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UiFile {
+    Shell,
+    Script,
+    Stylesheet,
+}
+
+impl UiFile {
+    pub const ALL: [UiFile; 3] = [Self::Shell, Self::Script, Self::Stylesheet];
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Shell => "index.html",
+            Self::Script => "assets/app.js",
+            Self::Stylesheet => "assets/app.css",
+        }
+    }
+}
+
+/// An upload's id: the hex digits the registry made it from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UploadId(String);
+
+impl UploadId {
+    /// `None` unless `id` is 1 to 64 lowercase hex digits.
+    pub fn new(id: &str) -> Option<Self> {
+        let valid = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then(|| Self(id.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The part of a repository a request path names, after `{repo}/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// `index/…`
+    Index,
+    /// `crates/…`
+    Crates,
+    /// `ui/…`
+    Ui,
+}
+
+impl Section {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Index => "index",
+            Self::Crates => "crates",
+            Self::Ui => "ui",
+        }
+    }
+}
+
+const UPLOADS_DIR: &str = ".uploads";
+const UI_DIR: &str = "ui";
+
+/// Where the objects of one kind, or one repository, are: what a listing,
+/// an S3 notification filter or a CDN invalidation names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyPrefix {
+    /// `{repo}/`: every object of a repository.
+    Repository(RepoName),
+    /// `{repo}/index/`
+    Index(RepoName),
+    /// `{repo}/ui/`: the web UI's data of a repository.
+    Ui(RepoName),
+    /// `{repo}/ui/readmes/`
+    Readmes(RepoName),
+    /// `.uploads/`
+    Uploads,
+}
+
+impl fmt::Display for KeyPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Repository(repo) => write!(f, "{repo}/"),
+            Self::Index(repo) => write!(f, "{repo}/index/"),
+            Self::Ui(repo) => write!(f, "{repo}/{UI_DIR}/"),
+            Self::Readmes(repo) => write!(f, "{repo}/{UI_DIR}/readmes/"),
+            Self::Uploads => write!(f, "{UPLOADS_DIR}/"),
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::IndexConfig { repo } => write!(f, "{repo}/index/config.json"),
+            Self::IndexFile { repo, name } => {
+                write!(f, "{repo}/index/{}", index_file_path(name.as_str()))
+            }
+            Self::CrateFile {
+                repo,
+                name,
+                version,
+            } => write!(f, "{repo}/crates/{name}/{}", crate_file_name(name, version)),
+            Self::CratePage { repo, name } => {
+                write!(f, "{repo}/{UI_DIR}/crates/{}.json", name.canonical())
+            }
+            Self::Readme {
+                repo,
+                name,
+                version,
+            } => write!(
+                f,
+                "{repo}/{UI_DIR}/readmes/{}/{version}.html",
+                name.canonical()
+            ),
+            Self::RecentPublishes { repo } => write!(f, "{repo}/{UI_DIR}/recent.json"),
+            Self::Repositories => write!(f, "{UI_DIR}/repositories.json"),
+            Self::Ui(file) => write!(f, "{UI_DIR}/{}", file.path()),
+            Self::Upload { id } => write!(f, "{UPLOADS_DIR}/{}.crate", id.as_str()),
+        }
+    }
+}
+
+/// `{name}-{version}.crate`. A `+` (build metadata) stays literal in the key;
+/// in URLs it must travel as `%2B`, since S3 reads a `+` in a path as a space
+/// (the CloudFront function rewrites cargo's raw `+`).
+pub(crate) fn crate_file_name(name: impl fmt::Display, version: impl fmt::Display) -> String {
+    format!("{name}-{version}.crate")
 }
 
 /// `{name}-{version}.crate` → `version` (not checked; empty is `None`):
@@ -34,114 +203,208 @@ pub(crate) fn version_in_file_name<'f>(name: &str, file_name: &'f str) -> Option
         .filter(|v| !v.is_empty())
 }
 
-pub fn index_config_key(repo: &str) -> String {
-    format!("{repo}/index/config.json")
+/// The name a key holds in its canonical form.
+fn canonical(name: &CrateName) -> CrateName {
+    CrateName::new(&name.canonical()).expect("a valid name's canonical form is valid")
 }
 
-pub fn index_file_key(repo: &str, name: &str) -> String {
-    format!("{repo}/index/{}", index_file_path(name))
-}
+impl ObjectKey {
+    /// cargo's `dl` template for a repository's crates, relative to where
+    /// the repository is read: the layout of [`ObjectKey::CrateFile`].
+    pub const DL_TEMPLATE: &'static str = "crates/{crate}/{crate}-{version}.crate";
 
-/// `{name}-{version}.crate`. A `+` (build metadata) stays literal in the key;
-/// in URLs it must travel as `%2B`, since S3 reads a `+` in a path as a space
-/// (the CloudFront function rewrites cargo's raw `+`).
-pub fn crate_file_name(name: &str, version: &str) -> String {
-    format!("{name}-{version}.crate")
-}
+    pub fn index_config(repo: &str) -> Result<Self, RegistryError> {
+        Ok(Self::IndexConfig {
+            repo: RepoName::new(repo)?,
+        })
+    }
 
-pub fn crate_file_key(repo: &str, name: &str, version: &str) -> String {
-    format!("{repo}/crates/{name}/{}", crate_file_name(name, version))
-}
+    pub fn index_file(repo: &str, name: &str) -> Result<Self, RegistryError> {
+        Ok(Self::IndexFile {
+            repo: RepoName::new(repo)?,
+            name: CrateName::new(&name.to_ascii_lowercase())?,
+        })
+    }
 
-/// A crate's page data for the web UI (see [`crate::pages`]).
-pub fn crate_page_key(repo: &str, canonical: &str) -> String {
-    format!("{repo}/ui/crates/{canonical}.json")
-}
+    pub fn crate_file(repo: &str, name: &str, version: &str) -> Result<Self, RegistryError> {
+        Ok(Self::CrateFile {
+            repo: RepoName::new(repo)?,
+            name: CrateName::new(name)?,
+            version: CrateVersion::new(version)?,
+        })
+    }
 
-/// A version's README, rendered for the web UI. Kept beside (not in) the
-/// metadata store: it can be larger than a DynamoDB item may be.
-pub fn readme_html_key(repo: &str, canonical: &str, version: &str) -> String {
-    format!("{repo}/ui/readmes/{canonical}/{version}.html")
-}
+    pub fn crate_page(repo: &str, name: &str) -> Result<Self, RegistryError> {
+        Ok(Self::CratePage {
+            repo: RepoName::new(repo)?,
+            name: canonical(&CrateName::new(name)?),
+        })
+    }
 
-/// A repository's latest publishes, for the web UI's home page.
-pub fn recent_publishes_key(repo: &str) -> String {
-    format!("{repo}/ui/recent.json")
-}
+    pub fn readme(repo: &str, name: &str, version: &str) -> Result<Self, RegistryError> {
+        Ok(Self::Readme {
+            repo: RepoName::new(repo)?,
+            name: canonical(&CrateName::new(name)?),
+            version: CrateVersion::new(version)?,
+        })
+    }
 
-/// The public repositories, for the web UI's home page. `ui` is a reserved
-/// repository name, so this is outside every repository.
-pub const UI_REPOSITORIES_KEY: &str = "ui/repositories.json";
+    pub fn recent_publishes(repo: &str) -> Result<Self, RegistryError> {
+        Ok(Self::RecentPublishes {
+            repo: RepoName::new(repo)?,
+        })
+    }
 
-/// Where large uploads are staged: outside every repository (repository
-/// names have no `.`), so that one S3 notification prefix and one lifecycle
-/// rule cover them, and no public-read pattern (`*/index/*`, `*/crates/*`)
-/// can match them. The upload's record says which repository it is for.
-pub const UPLOADS_PREFIX: &str = ".uploads/";
+    /// The object `key` names, only when `key` is exactly the key the
+    /// layout gives it (a store key, or a percent-decoded request path
+    /// without its leading `/`): untrusted text never reaches a store, an
+    /// upstream URL or a log line in any other form.
+    pub fn parse(key: &str) -> Option<Self> {
+        let parsed = match key.split_once('/')? {
+            (UPLOADS_DIR, file) => Self::Upload {
+                id: UploadId::new(file.strip_suffix(".crate")?)?,
+            },
+            (UI_DIR, "repositories.json") => Self::Repositories,
+            (UI_DIR, path) => Self::Ui(UiFile::ALL.into_iter().find(|f| f.path() == path)?),
+            (repo, rest) => {
+                let (section, path) = rest.split_once('/')?;
+                let section = [Section::Index, Section::Crates, Section::Ui]
+                    .into_iter()
+                    .find(|s| s.as_str() == section)?;
+                return Self::parse_in(repo, section, path);
+            }
+        };
+        (parsed.to_string() == key).then_some(parsed)
+    }
 
-/// A large upload's staging object, written through a presigned URL and
-/// removed once ingested.
-pub fn upload_key(id: &str) -> String {
-    format!("{UPLOADS_PREFIX}{id}.crate")
-}
+    /// [`ObjectKey::parse`] for a request path the router has taken apart:
+    /// `{repo}/{section}/{path}`.
+    pub fn parse_in(repo: &str, section: Section, path: &str) -> Option<Self> {
+        let repo = RepoName::new(repo).ok()?;
+        let name = |name: &str| CrateName::new(name).ok();
+        let version = |version: &str| CrateVersion::new(version).ok();
+        let parsed = match (section, path.split_once('/')) {
+            (Section::Index, _) if path == "config.json" => Self::IndexConfig { repo },
+            (Section::Index, _) => Self::IndexFile {
+                name: name(path.rsplit('/').next()?)?,
+                repo,
+            },
+            (Section::Crates, Some((crate_name, file))) => Self::CrateFile {
+                version: version(version_in_file_name(crate_name, file)?)?,
+                name: name(crate_name)?,
+                repo,
+            },
+            (Section::Ui, None) if path == "recent.json" => Self::RecentPublishes { repo },
+            (Section::Ui, Some(("crates", file))) => Self::CratePage {
+                name: name(file.strip_suffix(".json")?)?,
+                repo,
+            },
+            (Section::Ui, Some(("readmes", rest))) => {
+                let (crate_name, file) = rest.split_once('/')?;
+                Self::Readme {
+                    version: version(file.strip_suffix(".html")?)?,
+                    name: name(crate_name)?,
+                    repo,
+                }
+            }
+            _ => return None,
+        };
+        // Rendering normalises: a name in another case, a second spelling
+        // of the same path, anything that is not the layout's own form.
+        let canonical = match parsed.repository() {
+            Some(repo) => {
+                parsed
+                    .to_string()
+                    .strip_prefix(repo.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .and_then(|rest| rest.strip_prefix(section.as_str()))
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    == Some(path)
+            }
+            None => false,
+        };
+        canonical.then_some(parsed)
+    }
 
-/// `.uploads/{id}.crate` → `id`; `None` for any other key.
-pub fn parse_upload_key(key: &str) -> Option<&str> {
-    let id = key.strip_prefix(UPLOADS_PREFIX)?.strip_suffix(".crate")?;
-    (!id.is_empty() && !id.contains('/')).then_some(id)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectKind {
-    IndexFile,
-    CrateFile,
-    /// The web UI's JSON documents: a crate page, recent publishes.
-    PageData,
-    /// A rendered, sanitised README.
-    Readme,
-}
-
-impl ObjectKind {
-    pub fn content_type(self) -> &'static str {
+    /// The repository the object belongs to; `None` for the registry's own.
+    pub fn repository(&self) -> Option<&RepoName> {
         match self {
-            Self::IndexFile => "text/plain",
-            Self::CrateFile => "application/octet-stream",
-            Self::PageData => "application/json",
-            Self::Readme => "text/html; charset=utf-8",
+            Self::IndexConfig { repo }
+            | Self::IndexFile { repo, .. }
+            | Self::CrateFile { repo, .. }
+            | Self::CratePage { repo, .. }
+            | Self::Readme { repo, .. }
+            | Self::RecentPublishes { repo } => Some(repo),
+            Self::Repositories | Self::Ui(_) | Self::Upload { .. } => None,
         }
     }
 
-    /// Index files change on every publish: caches revalidate often (changes
-    /// also invalidate the CDN). A `.crate` never changes once written.
-    pub fn cache_control(self) -> &'static str {
+    /// The crate the object is about; `None` for a repository's or the
+    /// registry's documents.
+    pub fn crate_name(&self) -> Option<&CrateName> {
         match self {
-            Self::IndexFile => "public, max-age=60, must-revalidate",
-            Self::CrateFile => "public, max-age=31536000, immutable",
-            // Changes invalidate the CDN too, as for index files.
-            Self::PageData => "public, max-age=60, must-revalidate",
+            Self::IndexFile { name, .. }
+            | Self::CrateFile { name, .. }
+            | Self::CratePage { name, .. }
+            | Self::Readme { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The key below `prefix` (`readmes/foo/1.0.0.html` below
+    /// `{repo}/ui/`), as a client reading the prefix's URL names it.
+    pub fn below(&self, prefix: &KeyPrefix) -> Option<String> {
+        self.to_string()
+            .strip_prefix(&prefix.to_string())
+            .map(str::to_string)
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Self::IndexFile { .. } => "text/plain",
+            Self::CrateFile { .. } | Self::Upload { .. } => "application/octet-stream",
+            Self::IndexConfig { .. }
+            | Self::CratePage { .. }
+            | Self::RecentPublishes { .. }
+            | Self::Repositories => "application/json",
+            Self::Readme { .. } | Self::Ui(UiFile::Shell) => "text/html; charset=utf-8",
+            Self::Ui(UiFile::Script) => "text/javascript; charset=utf-8",
+            Self::Ui(UiFile::Stylesheet) => "text/css; charset=utf-8",
+        }
+    }
+
+    /// Index files and the UI's data change on every publish: caches
+    /// revalidate often (changes also invalidate the CDN). A `.crate`
+    /// never changes once written.
+    pub fn cache_control(&self) -> &'static str {
+        match self {
+            Self::IndexConfig { .. }
+            | Self::IndexFile { .. }
+            | Self::CratePage { .. }
+            | Self::RecentPublishes { .. }
+            | Self::Repositories => "public, max-age=60, must-revalidate",
+            Self::CrateFile { .. } => "public, max-age=31536000, immutable",
             // Rewritten only when a version is published again after a
             // lost answer, or by a newer renderer.
-            Self::Readme => "public, max-age=3600",
+            Self::Readme { .. } => "public, max-age=3600",
+            // The shell names the assets by path: revalidate it often.
+            Self::Ui(UiFile::Shell) => "public, max-age=60",
+            Self::Ui(_) => "public, max-age=300",
+            Self::Upload { .. } => "private, no-store",
         }
     }
-}
 
-/// What an object key (or a URL path that mirrors one) holds, if it is servable.
-pub fn object_kind(key: &str) -> Option<ObjectKind> {
-    if key == UI_REPOSITORIES_KEY {
-        return Some(ObjectKind::PageData);
-    }
-    let (_repo, rest) = key.split_once('/')?;
-    if rest.starts_with("index/") {
-        Some(ObjectKind::IndexFile)
-    } else if rest.starts_with("crates/") && rest.ends_with(".crate") {
-        Some(ObjectKind::CrateFile)
-    } else if rest.starts_with("ui/readmes/") && rest.ends_with(".html") {
-        Some(ObjectKind::Readme)
-    } else if rest.starts_with("ui/") && rest.ends_with(".json") {
-        Some(ObjectKind::PageData)
-    } else {
-        None
+    /// How the object is written. A repository's objects are private
+    /// (kept off the static read path) while the repository is; the
+    /// registry's own are always public, an upload never is.
+    pub fn put_options(&self, private_repository: bool) -> PutOptions {
+        PutOptions {
+            private: match self {
+                Self::Upload { .. } => true,
+                _ => private_repository && self.repository().is_some(),
+            },
+            ..PutOptions::default()
+        }
     }
 }
 
@@ -149,75 +412,237 @@ pub fn object_kind(key: &str) -> Option<ObjectKind> {
 mod tests {
     use super::*;
 
+    fn repo(name: &str) -> RepoName {
+        RepoName::new(name).unwrap()
+    }
+
+    fn every_kind() -> Vec<(ObjectKey, &'static str)> {
+        let id = UploadId::new("0123abcd").unwrap();
+        vec![
+            (
+                ObjectKey::index_config("main").unwrap(),
+                "main/index/config.json",
+            ),
+            (
+                ObjectKey::index_file("main", "Serde_json").unwrap(),
+                "main/index/se/rd/serde_json",
+            ),
+            (
+                ObjectKey::index_file("main", "a").unwrap(),
+                "main/index/1/a",
+            ),
+            (
+                ObjectKey::index_file("main", "ab").unwrap(),
+                "main/index/2/ab",
+            ),
+            (
+                ObjectKey::index_file("main", "Abc").unwrap(),
+                "main/index/3/a/abc",
+            ),
+            (
+                ObjectKey::crate_file("main", "Foo", "1.0.0+git.1").unwrap(),
+                "main/crates/Foo/Foo-1.0.0+git.1.crate",
+            ),
+            (
+                ObjectKey::crate_page("team-a", "Foo-Bar").unwrap(),
+                "team-a/ui/crates/foo_bar.json",
+            ),
+            (
+                ObjectKey::readme("main", "foo", "1.0.0+b").unwrap(),
+                "main/ui/readmes/foo/1.0.0+b.html",
+            ),
+            (
+                ObjectKey::recent_publishes("main").unwrap(),
+                "main/ui/recent.json",
+            ),
+            (ObjectKey::Repositories, "ui/repositories.json"),
+            (ObjectKey::Ui(UiFile::Shell), "ui/index.html"),
+            (ObjectKey::Ui(UiFile::Script), "ui/assets/app.js"),
+            (ObjectKey::Ui(UiFile::Stylesheet), "ui/assets/app.css"),
+            (ObjectKey::Upload { id }, ".uploads/0123abcd.crate"),
+        ]
+    }
+
     #[test]
-    fn request_paths_parse_only_in_canonical_form() {
-        assert_eq!(parse_index_path("se/rd/serde").unwrap().as_str(), "serde");
-        assert_eq!(parse_index_path("3/a/abc").unwrap().as_str(), "abc");
-        for bad in [
-            "se/rd/Serde",
-            "xx/rd/serde",
-            "se/rd//serde",
-            "se/rd/serde?x=1",
-            "x\\..\\..\\secret",
-            "..",
-            "",
-            "1/é",
-            "se/rd/sérde",
-            "config.json",
-        ] {
-            assert!(parse_index_path(bad).is_none(), "{bad:?}");
-        }
-        let (name, version) = parse_crate_file("foo", "foo-1.0.0+b.1.crate").unwrap();
-        assert_eq!((name.as_str(), version.as_str()), ("foo", "1.0.0+b.1"));
-        let long = format!("foo-1.0.0-{}.crate", "a".repeat(200));
-        for (n, f) in [
-            ("foo", "foo-1.0.crate"),
-            ("foo", "bar-1.0.0.crate"),
-            ("foo", "foo-1.0.0.tar.gz"),
-            ("fo/o", "fo/o-1.0.0.crate"),
-            ("é", "é-1.0.0.crate"),
-            ("foo", long.as_str()),
-        ] {
-            assert!(parse_crate_file(n, f).is_none(), "{n} {f}");
+    fn every_kind_renders_the_documented_layout_and_parses_back() {
+        for (key, rendered) in every_kind() {
+            assert_eq!(key.to_string(), rendered);
+            assert_eq!(
+                ObjectKey::parse(rendered).as_ref(),
+                Some(&key),
+                "{rendered}"
+            );
         }
     }
 
     #[test]
-    fn keys_follow_the_object_layout() {
-        assert_eq!(index_config_key("main"), "main/index/config.json");
+    fn request_paths_parse_like_keys() {
+        let key = ObjectKey::parse_in("main", Section::Index, "se/rd/serde").unwrap();
+        assert_eq!(key, ObjectKey::index_file("main", "serde").unwrap());
+        let key = ObjectKey::parse_in("main", Section::Crates, "foo/foo-1.0.0+b.1.crate").unwrap();
         assert_eq!(
-            index_file_key("main", "Serde_json"),
-            "main/index/se/rd/serde_json"
+            key,
+            ObjectKey::crate_file("main", "foo", "1.0.0+b.1").unwrap()
         );
         assert_eq!(
-            crate_file_key("main", "Foo", "1.0.0+git.1"),
-            "main/crates/Foo/Foo-1.0.0+git.1.crate"
+            ObjectKey::parse_in("main", Section::Ui, "recent.json"),
+            Some(ObjectKey::recent_publishes("main").unwrap())
         );
         assert_eq!(
-            object_kind("main/index/3/f/foo"),
-            Some(ObjectKind::IndexFile)
+            ObjectKey::parse_in("main", Section::Crates, "config.json"),
+            None
+        );
+        assert_eq!(ObjectKey::parse_in("ui", Section::Index, "1/a"), None);
+    }
+
+    #[test]
+    fn non_canonical_keys_parse_to_none() {
+        let long = format!("main/crates/foo/foo-1.0.0-{}.crate", "a".repeat(200));
+        for bad in [
+            "",
+            "/",
+            "main",
+            "main/",
+            "main/index",
+            "main/index/",
+            // Index paths: exactly cargo's, lowercase.
+            "main/index/se/rd/Serde",
+            "main/index/xx/rd/serde",
+            "main/index/se/rd//serde",
+            "main/index/se//rd/serde",
+            "main/index/se/rd/serde?x=1",
+            "main/index/se/rd/serde/",
+            "main/index/1/é",
+            "main/index/se/rd/sérde",
+            "main/index/3/s/std",
+            "main/index/x\\..\\..\\secret",
+            "main/index/%5C/x",
+            "main/index/../index/1/a",
+            "main/index/./1/a",
+            // Traversal and odd repositories.
+            "../main/index/1/a",
+            "./index/1/a",
+            "../index/config.json",
+            "/main/index/1/a",
+            "main%2F/index/1/a",
+            "ui/index/1/a",
+            "api/index/1/a",
+            ".uploads/index/1/a",
+            "ma in/index/1/a",
+            // Crate files: a semver version in the layout's file name.
+            "main/crates/foo/foo-1.0.crate",
+            "main/crates/foo/foo-01.0.0.crate",
+            "main/crates/foo/foo-v1.0.0.crate",
+            "main/crates/foo/foo-.crate",
+            "main/crates/foo/bar-1.0.0.crate",
+            "main/crates/foo/foo-1.0.0.tar.gz",
+            "main/crates/foo/foo-1.0.0.crate?x",
+            "main/crates/fo/o/fo/o-1.0.0.crate",
+            "main/crates/foo/x/foo-1.0.0.crate",
+            "main/crates//foo-1.0.0.crate",
+            "main/crates/é/é-1.0.0.crate",
+            "main/crates/foo%5C/foo%5C-1.0.0.crate",
+            long.as_str(),
+            // The UI's data: canonical names, known documents.
+            "main/ui/crates/Foo.json",
+            "main/ui/crates/foo-bar.json",
+            "main/ui/crates/foo",
+            "main/ui/readmes/Foo/1.0.0.html",
+            "main/ui/readmes/foo/1.0.html",
+            "main/ui/readmes/foo/1.0.0.md",
+            "main/ui/recent.json/",
+            "main/ui/other.json",
+            "main/api/v1/crates",
+            "main/readmes/foo/foo-1.0.0.md",
+            "ui/repositories.json/x",
+            "ui/assets/other.js",
+            "ui/",
+            // Uploads: the registry's hex ids only.
+            ".uploads/.crate",
+            ".uploads/ABC.crate",
+            ".uploads/a/b.crate",
+            ".uploads/../x.crate",
+            ".uploads/abc",
+        ] {
+            assert_eq!(ObjectKey::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes_follow_the_layout() {
+        let main = repo("main");
+        let readme = ObjectKey::readme("main", "foo", "1.0.0").unwrap();
+        assert!(
+            readme
+                .to_string()
+                .starts_with(&KeyPrefix::Readmes(main.clone()).to_string())
         );
         assert_eq!(
-            object_kind("main/crates/foo/foo-1.0.0.crate"),
-            Some(ObjectKind::CrateFile)
+            readme.below(&KeyPrefix::Ui(main.clone())).as_deref(),
+            Some("readmes/foo/1.0.0.html")
         );
-        assert_eq!(object_kind("main/api/v1/crates"), None);
-        assert_eq!(
-            readme_html_key("main", "foo", "1.0.0+b"),
-            "main/ui/readmes/foo/1.0.0+b.html"
+        assert_eq!(KeyPrefix::Repository(main.clone()).to_string(), "main/");
+        assert_eq!(KeyPrefix::Index(main.clone()).to_string(), "main/index/");
+        assert_eq!(KeyPrefix::Uploads.to_string(), ".uploads/");
+        let upload = ObjectKey::Upload {
+            id: UploadId::new("ab").unwrap(),
+        };
+        assert!(
+            upload
+                .to_string()
+                .starts_with(&KeyPrefix::Uploads.to_string())
         );
-        assert_eq!(
-            object_kind(&readme_html_key("main", "foo", "1.0.0")),
-            Some(ObjectKind::Readme)
-        );
-        assert_eq!(
-            object_kind(&crate_page_key("main", "foo_bar")),
-            Some(ObjectKind::PageData)
-        );
-        assert_eq!(
-            object_kind(&recent_publishes_key("main")),
-            Some(ObjectKind::PageData)
-        );
-        assert_eq!(object_kind("main/readmes/foo/foo-1.0.0.md"), None);
+    }
+
+    #[test]
+    fn the_dl_template_is_the_crate_file_layout() {
+        let dl = ObjectKey::DL_TEMPLATE
+            .replace("{crate}", "Foo")
+            .replace("{version}", "1.0.0");
+        let key = ObjectKey::crate_file("main", "Foo", "1.0.0").unwrap();
+        assert_eq!(key.below(&KeyPrefix::Repository(repo("main"))), Some(dl));
+    }
+
+    #[test]
+    fn put_options_follow_the_kind() {
+        let index = ObjectKey::index_file("main", "foo").unwrap();
+        assert_eq!(index.content_type(), "text/plain");
+        assert!(index.put_options(true).private);
+        assert!(!index.put_options(false).private);
+        let krate = ObjectKey::crate_file("main", "foo", "1.0.0").unwrap();
+        assert_eq!(krate.cache_control(), "public, max-age=31536000, immutable");
+        let config = ObjectKey::index_config("main").unwrap();
+        assert_eq!(config.content_type(), "application/json");
+        assert!(!ObjectKey::Repositories.put_options(true).private);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_key_made_from_valid_parts_parses_back(
+            repo in "[A-Za-z0-9_-]{1,12}",
+            name in "[A-Za-z][A-Za-z0-9_-]{0,20}",
+            version in r"(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})(-[a-z][a-z0-9]{0,4})?(\+[A-Za-z0-9.]{1,6})?",
+        ) {
+            let made = [
+                ObjectKey::index_config(&repo),
+                ObjectKey::index_file(&repo, &name),
+                ObjectKey::crate_file(&repo, &name, &version),
+                ObjectKey::crate_page(&repo, &name),
+                ObjectKey::readme(&repo, &name, &version),
+                ObjectKey::recent_publishes(&repo),
+            ];
+            for key in made.into_iter().flatten() {
+                proptest::prop_assert_eq!(ObjectKey::parse(&key.to_string()), Some(key));
+            }
+        }
+
+        #[test]
+        fn whatever_parses_is_exactly_its_key(
+            text in r"(main/(index|crates|ui)/|ui/|\.uploads/)?[a-zA-Z0-9_./+%?\\-]{0,30}",
+        ) {
+            if let Some(key) = ObjectKey::parse(&text) {
+                proptest::prop_assert_eq!(key.to_string(), text);
+            }
+        }
     }
 }

@@ -37,16 +37,12 @@ pub use access::{
 pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use error::RegistryError;
-pub use keys::{
-    ObjectKind, UI_REPOSITORIES_KEY, UPLOADS_PREFIX, crate_file_key, crate_file_name,
-    crate_page_key, index_config_key, index_file_key, object_kind, parse_crate_file,
-    parse_index_path, parse_upload_key, readme_html_key, recent_publishes_key, upload_key,
-};
+pub use keys::{KeyPrefix, ObjectKey, Section, UiFile, UploadId};
 pub use metadata_store::{
     CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,
     VersionRecord, VersionWrite,
 };
-pub use names::{CrateName, canonical_name};
+pub use names::{CrateName, RepoName, canonical_name};
 pub use owners::OwnerChange;
 pub use pages::{CratePage, RecentPublish, RepositorySummary, VersionPage};
 pub use publish::{PublishOutcome, Upload};
@@ -62,7 +58,7 @@ pub use uploads::{
 };
 pub use upstream::{UpstreamClient, UpstreamError, UpstreamResponse};
 pub use users::UserChange;
-pub use versions::version_key;
+pub use versions::{CrateVersion, version_key};
 
 pub use crateyard_index::IndexLine;
 pub use crateyard_tarball::{PackageInfo, TarballError, TarballLimits};

@@ -88,6 +88,29 @@ impl fmt::Display for CrateName {
     }
 }
 
+/// A valid repository name (see [`crate::check_repository_name`]): the
+/// first segment of every key of the repository's objects, so it can hold
+/// no `/` or `.` and is never one of the names the registry's own URLs use.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RepoName(String);
+
+impl RepoName {
+    pub fn new(name: &str) -> Result<Self, RegistryError> {
+        crate::check_repository_name(name)?;
+        Ok(Self(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Lowercase with `-` as `_`: `Foo-Bar` and `foo_bar` are one crate.
 pub fn canonical_name(name: &str) -> String {
     name.to_ascii_lowercase().replace('-', "_")

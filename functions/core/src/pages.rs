@@ -11,11 +11,10 @@
 //! - `ui/repositories.json`: the public repositories, for the home page.
 
 use crate::access::{Permission, decide};
-use crate::keys::{UI_REPOSITORIES_KEY, readme_html_key, recent_publishes_key};
 use crate::retry::Retries;
 use crate::{
-    BlobError, CrateRecord, IndexLine, ObjectKind, PackageInfo, Principal, PutMode, PutOptions,
-    Registry, RegistryError, RepoKind, Repository, VersionRecord,
+    BlobError, CrateRecord, IndexLine, KeyPrefix, ObjectKey, PackageInfo, Principal, PutMode,
+    Registry, RegistryError, RepoKind, RepoName, Repository, Section, UiFile, VersionRecord,
 };
 use serde::{Deserialize, Serialize};
 
@@ -46,9 +45,32 @@ pub struct VersionPage<'a> {
 }
 
 /// The JSON of a crate's page.
-pub(crate) fn crate_page(repo: &str, krate: &CrateRecord, versions: &[VersionRecord]) -> Vec<u8> {
+pub(crate) fn crate_page(
+    repo: &str,
+    krate: &CrateRecord,
+    versions: &[VersionRecord],
+) -> Result<Vec<u8>, RegistryError> {
     let mut ordered: Vec<&VersionRecord> = versions.iter().collect();
     ordered.sort_by_cached_key(|v| std::cmp::Reverse(semver::Version::parse(&v.line.vers).ok()));
+    // READMEs are named relative to the repository's UI data.
+    let ui_data = KeyPrefix::Ui(RepoName::new(repo)?);
+    let versions = ordered
+        .into_iter()
+        .map(|v| {
+            let readme = if v.has_readme {
+                ObjectKey::readme(repo, &krate.canonical, &v.line.vers)?.below(&ui_data)
+            } else {
+                None
+            };
+            Ok(VersionPage {
+                line: &v.line,
+                package: &v.package,
+                size: v.size,
+                published_by: &v.published_by,
+                readme,
+            })
+        })
+        .collect::<Result<_, RegistryError>>()?;
     let page = CratePage {
         name: &krate.name,
         repository: repo,
@@ -56,21 +78,9 @@ pub(crate) fn crate_page(repo: &str, krate: &CrateRecord, versions: &[VersionRec
         max_version: &krate.max_version,
         created_at: &krate.created_at,
         updated_at: &krate.updated_at,
-        versions: ordered
-            .into_iter()
-            .map(|v| VersionPage {
-                line: &v.line,
-                package: &v.package,
-                size: v.size,
-                published_by: &v.published_by,
-                readme: v.has_readme.then(|| {
-                    let key = readme_html_key(repo, &krate.canonical, &v.line.vers);
-                    key[repo.len() + "/ui/".len()..].to_string()
-                }),
-            })
-            .collect(),
+        versions,
     };
-    serde_json::to_vec(&page).expect("pages serialize")
+    Ok(serde_json::to_vec(&page).expect("pages serialize"))
 }
 
 /// One line of `recent.json`.
@@ -124,7 +134,7 @@ impl Registry {
             kind: repo.kind,
             private: !repo.anonymous_read,
             index: self.index_url(repo),
-            data: format!("{}/ui/", self.read_base(repo)),
+            data: format!("{}/{}/", self.read_base(repo), Section::Ui.as_str()),
             api: format!("{}/{}", self.config.api_url, repo.name),
             cargo_config: self.setup_snippet(repo),
             members,
@@ -157,43 +167,29 @@ impl Registry {
         let public = self.readable_repositories(None).await?;
         let body = serde_json::to_vec(&serde_json::json!({ "repositories": public }))
             .expect("summaries serialize");
-        let options = PutOptions {
-            content_type: ObjectKind::PageData.content_type(),
-            cache_control: ObjectKind::PageData.cache_control(),
-            ..PutOptions::default()
-        };
+        let key = ObjectKey::Repositories;
         self.blobs
             .put(
-                UI_REPOSITORIES_KEY,
+                &key,
                 body.into(),
                 PutMode::Overwrite,
-                options,
+                key.put_options(false),
             )
             .await?;
         Ok(())
     }
 
-    /// Writes one of the web UI's own files (`ui/…`: its shell, script and
+    /// Writes one of the web UI's own files (its shell, script and
     /// stylesheet) where the public read path serves them, for AWS.
-    pub async fn write_ui_file(
-        &self,
-        key: &str,
-        content_type: &'static str,
-        cache_control: &'static str,
-        body: String,
-    ) -> Result<(), RegistryError> {
-        if !key.starts_with("ui/") {
-            return Err(RegistryError::BadRequest(format!(
-                "`{key}` is not a UI file"
-            )));
-        }
-        let options = PutOptions {
-            content_type,
-            cache_control,
-            ..PutOptions::default()
-        };
+    pub async fn write_ui_file(&self, file: UiFile, body: String) -> Result<(), RegistryError> {
+        let key = ObjectKey::Ui(file);
         self.blobs
-            .put(key, body.into(), PutMode::Overwrite, options)
+            .put(
+                &key,
+                body.into(),
+                PutMode::Overwrite,
+                key.put_options(false),
+            )
             .await?;
         Ok(())
     }
@@ -212,19 +208,20 @@ impl Registry {
         markdown: &str,
     ) {
         let html = crateyard_readme::render_readme(markdown, readme_path, repository_url);
-        let options = PutOptions {
-            private: !repo.anonymous_read,
-            content_type: ObjectKind::Readme.content_type(),
-            cache_control: ObjectKind::Readme.cache_control(),
-            ..PutOptions::default()
+        let key = match ObjectKey::readme(&repo.name, canonical, version) {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::error!(repo = %repo.name, canonical, version, error = %e, "no key for the README");
+                return;
+            }
         };
-        let key = readme_html_key(&repo.name, canonical, version);
+        let options = key.put_options(!repo.anonymous_read);
         if let Err(e) = self
             .blobs
             .put(&key, html.into(), PutMode::Overwrite, options)
             .await
         {
-            tracing::error!(key, error = %e, "could not store the README");
+            tracing::error!(%key, error = %e, "could not store the README");
         }
     }
 
@@ -241,8 +238,9 @@ impl Registry {
         repo: &Repository,
         publish: RecentPublish,
     ) -> Result<(), RegistryError> {
-        let key = recent_publishes_key(&repo.name);
-        let mut retries = Retries::new(&key);
+        let key = ObjectKey::recent_publishes(&repo.name)?;
+        let what = key.to_string();
+        let mut retries = Retries::new(&what);
         loop {
             retries.next()?;
             let (mut recent, mode) = match self.blobs.get(&key).await? {
@@ -256,12 +254,7 @@ impl Registry {
             recent.insert(0, publish.clone());
             recent.sort_by(|a, b| b.published_at.cmp(&a.published_at));
             recent.truncate(RECENT_PUBLISHES);
-            let options = PutOptions {
-                private: !repo.anonymous_read,
-                content_type: ObjectKind::PageData.content_type(),
-                cache_control: ObjectKind::PageData.cache_control(),
-                ..PutOptions::default()
-            };
+            let options = key.put_options(!repo.anonymous_read);
             let body = serde_json::to_vec(&recent).expect("publishes serialize");
             match self.blobs.put(&key, body.into(), mode, options).await {
                 Ok(_) => return Ok(()),

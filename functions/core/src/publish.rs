@@ -5,14 +5,14 @@
 use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
 use crate::crate_files::{CrateFile, StoredCrate};
-use crate::keys::{crate_file_key, version_in_file_name};
+use crate::keys::version_in_file_name;
 use crate::pages::RecentPublish;
 use crate::registry::PRIVATE_READS;
 use crate::retry::Retries;
 use crate::versions::{parse_version, version_key};
 use crate::{
-    CrateName, CrateRecord, CrateWrite, Principal, PublishDependency, PublishMetadata, Registry,
-    RegistryError, Repository, StoreError, VersionRecord, VersionWrite, canonical_name,
+    CrateName, CrateRecord, CrateWrite, ObjectKey, Principal, PublishDependency, PublishMetadata,
+    Registry, RegistryError, Repository, StoreError, VersionRecord, VersionWrite, canonical_name,
 };
 use bytes::Bytes;
 use crateyard_index::{CRATES_IO_INDEX, Dependency, DependencyKind, IndexLine};
@@ -111,7 +111,7 @@ impl Registry {
         }
         line.pubtime = Some(now_rfc3339());
 
-        let crate_key = crate_file_key(repo, &name, &version);
+        let crate_key = ObjectKey::crate_file(repo, &name, &version)?;
         let file = CrateFile {
             repository: &repository,
             key: &crate_key,

@@ -41,7 +41,7 @@ pub struct Registry {
     /// How remote repositories reach their upstreams; without it they fail.
     pub(crate) upstream_client: Option<Arc<dyn UpstreamClient>>,
     /// Upstream fetches in progress, by object key (see `remote.rs`).
-    pub(crate) inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) inflight: Mutex<HashMap<crate::ObjectKey, Arc<tokio::sync::Mutex<()>>>>,
     /// Upstreams' `config.json`, by URL, with when they were fetched.
     pub(crate) upstream_configs: Mutex<HashMap<String, (std::time::Instant, serde_json::Value)>>,
     /// Large uploads' records; `None` where they are not supported (local mode).
@@ -129,18 +129,21 @@ impl Registry {
     /// repositories on AWS); the caller has checked access.
     pub async fn object(
         &self,
-        key: &str,
+        key: &crate::ObjectKey,
     ) -> Result<Option<(bytes::Bytes, crate::ObjectMeta)>, RegistryError> {
         Ok(self.blobs.get(key).await?)
     }
 
-    pub async fn object_exists(&self, key: &str) -> Result<bool, RegistryError> {
+    pub async fn object_exists(&self, key: &crate::ObjectKey) -> Result<bool, RegistryError> {
         Ok(self.blobs.head(key).await?.is_some())
     }
 
     /// A short-lived URL to download an object straight from the store,
     /// where the store has such URLs (S3); the caller has checked access.
-    pub async fn presigned_download(&self, key: &str) -> Result<Option<String>, RegistryError> {
+    pub async fn presigned_download(
+        &self,
+        key: &crate::ObjectKey,
+    ) -> Result<Option<String>, RegistryError> {
         const LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
         Ok(self.blobs.presigned_get(key, LIFETIME).await?)
     }

@@ -1,6 +1,7 @@
 use crate::access::Permission;
-use crate::keys::{crate_file_key, readme_html_key};
-use crate::{CrateRecord, Principal, Registry, RegistryError, Repository};
+use crate::{
+    CrateRecord, KeyPrefix, ObjectKey, Principal, Registry, RegistryError, RepoName, Repository,
+};
 use crateyard_tarball::inspect_crate;
 use std::collections::HashSet;
 
@@ -31,9 +32,9 @@ impl Registry {
         let repository = self.repository(repo).await?;
         self.write_index_config(&repository).await?;
         let crates = self.store.list_crates(repo).await?;
-        let readmes: HashSet<String> = self
+        let readmes: HashSet<ObjectKey> = self
             .blobs
-            .list(&format!("{repo}/ui/readmes/"))
+            .list(&KeyPrefix::Readmes(RepoName::new(repo)?))
             .await?
             .into_iter()
             .collect();
@@ -53,17 +54,17 @@ impl Registry {
         &self,
         repository: &Repository,
         krate: &CrateRecord,
-        present: &HashSet<String>,
+        present: &HashSet<ObjectKey>,
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
         for version in self.store.list_versions(repo, &krate.canonical).await? {
             let vers = &version.line.vers;
             if !version.has_readme
-                || present.contains(&readme_html_key(repo, &krate.canonical, vers))
+                || present.contains(&ObjectKey::readme(repo, &krate.canonical, vers)?)
             {
                 continue;
             }
-            let key = crate_file_key(repo, &krate.name, vers);
+            let key = ObjectKey::crate_file(repo, &krate.name, vers)?;
             let Some((tarball, _)) = self.blobs.get(&key).await? else {
                 continue;
             };

@@ -5,11 +5,10 @@
 //! the cache, marked stale.
 
 use crate::clock::now_unix;
-use crate::keys::{crate_file_key, index_file_key};
 use crate::search::SearchHit;
 use crate::upstream::{UpstreamError, UpstreamResponse};
 use crate::{
-    CrateName, ObjectKind, ObjectMeta, PutMode, PutOptions, Registry, RegistryError, RepoKind,
+    CrateName, CrateVersion, ObjectKey, ObjectMeta, PutMode, Registry, RegistryError, RepoKind,
     Repository,
 };
 use bytes::Bytes;
@@ -27,7 +26,7 @@ const MAX_INDEX_FILE: u64 = 50 * 1024 * 1024;
 #[derive(Debug)]
 pub struct CachedFile {
     /// Where the file is kept in the blob store.
-    pub key: String,
+    pub key: ObjectKey,
     pub body: Bytes,
     pub meta: ObjectMeta,
     /// Why the copy may be out of date, when the upstream could not be asked.
@@ -65,7 +64,7 @@ impl Registry {
     /// A file as the blob store holds it.
     pub(crate) async fn stored_file(
         &self,
-        key: String,
+        key: ObjectKey,
     ) -> Result<Option<CachedFile>, RegistryError> {
         Ok(self.blobs.get(&key).await?.map(|(body, meta)| CachedFile {
             key,
@@ -93,11 +92,11 @@ impl Registry {
 
     /// One fetch at a time per key in this process: concurrent first
     /// requests wait for the first one's result instead of asking again.
-    async fn single_flight(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    async fn single_flight(&self, key: &ObjectKey) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut inflight = self.inflight.lock().expect("not poisoned");
             inflight.retain(|_, lock| Arc::strong_count(lock) > 1);
-            inflight.entry(key.to_string()).or_default().clone()
+            inflight.entry(key.clone()).or_default().clone()
         };
         lock.lock_owned().await
     }
@@ -111,7 +110,7 @@ impl Registry {
     ) -> Result<Option<CachedFile>, RegistryError> {
         let (upstream, client) = self.upstream_of(repo)?;
         let path = index_file_path(name.as_str());
-        let key = index_file_key(&repo.name, name.as_str());
+        let key = ObjectKey::index_file(&repo.name, name.as_str())?;
         let fresh = |meta: &ObjectMeta| {
             let fetched: i64 = meta
                 .metadata
@@ -184,12 +183,8 @@ impl Registry {
         if let Some(etag) = upstream_etag {
             metadata.insert(UPSTREAM_ETAG.to_string(), etag);
         }
-        let options = PutOptions {
-            content_type: ObjectKind::IndexFile.content_type(),
-            cache_control: ObjectKind::IndexFile.cache_control(),
-            metadata,
-            private: !repo.anonymous_read,
-        };
+        let mut options = key.put_options(!repo.anonymous_read);
+        options.metadata = metadata;
         let meta = self
             .blobs
             .put(&key, body.clone(), PutMode::Overwrite, options)
@@ -209,10 +204,10 @@ impl Registry {
         &self,
         repo: &Repository,
         name: &CrateName,
-        version: &str,
+        version: &CrateVersion,
     ) -> Result<Option<CachedFile>, RegistryError> {
         let (upstream, client) = self.upstream_of(repo)?;
-        let key = crate_file_key(&repo.name, name.as_str(), version);
+        let key = ObjectKey::crate_file(&repo.name, name.as_str(), version.as_str())?;
         if let Some(file) = self.stored_file(key.clone()).await? {
             return Ok(Some(file));
         }
@@ -224,7 +219,7 @@ impl Registry {
             .filter_map(|l| serde_json::from_str::<IndexLine>(l).ok())
             // Cargo asks with the index line's own spelling; any other
             // spelling would store (and fetch) one more copy.
-            .find(|l| l.vers == version && l.name == name.as_str())
+            .find(|l| l.vers == version.as_str() && l.name == name.as_str())
         else {
             return Ok(None);
         };
@@ -255,12 +250,7 @@ impl Registry {
             ))
             .into());
         }
-        let options = PutOptions {
-            content_type: ObjectKind::CrateFile.content_type(),
-            cache_control: ObjectKind::CrateFile.cache_control(),
-            private: !repo.anonymous_read,
-            ..PutOptions::default()
-        };
+        let options = key.put_options(!repo.anonymous_read);
         let meta = match self
             .blobs
             .put(&key, body.clone(), PutMode::Create, options)

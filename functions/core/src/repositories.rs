@@ -1,10 +1,9 @@
 //! Repositories and their settings: visibility and permission grants.
 
 use crate::access::{Grant, Permission, Subject};
-use crate::keys::index_config_key;
 use crate::{
-    ObjectKind, PutMode, PutOptions, Registry, RegistryError, RepoKind, Repository, StoreError,
-    Upstream,
+    KeyPrefix, ObjectKey, PutMode, Registry, RegistryError, RepoKind, RepoName, Repository,
+    StoreError, Upstream,
 };
 
 /// Names the URL space or the UI claims for themselves (`/ui/search`,
@@ -200,7 +199,8 @@ impl Registry {
         if was_public != repo.anonymous_read {
             // Objects written before the change follow it; those written
             // during it already carry the new visibility.
-            for key in self.blobs.list(&format!("{}/", repo.name)).await? {
+            let everything = KeyPrefix::Repository(RepoName::new(&repo.name)?);
+            for key in self.blobs.list(&everything).await? {
                 self.blobs.set_private(&key, !repo.anonymous_read).await?;
             }
         }
@@ -217,23 +217,18 @@ impl Registry {
     /// and whether it must send a token for reads.
     pub async fn write_index_config(&self, repo: &Repository) -> Result<(), RegistryError> {
         let config = serde_json::json!({
-            "dl": format!("{}/crates/{{crate}}/{{crate}}-{{version}}.crate", self.read_base(repo)),
+            "dl": format!("{}/{}", self.read_base(repo), ObjectKey::DL_TEMPLATE),
             "api": format!("{}/{}", self.config.api_url, repo.name),
             "auth-required": !repo.anonymous_read,
         });
-        let options = PutOptions {
-            content_type: "application/json",
-            cache_control: ObjectKind::IndexFile.cache_control(),
-            private: !repo.anonymous_read,
-            ..PutOptions::default()
-        };
+        let key = ObjectKey::index_config(&repo.name)?;
         let body = serde_json::to_vec_pretty(&config).expect("JSON values serialize");
         self.blobs
             .put(
-                &index_config_key(&repo.name),
+                &key,
                 body.into(),
                 PutMode::Overwrite,
-                options,
+                key.put_options(!repo.anonymous_read),
             )
             .await?;
         Ok(())

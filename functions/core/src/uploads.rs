@@ -5,9 +5,12 @@
 //! [`UploadStore`], which only the AWS backend has.
 
 use crate::clock::now_rfc3339;
-use crate::keys::{crate_file_name, parse_upload_key, upload_key};
+use crate::keys::crate_file_name;
 use crate::versions::parse_version;
-use crate::{BlobError, CrateName, Principal, Registry, RegistryError, StoreError, Upload};
+use crate::{
+    BlobError, CrateName, ObjectKey, Principal, Registry, RegistryError, StoreError, Upload,
+    UploadId,
+};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -90,11 +93,11 @@ fn epoch_seconds() -> u64 {
 }
 
 /// 128 random bits: ids are unguessable, and double as the object key.
-fn new_upload_id() -> Result<String, RegistryError> {
+fn new_upload_id() -> Result<UploadId, RegistryError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
         .map_err(|e| RegistryError::Blob(BlobError::Backend(format!("no randomness: {e}"))))?;
-    Ok(hex::encode(bytes))
+    Ok(UploadId::new(&hex::encode(bytes)).expect("hex digits make an upload id"))
 }
 
 /// `{name}-{version}` → its parts. Names have no `.` and versions start
@@ -151,10 +154,9 @@ impl Registry {
             }
         }
         let id = new_upload_id()?;
-        let url = self
-            .blobs
-            .presign_put(&upload_key(&id), UPLOAD_URL_LIFETIME)
-            .await?;
+        let key = ObjectKey::Upload { id: id.clone() };
+        let url = self.blobs.presign_put(&key, UPLOAD_URL_LIFETIME).await?;
+        let id = id.as_str().to_string();
         let now = epoch_seconds();
         let record = UploadRecord {
             id: id.clone(),
@@ -187,7 +189,7 @@ impl Registry {
     ) -> Result<UploadRecord, RegistryError> {
         let store = self.upload_store(repo)?;
         let unknown = || RegistryError::UnknownUpload(id.into());
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if UploadId::new(id).is_none() {
             return Err(unknown());
         }
         // TTL deletes lazily (within days): an expired record is gone already.
@@ -198,20 +200,22 @@ impl Registry {
             .ok_or_else(unknown)
     }
 
-    /// Ingests the object an upload URL received (`size` as the S3 event
-    /// reported it): publishes it as the upload's user, records the outcome
-    /// and deletes the object. Returns `Ok(None)` for an object that is not
-    /// (or no longer) a pending upload. Errors are ours (storage): the
-    /// object stays, and a retry of the event completes the work.
+    /// Ingests the object an upload URL received (`key` and `size` as the
+    /// S3 event reported them): publishes it as the upload's user, records
+    /// the outcome and deletes the object. Returns `Ok(None)` for an object
+    /// that is not (or no longer) a pending upload. Errors are ours
+    /// (storage): the object stays, and a retry of the event completes the
+    /// work.
     pub async fn ingest_upload(
         &self,
-        key: &str,
+        key: &ObjectKey,
         size: Option<u64>,
     ) -> Result<Option<UploadRecord>, RegistryError> {
-        let Some(id) = parse_upload_key(key) else {
-            tracing::warn!(key, "not an upload object; ignored");
+        let ObjectKey::Upload { id } = key else {
+            tracing::warn!(%key, "not an upload object; ignored");
             return Ok(None);
         };
+        let id = id.as_str();
         let Some(store) = self.uploads.as_deref() else {
             return Err(RegistryError::NotSupported(
                 "this registry has no upload store to ingest uploads with".into(),
@@ -223,7 +227,7 @@ impl Registry {
             .filter(|u| u.state == UploadState::Pending);
         let Some(mut record) = pending else {
             // Unknown, or already done (a redelivered event, a second PUT).
-            tracing::warn!(key, "no pending upload for this object; deleting it");
+            tracing::warn!(%key, "no pending upload for this object; deleting it");
             self.blobs.delete(key).await?;
             return Ok(None);
         };

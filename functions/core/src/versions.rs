@@ -19,6 +19,28 @@ pub(crate) fn parse_version(version: &str) -> Result<Version, RegistryError> {
     })
 }
 
+/// A semver version as its publisher wrote it (build metadata kept), as it
+/// appears in object keys and file names: checked, so it holds no `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CrateVersion(String);
+
+impl CrateVersion {
+    pub fn new(version: &str) -> Result<Self, RegistryError> {
+        parse_version(version)?;
+        Ok(Self(version.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CrateVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The identity of a version: two versions that differ only in build
 /// metadata (`1.0.0+a`, `1.0.0+b`) are the same version to cargo.
 pub fn version_key(version: &Version) -> String {

@@ -4,10 +4,12 @@
 //! confusion); writes go to the configured local member.
 
 use crate::access::{CrateTarget, Permission, decide};
-use crate::keys::{crate_file_key, index_file_key};
 use crate::remote::CachedFile;
 use crate::search::SearchHit;
-use crate::{CrateName, Principal, Registry, RegistryError, RepoKind, Repository, canonical_name};
+use crate::{
+    CrateName, CrateVersion, ObjectKey, Principal, Registry, RegistryError, RepoKind, Repository,
+    canonical_name,
+};
 
 impl Registry {
     async fn members(&self, repo: &Repository) -> Result<Vec<Repository>, RegistryError> {
@@ -44,7 +46,7 @@ impl Registry {
         match member.kind {
             RepoKind::Remote => self.remote_index_file(member, name).await,
             _ => {
-                self.stored_file(index_file_key(&member.name, name.as_str()))
+                self.stored_file(ObjectKey::index_file(&member.name, name.as_str())?)
                     .await
             }
         }
@@ -91,7 +93,7 @@ impl Registry {
         caller: Option<&Principal>,
         repo: &Repository,
         name: &CrateName,
-        version: &str,
+        version: &CrateVersion,
     ) -> Result<Option<CachedFile>, RegistryError> {
         let Some((member, _)) = self.serving_member(caller, repo, name).await? else {
             return Ok(None);
@@ -99,8 +101,8 @@ impl Registry {
         let file = match member.kind {
             RepoKind::Remote => self.remote_crate_file(&member, name, version).await?,
             _ => {
-                self.stored_file(crate_file_key(&member.name, name.as_str(), version))
-                    .await?
+                let key = ObjectKey::crate_file(&member.name, name.as_str(), version.as_str())?;
+                self.stored_file(key).await?
             }
         };
         Ok(file.map(|file| CachedFile {

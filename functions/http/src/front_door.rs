@@ -11,6 +11,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::response::Response;
+use crateyard_core::ObjectKey;
 use percent_encoding::percent_decode_str;
 use std::convert::Infallible;
 use std::future::Future;
@@ -57,30 +58,22 @@ impl Service<Request> for App {
     }
 }
 
-/// The object key of a path the router would send to a static handler:
-/// `/{repo}/index/{path…}` or `/{repo}/crates/{name}/{file}`, decoded as the
-/// router's extractors decode it. `None` leaves the request to the router.
-fn static_key(path: &str) -> Option<String> {
-    let rest = path.strip_prefix('/')?;
-    let mut parts = rest.splitn(3, '/');
-    let (repo, kind, tail) = (parts.next()?, parts.next()?, parts.next()?);
-    if repo.is_empty() || tail.is_empty() {
-        return None;
-    }
-    match kind {
-        "index" => {}
-        "crates" => {
-            let (name, file) = tail.split_once('/')?;
-            if name.is_empty() || file.is_empty() || file.contains('/') {
-                return None;
-            }
-        }
-        _ => return None,
-    }
-    percent_decode_str(rest)
+/// The object a path names when the router would send it to a static
+/// handler: `/{repo}/index/{path…}` or `/{repo}/crates/{name}/{file}`,
+/// decoded as the router's extractors decode it. `None` leaves the request
+/// to the router (which answers anything else, a 404 included).
+fn static_key(path: &str) -> Option<ObjectKey> {
+    let decoded = percent_decode_str(path.strip_prefix('/')?)
         .decode_utf8()
-        .ok()
-        .map(|key| key.into_owned())
+        .ok()?;
+    ObjectKey::parse(&decoded).filter(|key| {
+        matches!(
+            key,
+            ObjectKey::IndexConfig { .. }
+                | ObjectKey::IndexFile { .. }
+                | ObjectKey::CrateFile { .. }
+        )
+    })
 }
 
 #[cfg(test)]
@@ -89,16 +82,17 @@ mod tests {
 
     #[test]
     fn static_key_takes_exactly_the_static_routes() {
+        let key = |path| static_key(path).map(|key| key.to_string());
         assert_eq!(
-            static_key("/main/index/3/f/foo").as_deref(),
+            key("/main/index/3/f/foo").as_deref(),
             Some("main/index/3/f/foo")
         );
         assert_eq!(
-            static_key("/main/index/config.json").as_deref(),
+            key("/main/index/config.json").as_deref(),
             Some("main/index/config.json")
         );
         assert_eq!(
-            static_key("/main/crates/foo/foo-1.0.0%2Bb.crate").as_deref(),
+            key("/main/crates/foo/foo-1.0.0%2Bb.crate").as_deref(),
             Some("main/crates/foo/foo-1.0.0+b.crate")
         );
         for other in [
@@ -115,6 +109,10 @@ mod tests {
             "/main/ui/crates/foo.json",
             "//index/x",
             "/main/index/%FF",
+            "/main/index/3/f/Foo",
+            "/main/index/se/rd/serde%3Fx",
+            "/ui/repositories.json",
+            "/.uploads/ab.crate",
         ] {
             assert_eq!(static_key(other), None, "{other}");
         }

@@ -18,10 +18,8 @@ pub async fn initialise(registry: &Registry) -> Result<Repository, RegistryError
         registry.write_index_config(&repo).await?;
     }
     // The web UI's shell and assets; its pages follow from publishes.
-    for file in ui_files(registry.config()) {
-        registry
-            .write_ui_file(file.key, file.content_type, file.cache_control, file.body)
-            .await?;
+    for (file, body) in ui_files(registry.config()) {
+        registry.write_ui_file(file, body).await?;
     }
     Ok(main)
 }

@@ -17,5 +17,5 @@ pub use error::{ApiError, error_response};
 pub use front_door::{App, app};
 pub use init::{DEFAULT_REPOSITORY, initialise};
 pub use router::{AppState, router};
-pub use ui::{UiFile, ui_files};
+pub use ui::ui_files;
 pub use upstream_client::HttpUpstream;

@@ -5,15 +5,15 @@ use crate::read_access::{Reader, object_response};
 use crate::{ApiError, AppState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use crateyard_core::{CachedFile, RegistryError, RepoKind, parse_crate_file, parse_index_path};
+use crateyard_core::{CachedFile, ObjectKey, RegistryError, RepoKind};
 
-/// Answers a read of a remote or virtual repository (`key` as in the
-/// store); `None` for a local repository or for `config.json`, which are
-/// plain objects.
+/// Answers a read of a remote or virtual repository's index and crate
+/// files; `None` for a local repository and for anything else (such as
+/// `config.json`), which are plain objects.
 pub(crate) async fn serve(
     state: &AppState,
     reader: &Reader,
-    key: &str,
+    key: &ObjectKey,
     headers: &HeaderMap,
 ) -> Option<Response> {
     let (repository, caller) = (&*reader.repository, reader.caller.as_ref());
@@ -21,49 +21,35 @@ pub(crate) async fn serve(
         return None;
     }
     let registry = &state.registry;
-    let rest = key.strip_prefix(&format!("{}/", repository.name))?;
-    let found = if let Some(path) = rest.strip_prefix("index/") {
-        if path == "config.json" {
-            return None;
-        }
-        // Only a valid crate's canonical index path goes any further.
-        let Some(name) = parse_index_path(path) else {
-            return Some(StatusCode::NOT_FOUND.into_response());
-        };
-        match repository.kind {
-            RepoKind::Remote => registry.remote_index_file(repository, &name).await,
-            _ => registry.virtual_index_file(caller, repository, &name).await,
-        }
-    } else {
-        let (name, file) = rest.strip_prefix("crates/")?.split_once('/')?;
-        let Some((name, version)) = parse_crate_file(name, file) else {
-            return Some(StatusCode::NOT_FOUND.into_response());
-        };
-        if repository.kind == RepoKind::Remote {
-            // Cached crates are plain objects; only a miss needs the upstream.
-            let cached = match &state.static_root {
-                Some(files) => files.contains(key),
-                None => matches!(registry.object_exists(key).await, Ok(true)),
-            };
-            if cached && state.static_root.is_some() {
-                return None;
+    let found = match key {
+        ObjectKey::IndexFile { name, .. } => match repository.kind {
+            RepoKind::Remote => registry.remote_index_file(repository, name).await,
+            _ => registry.virtual_index_file(caller, repository, name).await,
+        },
+        ObjectKey::CrateFile { name, version, .. } => {
+            if repository.kind == RepoKind::Remote {
+                // Cached crates are plain objects; only a miss needs the upstream.
+                let cached = match &state.static_root {
+                    Some(files) => files.contains(key),
+                    None => matches!(registry.object_exists(key).await, Ok(true)),
+                };
+                if cached && state.static_root.is_some() {
+                    return None;
+                }
+                if cached && repository.anonymous_read {
+                    return Some(static_redirect(state, key));
+                }
             }
-            if cached && repository.anonymous_read {
-                return Some(static_redirect(state, key));
+            match repository.kind {
+                RepoKind::Remote => registry.remote_crate_file(repository, name, version).await,
+                _ => {
+                    registry
+                        .virtual_crate_file(caller, repository, name, version)
+                        .await
+                }
             }
         }
-        match repository.kind {
-            RepoKind::Remote => {
-                registry
-                    .remote_crate_file(repository, &name, &version)
-                    .await
-            }
-            _ => {
-                registry
-                    .virtual_crate_file(caller, repository, &name, &version)
-                    .await
-            }
-        }
+        _ => return None,
     };
     Some(match found {
         // On AWS a public crate is then read from the static host (S3 or
@@ -72,7 +58,7 @@ pub(crate) async fn serve(
             if state.static_root.is_none()
                 && !file.private
                 && repository.anonymous_read
-                && file.key.contains("/crates/") =>
+                && matches!(file.key, ObjectKey::CrateFile { .. }) =>
         {
             static_redirect(state, &file.key)
         }
@@ -83,7 +69,7 @@ pub(crate) async fn serve(
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e @ RegistryError::Upstream(_)) => {
-            tracing::warn!(repo = %repository.name, key, error = %e, "upstream failed and nothing is cached");
+            tracing::warn!(repo = %repository.name, %key, error = %e, "upstream failed and nothing is cached");
             ApiError(e).into_response()
         }
         Err(e) => ApiError(e).into_response(),
@@ -92,7 +78,7 @@ pub(crate) async fn serve(
 
 /// Sends the client to a crate's static copy; where a crate lives never
 /// changes, so CloudFront may keep the redirect for good.
-fn static_redirect(state: &AppState, key: &str) -> Response {
+fn static_redirect(state: &AppState, key: &ObjectKey) -> Response {
     let url = format!("{}/{key}", state.registry.config().public_url);
     let mut response = Redirect::temporary(&url).into_response();
     response.headers_mut().insert(
@@ -102,7 +88,7 @@ fn static_redirect(state: &AppState, key: &str) -> Response {
     response
 }
 
-fn respond(key: &str, file: CachedFile, headers: &HeaderMap, private: bool) -> Response {
+fn respond(key: &ObjectKey, file: CachedFile, headers: &HeaderMap, private: bool) -> Response {
     let mut response = object_response(key, file.body, &file.meta, headers, private);
     if let Some(why) = file.stale {
         let out = response.headers_mut();

@@ -9,8 +9,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use crateyard_core::{
-    ObjectKind, ObjectMeta, Permission, Principal, Registry, RegistryError, RepoKind, Repository,
-    object_kind,
+    ObjectKey, ObjectMeta, Permission, Principal, Registry, RegistryError, RepoKind, Repository,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -82,11 +81,12 @@ pub(crate) async fn check(
 }
 
 /// Serves an object from the blob store, with the headers S3 would give.
-pub(crate) async fn serve_from_store(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
-    let Some(kind) = object_kind(key) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if kind == ObjectKind::CrateFile {
+pub(crate) async fn serve_from_store(
+    state: &AppState,
+    key: &ObjectKey,
+    headers: &HeaderMap,
+) -> Response {
+    if matches!(key, ObjectKey::CrateFile { .. }) {
         // Crates can outgrow a Lambda response: the client fetches them
         // from S3 itself, with a URL that expires in minutes.
         match state.registry.presigned_download(key).await {
@@ -112,15 +112,12 @@ pub(crate) async fn serve_from_store(state: &AppState, key: &str, headers: &Head
 /// An object read from the store, with the headers S3 would give; a
 /// private one with headers that keep it out of shared caches.
 pub(crate) fn object_response(
-    key: &str,
+    key: &ObjectKey,
     bytes: Bytes,
     meta: &ObjectMeta,
     headers: &HeaderMap,
     private: bool,
 ) -> Response {
-    let Some(kind) = object_kind(key) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     let etag = format!("\"{}\"", meta.etag.trim_matches('"'));
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -129,21 +126,20 @@ pub(crate) fn object_response(
             inm.split(',')
                 .any(|t| t.trim().trim_start_matches("W/") == etag)
         });
-    let content_type = if key.ends_with("/config.json") {
-        "application/json"
-    } else {
-        kind.content_type()
-    };
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response()
+        (
+            [(header::CONTENT_TYPE, key.content_type())],
+            Body::from(bytes),
+        )
+            .into_response()
     };
     let out = response.headers_mut();
-    let cache_control = match (kind, private) {
-        (ObjectKind::CrateFile, true) => "private, max-age=31536000, immutable",
+    let cache_control = match (key, private) {
+        (ObjectKey::CrateFile { .. }, true) => "private, max-age=31536000, immutable",
         (_, true) => "private, no-cache",
-        (kind, false) => kind.cache_control(),
+        (key, false) => key.cache_control(),
     };
     out.insert(
         header::CACHE_CONTROL,

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use crateyard_core::{ObjectKind, UI_REPOSITORIES_KEY, object_kind};
+use crateyard_core::{ObjectKey, Section};
 use std::io::Read;
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
@@ -37,18 +37,16 @@ impl StaticFiles {
         }
     }
 
-    /// Whether an object (by key) is on disk.
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        safe_relative(key).is_some_and(|relative| self.root.join(relative).is_file())
+    /// Whether an object is on disk.
+    pub(crate) fn contains(&self, key: &ObjectKey) -> bool {
+        safe_relative(&key.to_string()).is_some_and(|relative| self.root.join(relative).is_file())
     }
 
-    async fn serve(&self, key: &str, headers: &HeaderMap) -> Response {
-        let Some(kind) = object_kind(key) else {
-            return not_found();
-        };
+    async fn serve(&self, object: &ObjectKey, headers: &HeaderMap) -> Response {
+        let key = &object.to_string();
         // Keys are only cached after the checks below.
         if let Some(hit) = self.cache.get(key) {
-            return respond(key, kind, &hit, headers);
+            return respond(object, &hit, headers);
         }
         let Some(relative) = safe_relative(key) else {
             return not_found();
@@ -82,7 +80,7 @@ impl StaticFiles {
             }
             Arc::new(file)
         };
-        respond(key, kind, &file, headers)
+        respond(object, &file, headers)
     }
 }
 
@@ -119,26 +117,22 @@ fn cached_file(path: PathBuf, identity: FileIdentity, body: Bytes) -> CachedFile
     }
 }
 
-fn respond(key: &str, kind: ObjectKind, file: &CachedFile, headers: &HeaderMap) -> Response {
+fn respond(key: &ObjectKey, file: &CachedFile, headers: &HeaderMap) -> Response {
     let etag = file.etag.to_str().expect("built from ASCII");
     let mut response = if is_fresh(headers, etag, file.identity.modified()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let content_type = if key.ends_with("/config.json") {
-            "application/json"
-        } else {
-            kind.content_type()
-        };
         let mut response = Response::new(Body::from(file.body.clone()));
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(key.content_type()),
+        );
         response
     };
     let out = response.headers_mut();
     out.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(kind.cache_control()),
+        HeaderValue::from_static(key.cache_control()),
     );
     out.insert(header::ETAG, file.etag.clone());
     out.insert(header::LAST_MODIFIED, file.last_modified.clone());
@@ -146,11 +140,12 @@ fn respond(key: &str, kind: ObjectKind, file: &CachedFile, headers: &HeaderMap) 
 }
 
 /// The one entry point of static reads, for the router's handlers and the
-/// front door's fast path alike: a GET of the object `key` (`{repo}/index/…`
-/// or `{repo}/crates/…`, percent-decoded), with ETag, Last-Modified and 304s.
-/// Any check a read needs belongs here, so that both paths make it.
-pub(crate) async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
-    if key == UI_REPOSITORIES_KEY {
+/// front door's fast path alike: a GET of a repository's index and crate
+/// files and UI data, or of the public repository list, with ETag,
+/// Last-Modified and 304s. Any check a read needs belongs here, so that
+/// both paths make it.
+pub(crate) async fn serve(state: &AppState, key: &ObjectKey, headers: &HeaderMap) -> Response {
+    if *key == ObjectKey::Repositories {
         // Lists public repositories only: anyone may read it.
         return match &state.static_root {
             Some(files) => files.serve(key, headers).await,
@@ -187,23 +182,27 @@ pub(crate) async fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> R
 /// token limited to no crates (or to `*`) may read it.
 const EVERY_CRATE: &str = "*";
 
-/// The repository of a key, and the crate it belongs to (`config.json`
-/// belongs to none).
-fn repository_and_crate(key: &str) -> Option<(&str, Option<&str>)> {
-    let (repo, rest) = key.split_once('/')?;
-    let krate = match rest.split_once('/')? {
-        ("index", "config.json") => None,
-        ("ui", "recent.json") => Some(EVERY_CRATE),
-        ("index", path) => Some(path.rsplit('/').next()?),
-        ("crates", path) => Some(path.split_once('/')?.0),
-        ("ui", path) => match path.split_once('/')? {
-            ("crates", file) => Some(file.strip_suffix(".json")?),
-            ("readmes", path) => Some(path.split_once('/')?.0),
-            _ => return None,
-        },
-        _ => return None,
+/// The repository of a servable object, and the crate it belongs to
+/// (`config.json` belongs to none); `None` for what no read may name.
+fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
+    let krate = match key {
+        ObjectKey::IndexConfig { .. } => None,
+        ObjectKey::RecentPublishes { .. } => Some(EVERY_CRATE),
+        ObjectKey::IndexFile { name, .. }
+        | ObjectKey::CrateFile { name, .. }
+        | ObjectKey::CratePage { name, .. }
+        | ObjectKey::Readme { name, .. } => Some(name.as_str()),
+        ObjectKey::Repositories | ObjectKey::Ui(_) | ObjectKey::Upload { .. } => return None,
     };
-    Some((repo, krate))
+    Some((key.repository()?.as_str(), krate))
+}
+
+/// A read the router took apart: its object, or a 404.
+async fn serve_parsed(state: &AppState, key: Option<ObjectKey>, headers: &HeaderMap) -> Response {
+    match key {
+        Some(key) => serve(state, &key, headers).await,
+        None => not_found(),
+    }
 }
 
 /// `GET /{repo}/index/{path}`
@@ -212,7 +211,8 @@ pub(crate) async fn index_file(
     Path((repo, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &format!("{repo}/index/{path}"), &headers).await
+    let key = ObjectKey::parse_in(&repo, Section::Index, &path);
+    serve_parsed(&state, key, &headers).await
 }
 
 /// `GET /{repo}/crates/{name}/{file}`; `+` and `%2B` (decoded by the
@@ -222,7 +222,8 @@ pub(crate) async fn crate_file(
     Path((repo, name, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &format!("{repo}/crates/{name}/{file}"), &headers).await
+    let key = ObjectKey::parse_in(&repo, Section::Crates, &[name, file].join("/"));
+    serve_parsed(&state, key, &headers).await
 }
 
 /// `GET /{repo}/ui/{path}`: the web UI's data (see `crateyard_core::pages`).
@@ -231,7 +232,8 @@ pub(crate) async fn ui_data(
     Path((repo, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    serve(&state, &format!("{repo}/ui/{path}"), &headers).await
+    let key = ObjectKey::parse_in(&repo, Section::Ui, &path);
+    serve_parsed(&state, key, &headers).await
 }
 
 /// `If-None-Match` decides when present; otherwise `If-Modified-Since`.

@@ -10,22 +10,11 @@ use crate::{AppState, static_files};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use crateyard_core::{RegistryConfig, UI_REPOSITORIES_KEY};
+use crateyard_core::{ObjectKey, RegistryConfig, UiFile};
 
 const APP_JS: &str = include_str!("../ui/app.js");
 const APP_CSS: &str = include_str!("../ui/app.css");
 const SHELL: &str = include_str!("../ui/index.html");
-
-/// The shell's key on AWS, which CloudFront serves for every page path.
-pub const SHELL_KEY: &str = "ui/index.html";
-
-/// A file of the UI, as `crateyard setup` writes it to the bucket.
-pub struct UiFile {
-    pub key: &'static str,
-    pub content_type: &'static str,
-    pub cache_control: &'static str,
-    pub body: String,
-}
 
 /// The shell, told where the registry and its API are.
 fn shell(config: &RegistryConfig) -> String {
@@ -41,30 +30,21 @@ fn escape_attribute(value: &str) -> String {
         .replace('<', "&lt;")
 }
 
-/// Everything `crateyard setup` puts in the bucket for the UI.
-pub fn ui_files(config: &RegistryConfig) -> Vec<UiFile> {
-    // The shell is small and names the assets by path: revalidate it often.
-    let assets = "public, max-age=300";
-    vec![
-        UiFile {
-            key: SHELL_KEY,
-            content_type: "text/html; charset=utf-8",
-            cache_control: "public, max-age=60",
-            body: shell(config),
-        },
-        UiFile {
-            key: "ui/assets/app.js",
-            content_type: "text/javascript; charset=utf-8",
-            cache_control: assets,
-            body: APP_JS.into(),
-        },
-        UiFile {
-            key: "ui/assets/app.css",
-            content_type: "text/css; charset=utf-8",
-            cache_control: assets,
-            body: APP_CSS.into(),
-        },
-    ]
+/// Everything `crateyard setup` puts in the bucket for the UI (its keys
+/// say how each is served; CloudFront serves the shell for every page path).
+pub fn ui_files(config: &RegistryConfig) -> Vec<(UiFile, String)> {
+    UiFile::ALL
+        .into_iter()
+        .map(|file| (file, body(file, config)))
+        .collect()
+}
+
+fn body(file: UiFile, config: &RegistryConfig) -> String {
+    match file {
+        UiFile::Shell => shell(config),
+        UiFile::Script => APP_JS.into(),
+        UiFile::Stylesheet => APP_CSS.into(),
+    }
 }
 
 /// `GET /ui` and `GET /ui/{path}`: an asset, the repository list, or the
@@ -75,15 +55,17 @@ pub(crate) async fn page(
     headers: HeaderMap,
 ) -> Response {
     let path = path.map(|Path(p)| p).unwrap_or_default();
-    if path == "repositories.json" {
-        return static_files::serve(&state, UI_REPOSITORIES_KEY, &headers).await;
-    }
-    let (content_type, body) = match path.as_str() {
-        "assets/app.js" => ("text/javascript; charset=utf-8", APP_JS.to_string()),
-        "assets/app.css" => ("text/css; charset=utf-8", APP_CSS.to_string()),
-        p if p.starts_with("assets/") => return StatusCode::NOT_FOUND.into_response(),
-        _ => ("text/html; charset=utf-8", shell(state.registry.config())),
+    let file = match ObjectKey::parse(&format!("ui/{path}")) {
+        Some(ObjectKey::Repositories) => {
+            return static_files::serve(&state, &ObjectKey::Repositories, &headers).await;
+        }
+        Some(ObjectKey::Ui(file)) => file,
+        _ if path.starts_with("assets/") => return StatusCode::NOT_FOUND.into_response(),
+        // Every other path is a page the shell renders.
+        _ => UiFile::Shell,
     };
+    let content_type = ObjectKey::Ui(file).content_type();
+    let body = body(file, state.registry.config());
     let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
     response
         .headers_mut()

@@ -292,7 +292,9 @@ async fn reindex_binary_rebuilds_lost_index_files() {
             .await
             .unwrap();
     }
-    let key = crateyard_core::index_file_key("main", "lost");
+    let key = crateyard_core::ObjectKey::index_file("main", "lost")
+        .unwrap()
+        .to_string();
     let original = fixture.object(&key).await.expect("published");
     AwsClients::for_emulator(&fixture.moto)
         .s3
@@ -415,7 +417,7 @@ async fn large_uploads_go_through_presigned_urls_and_the_indexer() {
     for (announce, version) in cases {
         let crate_bytes = tarball(&format!("big-{version}"), "big", version);
         let id = upload_through_s3(&mut api, &token, announce, &crate_bytes).await;
-        let key = crateyard_core::upload_key(&id);
+        let key = upload_key(&id);
         assert!(fixture.exists(&key).await, "the PUT stored it");
         let (status, pending) = upload_status(&mut api, &token, &id).await;
         assert_eq!((status, &pending["status"]), (200, &json!("pending")));
@@ -502,7 +504,7 @@ async fn bad_large_uploads_are_rejected_with_the_reason() {
     let mut finished = Vec::new();
     for (announce, crate_bytes, name, reason) in cases {
         let id = upload_through_s3(&mut api, &token, announce, &crate_bytes).await;
-        let key = crateyard_core::upload_key(&id);
+        let key = upload_key(&id);
         finished.push(key.clone());
         let done = indexer
             .invoke(s3_event(&fixture.name, &key, crate_bytes.len()))
@@ -522,7 +524,9 @@ async fn bad_large_uploads_are_rejected_with_the_reason() {
             .await
             .unwrap();
         assert_eq!(left.key_count(), Some(0), "no .crate left behind");
-        let index = crateyard_core::index_file_key("main", name);
+        let index = crateyard_core::ObjectKey::index_file("main", name)
+            .unwrap()
+            .to_string();
         assert_eq!(fixture.object(&index).await, None, "no index file");
         let hits = fixture
             .registry
@@ -1030,4 +1034,10 @@ async fn api_binary_refuses_bodies_over_the_invoke_ceiling_with_the_large_upload
     let detail = body["errors"][0]["detail"].as_str().unwrap();
     assert!(detail.contains("POST /main/api/v1/uploads"), "{detail}");
     assert!(detail.contains("4.5 MB"), "{detail}");
+}
+
+/// Where an upload's object is staged.
+fn upload_key(id: &str) -> String {
+    let id = crateyard_core::UploadId::new(id).expect("the registry's upload id");
+    crateyard_core::ObjectKey::Upload { id }.to_string()
 }

@@ -1,7 +1,7 @@
 use crate::DataDir;
 use async_trait::async_trait;
 use bytes::Bytes;
-use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
+use crateyard_core::{BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -27,21 +27,24 @@ impl FsBlobStore {
         Ok(Self { dirs })
     }
 
-    /// The file holding `key`; `None` for keys that could leave the directory.
-    pub fn path_for(&self, key: &str) -> Option<PathBuf> {
-        let relative = Path::new(key);
-        let safe = !key.is_empty()
-            && relative.components().all(
-                |c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')),
-            );
+    /// The file holding `key`. Keys are made of checked names only; the
+    /// path is checked once more all the same, since it is a filesystem's
+    /// (and hidden names are the writer's temporary files: no upload
+    /// staging objects here, this store hands out no upload URLs).
+    pub fn path_for(&self, key: &ObjectKey) -> Option<PathBuf> {
+        let key = key.to_string();
+        let relative = Path::new(&key);
+        let safe = relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')));
         safe.then(|| self.dirs.objects().join(relative))
     }
 
-    fn metadata_path(&self, key: &str) -> PathBuf {
+    fn metadata_path(&self, key: &ObjectKey) -> PathBuf {
         self.dirs.object_metadata().join(format!("{key}.json"))
     }
 
-    fn checked_path(&self, key: &str) -> Result<PathBuf, BlobError> {
+    fn checked_path(&self, key: &ObjectKey) -> Result<PathBuf, BlobError> {
         self.path_for(key)
             .ok_or_else(|| BlobError::Backend(format!("invalid object key `{key}`")))
     }
@@ -62,7 +65,7 @@ impl FsBlobStore {
         Ok(file)
     }
 
-    fn read(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+    fn read(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         let path = self.checked_path(key)?;
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -88,7 +91,7 @@ impl FsBlobStore {
 
     fn write(
         &self,
-        key: &str,
+        key: &ObjectKey,
         body: &[u8],
         mode: &PutMode,
         options: &PutOptions,
@@ -99,12 +102,12 @@ impl FsBlobStore {
             PutMode::Overwrite => {}
             PutMode::Create => {
                 if path.exists() {
-                    return Err(BlobError::AlreadyExists(key.into()));
+                    return Err(BlobError::AlreadyExists(key.to_string()));
                 }
             }
             PutMode::Update(etag) => match self.read(key)? {
                 Some((_, current)) if &current.etag == etag => {}
-                _ => return Err(BlobError::Precondition(key.into())),
+                _ => return Err(BlobError::Precondition(key.to_string())),
             },
         }
         // Content first, then its metadata: a crash in between leaves an older
@@ -130,14 +133,14 @@ impl FsBlobStore {
 
     /// Removes `key`, or only while its ETag is `expected` (under the lock,
     /// so the check and the removal are one step for every process).
-    fn remove(&self, key: &str, expected: Option<&str>) -> Result<(), BlobError> {
+    fn remove(&self, key: &ObjectKey, expected: Option<&str>) -> Result<(), BlobError> {
         let path = self.checked_path(key)?;
         let _guard = self.lock(true)?;
         if let Some(etag) = expected {
             match self.read(key)? {
                 None => return Ok(()),
                 Some((_, current)) if current.etag != etag => {
-                    return Err(BlobError::Precondition(key.into()));
+                    return Err(BlobError::Precondition(key.to_string()));
                 }
                 Some(_) => {}
             }
@@ -151,7 +154,8 @@ impl FsBlobStore {
         Ok(())
     }
 
-    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+    fn list_keys(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
+        let prefix = prefix.to_string();
         let root = self.dirs.objects();
         let mut keys = Vec::new();
         let mut pending = vec![root.clone()];
@@ -170,14 +174,18 @@ impl FsBlobStore {
                     pending.push(entry.path());
                 } else if let Ok(relative) = entry.path().strip_prefix(&root) {
                     let key = relative.to_string_lossy().replace('\\', "/");
-                    if key.starts_with(prefix) {
+                    if key.starts_with(&prefix) {
                         keys.push(key);
                     }
                 }
             }
         }
         keys.sort();
-        Ok(keys)
+        // Anything else in the directory is not the registry's.
+        Ok(keys
+            .iter()
+            .filter_map(|key| ObjectKey::parse(key))
+            .collect())
     }
 }
 
@@ -256,17 +264,17 @@ async fn blocking<T: Send + 'static>(
 impl BlobStore for FsBlobStore {
     async fn put(
         &self,
-        key: &str,
+        key: &ObjectKey,
         body: Bytes,
         mode: PutMode,
         options: PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
-        let (this, key) = (self.clone(), key.to_string());
+        let (this, key) = (self.clone(), key.clone());
         blocking(move || this.write(&key, &body, &mode, &options)).await
     }
 
-    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
-        let (this, key) = (self.clone(), key.to_string());
+    async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        let (this, key) = (self.clone(), key.clone());
         blocking(move || {
             let _guard = this.lock(false)?;
             this.read(&key)
@@ -274,22 +282,22 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError> {
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
         Ok(self.get(key).await?.map(|(_, meta)| meta))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        let (this, key) = (self.clone(), key.to_string());
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        let (this, key) = (self.clone(), key.clone());
         blocking(move || this.remove(&key, None)).await
     }
 
-    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
-        let (this, key, etag) = (self.clone(), key.to_string(), etag.to_string());
+    async fn delete_if(&self, key: &ObjectKey, etag: &str) -> Result<(), BlobError> {
+        let (this, key, etag) = (self.clone(), key.clone(), etag.to_string());
         blocking(move || this.remove(&key, Some(&etag))).await
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
-        let (this, prefix) = (self.clone(), prefix.to_string());
+    async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
+        let (this, prefix) = (self.clone(), prefix.clone());
         blocking(move || this.list_keys(&prefix)).await
     }
 }

@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_core::{
-    BlobError, BlobStore, ObjectMeta, Principal, PutMode, PutOptions, Registry, RegistryConfig,
-    RegistryError, Upload, UserChange, crate_file_key, index_file_key,
+    BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, Principal, PutMode, PutOptions,
+    Registry, RegistryConfig, RegistryError, Upload, UserChange,
 };
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
@@ -25,29 +25,29 @@ struct FlakyIndexWrites {
 impl BlobStore for FlakyIndexWrites {
     async fn put(
         &self,
-        key: &str,
+        key: &ObjectKey,
         body: Bytes,
         mode: PutMode,
         options: PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
-        if self.broken.load(Ordering::SeqCst) && key.contains("/index/") {
+        if self.broken.load(Ordering::SeqCst) && matches!(key, ObjectKey::IndexFile { .. }) {
             return Err(BlobError::Backend("injected: S3 PutObject failed".into()));
         }
         self.inner.put(key, body, mode, options).await
     }
-    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+    async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         self.inner.get(key).await
     }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError> {
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
         self.inner.head(key).await
     }
-    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
         self.inner.delete(key).await
     }
-    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
+    async fn delete_if(&self, key: &ObjectKey, etag: &str) -> Result<(), BlobError> {
         self.inner.delete_if(key, etag).await
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+    async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
         self.inner.list(prefix).await
     }
 }
@@ -98,7 +98,11 @@ async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>, Princ
 
 /// Every line of the index file points at a `.crate` with its checksum.
 async fn assert_index_consistent(blobs: &FlakyIndexWrites) -> Vec<String> {
-    let Some((index, _)) = blobs.get(&index_file_key("main", "sturdy")).await.unwrap() else {
+    let Some((index, _)) = blobs
+        .get(&ObjectKey::index_file("main", "sturdy").unwrap())
+        .await
+        .unwrap()
+    else {
         return vec![];
     };
     let mut versions = Vec::new();
@@ -106,7 +110,7 @@ async fn assert_index_consistent(blobs: &FlakyIndexWrites) -> Vec<String> {
         let line: serde_json::Value = serde_json::from_str(line).unwrap();
         let version = line["vers"].as_str().unwrap().to_string();
         let (bytes, _) = blobs
-            .get(&crate_file_key("main", "sturdy", &version))
+            .get(&ObjectKey::crate_file("main", "sturdy", &version).unwrap())
             .await
             .unwrap()
             .expect("indexed .crate exists");
@@ -152,7 +156,7 @@ async fn interrupted_publish_is_completed_by_a_retry() {
 
     // A writer died after storing the .crate, before committing the version.
     let orphan = crate_bytes("2.0.0", "");
-    let key = crate_file_key("main", "sturdy", "2.0.0");
+    let key = ObjectKey::crate_file("main", "sturdy", "2.0.0").unwrap();
     blobs
         .put(&key, orphan.clone(), PutMode::Create, PutOptions::default())
         .await

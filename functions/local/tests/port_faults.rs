@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_core::{
-    BlobError, BlobStore, ObjectMeta, Principal, PutMode, PutOptions, Registry, RegistryConfig,
-    RegistryError, StoreError, Upload, crate_file_key, index_file_key,
+    BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, Principal, PutMode, PutOptions,
+    Registry, RegistryConfig, RegistryError, StoreError, Upload,
 };
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
@@ -40,13 +40,13 @@ impl FaultyPuts {
 impl BlobStore for FaultyPuts {
     async fn put(
         &self,
-        key: &str,
+        key: &ObjectKey,
         body: Bytes,
         mode: PutMode,
         options: PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         if let Some(part) = *self.failing.lock().unwrap()
-            && key.contains(part)
+            && key.to_string().contains(part)
         {
             return Err(BlobError::Backend(format!("injected: put of {key} failed")));
         }
@@ -54,25 +54,25 @@ impl BlobStore for FaultyPuts {
         let put = self.inner.put(key, body, mode, options).await;
         let slow = *self.slow_creates.lock().unwrap();
         if let (Ok(_), true, Some((part, delay))) = (&put, create, slow)
-            && key.contains(part)
+            && key.to_string().contains(part)
         {
             tokio::time::sleep(delay).await;
         }
         put
     }
-    async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+    async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         self.inner.get(key).await
     }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError> {
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
         self.inner.head(key).await
     }
-    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
         self.inner.delete(key).await
     }
-    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
+    async fn delete_if(&self, key: &ObjectKey, etag: &str) -> Result<(), BlobError> {
         self.inner.delete_if(key, etag).await
     }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+    async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
         self.inner.list(prefix).await
     }
 }
@@ -154,7 +154,12 @@ impl Fixture {
 
     /// The versions in the index file, each checked against its `.crate`.
     async fn indexed(&self, name: &str) -> Vec<String> {
-        let Some((index, _)) = self.blobs.get(&index_file_key("main", name)).await.unwrap() else {
+        let Some((index, _)) = self
+            .blobs
+            .get(&ObjectKey::index_file("main", name).unwrap())
+            .await
+            .unwrap()
+        else {
             return vec![];
         };
         let mut versions = Vec::new();
@@ -163,7 +168,7 @@ impl Fixture {
             let version = line["vers"].as_str().unwrap().to_string();
             let (bytes, _) = self
                 .blobs
-                .get(&crate_file_key("main", name, &version))
+                .get(&ObjectKey::crate_file("main", name, &version).unwrap())
                 .await
                 .unwrap()
                 .expect("an indexed .crate exists");
@@ -177,7 +182,7 @@ impl Fixture {
     }
 
     async fn crate_file_exists(&self, name: &str, version: &str) -> bool {
-        let key = crate_file_key("main", name, version);
+        let key = ObjectKey::crate_file("main", name, version).unwrap();
         self.blobs.head(&key).await.unwrap().is_some()
     }
 

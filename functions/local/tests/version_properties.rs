@@ -5,7 +5,7 @@
 //! crate's max version is semver's maximum of the live versions.
 
 use crateyard_core::{
-    IndexLine, Principal, Registry, RegistryConfig, RegistryError, Upload, index_file_key,
+    IndexLine, ObjectKey, Principal, Registry, RegistryConfig, RegistryError, Upload,
 };
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
@@ -92,7 +92,7 @@ async fn run(versions: &[(Version, bool)]) -> Result<(), TestCaseError> {
 
     let index = std::fs::read_to_string(
         blobs
-            .path_for(&index_file_key("main", "ordered"))
+            .path_for(&ObjectKey::index_file("main", "ordered").unwrap())
             .expect("a safe key"),
     )
     .unwrap();

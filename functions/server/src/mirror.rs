@@ -5,7 +5,7 @@ use crate::backend;
 use crate::cli::MirrorArgs;
 use crate::error::UserError;
 use anyhow::Context;
-use crateyard_core::{RepoKind, crate_file_name, parse_crate_file};
+use crateyard_core::{CrateName, CrateVersion, RepoKind};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
@@ -84,7 +84,7 @@ pub async fn run(args: MirrorArgs) -> anyhow::Result<()> {
     let (mut cached, mut failed) = (0, Vec::new());
     for (name, version) in &wanted {
         bar.set_message(format!("{name} {version}"));
-        let Some((krate, version)) = parse_crate_file(name, &crate_file_name(name, version)) else {
+        let (Ok(krate), Ok(version)) = (CrateName::new(name), CrateVersion::new(version)) else {
             failed.push(format!(
                 "{name} {version}: not a valid crate name and version"
             ));

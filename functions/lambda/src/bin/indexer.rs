@@ -1,9 +1,11 @@
-//! The indexer function: S3 `ObjectCreated` events for `*/uploads/*.crate`
+//! The indexer function: S3 `ObjectCreated` events for `.uploads/{id}.crate`
 //! (large uploads through presigned URLs) are ingested like any upload,
 //! with `Registry::ingest_upload`, which records the outcome for the
-//! uploader and deletes the staging object.
+//! uploader and deletes the staging object. The event's key is parsed as an
+//! `ObjectKey` first: any other object is not ours to touch.
 
 use aws_lambda_events::event::s3::S3Event;
+use crateyard_core::ObjectKey;
 use crateyard_lambda::{init_logging, registry_from_env, s3_event_key};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -26,9 +28,13 @@ async fn main() -> Result<(), lambda_http::Error> {
                 tracing::warn!(key, event = ?record.event_name, "not an ObjectCreated event; ignored");
                 continue;
             }
+            let Some(object) = ObjectKey::parse(&key) else {
+                tracing::warn!(key, "not an object of the registry's layout; ignored");
+                continue;
+            };
             let size = record.s3.object.size.and_then(|s| u64::try_from(s).ok());
             // An error leaves the object in place: Lambda retries the event.
-            if let Some(upload) = registry.ingest_upload(&key, size).await? {
+            if let Some(upload) = registry.ingest_upload(&object, size).await? {
                 uploads.push(serde_json::to_value(upload)?);
             }
         }

@@ -6,12 +6,12 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
-use crateyard_core::{ObjectKind, object_kind};
+use crateyard_core::{KeyPrefix, ObjectKey};
 use crateyard_lambda::{init_logging, s3_event_key};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// CloudFront allows 3 000 paths in progress per distribution; a batch
@@ -53,36 +53,68 @@ fn keys_in_message(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// A CloudFront path for one key.
+fn cdn_path(key: &ObjectKey) -> String {
+    format!("/{}", utf8_percent_encode(&key.to_string(), PATH_ENCODE))
+}
+
+/// A CloudFront path for every key under a prefix.
+fn cdn_paths_under(prefix: KeyPrefix) -> String {
+    format!(
+        "/{}*",
+        utf8_percent_encode(&prefix.to_string(), PATH_ENCODE)
+    )
+}
+
 /// The distinct index files and crate pages (as CloudFront paths) changed by the batch.
 fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
+    // Per repository: whether its `config.json` changed.
+    let mut repositories = BTreeMap::new();
     for message in &event.records {
         let keys = keys_in_message(message.body.as_deref().unwrap_or_default());
         if keys.is_empty() {
             tracing::warn!(message_id = ?message.message_id, "names no S3 object; skipped");
         }
-        for key in keys {
-            // `config.json` changes when a repository's visibility or URLs
-            // do: every copy of its files at the edge may be wrong now (a
-            // repository turned private must not be served from the cache).
-            if let Some(repo) = key.strip_suffix("/index/config.json") {
-                paths.insert(format!("/{}/*", utf8_percent_encode(repo, PATH_ENCODE)));
-                continue;
+        for key in keys.iter().filter_map(|key| ObjectKey::parse(key)) {
+            match &key {
+                // `config.json` changes when a repository's visibility or URLs
+                // do: every copy of its files at the edge may be wrong now (a
+                // repository turned private must not be served from the cache).
+                ObjectKey::IndexConfig { repo } => {
+                    paths.insert(cdn_paths_under(KeyPrefix::Repository(repo.clone())));
+                    repositories.insert(repo.clone(), true);
+                    continue;
+                }
+                // What changes in place; `.crate` files and READMEs never do.
+                ObjectKey::IndexFile { .. }
+                | ObjectKey::CratePage { .. }
+                | ObjectKey::RecentPublishes { .. }
+                | ObjectKey::Repositories => {
+                    paths.insert(cdn_path(&key));
+                }
+                _ => continue,
             }
-            if matches!(
-                object_kind(&key),
-                Some(ObjectKind::IndexFile | ObjectKind::PageData)
-            ) {
-                paths.insert(format!("/{}", utf8_percent_encode(&key, PATH_ENCODE)));
+            if let Some(repo) = key.repository() {
+                repositories.entry(repo.clone()).or_insert(false);
             }
         }
     }
     if paths.len() > MAX_PATHS {
-        return paths
-            .iter()
-            .filter_map(|p| p.split('/').nth(1))
-            .flat_map(|repo| [format!("/{repo}/index/*"), format!("/{repo}/ui/*")])
-            .collect();
+        let repositories = repositories
+            .into_iter()
+            .flat_map(|(repo, config)| match config {
+                true => vec![cdn_paths_under(KeyPrefix::Repository(repo))],
+                false => vec![
+                    cdn_paths_under(KeyPrefix::Index(repo.clone())),
+                    cdn_paths_under(KeyPrefix::Ui(repo)),
+                ],
+            });
+        let registry = [ObjectKey::Repositories]
+            .into_iter()
+            .map(|key| cdn_path(&key))
+            .filter(|path| paths.contains(path));
+        return repositories.chain(registry).collect();
     }
     paths
 }
@@ -163,6 +195,37 @@ mod tests {
         assert_eq!(
             paths,
             ["/main/index/3/b/bar", "/vault/*", "/vault/index/3/f/foo"]
+        );
+    }
+
+    #[test]
+    fn a_large_batch_invalidates_whole_repositories() {
+        let message = |key: &str| {
+            let mut message = SqsMessage::default();
+            message.body = Some(format!(
+                r#"{{"detail-type":"Object Created","detail":{{"object":{{"key":"{key}"}}}}}}"#
+            ));
+            message
+        };
+        let mut event = SqsEvent::default();
+        event.records = (0..MAX_PATHS)
+            .map(|n| message(&format!("main/index/cr/at/crate{n}")))
+            .chain([
+                message("vault/index/config.json"),
+                message("ui/repositories.json"),
+                message("main/crates/foo/foo-1.0.0.crate"),
+                message("main/index/../../etc/passwd"),
+            ])
+            .collect();
+        let paths: Vec<String> = changed_paths(&event).into_iter().collect();
+        assert_eq!(
+            paths,
+            [
+                "/main/index/*",
+                "/main/ui/*",
+                "/ui/repositories.json",
+                "/vault/*"
+            ]
         );
     }
 
