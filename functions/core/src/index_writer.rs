@@ -7,12 +7,13 @@ use crate::keys::{crate_page_key, index_file_key};
 use crate::pages::crate_page;
 use crate::retry::Retries;
 use crate::{
-    BlobError, CrateRecord, ObjectKind, PutMode, PutOptions, REVISION_METADATA, Registry,
-    RegistryError, VersionRecord,
+    BlobError, CrateRecord, ObjectKind, ObjectMeta, PutMode, PutOptions, REVISION_METADATA,
+    Registry, RegistryError, VersionRecord,
 };
+use bytes::Bytes;
 use crateyard_index::write_lines;
 
-fn derived_file(
+pub(crate) fn derived_file(
     kind: ObjectKind,
     repo: &str,
     krate: &CrateRecord,
@@ -58,7 +59,9 @@ impl Registry {
         index.and(page)
     }
 
-    async fn write_derived_file(
+    /// Writes one derived file of a crate from a fresh read of the store,
+    /// by compare-and-swap, until it is current or a newer writer won.
+    pub(crate) async fn write_derived_file(
         &self,
         kind: ObjectKind,
         repo: &str,
@@ -74,31 +77,23 @@ impl Registry {
             };
             let versions = self.store.list_versions(repo, canonical).await?;
             let (key, body) = derived_file(kind, repo, &krate, &versions);
-            let current = if force {
-                self.blobs
-                    .get(&key)
-                    .await?
-                    .map(|(bytes, meta)| (Some(bytes), meta))
+            let mode = if force {
+                let current = self.blobs.get(&key).await?;
+                put_mode(
+                    current.as_ref().map(|(bytes, meta)| (Some(bytes), meta)),
+                    krate.revision,
+                    &body,
+                )
             } else {
-                self.blobs.head(&key).await?.map(|meta| (None, meta))
+                let current = self.blobs.head(&key).await?;
+                put_mode(
+                    current.as_ref().map(|meta| (None, meta)),
+                    krate.revision,
+                    &body,
+                )
             };
-            let mode = match current {
-                Some((_, meta)) if meta.revision() > krate.revision => return Ok(()),
-                Some((bytes, meta))
-                    if meta.revision() == krate.revision
-                        && bytes.as_ref().is_none_or(|b| *b == body) =>
-                {
-                    return Ok(());
-                }
-                Some((_, meta)) => PutMode::Update(meta.etag),
-                None => PutMode::Create,
-            };
-            let options = PutOptions {
-                content_type: kind.content_type(),
-                cache_control: kind.cache_control(),
-                metadata: [(REVISION_METADATA.to_string(), krate.revision.to_string())].into(),
-                private,
-            };
+            let Some(mode) = mode else { return Ok(()) };
+            let options = derived_options(kind, krate.revision, private);
             match self.blobs.put(&key, body.into(), mode, options).await {
                 Ok(_) => return Ok(()),
                 // Someone else wrote in between: read both again.
@@ -106,5 +101,36 @@ impl Registry {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+}
+
+/// How to write a derived file built from `revision` over what is there
+/// (its bytes, when read, and metadata), or `None` when nothing is to be
+/// written: the file holds a newer revision, or this one (with these bytes,
+/// when they were read).
+pub(crate) fn put_mode(
+    current: Option<(Option<&Bytes>, &ObjectMeta)>,
+    revision: u64,
+    body: &[u8],
+) -> Option<PutMode> {
+    match current {
+        Some((_, meta)) if meta.revision() > revision => None,
+        Some((bytes, meta))
+            if meta.revision() == revision && bytes.is_none_or(|b| b.as_ref() == body) =>
+        {
+            None
+        }
+        Some((_, meta)) => Some(PutMode::Update(meta.etag.clone())),
+        None => Some(PutMode::Create),
+    }
+}
+
+/// How a derived file of `kind` built from `revision` is stored.
+pub(crate) fn derived_options(kind: ObjectKind, revision: u64, private: bool) -> PutOptions {
+    PutOptions {
+        content_type: kind.content_type(),
+        cache_control: kind.cache_control(),
+        metadata: [(REVISION_METADATA.to_string(), revision.to_string())].into(),
+        private,
     }
 }

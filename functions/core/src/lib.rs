@@ -43,8 +43,8 @@ pub use keys::{
     parse_index_path, parse_upload_key, readme_html_key, recent_publishes_key, upload_key,
 };
 pub use metadata_store::{
-    CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,
-    VersionRecord, VersionWrite,
+    CrateRecord, CrateVersions, CrateWrite, MetadataStore, RepoKind, Repository, StoreError,
+    TokenRecord, User, VersionRecord, VersionWrite,
 };
 pub use names::{CrateName, canonical_name};
 pub use owners::OwnerChange;

@@ -25,11 +25,6 @@ impl DataDir {
         self.root.join("object-meta")
     }
 
-    /// Serialises conditional object writes across processes.
-    pub fn object_lock(&self) -> PathBuf {
-        self.root.join("objects.lock")
-    }
-
     /// The URL the server last announced, for admin commands run beside it.
     pub fn public_url_file(&self) -> PathBuf {
         self.root.join("public-url")

@@ -5,14 +5,16 @@ use crateyard_core::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Objects as files. Writes go to a temporary file and are renamed into
-/// place, so a reader (or a crash) never sees half a file. Conditional
-/// writes hold an exclusive `flock` on one lock file, which makes their
-/// check-then-write atomic across processes as S3's are.
+/// place, so a reader (or a crash) never sees half a file. A write holds an
+/// exclusive `flock` on the directory of its object (a read, a shared one),
+/// which makes a conditional write's check-then-write, and the object with
+/// its metadata file, atomic across processes as S3's are; objects in other
+/// directories are written in parallel.
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     dirs: DataDir,
@@ -46,30 +48,27 @@ impl FsBlobStore {
             .ok_or_else(|| BlobError::Backend(format!("invalid object key `{key}`")))
     }
 
-    fn lock(&self, exclusive: bool) -> Result<File, BlobError> {
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.dirs.object_lock())
-            .map_err(io)?;
-        if exclusive {
-            file.lock()
-        } else {
-            file.lock_shared()
-        }
-        .map_err(io)?;
-        Ok(file)
+    /// Reads `key` under a shared lock on its directory.
+    fn read_locked(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        let path = self.checked_path(key)?;
+        // No directory, no object (and nothing to lock).
+        let Some(_guard) = lock_dir(parent(&path), false)? else {
+            return Ok(None);
+        };
+        self.read(key)
     }
 
+    /// Reads `key`; the caller holds a lock on its directory.
     fn read(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         let path = self.checked_path(key)?;
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(e)),
         };
-        let stat = fs::metadata(&path).map_err(io)?;
+        let stat = file.metadata().map_err(io)?;
+        let mut bytes = Vec::with_capacity(stat.len() as usize);
+        file.read_to_end(&mut bytes).map_err(io)?;
         let metadata = match fs::read(self.metadata_path(key)) {
             Ok(json) => {
                 serde_json::from_slice(&json).map_err(|e| BlobError::Backend(e.to_string()))?
@@ -94,7 +93,7 @@ impl FsBlobStore {
         options: &PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
-        let _guard = self.lock(true)?;
+        let _guard = lock_dir_for_write(parent(&path))?;
         match mode {
             PutMode::Overwrite => {}
             PutMode::Create => {
@@ -132,7 +131,10 @@ impl FsBlobStore {
     /// so the check and the removal are one step for every process).
     fn remove(&self, key: &str, expected: Option<&str>) -> Result<(), BlobError> {
         let path = self.checked_path(key)?;
-        let _guard = self.lock(true)?;
+        let Some(_guard) = lock_dir(parent(&path), true)? else {
+            // No directory, no object.
+            return Ok(());
+        };
         if let Some(etag) = expected {
             match self.read(key)? {
                 None => return Ok(()),
@@ -154,7 +156,15 @@ impl FsBlobStore {
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let root = self.dirs.objects();
         let mut keys = Vec::new();
-        let mut pending = vec![root.clone()];
+        // Only the directory the prefix's whole segments name can hold keys.
+        let start = match prefix.rsplit_once('/') {
+            Some((dir, _)) => match self.path_for(dir) {
+                Some(path) => path,
+                None => root.clone(),
+            },
+            None => root.clone(),
+        };
+        let mut pending = vec![start];
         while let Some(dir) = pending.pop() {
             let entries = match fs::read_dir(&dir) {
                 Ok(entries) => entries,
@@ -222,6 +232,42 @@ pub fn remove_abandoned_temp_files(objects: &Path) -> usize {
     removed
 }
 
+fn parent(path: &Path) -> &Path {
+    path.parent().expect("object paths have a parent")
+}
+
+/// Locks directory `dir`, exclusively or shared; `None` if it does not exist.
+fn lock_dir(dir: &Path, exclusive: bool) -> Result<Option<File>, BlobError> {
+    let file = match File::open(dir) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    if exclusive {
+        file.lock()
+    } else {
+        file.lock_shared()
+    }
+    .map_err(io)?;
+    Ok(Some(file))
+}
+
+/// Creates directory `dir` if need be and locks it exclusively.
+fn lock_dir_for_write(dir: &Path) -> Result<File, BlobError> {
+    // A directory removed between its creation and its lock (by hand) is
+    // created again.
+    for _ in 0..3 {
+        fs::create_dir_all(dir).map_err(io)?;
+        if let Some(lock) = lock_dir(dir, true)? {
+            return Ok(lock);
+        }
+    }
+    Err(BlobError::Backend(format!(
+        "directory `{}` keeps disappearing",
+        dir.display()
+    )))
+}
+
 fn write_atomically(path: &Path, body: &[u8]) -> Result<(), BlobError> {
     let dir = path.parent().expect("object paths have a parent");
     fs::create_dir_all(dir).map_err(io)?;
@@ -267,11 +313,7 @@ impl BlobStore for FsBlobStore {
 
     async fn get(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         let (this, key) = (self.clone(), key.to_string());
-        blocking(move || {
-            let _guard = this.lock(false)?;
-            this.read(&key)
-        })
-        .await
+        blocking(move || this.read_locked(&key)).await
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError> {
