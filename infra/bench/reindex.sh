@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `crateyard reindex` throughput (crates/s) on a generated registry, local
-# mode, pinned to one core: rebuilding every index file after they were all
-# deleted, and a pass where every file is already right. Next to each, the
-# file-system floor measured in the same run: copying (resp. reading) the
-# same index files with cp (resp. cat).
+# mode: rebuilding every derived file (index files, crate pages, READMEs,
+# and their object metadata) after they were all deleted, and a pass where
+# every file is already right. Next to each, the file-system floor measured
+# in the same run: copying (resp. reading) the same files with cp -r (resp.
+# cat). Reindex uses every core (it runs its file work in parallel); the
+# machine's core count and load are printed beside the figures, since other
+# work on the machine moves them.
 # Usage: infra/bench/reindex.sh [CRATES]   (default 10000; loopback only)
 # CRATEYARD_BIN=path/to/crateyard measures another build (no cargo build).
 set -euo pipefail
@@ -13,15 +16,19 @@ CRATES=${1:-10000}
 BIN=$(realpath "${CRATEYARD_BIN:-target/release/crateyard}")
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
-PORT=17883
+# A free port, as tests/run.sh picks moto's (free when asked; the server
+# refuses clearly if another process takes it first).
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-taskset -c 0 "$BIN" serve --data "$WORK/data" --addr "127.0.0.1:$PORT" >/dev/null 2>&1 &
+"$BIN" serve --data "$WORK/data" --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/main/index/config.json" >/dev/null && break; sleep 0.1; done
+kill -0 "$SERVER" 2>/dev/null || { echo "the server did not start on port $PORT:"; cat "$WORK/serve.log"; exit 1; }
 TOKEN=$("$BIN" token create --data "$WORK/data" --user bench)
 
-# Direct uploads over one keep-alive connection; every 10th crate gets 5 versions.
-taskset -c 1 python3 - "$PORT" "$TOKEN" "$CRATES" <<'PY'
+# Direct uploads over one keep-alive connection; every 10th crate gets 5
+# versions; every version has a README.
+python3 - "$PORT" "$TOKEN" "$CRATES" <<'PY'
 import gzip, http.client, io, sys, tarfile
 port, token, crates = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -29,8 +36,10 @@ def crate(name, version):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as t:
         manifest = (f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\n'
-                    f'description = "bench"\n[dependencies]\nserde = "1"\n[features]\nstd = []\n').encode()
-        for path, data in [("Cargo.toml", manifest), ("src/lib.rs", b"")]:
+                    f'description = "bench"\nreadme = "README.md"\n'
+                    f'[dependencies]\nserde = "1"\n[features]\nstd = []\n').encode()
+        readme = f'# {name}\n\nA *bench* crate, version `{version}`.\n'.encode()
+        for path, data in [("Cargo.toml", manifest), ("README.md", readme), ("src/lib.rs", b"")]:
             info = tarfile.TarInfo(f"{name}-{version}/{path}"); info.size = len(data)
             t.addfile(info, io.BytesIO(data))
     return gzip.compress(buf.getvalue(), mtime=0)
@@ -44,28 +53,39 @@ for i in range(crates):
         assert res.status == 201, (res.status, name)
 PY
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
-INDEX="$WORK/data/objects/main/index"
-FILES=$(find "$INDEX" -type f ! -name config.json | wc -l)
+
+# Everything reindex derives for the repository, by directory of the data dir.
+DERIVED=(objects/main/index objects/main/ui/crates objects/main/ui/readmes object-meta/main/index object-meta/main/ui/crates)
+count() { (cd "$1" && find "${DERIVED[@]}" -type f ! -name config.json | wc -l); }
+FILES=$(count "$WORK/data")
+lose() { for d in "${DERIVED[@]}"; do rm -rf "${WORK:?}/data/$d"; done; }
 
 secs() { python3 -c 'import time; print(time.monotonic())'; }
 elapsed() { python3 -c "print('%.2f' % ($(secs) - $1))"; }
-reindex() { taskset -c 0 "$BIN" reindex --data "$WORK/data" --public-url "http://127.0.0.1:$PORT" 2>/dev/null; }
+reindex() { "$BIN" reindex --data "$WORK/data" --public-url "http://127.0.0.1:$PORT" 2>/dev/null; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # Reference: the same files copied, then read, by plain tools. The copy is
 # timed after the deletion too: the file system then has as many freshly
 # freed inodes for it as for reindex.
-cp -r "$INDEX" "$WORK/copy"
-find "$INDEX" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
-sync; start=$(secs); taskset -c 0 cp -r "$WORK/copy" "$WORK/copy2"; CP=$(elapsed "$start")
-start=$(secs); find "$WORK/copy" -type f -print0 | taskset -c 0 xargs -0 cat >/dev/null; CAT=$(elapsed "$start")
+mkdir -p "$WORK/copy" "$WORK/copy2"
+(cd "$WORK/data" && cp -r --parents "${DERIVED[@]}" "$WORK/copy")
+lose
+sync; LOAD_BEFORE=$(load)
+start=$(secs); (cd "$WORK/copy" && cp -r --parents "${DERIVED[@]}" "$WORK/copy2"); CP=$(elapsed "$start")
+start=$(secs); find "$WORK/copy" -type f -print0 | xargs -0 cat >/dev/null; CAT=$(elapsed "$start")
 rm -rf "$WORK/copy2"
 sync; start=$(secs); reindex; REBUILD=$(elapsed "$start")
-[ "$(find "$INDEX" -type f ! -name config.json | wc -l)" = "$FILES" ] || { echo "reindex rebuilt the wrong number of files"; exit 1; }
-diff -r "$INDEX" "$WORK/copy" --exclude=config.json >/dev/null || { echo "rebuilt index differs"; exit 1; }
+[ "$(count "$WORK/data")" = "$FILES" ] || { echo "reindex rebuilt $(count "$WORK/data") files, not $FILES"; exit 1; }
+for d in "${DERIVED[@]}"; do
+  diff -r "$WORK/data/$d" "$WORK/copy/$d" --exclude=config.json >/dev/null || { echo "rebuilt $d differs"; exit 1; }
+done
 start=$(secs); reindex; VERIFY=$(elapsed "$start")
+LOAD_AFTER=$(load)
 
 rate() { python3 -c "print('%.0f' % ($CRATES / $1))"; }
-printf '\nreindex, %s crates (%s index files), one core (s, crates/s)\n\n' "$CRATES" "$FILES"
+printf '\nreindex, %s crates (%s derived files: index files, pages, READMEs, object metadata)\n' "$CRATES" "$FILES"
+printf 'machine: %s cores (nproc); load average (1, 5, 15 min) before: %s, after: %s\n\n' "$(nproc)" "$LOAD_BEFORE" "$LOAD_AFTER"
 printf '| case | crateyard reindex | reference | ratio (reference / ours) |\n|---|---|---|---|\n'
-printf '| every index file missing | %s s (%s crates/s) | cp -r of the index: %s s | %.2f |\n' "$REBUILD" "$(rate "$REBUILD")" "$CP" "$(python3 -c "print($CP / $REBUILD)")"
-printf '| every index file current | %s s (%s crates/s) | cat of the index: %s s | %.2f |\n' "$VERIFY" "$(rate "$VERIFY")" "$CAT" "$(python3 -c "print($CAT / $VERIFY)")"
+printf '| every derived file missing | %s s (%s crates/s) | cp -r of the same files: %s s (%s crates/s) | %.2f |\n' "$REBUILD" "$(rate "$REBUILD")" "$CP" "$(rate "$CP")" "$(python3 -c "print($CP / $REBUILD)")"
+printf '| every derived file current | %s s (%s crates/s) | cat of the same files: %s s (%s crates/s) | %.2f |\n' "$VERIFY" "$(rate "$VERIFY")" "$CAT" "$(rate "$CAT")" "$(python3 -c "print($CAT / $VERIFY)")"
