@@ -302,7 +302,8 @@ pub async fn store_crates_with_versions(store: &dyn MetadataStore) {
         .await
         .unwrap();
     let all = store.list_crates_with_versions("r").await.unwrap();
-    let summary: Vec<(&str, u64, Vec<(&str, u64)>)> = all
+    type Summary<'a> = (&'a str, u64, Vec<(&'a str, u64)>);
+    let summary: Vec<Summary> = all
         .iter()
         .map(|c| {
             let versions = c
