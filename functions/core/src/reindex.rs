@@ -2,7 +2,7 @@ use crate::access::Permission;
 use crate::index_writer::{derived_file, derived_options, put_mode};
 use crate::keys::{crate_file_key, readme_html_key};
 use crate::{BlobError, CrateVersions, ObjectKind, Principal, Registry, RegistryError, Repository};
-use crateyard_tarball::inspect_crate;
+use crateyard_tarball::read_readme;
 use futures_util::{StreamExt, stream};
 use std::collections::HashSet;
 
@@ -146,18 +146,22 @@ impl Registry {
                     continue;
                 }
             };
+            // Recorded at publish; `has_readme` says it was found there.
+            let Some(readme_path) = version.package.readme_path.clone() else {
+                continue;
+            };
+            let repository_url = version.package.repository.clone();
             let (name, vers_owned, limits) =
                 (krate.name.clone(), vers.clone(), self.config.limits.clone());
             // Unpacking and rendering is CPU work: off the async threads.
             let rendered = tokio::task::spawn_blocking(move || {
                 // Checked at publish; only the README is wanted here.
-                let inspected = inspect_crate(&tarball, &name, &vers_owned, &[], &limits).ok()?;
-                let package = inspected.package;
-                let markdown = package.readme.as_deref()?;
+                let markdown =
+                    read_readme(&tarball, &name, &vers_owned, &readme_path, &limits).ok()??;
                 Some(crateyard_readme::render_readme(
-                    markdown,
-                    package.readme_path.as_deref(),
-                    package.repository.as_deref(),
+                    &markdown,
+                    Some(&readme_path),
+                    repository_url.as_deref(),
                 ))
             })
             .await;
