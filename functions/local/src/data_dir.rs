@@ -25,6 +25,11 @@ impl DataDir {
         self.root.join("object-meta")
     }
 
+    /// Lock files that serialise writes of one object across processes.
+    pub fn object_locks(&self) -> PathBuf {
+        self.root.join("object-locks")
+    }
+
     /// The URL the server last announced, for admin commands run beside it.
     pub fn public_url_file(&self) -> PathBuf {
         self.root.join("public-url")

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Objects as files. Writes go to a temporary file and are renamed into
 /// place, so a reader (or a crash) never sees half a file. A write holds an
-/// exclusive `flock` on the directory of its object (a read, a shared one),
-/// which makes a conditional write's check-then-write, and the object with
-/// its metadata file, atomic across processes as S3's are; objects in other
-/// directories are written in parallel.
+/// exclusive `flock` on its key's lock file (a read, a shared one), which
+/// makes a conditional write's check-then-write, and the object with its
+/// metadata file, atomic across processes as S3's are. Keys share
+/// [`LOCK_STRIPES`] lock files by a hash of the key, the same in every
+/// process, so writes of different keys mostly proceed in parallel.
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     dirs: DataDir,
@@ -26,6 +27,7 @@ impl FsBlobStore {
     pub fn new(dirs: DataDir) -> std::io::Result<Self> {
         fs::create_dir_all(dirs.objects())?;
         fs::create_dir_all(dirs.object_metadata())?;
+        fs::create_dir_all(dirs.object_locks())?;
         Ok(Self { dirs })
     }
 
@@ -39,6 +41,24 @@ impl FsBlobStore {
         safe.then(|| self.dirs.objects().join(relative))
     }
 
+    /// Locks `key`'s lock file, exclusively or shared, until the file is dropped.
+    fn lock(&self, key: &str, exclusive: bool) -> Result<File, BlobError> {
+        let path = self.dirs.object_locks().join(lock_stripe(key).to_string());
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        }
+        .map_err(io)?;
+        Ok(file)
+    }
+
     fn metadata_path(&self, key: &str) -> PathBuf {
         self.dirs.object_metadata().join(format!("{key}.json"))
     }
@@ -50,11 +70,7 @@ impl FsBlobStore {
 
     /// Reads `key` under a shared lock on its directory.
     fn read_locked(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
-        let path = self.checked_path(key)?;
-        // No directory, no object (and nothing to lock).
-        let Some(_guard) = lock_dir(parent(&path), false)? else {
-            return Ok(None);
-        };
+        let _guard = self.lock(key, false)?;
         self.read(key)
     }
 
@@ -93,7 +109,7 @@ impl FsBlobStore {
         options: &PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
-        let _guard = lock_dir_for_write(parent(&path))?;
+        let _guard = self.lock(key, true)?;
         match mode {
             PutMode::Overwrite => {}
             PutMode::Create => {
@@ -131,10 +147,7 @@ impl FsBlobStore {
     /// so the check and the removal are one step for every process).
     fn remove(&self, key: &str, expected: Option<&str>) -> Result<(), BlobError> {
         let path = self.checked_path(key)?;
-        let Some(_guard) = lock_dir(parent(&path), true)? else {
-            // No directory, no object.
-            return Ok(());
-        };
+        let _guard = self.lock(key, true)?;
         if let Some(etag) = expected {
             match self.read(key)? {
                 None => return Ok(()),
@@ -191,6 +204,18 @@ impl FsBlobStore {
     }
 }
 
+/// How many lock files the keys share.
+const LOCK_STRIPES: u64 = 64;
+
+/// Which lock file guards `key`: FNV-1a of the key, a function every
+/// process (and every version of this code) must compute alike.
+fn lock_stripe(key: &str) -> u64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash % LOCK_STRIPES
+}
+
 /// A strong ETag from the content, so equal ETags mean equal bytes.
 fn content_etag(bytes: &[u8]) -> String {
     format!("\"{}\"", &hex::encode(Sha256::digest(bytes))[..32])
@@ -230,42 +255,6 @@ pub fn remove_abandoned_temp_files(objects: &Path) -> usize {
         }
     }
     removed
-}
-
-fn parent(path: &Path) -> &Path {
-    path.parent().expect("object paths have a parent")
-}
-
-/// Locks directory `dir`, exclusively or shared; `None` if it does not exist.
-fn lock_dir(dir: &Path, exclusive: bool) -> Result<Option<File>, BlobError> {
-    let file = match File::open(dir) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
-    if exclusive {
-        file.lock()
-    } else {
-        file.lock_shared()
-    }
-    .map_err(io)?;
-    Ok(Some(file))
-}
-
-/// Creates directory `dir` if need be and locks it exclusively.
-fn lock_dir_for_write(dir: &Path) -> Result<File, BlobError> {
-    // A directory removed between its creation and its lock (by hand) is
-    // created again.
-    for _ in 0..3 {
-        fs::create_dir_all(dir).map_err(io)?;
-        if let Some(lock) = lock_dir(dir, true)? {
-            return Ok(lock);
-        }
-    }
-    Err(BlobError::Backend(format!(
-        "directory `{}` keeps disappearing",
-        dir.display()
-    )))
 }
 
 fn write_atomically(path: &Path, body: &[u8]) -> Result<(), BlobError> {
@@ -339,6 +328,16 @@ impl BlobStore for FsBlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_stripes_never_change() {
+        // Processes of different versions must lock a key alike.
+        let stripes: Vec<u64> = ["main/index/3/f/foo", "main/ui/crates/foo.json", "a"]
+            .into_iter()
+            .map(lock_stripe)
+            .collect();
+        assert_eq!(stripes, [31, 5, 12]);
+    }
 
     #[test]
     fn abandoned_temp_files_are_removed_and_live_ones_kept() {
