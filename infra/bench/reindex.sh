@@ -15,7 +15,7 @@ CRATES=${1:-10000}
 [ -n "${CRATEYARD_BIN:-}" ] || cargo build --release -q -p crateyard_server
 BIN=$(realpath "${CRATEYARD_BIN:-target/release/crateyard}")
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 # A free port, as tests/run.sh picks moto's (free when asked; the server
 # refuses clearly if another process takes it first).
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
