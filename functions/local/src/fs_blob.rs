@@ -44,12 +44,17 @@ impl FsBlobStore {
     /// Locks `key`'s lock file, exclusively or shared, until the file is dropped.
     fn lock(&self, key: &str, exclusive: bool) -> Result<File, BlobError> {
         let path = self.dirs.object_locks().join(lock_stripe(key).to_string());
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io)?;
+        // Read-only: `flock` needs no write access, and opening for writing
+        // costs more; the file is created once, on first use.
+        let file = match File::open(&path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path),
+            opened => opened,
+        }
+        .map_err(io)?;
         if exclusive {
             file.lock()
         } else {
