@@ -1,6 +1,7 @@
 //! `token create` beside a running server, `reindex`, restarts.
 
 use crateyard_e2e::{Cargo, Server, index_lines, publish};
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 #[test]
@@ -78,4 +79,148 @@ fn server_restarts_on_its_data_and_keeps_everything() {
     assert_eq!(config["api"], format!("{}/main", server.url));
     publish(&Cargo::new(&server, Some(&token)), "durable", "1.0.1", "");
     assert_eq!(index_lines(&server, "du/ra/durable").len(), 2);
+}
+
+/// A `.crate` with a README, built in memory.
+fn crate_with_readme(name: &str, version: &str) -> Vec<u8> {
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n\
+         description = \"d\"\nreadme = \"README.md\"\n"
+    );
+    let readme = format!("# {name}\n\nVersion *{version}*.\n");
+    crateyard_tarball::TarballBuilder::new(&format!("{name}-{version}"))
+        .file("Cargo.toml", manifest.as_bytes())
+        .file("README.md", readme.as_bytes())
+        .file("src/lib.rs", b"")
+        .build()
+}
+
+/// Publishes by direct upload; panics unless it is created.
+fn upload(http: &reqwest::blocking::Client, server: &Server, token: &str, name: &str, v: &str) {
+    let status = http
+        .put(format!(
+            "{}/main/crates/{name}/{name}-{v}.crate",
+            server.url
+        ))
+        .header("Authorization", token)
+        .body(crate_with_readme(name, v))
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 201, "{name} {v}");
+}
+
+/// What reindex derives for repository `main`, as directories of the data
+/// directory: index files, crate pages, READMEs, and their object metadata.
+const DERIVED: [&str; 5] = [
+    "objects/main/index",
+    "objects/main/ui/crates",
+    "objects/main/ui/readmes",
+    "object-meta/main/index",
+    "object-meta/main/ui/crates",
+];
+
+/// Every derived file's bytes, by path.
+fn derived_files(server: &Server) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending: Vec<_> = DERIVED.iter().map(|d| server.data().join(d)).collect();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let key = path.strip_prefix(server.data()).unwrap();
+                let key = key.to_string_lossy().into_owned();
+                files.insert(key, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn lose_derived_files(server: &Server) {
+    for dir in DERIVED {
+        match std::fs::remove_dir_all(server.data().join(dir)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{dir}: {e}"),
+            _ => {}
+        }
+    }
+}
+
+/// Publishes race a reindex (another process) that is rebuilding every
+/// derived file from an older read of the store: no published version may
+/// be missing from its index file or page afterwards. Then a reindex after
+/// losing every derived file restores each one byte for byte, metadata
+/// (the crate revision) included.
+#[test]
+fn reindex_loses_no_racing_publish_and_restores_every_derived_file_exactly() {
+    const CRATES: usize = 240;
+    let server = Server::start();
+    let token = server.token("alice");
+    let http = reqwest::blocking::Client::new();
+    let mut published: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for i in 0..CRATES {
+        let name = format!("c{i}");
+        upload(&http, &server, &token, &name, "1.0.0");
+        published.insert(name, vec!["1.0.0".into()]);
+    }
+
+    // Rounds 1-3 start with every derived file lost (reindex creates them
+    // while publishes create some too); round 4 with all present (it
+    // compares and swaps). Each round publishes across the name order.
+    for round in 1..=4 {
+        if round <= 3 {
+            lose_derived_files(&server);
+        }
+        let version = format!("1.{round}.0");
+        let batch: Vec<String> = (0..CRATES)
+            .rev()
+            .step_by(8)
+            .map(|i| format!("c{}", (i + round) % CRATES))
+            .collect();
+        std::thread::scope(|s| {
+            let reindex = s.spawn(|| server.admin_ok(&["reindex"]));
+            for name in &batch {
+                upload(&http, &server, &token, name, &version);
+            }
+            let out = reindex.join().unwrap();
+            assert!(out.contains(&format!("reindexed {CRATES} crates")), "{out}");
+        });
+        for name in &batch {
+            published.get_mut(name).unwrap().push(version.clone());
+        }
+        for (name, versions) in &published {
+            let path = crateyard_index::index_file_path(name);
+            let indexed: Vec<String> = index_lines(&server, &path)
+                .iter()
+                .map(|l| l["vers"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(&indexed, versions, "round {round}: index file of {name}");
+            let page: serde_json::Value = server
+                .get(&format!("main/ui/crates/{name}.json"))
+                .json()
+                .unwrap();
+            assert_eq!(
+                page["versions"].as_array().unwrap().len(),
+                versions.len(),
+                "round {round}: page of {name}"
+            );
+        }
+    }
+
+    // Every derived file lost, then restored exactly.
+    let before = derived_files(&server);
+    let readmes = before.keys().filter(|k| k.ends_with(".html")).count();
+    assert_eq!(readmes, published.values().map(Vec::len).sum::<usize>());
+    lose_derived_files(&server);
+    server.admin_ok(&["reindex"]);
+    let after = derived_files(&server);
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &before {
+        assert!(after[path] == *bytes, "{path} differs after reindex");
+    }
 }

@@ -4,9 +4,10 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, Select, TransactWriteItem};
 use crateyard_core::{
-    CrateRecord, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord, UploadRecord,
-    UploadState, UploadStore, User, VersionRecord, VersionWrite,
+    CrateRecord, CrateVersions, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord,
+    UploadRecord, UploadState, UploadStore, User, VersionRecord, VersionWrite,
 };
+use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -209,6 +210,9 @@ fn token_item(token: &TokenRecord) -> Item {
     item
 }
 
+/// Queries in flight at once in a bulk read.
+const BULK_QUERIES: usize = 32;
+
 /// The table's TTL attribute (Unix seconds), as `template.yaml` declares it.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 const TOKENS_PK: &str = "TOKENS";
@@ -317,6 +321,23 @@ impl MetadataStore for DynamoStore {
             .collect::<Result<_, _>>()?;
         versions.sort_by_key(|v| v.seq);
         Ok(versions)
+    }
+
+    /// A crate's versions are a partition of their own: one paginated
+    /// Query per crate, after the crates' Query, [`BULK_QUERIES`] at a time.
+    async fn list_crates_with_versions(
+        &self,
+        repo: &str,
+    ) -> Result<Vec<CrateVersions>, StoreError> {
+        let crates = self.list_crates(repo).await?;
+        stream::iter(crates)
+            .map(|krate| async move {
+                let versions = self.list_versions(repo, &krate.canonical).await?;
+                Ok::<_, StoreError>(CrateVersions { krate, versions })
+            })
+            .buffered(BULK_QUERIES)
+            .try_collect()
+            .await
     }
 
     async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError> {

@@ -249,6 +249,93 @@ pub async fn store_commit_race(store: &dyn MetadataStore) {
     );
 }
 
+/// The bulk read reindex uses: every crate of one repository, by canonical
+/// name, each with its versions by `seq`, and nothing of another repository.
+pub async fn store_crates_with_versions(store: &dyn MetadataStore) {
+    assert!(
+        store
+            .list_crates_with_versions("r")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Committed out of name order; `b` gets a later version first in key order.
+    store
+        .commit(
+            "r",
+            insert(krate("b", 1, "d"), None, version("b", "2.0.0", 1)),
+        )
+        .await
+        .unwrap();
+    store
+        .commit(
+            "r",
+            insert(krate("b", 2, "d"), Some(1), version("b", "10.0.0", 2)),
+        )
+        .await
+        .unwrap();
+    store
+        .commit(
+            "r",
+            insert(krate("a_x", 1, "d"), None, version("a-x", "1.0.0", 1)),
+        )
+        .await
+        .unwrap();
+    store
+        .commit(
+            "other",
+            insert(krate("a", 1, "d"), None, version("a", "9.9.9", 1)),
+        )
+        .await
+        .unwrap();
+    // A crate item without versions (an owner change is the only way in
+    // through the services, but the store must not lose it).
+    store
+        .commit(
+            "r",
+            CrateWrite {
+                krate: krate("c", 1, "d"),
+                expected_revision: None,
+                version: None,
+            },
+        )
+        .await
+        .unwrap();
+    let all = store.list_crates_with_versions("r").await.unwrap();
+    type Summary<'a> = (&'a str, u64, Vec<(&'a str, u64)>);
+    let summary: Vec<Summary> = all
+        .iter()
+        .map(|c| {
+            let versions = c
+                .versions
+                .iter()
+                .map(|v| (v.line.vers.as_str(), v.seq))
+                .collect();
+            (c.krate.canonical.as_str(), c.krate.revision, versions)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("a_x", 1, vec![("1.0.0", 1)]),
+            ("b", 2, vec![("2.0.0", 1), ("10.0.0", 2)]),
+            ("c", 1, vec![]),
+        ]
+    );
+    // The same records as the one-crate reads.
+    for c in &all {
+        let canonical = &c.krate.canonical;
+        assert_eq!(
+            store.get_crate("r", canonical).await.unwrap().as_ref(),
+            Some(&c.krate)
+        );
+        assert_eq!(
+            store.list_versions("r", canonical).await.unwrap(),
+            c.versions
+        );
+    }
+}
+
 pub async fn store_search(store: &dyn MetadataStore) {
     for (name, description) in [
         ("serde_json", "JSON support"),

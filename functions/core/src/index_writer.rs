@@ -6,19 +6,20 @@
 use crate::pages::crate_page;
 use crate::retry::Retries;
 use crate::{
-    BlobError, CrateRecord, ObjectKey, PutMode, REVISION_METADATA, Registry, RegistryError,
-    VersionRecord,
+    BlobError, CrateRecord, ObjectKey, ObjectMeta, PutMode, PutOptions, REVISION_METADATA,
+    Registry, RegistryError, VersionRecord,
 };
+use bytes::Bytes;
 use crateyard_index::write_lines;
 
 /// The files derived from a crate's versions.
 #[derive(Debug, Clone, Copy)]
-enum Derived {
+pub(crate) enum Derived {
     IndexFile,
     Page,
 }
 
-fn derived_file(
+pub(crate) fn derived_file(
     kind: Derived,
     repo: &str,
     krate: &CrateRecord,
@@ -64,7 +65,9 @@ impl Registry {
         index.and(page)
     }
 
-    async fn write_derived_file(
+    /// Writes one derived file of a crate from a fresh read of the store,
+    /// by compare-and-swap, until it is current or a newer writer won.
+    pub(crate) async fn write_derived_file(
         &self,
         kind: Derived,
         repo: &str,
@@ -80,27 +83,23 @@ impl Registry {
             };
             let versions = self.store.list_versions(repo, canonical).await?;
             let (key, body) = derived_file(kind, repo, &krate, &versions)?;
-            let current = if force {
-                self.blobs
-                    .get(&key)
-                    .await?
-                    .map(|(bytes, meta)| (Some(bytes), meta))
+            let mode = if force {
+                let current = self.blobs.get(&key).await?;
+                put_mode(
+                    current.as_ref().map(|(bytes, meta)| (Some(bytes), meta)),
+                    krate.revision,
+                    &body,
+                )
             } else {
-                self.blobs.head(&key).await?.map(|meta| (None, meta))
+                let current = self.blobs.head(&key).await?;
+                put_mode(
+                    current.as_ref().map(|meta| (None, meta)),
+                    krate.revision,
+                    &body,
+                )
             };
-            let mode = match current {
-                Some((_, meta)) if meta.revision() > krate.revision => return Ok(()),
-                Some((bytes, meta))
-                    if meta.revision() == krate.revision
-                        && bytes.as_ref().is_none_or(|b| *b == body) =>
-                {
-                    return Ok(());
-                }
-                Some((_, meta)) => PutMode::Update(meta.etag),
-                None => PutMode::Create,
-            };
-            let mut options = key.put_options(private);
-            options.metadata = [(REVISION_METADATA.to_string(), krate.revision.to_string())].into();
+            let Some(mode) = mode else { return Ok(()) };
+            let options = derived_options(&key, krate.revision, private);
             match self.blobs.put(&key, body.into(), mode, options).await {
                 Ok(_) => return Ok(()),
                 // Someone else wrote in between: read both again.
@@ -109,4 +108,33 @@ impl Registry {
             }
         }
     }
+}
+
+/// How to write a derived file built from `revision` over what is there
+/// (its bytes, when read, and metadata), or `None` when nothing is to be
+/// written: the file holds a newer revision, or this one (with these bytes,
+/// when they were read).
+pub(crate) fn put_mode(
+    current: Option<(Option<&Bytes>, &ObjectMeta)>,
+    revision: u64,
+    body: &[u8],
+) -> Option<PutMode> {
+    match current {
+        Some((_, meta)) if meta.revision() > revision => None,
+        Some((bytes, meta))
+            if meta.revision() == revision && bytes.is_none_or(|b| b.as_ref() == body) =>
+        {
+            None
+        }
+        Some((_, meta)) => Some(PutMode::Update(meta.etag.clone())),
+        None => Some(PutMode::Create),
+    }
+}
+
+/// How a derived file built from `revision` is stored: as its key says,
+/// with the revision it reflects.
+pub(crate) fn derived_options(key: &ObjectKey, revision: u64, private: bool) -> PutOptions {
+    let mut options = key.put_options(private);
+    options.metadata = [(REVISION_METADATA.to_string(), revision.to_string())].into();
+    options
 }

@@ -136,6 +136,8 @@ pub enum KeyPrefix {
     Index(RepoName),
     /// `{repo}/ui/`: the web UI's data of a repository.
     Ui(RepoName),
+    /// `{repo}/ui/crates/`: crate pages.
+    CratePages(RepoName),
     /// `{repo}/ui/readmes/`
     Readmes(RepoName),
     /// `.uploads/`
@@ -148,6 +150,7 @@ impl fmt::Display for KeyPrefix {
             Self::Repository(repo) => write!(f, "{repo}/"),
             Self::Index(repo) => write!(f, "{repo}/index/"),
             Self::Ui(repo) => write!(f, "{repo}/{UI_DIR}/"),
+            Self::CratePages(repo) => write!(f, "{repo}/{UI_DIR}/crates/"),
             Self::Readmes(repo) => write!(f, "{repo}/{UI_DIR}/readmes/"),
             Self::Uploads => write!(f, "{UPLOADS_DIR}/"),
         }

@@ -39,8 +39,8 @@ pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVI
 pub use error::RegistryError;
 pub use keys::{KeyPrefix, ObjectKey, Section, UiFile, UploadId};
 pub use metadata_store::{
-    CrateRecord, CrateWrite, MetadataStore, RepoKind, Repository, StoreError, TokenRecord, User,
-    VersionRecord, VersionWrite,
+    CrateRecord, CrateVersions, CrateWrite, MetadataStore, RepoKind, Repository, StoreError,
+    TokenRecord, User, VersionRecord, VersionWrite,
 };
 pub use names::{CrateName, RepoName, canonical_name};
 pub use owners::OwnerChange;

@@ -100,6 +100,14 @@ pub struct VersionRecord {
     pub has_readme: bool,
 }
 
+/// A crate and all its versions, as one bulk read returns them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrateVersions {
+    pub krate: CrateRecord,
+    /// Ordered by `seq`.
+    pub versions: Vec<VersionRecord>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub login: String,
@@ -215,6 +223,15 @@ pub trait MetadataStore: Send + Sync + 'static {
         repo: &str,
         canonical: &str,
     ) -> Result<Vec<VersionRecord>, StoreError>;
+    /// Every crate of a repository with all its versions, ordered by
+    /// canonical name: what reindex reads, in as few requests as the store
+    /// allows. Each crate's versions are read no earlier than its record,
+    /// so they hold at least every version of its `revision` (a newer
+    /// version may show: derived files written from it are then at least as
+    /// new as their revision says, and the writer of that newer revision
+    /// rewrites them anyway).
+    async fn list_crates_with_versions(&self, repo: &str)
+    -> Result<Vec<CrateVersions>, StoreError>;
     /// Applies the write atomically or not at all.
     async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError>;
     /// Crates whose name, description or keywords contain `query` (case-insensitive),

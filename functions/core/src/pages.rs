@@ -208,6 +208,18 @@ impl Registry {
         markdown: &str,
     ) {
         let html = crateyard_readme::render_readme(markdown, readme_path, repository_url);
+        self.put_readme(repo, canonical, version, html).await;
+    }
+
+    /// Keeps a version's rendered README; logged, not returned, on failure
+    /// (see [`Self::store_readme`]).
+    pub(crate) async fn put_readme(
+        &self,
+        repo: &Repository,
+        canonical: &str,
+        version: &str,
+        html: String,
+    ) {
         let key = match ObjectKey::readme(&repo.name, canonical, version) {
             Ok(key) => key,
             Err(e) => {

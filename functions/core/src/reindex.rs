@@ -1,8 +1,11 @@
 use crate::access::Permission;
+use crate::index_writer::{Derived, derived_file, derived_options, put_mode};
 use crate::{
-    CrateRecord, KeyPrefix, ObjectKey, Principal, Registry, RegistryError, RepoName, Repository,
+    BlobError, CrateVersions, KeyPrefix, ObjectKey, Principal, Registry, RegistryError, RepoName,
+    Repository,
 };
-use crateyard_tarball::inspect_crate;
+use crateyard_tarball::read_readme;
+use futures_util::{StreamExt, stream};
 use std::collections::HashSet;
 
 impl Registry {
@@ -24,6 +27,15 @@ impl Registry {
     /// repository from the metadata store, and renders any README lost.
     /// Idempotent: a file already right is left untouched.
     /// `progress(done, total)` is called after each crate.
+    ///
+    /// One bulk read of the store and one listing of each kind of derived
+    /// file, then [`REINDEX_CONCURRENCY`] crates at a time. A file is read
+    /// only if listed; one listed absent is created (`If-None-Match: *`),
+    /// one present is compared and replaced by compare-and-swap on what was
+    /// read, with the revision rules of [`put_mode`]. When a writer (a
+    /// publish) wins one of those races, that file is redone from a fresh
+    /// read of its crate, so a newer revision is never replaced by the bulk
+    /// read's older one.
     pub async fn reindex(
         &self,
         repo: &str,
@@ -31,63 +43,150 @@ impl Registry {
     ) -> Result<usize, RegistryError> {
         let repository = self.repository(repo).await?;
         self.write_index_config(&repository).await?;
-        let crates = self.store.list_crates(repo).await?;
-        let readmes: HashSet<ObjectKey> = self
-            .blobs
-            .list(&KeyPrefix::Readmes(RepoName::new(repo)?))
-            .await?
-            .into_iter()
-            .collect();
-        for (done, krate) in crates.iter().enumerate() {
-            self.write_derived_files(repo, &krate.canonical, true)
-                .await?;
-            self.restore_readmes(&repository, krate, &readmes).await?;
-            progress(done + 1, crates.len());
+        let name = RepoName::new(repo)?;
+        let prefixes = [
+            KeyPrefix::Index(name.clone()),
+            KeyPrefix::CratePages(name.clone()),
+            KeyPrefix::Readmes(name),
+        ];
+        let (index_files, pages, readmes) = tokio::try_join!(
+            self.blobs.list(&prefixes[0]),
+            self.blobs.list(&prefixes[1]),
+            self.blobs.list(&prefixes[2]),
+        )?;
+        let present = Present {
+            files: index_files.into_iter().chain(pages).collect(),
+            readmes: readmes.into_iter().collect(),
+        };
+        let crates = self.store.list_crates_with_versions(repo).await?;
+        let total = crates.len();
+        // By index: a closure taking `&CrateVersions` would make the
+        // future's lifetime higher-ranked, which Send bounds reject.
+        let mut work = stream::iter(0..total)
+            .map(|i| self.reindex_crate(&repository, &crates[i], &present))
+            .buffer_unordered(REINDEX_CONCURRENCY);
+        let mut done = 0;
+        while let Some(result) = work.next().await {
+            result?;
+            done += 1;
+            progress(done, total);
         }
-        Ok(crates.len())
+        Ok(total)
+    }
+
+    async fn reindex_crate(
+        &self,
+        repository: &Repository,
+        krate: &CrateVersions,
+        present: &Present,
+    ) -> Result<(), RegistryError> {
+        let (index, page, ()) = tokio::join!(
+            self.reindex_file(Derived::IndexFile, repository, krate, present),
+            self.reindex_file(Derived::Page, repository, krate, present),
+            self.restore_readmes(repository, krate, &present.readmes),
+        );
+        index.and(page)
+    }
+
+    /// Brings one derived file up to date from the bulk read.
+    async fn reindex_file(
+        &self,
+        kind: Derived,
+        repository: &Repository,
+        krate: &CrateVersions,
+        present: &Present,
+    ) -> Result<(), RegistryError> {
+        let repo = repository.name.as_str();
+        let canonical = krate.krate.canonical.as_str();
+        let revision = krate.krate.revision;
+        let (key, body) = derived_file(kind, repo, &krate.krate, &krate.versions)?;
+        let current = match present.files.contains(&key) {
+            true => self.blobs.get(&key).await?,
+            false => None,
+        };
+        let current = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
+        let Some(mode) = put_mode(current, revision, &body) else {
+            return Ok(());
+        };
+        let options = derived_options(&key, revision, !repository.anonymous_read);
+        match self.blobs.put(&key, body.into(), mode, options).await {
+            Ok(_) => Ok(()),
+            // Written since the listing or the read (by a publish, a yank):
+            // the bulk read may be older than that writer's; start over
+            // from the store.
+            Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => {
+                self.write_derived_file(kind, repo, canonical, true).await
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Renders again, from its `.crate`, each README a version has but the
     /// store lacks: a publish that stopped between its commit and its README
     /// write leaves that, and its page would say the README is missing.
+    /// Best effort, as at publish: a README that cannot be restored is logged.
     async fn restore_readmes(
         &self,
         repository: &Repository,
-        krate: &CrateRecord,
+        krate: &CrateVersions,
         present: &HashSet<ObjectKey>,
-    ) -> Result<(), RegistryError> {
+    ) {
         let repo = repository.name.as_str();
-        for version in self.store.list_versions(repo, &krate.canonical).await? {
+        let CrateVersions { krate, versions } = krate;
+        for version in versions {
             let vers = &version.line.vers;
-            if !version.has_readme
-                || present.contains(&ObjectKey::readme(repo, &krate.canonical, vers)?)
-            {
+            let present = ObjectKey::readme(repo, &krate.canonical, vers)
+                .is_ok_and(|readme| present.contains(&readme));
+            if !version.has_readme || present {
                 continue;
             }
-            let key = ObjectKey::crate_file(repo, &krate.name, vers)?;
-            let Some((tarball, _)) = self.blobs.get(&key).await? else {
+            let Ok(key) = ObjectKey::crate_file(repo, &krate.name, vers) else {
                 continue;
             };
-            // Checked at publish; only the README is wanted here.
-            let Ok(inspected) =
-                inspect_crate(&tarball, &krate.name, vers, &[], &self.config.limits)
-            else {
+            let tarball = match self.blobs.get(&key).await {
+                Ok(Some((tarball, _))) => tarball,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(%key, error = %e, "could not read a .crate to restore its README");
+                    continue;
+                }
+            };
+            // Recorded at publish; `has_readme` says it was found there.
+            let Some(readme_path) = version.package.readme_path.clone() else {
                 continue;
             };
-            if let Some(markdown) = &inspected.package.readme {
-                self.store_readme(
-                    repository,
-                    &krate.canonical,
-                    vers,
-                    inspected.package.readme_path.as_deref(),
-                    inspected.package.repository.as_deref(),
-                    markdown,
-                )
-                .await;
+            let repository_url = version.package.repository.clone();
+            let (name, vers_owned, limits) =
+                (krate.name.clone(), vers.clone(), self.config.limits.clone());
+            // Unpacking and rendering is CPU work: off the async threads.
+            let rendered = tokio::task::spawn_blocking(move || {
+                // Checked at publish; only the README is wanted here.
+                let markdown =
+                    read_readme(&tarball, &name, &vers_owned, &readme_path, &limits).ok()??;
+                Some(crateyard_readme::render_readme(
+                    &markdown,
+                    Some(&readme_path),
+                    repository_url.as_deref(),
+                ))
+            })
+            .await;
+            if let Ok(Some(html)) = rendered {
+                self.put_readme(repository, &krate.canonical, vers, html)
+                    .await;
             }
         }
-        Ok(())
     }
+}
+
+/// Crates reindexed at once: each is a few round trips on AWS, a few
+/// blocking file operations locally.
+const REINDEX_CONCURRENCY: usize = 32;
+
+/// What the listings found before the bulk read.
+struct Present {
+    /// Index files and crate pages.
+    files: HashSet<ObjectKey>,
+    readmes: HashSet<ObjectKey>,
 }
 
 impl Registry {

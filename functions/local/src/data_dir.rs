@@ -25,9 +25,9 @@ impl DataDir {
         self.root.join("object-meta")
     }
 
-    /// Serialises conditional object writes across processes.
-    pub fn object_lock(&self) -> PathBuf {
-        self.root.join("objects.lock")
+    /// Lock files that serialise writes of one object across processes.
+    pub fn object_locks(&self) -> PathBuf {
+        self.root.join("object-locks")
     }
 
     /// The URL the server last announced, for admin commands run beside it.

@@ -5,14 +5,17 @@ use crateyard_core::{BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, Put
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Objects as files. Writes go to a temporary file and are renamed into
-/// place, so a reader (or a crash) never sees half a file. Conditional
-/// writes hold an exclusive `flock` on one lock file, which makes their
-/// check-then-write atomic across processes as S3's are.
+/// place, so a reader (or a crash) never sees half a file. A write holds an
+/// exclusive `flock` on its key's lock file (a read, a shared one), which
+/// makes a conditional write's check-then-write, and the object with its
+/// metadata file, atomic across processes as S3's are. Keys share
+/// [`LOCK_STRIPES`] lock files by a hash of the key, the same in every
+/// process, so writes of different keys mostly proceed in parallel.
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     dirs: DataDir,
@@ -24,6 +27,7 @@ impl FsBlobStore {
     pub fn new(dirs: DataDir) -> std::io::Result<Self> {
         fs::create_dir_all(dirs.objects())?;
         fs::create_dir_all(dirs.object_metadata())?;
+        fs::create_dir_all(dirs.object_locks())?;
         Ok(Self { dirs })
     }
 
@@ -32,12 +36,43 @@ impl FsBlobStore {
     /// (and hidden names are the writer's temporary files: no upload
     /// staging objects here, this store hands out no upload URLs).
     pub fn path_for(&self, key: &ObjectKey) -> Option<PathBuf> {
-        let key = key.to_string();
-        let relative = Path::new(&key);
+        self.safe_path(&key.to_string())
+    }
+
+    /// `relative` below the objects directory, if it has only plain,
+    /// visible components.
+    fn safe_path(&self, relative: &str) -> Option<PathBuf> {
+        let relative = Path::new(relative);
         let safe = relative
             .components()
             .all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with('.')));
         safe.then(|| self.dirs.objects().join(relative))
+    }
+
+    /// Locks `key`'s lock file, exclusively or shared, until the file is dropped.
+    fn lock(&self, key: &ObjectKey, exclusive: bool) -> Result<File, BlobError> {
+        let path = self
+            .dirs
+            .object_locks()
+            .join(lock_stripe(&key.to_string()).to_string());
+        // Read-only: `flock` needs no write access, and opening for writing
+        // costs more; the file is created once, on first use.
+        let file = match File::open(&path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path),
+            opened => opened,
+        }
+        .map_err(io)?;
+        if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        }
+        .map_err(io)?;
+        Ok(file)
     }
 
     fn metadata_path(&self, key: &ObjectKey) -> PathBuf {
@@ -49,30 +84,23 @@ impl FsBlobStore {
             .ok_or_else(|| BlobError::Backend(format!("invalid object key `{key}`")))
     }
 
-    fn lock(&self, exclusive: bool) -> Result<File, BlobError> {
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.dirs.object_lock())
-            .map_err(io)?;
-        if exclusive {
-            file.lock()
-        } else {
-            file.lock_shared()
-        }
-        .map_err(io)?;
-        Ok(file)
+    /// Reads `key` under a shared lock on its directory.
+    fn read_locked(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        let _guard = self.lock(key, false)?;
+        self.read(key)
     }
 
+    /// Reads `key`; the caller holds a lock on its directory.
     fn read(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         let path = self.checked_path(key)?;
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(e)),
         };
-        let stat = fs::metadata(&path).map_err(io)?;
+        let stat = file.metadata().map_err(io)?;
+        let mut bytes = Vec::with_capacity(stat.len() as usize);
+        file.read_to_end(&mut bytes).map_err(io)?;
         let metadata = match fs::read(self.metadata_path(key)) {
             Ok(json) => {
                 serde_json::from_slice(&json).map_err(|e| BlobError::Backend(e.to_string()))?
@@ -97,7 +125,7 @@ impl FsBlobStore {
         options: &PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
-        let _guard = self.lock(true)?;
+        let _guard = self.lock(key, true)?;
         match mode {
             PutMode::Overwrite => {}
             PutMode::Create => {
@@ -135,7 +163,7 @@ impl FsBlobStore {
     /// so the check and the removal are one step for every process).
     fn remove(&self, key: &ObjectKey, expected: Option<&str>) -> Result<(), BlobError> {
         let path = self.checked_path(key)?;
-        let _guard = self.lock(true)?;
+        let _guard = self.lock(key, true)?;
         if let Some(etag) = expected {
             match self.read(key)? {
                 None => return Ok(()),
@@ -158,7 +186,15 @@ impl FsBlobStore {
         let prefix = prefix.to_string();
         let root = self.dirs.objects();
         let mut keys = Vec::new();
-        let mut pending = vec![root.clone()];
+        // Only the directory the prefix's whole segments name can hold keys.
+        let start = match prefix.rsplit_once('/') {
+            Some((dir, _)) => match self.safe_path(dir) {
+                Some(path) => path,
+                None => root.clone(),
+            },
+            None => root.clone(),
+        };
+        let mut pending = vec![start];
         while let Some(dir) = pending.pop() {
             let entries = match fs::read_dir(&dir) {
                 Ok(entries) => entries,
@@ -187,6 +223,18 @@ impl FsBlobStore {
             .filter_map(|key| ObjectKey::parse(key))
             .collect())
     }
+}
+
+/// How many lock files the keys share.
+const LOCK_STRIPES: u64 = 64;
+
+/// Which lock file guards `key`: FNV-1a of the key, a function every
+/// process (and every version of this code) must compute alike.
+fn lock_stripe(key: &str) -> u64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash % LOCK_STRIPES
 }
 
 /// A strong ETag from the content, so equal ETags mean equal bytes.
@@ -275,11 +323,7 @@ impl BlobStore for FsBlobStore {
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         let (this, key) = (self.clone(), key.clone());
-        blocking(move || {
-            let _guard = this.lock(false)?;
-            this.read(&key)
-        })
-        .await
+        blocking(move || this.read_locked(&key)).await
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
@@ -305,6 +349,16 @@ impl BlobStore for FsBlobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_stripes_never_change() {
+        // Processes of different versions must lock a key alike.
+        let stripes: Vec<u64> = ["main/index/3/f/foo", "main/ui/crates/foo.json", "a"]
+            .into_iter()
+            .map(lock_stripe)
+            .collect();
+        assert_eq!(stripes, [31, 5, 12]);
+    }
 
     #[test]
     fn abandoned_temp_files_are_removed_and_live_ones_kept() {

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use crateyard_core::{
-    CrateRecord, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord, User,
-    VersionRecord, VersionWrite,
+    CrateRecord, CrateVersions, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord,
+    User, VersionRecord, VersionWrite,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -180,6 +180,53 @@ fn commit(conn: &mut Connection, repo: &str, write: &CrateWrite) -> Result<(), S
     tx.commit().map_err(db)
 }
 
+/// Every crate of `repo` with its versions, from one read transaction (one
+/// snapshot), in two queries.
+fn crates_with_versions(
+    conn: &mut Connection,
+    repo: &str,
+) -> Result<Vec<CrateVersions>, StoreError> {
+    let tx = conn.transaction().map_err(db)?;
+    let crates: Vec<CrateRecord> = query_all(
+        &tx,
+        "SELECT body FROM crates WHERE repo = ?1 ORDER BY canonical",
+        [repo],
+    )?;
+    let mut out: Vec<CrateVersions> = crates
+        .into_iter()
+        .map(|krate| CrateVersions {
+            krate,
+            versions: Vec::new(),
+        })
+        .collect();
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT canonical, body FROM versions WHERE repo = ?1 ORDER BY canonical, seq",
+            )
+            .map_err(db)?;
+        let mut rows = stmt.query([repo]).map_err(db)?;
+        // Both queries are ordered by canonical name: merge them.
+        let mut at = 0;
+        while let Some(row) = rows.next().map_err(db)? {
+            let canonical = row
+                .get_ref(0)
+                .map_err(db)?
+                .as_str()
+                .map_err(|e| db(e.into()))?;
+            while at < out.len() && out[at].krate.canonical.as_str() < canonical {
+                at += 1;
+            }
+            if at < out.len() && out[at].krate.canonical == canonical {
+                let body: String = row.get(1).map_err(db)?;
+                out[at].versions.push(from_json(body)?);
+            }
+        }
+    }
+    tx.commit().map_err(db)?;
+    Ok(out)
+}
+
 #[async_trait]
 impl MetadataStore for SqliteStore {
     async fn create_repository(&self, repo: &Repository) -> Result<(), StoreError> {
@@ -248,6 +295,14 @@ impl MetadataStore for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn list_crates_with_versions(
+        &self,
+        repo: &str,
+    ) -> Result<Vec<CrateVersions>, StoreError> {
+        let repo = repo.to_string();
+        self.run(move |c| crates_with_versions(c, &repo)).await
     }
 
     async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError> {

@@ -16,4 +16,4 @@ pub use archive::package_dir;
 pub use builder::{Compression, EntryType, TarballBuilder};
 pub use error::TarballError;
 pub use limits::TarballLimits;
-pub use metadata::{CrateMetadata, PackageInfo, inspect_crate};
+pub use metadata::{CrateMetadata, PackageInfo, inspect_crate, read_readme};

@@ -109,6 +109,38 @@ pub fn inspect_crate(
     })
 }
 
+/// The README of a `.crate` inspected before (at publish), at `readme_path`
+/// as [`PackageInfo::readme_path`] holds it: the same checked walk as
+/// [`inspect_crate`], without parsing the manifest again. `None` when the
+/// package has no file there.
+pub fn read_readme(
+    crate_bytes: &[u8],
+    name: &str,
+    version: &str,
+    readme_path: &str,
+    limits: &TarballLimits,
+) -> Result<Option<String>, TarballError> {
+    let size = crate_bytes.len() as u64;
+    if size > limits.max_compressed {
+        return Err(TarballError::TooLarge {
+            size: human_size(size),
+            limit: human_limit(limits.max_compressed),
+        });
+    }
+    let contents = read_archive(crate_bytes, &format!("{name}-{version}"), limits, |_| {
+        Some(readme_path.to_string())
+    })?;
+    Ok(pick_readme(contents.readmes, readme_path))
+}
+
+/// The README candidate at `wanted`, as text.
+fn pick_readme(readmes: Vec<(String, Vec<u8>)>, wanted: &str) -> Option<String> {
+    readmes
+        .into_iter()
+        .find(|(path, _)| path == wanted)
+        .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
+}
+
 fn check_name_and_version(
     manifest_name: &str,
     manifest_version: &str,
@@ -259,12 +291,9 @@ fn package_info(manifest: &Manifest, readmes: Vec<(String, Vec<u8>)>) -> Package
         Some(Readme::Enabled(false)) => None,
         Some(Readme::Enabled(true)) | None => Some(DEFAULT_README.into()),
     };
-    let readme = readme_path.as_ref().and_then(|wanted| {
-        readmes
-            .into_iter()
-            .find(|(path, _)| path == wanted)
-            .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
-    });
+    let readme = readme_path
+        .as_ref()
+        .and_then(|wanted| pick_readme(readmes, wanted));
     PackageInfo {
         description: p.description.clone(),
         license: p.license.clone(),
@@ -784,5 +813,26 @@ uses-with-opt = ["with-opt"]
             readme("readme = \"README.rst\"\n", files),
             (Some("README.rst".into()), None)
         );
+    }
+
+    #[test]
+    fn read_readme_finds_what_inspection_found() {
+        let m = manifest("readme = \"./docs/Intro.md\"\n");
+        let bytes = TarballBuilder::new("foo-1.0.0")
+            .file("Cargo.toml", m.as_bytes())
+            .file("docs/Intro.md", b"# Intro")
+            .file("README.md", b"other")
+            .build();
+        let limits = TarballLimits::default();
+        let package = inspect_crate(&bytes, "foo", "1.0.0", &[], &limits)
+            .unwrap()
+            .package;
+        let path = package.readme_path.unwrap();
+        let read = |path: &str| read_readme(&bytes, "foo", "1.0.0", path, &limits).unwrap();
+        assert_eq!(read(&path), package.readme);
+        assert_eq!(read("README.md").as_deref(), Some("other"));
+        assert_eq!(read("missing.md"), None);
+        // The same checks as inspection: another package's name is refused.
+        assert!(read_readme(&bytes, "bar", "1.0.0", &path, &limits).is_err());
     }
 }
