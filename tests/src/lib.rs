@@ -43,8 +43,9 @@ pub fn built_binary(name: &str) -> PathBuf {
         });
     // A binary older than the code it is built from would test old code:
     // refuse it (`cargo test -p crateyard_e2e` alone does not rebuild it).
-    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
-    if let Some(newer) = newest_source(&sources).filter(|(at, _)| *at > built) {
+    // The sources are the ones cargo's dep-info file lists for it.
+    if let Some(newer) = newest_source(&dir.join(format!("{name}.d"))).filter(|(at, _)| *at > built)
+    {
         panic!(
             "{} is older than {}: run `cargo build --workspace` (or `cargo test --workspace`)",
             bin.display(),
@@ -54,32 +55,16 @@ pub fn built_binary(name: &str) -> PathBuf {
     bin
 }
 
-/// The most recently modified `.rs` or `Cargo.toml` under `dir`, outside
-/// tests, benches and fuzzers.
-fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
-    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            if path.is_dir() {
-                // What the binary is built from: not tests, benches or fuzzers.
-                if !["target", "fuzz", "tests", "benches"]
-                    .iter()
-                    .any(|n| name == *n)
-                {
-                    pending.push(path);
-                }
-            } else if path.extension().is_some_and(|e| e == "rs") || name == "Cargo.toml" {
-                let at = entry.metadata().and_then(|m| m.modified()).ok();
-                if let Some(at) = at.filter(|at| newest.as_ref().is_none_or(|(n, _)| at > n)) {
-                    newest = Some((at, path));
-                }
-            }
-        }
-    }
-    newest
+/// The most recently modified of the sources a cargo dep-info file
+/// (`target/<profile>/NAME.d`: `OUTPUT: SOURCE SOURCE…`) lists.
+fn newest_source(dep_info: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let text = std::fs::read_to_string(dep_info).ok()?;
+    let (_, sources) = text.lines().next()?.split_once(": ")?;
+    sources
+        .split_whitespace()
+        .map(PathBuf::from)
+        .filter_map(|path| Some((std::fs::metadata(&path).ok()?.modified().ok()?, path)))
+        .max_by_key(|(at, _)| *at)
 }
 
 /// "N cores, load average A B C": printed beside every benchmark figure.
