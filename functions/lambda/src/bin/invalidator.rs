@@ -176,15 +176,17 @@ mod tests {
         assert!(keys_in_message("not json").is_empty());
     }
 
+    /// The queue message EventBridge's rule sends for an object created.
+    fn message(key: &str) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.body = Some(format!(
+            r#"{{"detail-type":"Object Created","detail":{{"object":{{"key":"{key}"}}}}}}"#
+        ));
+        message
+    }
+
     #[test]
     fn a_changed_config_json_invalidates_the_whole_repository() {
-        let message = |key: &str| {
-            let mut message = SqsMessage::default();
-            message.body = Some(format!(
-                r#"{{"detail-type":"Object Created","detail":{{"object":{{"key":"{key}"}}}}}}"#
-            ));
-            message
-        };
         let mut event = SqsEvent::default();
         event.records = vec![
             message("vault/index/config.json"),
@@ -200,13 +202,6 @@ mod tests {
 
     #[test]
     fn a_large_batch_invalidates_whole_repositories() {
-        let message = |key: &str| {
-            let mut message = SqsMessage::default();
-            message.body = Some(format!(
-                r#"{{"detail-type":"Object Created","detail":{{"object":{{"key":"{key}"}}}}}}"#
-            ));
-            message
-        };
         let mut event = SqsEvent::default();
         event.records = (0..MAX_PATHS)
             .map(|n| message(&format!("main/index/cr/at/crate{n}")))
