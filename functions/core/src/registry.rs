@@ -31,6 +31,17 @@ impl RegistryConfig {
             limits: TarballLimits::default(),
         }
     }
+
+    /// The web UI, under the public URL.
+    pub fn ui_url(&self) -> String {
+        format!("{}/ui/", self.public_url)
+    }
+
+    /// Where a user gets a token: the web UI's tokens page, which every
+    /// 401 names to cargo as its `login_url`.
+    pub fn login_url(&self) -> String {
+        format!("{}tokens", self.ui_url())
+    }
 }
 
 /// The services, over the two storage ports. Cheap to share behind an `Arc`.

@@ -195,7 +195,7 @@ async fn login_challenge(State(state): State<AppState>, response: Response) -> R
 /// the front door's static fast path alike.
 pub(crate) fn with_login_challenge(state: &AppState, mut response: Response) -> Response {
     if response.status() == StatusCode::UNAUTHORIZED {
-        let login_url = format!("{}/ui/tokens", state.registry.config().public_url);
+        let login_url = state.registry.config().login_url();
         if let Ok(value) = HeaderValue::from_str(&format!("Cargo login_url=\"{login_url}\"")) {
             response
                 .headers_mut()

@@ -49,9 +49,9 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         let registry = backend::open(&storage, &args.urls).await?.registry;
         let repo = crateyard_http::initialise(&registry).await?;
         eprintln!(
-            "repository `{}` is ready, the web UI is at {}/ui/:\n\n{}",
+            "repository `{}` is ready, the web UI is at {}:\n\n{}",
             repo.name,
-            registry.config().public_url,
+            registry.config().ui_url(),
             registry.setup_snippet(&repo)
         );
     }
