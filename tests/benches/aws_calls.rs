@@ -65,6 +65,21 @@ fn row(case: &str, calls: &[Call]) {
         sequential_round_trips(calls),
         operations.join(", ")
     );
+    // AWS_CALLS_TIMELINE=1: each call's sending and answer, in ms from the first.
+    if std::env::var_os("AWS_CALLS_TIMELINE").is_some() {
+        let Some(start) = calls.iter().map(|c| c.sent).min() else {
+            return;
+        };
+        for call in calls {
+            let ms = |at: std::time::Instant| (at - start).as_secs_f64() * 1e3;
+            println!(
+                "    {:7.2} → {:7.2} ms  {}",
+                ms(call.sent),
+                ms(call.answered),
+                call.operation
+            );
+        }
+    }
 }
 
 fn main() {

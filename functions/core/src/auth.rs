@@ -8,6 +8,8 @@ use crate::access::{
 use crate::clock::now_unix;
 use crate::tokens::hash_token;
 use crate::{Registry, RegistryError, Repository, StoreError};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
 /// How stale a token's `last_used_at` may get before a use rewrites it:
@@ -24,6 +26,29 @@ pub fn token_from_header(value: &str) -> Option<&str> {
         _ => value,
     };
     (!token.is_empty()).then_some(token)
+}
+
+/// Which user each recently seen token hash belongs to: a hint for reading
+/// the user beside the token (see [`Registry::principal_for_token`]), never
+/// a decision. Bounded; forgetting costs one round trip.
+#[derive(Debug, Default)]
+pub(crate) struct TokenUsers(Mutex<HashMap<String, String>>);
+
+impl TokenUsers {
+    const CAPACITY: usize = 4096;
+
+    fn user_of(&self, hash: &str) -> Option<String> {
+        self.0.lock().ok()?.get(hash).cloned()
+    }
+
+    fn remember(&self, hash: &str, login: &str) {
+        if let Ok(mut users) = self.0.lock() {
+            if users.len() >= Self::CAPACITY {
+                users.clear();
+            }
+            users.insert(hash.to_string(), login.to_string());
+        }
+    }
 }
 
 impl Registry {
@@ -44,7 +69,18 @@ impl Registry {
     /// The principal behind a token, by the token's hash: for requests, and
     /// for work finished later on a request's behalf (large uploads).
     pub async fn principal_for_token(&self, hash: &str) -> Result<Principal, RegistryError> {
-        let Some(mut record) = self.store.get_token(hash).await? else {
+        // A token always belongs to the same user: a token seen before
+        // lets the user be read beside the token instead of after it. The
+        // decision still rests on both fresh reads.
+        let hinted = self.token_users.user_of(hash);
+        let prefetch = async {
+            match &hinted {
+                Some(login) => Some(self.store.get_user(login).await),
+                None => None,
+            }
+        };
+        let (record, prefetched) = tokio::join!(self.store.get_token(hash), prefetch);
+        let Some(mut record) = record? else {
             tracing::info!(target: "crateyard::access", outcome = "denied", reason = "unknown token", "authentication");
             return Err(RegistryError::InvalidToken);
         };
@@ -58,21 +94,35 @@ impl Registry {
             tracing::info!(target: "crateyard::access", token = record.id(), user = %record.user, outcome = "denied", reason = "expired token", "authentication");
             return Err(RegistryError::InvalidToken);
         }
-        let Some(user) = self.store.get_user(&record.user).await? else {
-            return Err(RegistryError::InvalidToken);
-        };
-        if record
+        let stale = record
             .last_used_at
-            .is_none_or(|at| now - at >= LAST_USED_RESOLUTION_SECS)
-        {
+            .is_none_or(|at| now - at >= LAST_USED_RESOLUTION_SECS);
+        if stale {
             record.last_used_at = Some(now);
+        }
+        // The use is recorded beside the user's lookup, not after it.
+        let record_use = async {
+            if !stale {
+                return;
+            }
             match self.store.update_token(&record).await {
                 Ok(()) | Err(StoreError::NotFound(_)) => {}
                 Err(e) => {
                     tracing::warn!(token = record.id(), error = %e, "could not record token use")
                 }
             }
-        }
+        };
+        let user = async {
+            match prefetched {
+                Some(user) if hinted.as_deref() == Some(record.user.as_str()) => user,
+                _ => self.store.get_user(&record.user).await,
+            }
+        };
+        let (user, ()) = tokio::join!(user, record_use);
+        let Some(user) = user? else {
+            return Err(RegistryError::InvalidToken);
+        };
+        self.token_users.remember(hash, &user.login);
         Ok(Principal {
             user,
             token: record,

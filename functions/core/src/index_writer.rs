@@ -6,8 +6,8 @@
 use crate::pages::crate_page;
 use crate::retry::Retries;
 use crate::{
-    BlobError, CrateRecord, ObjectKey, ObjectMeta, PutMode, PutOptions, REVISION_METADATA,
-    Registry, RegistryError, VersionRecord,
+    BlobError, CrateName, CrateRecord, ObjectKey, ObjectMeta, PutMode, PutOptions,
+    REVISION_METADATA, Registry, RegistryError, Repository, VersionRecord,
 };
 use bytes::Bytes;
 use crateyard_index::write_lines;
@@ -37,7 +37,63 @@ pub(crate) fn derived_file(
     })
 }
 
+/// A crate's derived files' metadata, read before a change is decided.
+#[derive(Debug, Default)]
+pub(crate) struct DerivedHeads {
+    index: Option<ObjectMeta>,
+    page: Option<ObjectMeta>,
+}
+
 impl Registry {
+    pub(crate) async fn derived_heads(
+        &self,
+        repo: &str,
+        name: &CrateName,
+    ) -> Result<DerivedHeads, RegistryError> {
+        let index = ObjectKey::index_file(repo, name.as_str())?;
+        let page = ObjectKey::crate_page(repo, &name.canonical())?;
+        let (index, page) = tokio::join!(self.blobs.head(&index), self.blobs.head(&page));
+        Ok(DerivedHeads {
+            index: index?,
+            page: page?,
+        })
+    }
+
+    /// Writes a crate's derived files for the state a change has just
+    /// committed, over the metadata read before it (no read in between).
+    /// A file changed since fails its precondition and is left to
+    /// [`Self::write_derived_file`], which reads again.
+    pub(crate) async fn write_committed_files(
+        &self,
+        repository: &Repository,
+        krate: &CrateRecord,
+        versions: &[VersionRecord],
+        heads: DerivedHeads,
+    ) -> Result<(), RegistryError> {
+        let repo = repository.name.as_str();
+        let write = |kind: Derived, head: Option<ObjectMeta>| async move {
+            let (key, body) = derived_file(kind, repo, krate, versions)?;
+            let current = head.as_ref().map(|meta| (None, meta));
+            let Some(mode) = put_mode(current, krate.revision, &body) else {
+                return Ok(());
+            };
+            let options = derived_options(&key, krate.revision, !repository.anonymous_read);
+            match self.blobs.put(&key, body.into(), mode, options).await {
+                Ok(_) => Ok(()),
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => {
+                    self.write_derived_file(kind, repo, &krate.canonical, false)
+                        .await
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
+        let (index, page) = tokio::join!(
+            write(Derived::IndexFile, heads.index),
+            write(Derived::Page, heads.page),
+        );
+        index.and(page)
+    }
+
     /// Rewrites the index file and the page of one crate from a consistent
     /// read of its versions, unless they already reflect this revision or a
     /// newer one.

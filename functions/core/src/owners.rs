@@ -1,6 +1,6 @@
 use crate::access::{GROUP_PREFIX, Permission};
 use crate::clock::now_rfc3339;
-use crate::publish::lookup_name;
+use crate::publish::{lookup_crate_name, lookup_name};
 use crate::retry::Retries;
 use crate::{
     CrateName, CrateRecord, CrateWrite, Principal, Registry, RegistryError, RepoKind, StoreError,
@@ -55,32 +55,46 @@ impl Registry {
         change: OwnerChange,
         logins: &[String],
     ) -> Result<String, RegistryError> {
-        let repository = self.write_target(repo).await?;
-        let repo = repository.name.as_str();
-        let canonical = lookup_name(name)?;
+        let crate_name = lookup_crate_name(name)?;
         if logins.is_empty() {
             return Err(RegistryError::BadRequest(
                 "the request names no one: list at least one login or `group:NAME` in `users`"
                     .into(),
             ));
         }
-        if change == OwnerChange::Add {
-            for login in logins {
-                let exists = match login.strip_prefix(GROUP_PREFIX) {
-                    Some(group) => self.group_exists(group).await?,
-                    None => self.store.get_user(login).await?.is_some(),
-                };
-                if !exists {
-                    return Err(RegistryError::UnknownUser(login.clone()));
+        // New owners must exist; read beside the crate, reported only to
+        // a caller who may change its owners.
+        let known = async {
+            if change == OwnerChange::Add {
+                for login in logins {
+                    let exists = match login.strip_prefix(GROUP_PREFIX) {
+                        Some(group) => self.group_exists(group).await?,
+                        None => self.store.get_user(login).await?.is_some(),
+                    };
+                    if !exists {
+                        return Err(RegistryError::UnknownUser(login.clone()));
+                    }
                 }
             }
-        }
-        let mut retries = Retries::new(&canonical);
+            Ok(())
+        };
+        let (known, target) = tokio::join!(known, self.write_target_with_state(repo, &crate_name));
+        let (repository, mut state) = target?;
+        let mut known = Some(known);
+        let repo = repository.name.as_str();
+        let mut retries = Retries::new(name);
         loop {
             retries.next()?;
-            let krate = self
-                .crate_for_change(&repository, &canonical, name, who, Permission::ChangeOwners)
-                .await?;
+            let krate = self.authorize_change(
+                &repository,
+                state.krate.take(),
+                name,
+                who,
+                Permission::ChangeOwners,
+            )?;
+            if let Some(known) = known.take() {
+                known?;
+            }
             let mut owners = krate.owners.clone();
             match change {
                 OwnerChange::Add => {
@@ -113,12 +127,21 @@ impl Registry {
                 expected_revision: Some(krate.revision),
                 version: None,
             };
+            let committed = write.krate.clone();
             match self.store.commit(repo, write).await {
                 Ok(()) => {
                     tracing::info!(repo, name = %krate.name, ?change, users = ?logins, user = %who.login(), "owners changed");
                     // The crate page shows owners; the change stands even if
                     // the page lags until the next change or reindex.
-                    if let Err(e) = self.rebuild_crate_files(repo, &canonical).await {
+                    let written = self
+                        .write_committed_files(
+                            &repository,
+                            &committed,
+                            &state.versions,
+                            state.heads,
+                        )
+                        .await;
+                    if let Err(e) = written {
                         tracing::warn!(repo, name = %krate.name, error = %e, "crate page not updated after an owner change");
                     }
                     let users = logins.join(", ");
@@ -135,7 +158,9 @@ impl Registry {
                         ),
                     });
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    state = self.crate_state(repo, &crate_name).await?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -13,9 +13,11 @@
 use crate::access::{Permission, decide};
 use crate::retry::Retries;
 use crate::{
-    BlobError, CrateRecord, IndexLine, KeyPrefix, ObjectKey, PackageInfo, Principal, PutMode,
-    Registry, RegistryError, RepoKind, RepoName, Repository, Section, UiFile, VersionRecord,
+    BlobError, CrateRecord, IndexLine, KeyPrefix, ObjectKey, ObjectMeta, PackageInfo, Principal,
+    PutMode, Registry, RegistryError, RepoKind, RepoName, Repository, Section, UiFile,
+    VersionRecord,
 };
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// How many publishes `recent.json` keeps.
@@ -239,8 +241,28 @@ impl Registry {
 
     /// Puts a publish at the top of `recent.json`, by compare-and-swap so
     /// that concurrent publishers all appear. Best effort, like the README.
-    pub(crate) async fn record_recent_publish(&self, repo: &Repository, publish: RecentPublish) {
-        if let Err(e) = self.try_record_recent_publish(repo, publish).await {
+    /// `recent.json` as it is, with its metadata, read ahead of a publish
+    /// so that [`Self::record_recent_publish`] need not read it after.
+    pub(crate) async fn recent_publishes(
+        &self,
+        repo: &str,
+    ) -> Result<Option<(Bytes, ObjectMeta)>, RegistryError> {
+        Ok(self.blobs.get(&ObjectKey::recent_publishes(repo)?).await?)
+    }
+
+    /// Adds a publish to `recent.json`, over the copy `read_before` holds
+    /// when it was read ahead (a copy changed since fails the write's
+    /// precondition, and the loop reads again).
+    pub(crate) async fn record_recent_publish(
+        &self,
+        repo: &Repository,
+        publish: RecentPublish,
+        read_before: Option<Option<(Bytes, ObjectMeta)>>,
+    ) {
+        if let Err(e) = self
+            .try_record_recent_publish(repo, publish, read_before)
+            .await
+        {
             tracing::warn!(repo = %repo.name, error = %e, "could not update the recent publishes");
         }
     }
@@ -249,13 +271,18 @@ impl Registry {
         &self,
         repo: &Repository,
         publish: RecentPublish,
+        mut read_before: Option<Option<(Bytes, ObjectMeta)>>,
     ) -> Result<(), RegistryError> {
         let key = ObjectKey::recent_publishes(&repo.name)?;
         let what = key.to_string();
         let mut retries = Retries::new(&what);
         loop {
             retries.next()?;
-            let (mut recent, mode) = match self.blobs.get(&key).await? {
+            let current = match read_before.take() {
+                Some(current) => current,
+                None => self.blobs.get(&key).await?,
+            };
+            let (mut recent, mode) = match current {
                 Some((bytes, meta)) => (
                     serde_json::from_slice::<Vec<RecentPublish>>(&bytes).unwrap_or_default(),
                     PutMode::Update(meta.etag),

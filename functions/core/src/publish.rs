@@ -5,6 +5,7 @@
 use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
 use crate::crate_files::{CrateFile, StoredCrate};
+use crate::index_writer::DerivedHeads;
 use crate::keys::version_in_file_name;
 use crate::pages::RecentPublish;
 use crate::registry::PRIVATE_READS;
@@ -12,7 +13,7 @@ use crate::retry::Retries;
 use crate::versions::{parse_version, version_key};
 use crate::{
     CrateName, CrateRecord, CrateWrite, ObjectKey, Principal, PublishDependency, PublishMetadata,
-    Registry, RegistryError, Repository, StoreError, VersionRecord, VersionWrite, canonical_name,
+    Registry, RegistryError, Repository, StoreError, VersionRecord, VersionWrite,
 };
 use bytes::Bytes;
 use crateyard_index::{CRATES_IO_INDEX, Dependency, DependencyKind, IndexLine};
@@ -41,15 +42,77 @@ pub struct PublishOutcome {
     pub warnings: Vec<String>,
 }
 
+/// A crate's state as a change reads it before deciding: its record, its
+/// versions, and its derived files' metadata, so that writing the files
+/// after the commit needs no further read.
+#[derive(Debug)]
+pub(crate) struct CrateState {
+    pub krate: Option<CrateRecord>,
+    pub versions: Vec<VersionRecord>,
+    pub heads: DerivedHeads,
+}
+
 impl Registry {
+    /// One round trip: the crate's record, its versions and its derived
+    /// files' metadata, read at once.
+    pub(crate) async fn crate_state(
+        &self,
+        repo: &str,
+        name: &CrateName,
+    ) -> Result<CrateState, RegistryError> {
+        let canonical = name.canonical();
+        let (krate, versions, heads) = tokio::join!(
+            self.store.get_crate(repo, &canonical),
+            self.store.list_versions(repo, &canonical),
+            self.derived_heads(repo, name),
+        );
+        Ok(CrateState {
+            krate: krate?,
+            versions: versions?,
+            heads: heads?,
+        })
+    }
+
+    /// The repository a change to `name` in `repo` writes to, with the
+    /// crate's state there, read at once (a virtual repository's default
+    /// member costs a second round).
+    pub(crate) async fn write_target_with_state(
+        &self,
+        repo: &str,
+        name: &CrateName,
+    ) -> Result<(Repository, CrateState), RegistryError> {
+        let (repository, state) =
+            tokio::join!(self.write_target(repo), self.crate_state(repo, name));
+        let repository = repository?;
+        let state = if repository.name == repo {
+            state?
+        } else {
+            self.crate_state(&repository.name, name).await?
+        };
+        Ok((repository, state))
+    }
+
     pub async fn publish(
         &self,
         repo: &str,
         who: &Principal,
         upload: Upload,
     ) -> Result<PublishOutcome, RegistryError> {
-        let repository = self.write_target(repo).await?;
-        let repo = repository.name.as_str();
+        self.publish_authenticated_by(repo, async { Ok(who.clone()) }, upload)
+            .await
+    }
+
+    /// Publishes once `authentication` names who publishes. It runs
+    /// beside the reads the publish needs (each a round trip on AWS): they
+    /// are only reads, and nothing is decided or written before it
+    /// succeeds. A request's own errors (bad name, version or size) come
+    /// first, as crates.io reports them before authenticating.
+    pub async fn publish_authenticated_by(
+        &self,
+        repo: &str,
+        authentication: impl Future<Output = Result<Principal, RegistryError>>,
+        upload: Upload,
+    ) -> Result<PublishOutcome, RegistryError> {
         let (name, version, tarball, declared) = match upload {
             Upload::Cargo { metadata, tarball } => (
                 metadata.name.clone(),
@@ -75,10 +138,19 @@ impl Registry {
                 limit,
             });
         }
+        let (who, target, recent_before) = tokio::join!(
+            authentication,
+            self.write_target_with_state(repo, &crate_name),
+            self.recent_publishes(repo),
+        );
+        let who = &who?;
+        let (repository, mut state) = target?;
+        // Read for the repository in the URL: of no use for a virtual one's member.
+        let recent_before = recent_before.ok().filter(|_| repository.name == repo);
+        let repo = repository.name.as_str();
+
         // Permission and ownership come before any work on the tarball.
         let canonical = crate_name.canonical();
-        let mut existing = self.store.get_crate(repo, &canonical).await?;
-        let mut versions = self.store.list_versions(repo, &canonical).await?;
         let key = version_key(&semver);
         let rules = PublishRules {
             registry: self,
@@ -88,7 +160,7 @@ impl Registry {
             key: &key,
             who,
         };
-        if let Err(err) = rules.check(existing.as_ref(), &versions) {
+        if let Err(err) = rules.check(state.krate.as_ref(), &state.versions) {
             if matches!(err, RegistryError::VersionExists { .. }) {
                 self.catch_up_index_on_retry(repo, &canonical).await;
             }
@@ -135,42 +207,46 @@ impl Registry {
             has_readme: readme.is_some(),
         };
         let committed = self
-            .commit_new_version(&rules, version_record, &mut existing, &mut versions)
+            .commit_new_version(&rules, version_record, &mut state)
             .await;
-        if let Err(err) = committed {
-            if let StoredCrate::Created { etag } = &stored {
-                self.discard_uncommitted_crate_file(&file, &canonical, etag)
-                    .await;
+        let krate = match committed {
+            Ok(krate) => krate,
+            Err(err) => {
+                if let StoredCrate::Created { etag } = &stored {
+                    self.discard_uncommitted_crate_file(&file, &canonical, etag)
+                        .await;
+                }
+                return Err(err);
             }
-            return Err(err);
-        }
+        };
         tracing::info!(repo, name = %name, version = %version, user = %who.login(), "published");
 
-        // Only the committed version's README is written (a writer that lost
-        // the race for this version must not replace the winner's), and
-        // before the crate page that links it.
-        if let Some(markdown) = readme {
-            self.store_readme(
-                &repository,
-                &canonical,
-                &version,
-                readme_path.as_deref(),
-                repository_url.as_deref(),
-                &markdown,
-            )
-            .await;
-        }
-
         // Independent writes, at once: each is a round trip to S3 on AWS.
+        // Only the committed version's README is written (a writer that
+        // lost the race for this version must not replace the winner's).
+        let readme = async {
+            if let Some(markdown) = readme {
+                self.store_readme(
+                    &repository,
+                    &canonical,
+                    &version,
+                    readme_path.as_deref(),
+                    repository_url.as_deref(),
+                    &markdown,
+                )
+                .await;
+            }
+        };
         let recent = RecentPublish {
             name: name.clone(),
             version: version.clone(),
             description,
             published_at: line.pubtime.clone().unwrap_or_default(),
         };
-        let (rebuilt, ()) = tokio::join!(
-            self.rebuild_crate_files(repo, &canonical),
-            self.record_recent_publish(&repository, recent),
+        let (rebuilt, (), ()) = tokio::join!(
+            self.write_committed_files(&repository, &krate, &state.versions, state.heads),
+            readme,
+            self.record_recent_publish(&repository, recent, recent_before),
         );
         let mut warnings = Vec::new();
         if let Err(e) = rebuilt {
@@ -223,51 +299,52 @@ impl Registry {
 
     /// Commits the version with a conditional write on the crate's revision,
     /// re-reading and re-checking when a concurrent change wins the race.
+    /// On success `state.versions` holds every version, this one included,
+    /// and the crate's new record is returned.
     async fn commit_new_version(
         &self,
         rules: &PublishRules<'_>,
         mut record: VersionRecord,
-        existing: &mut Option<CrateRecord>,
-        versions: &mut Vec<VersionRecord>,
-    ) -> Result<(), RegistryError> {
+        state: &mut CrateState,
+    ) -> Result<CrateRecord, RegistryError> {
         let (repo, name, who) = (&rules.repository.name, rules.name, rules.who);
         let canonical = name.canonical();
         let mut retries = Retries::new(&canonical);
         loop {
             retries.next()?;
+            let existing = state.krate.as_ref();
             let now = now_rfc3339();
-            let revision = existing.as_ref().map_or(0, |k| k.revision) + 1;
+            let revision = existing.map_or(0, |k| k.revision) + 1;
             record.seq = revision;
-            let mut all: Vec<&VersionRecord> = versions.iter().collect();
-            all.push(&record);
             let krate = CrateRecord {
-                name: existing
-                    .as_ref()
-                    .map_or_else(|| name.to_string(), |k| k.name.clone()),
+                name: existing.map_or_else(|| name.to_string(), |k| k.name.clone()),
                 canonical: canonical.clone(),
                 revision,
-                max_version: max_version(all.iter().map(|v| &v.line)),
+                max_version: max_version(state.versions.iter().chain([&record]).map(|v| &v.line)),
                 description: record.package.description.clone(),
                 keywords: record.package.keywords.clone(),
-                owners: existing
-                    .as_ref()
-                    .map_or_else(|| vec![who.login().into()], |k| k.owners.clone()),
-                created_at: existing
-                    .as_ref()
-                    .map_or_else(|| now.clone(), |k| k.created_at.clone()),
+                owners: existing.map_or_else(|| vec![who.login().into()], |k| k.owners.clone()),
+                created_at: existing.map_or_else(|| now.clone(), |k| k.created_at.clone()),
                 updated_at: now,
             };
             let write = CrateWrite {
-                krate,
-                expected_revision: existing.as_ref().map(|k| k.revision),
+                krate: krate.clone(),
+                expected_revision: existing.map(|k| k.revision),
                 version: Some(VersionWrite::Insert(record.clone())),
             };
             match self.store.commit(repo, write).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    state.versions.push(record);
+                    state.krate = Some(krate.clone());
+                    return Ok(krate);
+                }
                 Err(StoreError::Conflict(_)) => {
-                    *existing = self.store.get_crate(repo, &canonical).await?;
-                    *versions = self.store.list_versions(repo, &canonical).await?;
-                    rules.check(existing.as_ref(), versions)?;
+                    let (krate, versions) = tokio::join!(
+                        self.store.get_crate(repo, &canonical),
+                        self.store.list_versions(repo, &canonical),
+                    );
+                    (state.krate, state.versions) = (krate?, versions?);
+                    rules.check(state.krate.as_ref(), &state.versions)?;
                 }
                 Err(StoreError::AlreadyExists(_)) => {
                     return Err(version_exists(name.as_str(), rules.semver, ""));
@@ -489,11 +566,15 @@ fn describe(dep: &Dependency) -> String {
     s
 }
 
+/// The crate whatever a caller typed names, for looking it up: a name that
+/// is not a valid crate name names no crate.
+pub(crate) fn lookup_crate_name(name: &str) -> Result<CrateName, RegistryError> {
+    CrateName::new(name).map_err(|_| RegistryError::UnknownCrate(name.into()))
+}
+
 /// The canonical name of whatever a caller typed, for looking a crate up.
 pub(crate) fn lookup_name(name: &str) -> Result<String, RegistryError> {
-    CrateName::new(name)
-        .map(|_| canonical_name(name))
-        .map_err(|_| RegistryError::UnknownCrate(name.into()))
+    lookup_crate_name(name).map(|name| name.canonical())
 }
 
 #[cfg(test)]

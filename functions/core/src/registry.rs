@@ -57,6 +57,7 @@ pub struct Registry {
     pub(crate) upstream_configs: Mutex<HashMap<String, (std::time::Instant, serde_json::Value)>>,
     /// Large uploads' records; `None` where they are not supported (local mode).
     pub(crate) uploads: Option<Arc<dyn UploadStore>>,
+    pub(crate) token_users: crate::auth::TokenUsers,
 }
 
 impl std::fmt::Debug for Registry {
@@ -81,6 +82,7 @@ impl Registry {
             inflight: Mutex::default(),
             upstream_configs: Mutex::default(),
             uploads: None,
+            token_users: Default::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 use crate::access::{CrateTarget, Permission};
 use crate::clock::now_rfc3339;
-use crate::publish::{lookup_name, max_version};
+use crate::publish::{lookup_crate_name, max_version};
 use crate::retry::Retries;
 use crate::{
     CrateRecord, CrateWrite, Principal, Registry, RegistryError, Repository, StoreError,
@@ -17,66 +17,65 @@ impl Registry {
         version: &str,
         yanked: bool,
     ) -> Result<(), RegistryError> {
-        let repository = self.write_target(repo).await?;
+        let crate_name = lookup_crate_name(name)?;
+        let (repository, mut state) = self.write_target_with_state(repo, &crate_name).await?;
         let repo = repository.name.as_str();
-        let canonical = lookup_name(name)?;
-        let mut retries = Retries::new(&canonical);
+        let mut retries = Retries::new(name);
         loop {
             retries.next()?;
-            let krate = self
-                .crate_for_change(&repository, &canonical, name, who, Permission::Yank)
-                .await?;
-            let versions = self.store.list_versions(repo, &canonical).await?;
-            let Some(target) = versions.iter().find(|v| v.line.vers == version) else {
+            let krate =
+                self.authorize_change(&repository, state.krate, name, who, Permission::Yank)?;
+            let Some(target) = state.versions.iter_mut().find(|v| v.line.vers == version) else {
                 return Err(RegistryError::UnknownVersion {
                     name: krate.name,
                     version: version.into(),
                 });
             };
             if target.line.yanked == yanked {
-                break;
+                return Ok(());
             }
-            let mut changed = target.clone();
-            changed.line.yanked = yanked;
-            let lines = versions.iter().map(|v| {
-                if v.line.vers == version {
-                    &changed.line
-                } else {
-                    &v.line
-                }
-            });
+            target.line.yanked = yanked;
+            let changed = target.clone();
             let write = CrateWrite {
                 krate: CrateRecord {
                     revision: krate.revision + 1,
-                    max_version: max_version(lines),
+                    max_version: max_version(state.versions.iter().map(|v| &v.line)),
                     updated_at: now_rfc3339(),
                     ..krate.clone()
                 },
                 expected_revision: Some(krate.revision),
                 version: Some(VersionWrite::Replace(changed)),
             };
+            let committed = write.krate.clone();
             match self.store.commit(repo, write).await {
                 Ok(()) => {
                     tracing::info!(repo, name = %krate.name, version, yanked, user = %who.login(), "yank state changed");
-                    break;
+                    return self
+                        .write_committed_files(
+                            &repository,
+                            &committed,
+                            &state.versions,
+                            state.heads,
+                        )
+                        .await;
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => {
+                    state = self.crate_state(repo, &crate_name).await?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        self.rebuild_crate_files(repo, &canonical).await
     }
 
     /// The crate, if it exists and `who` may make this change to it.
-    pub(crate) async fn crate_for_change(
+    pub(crate) fn authorize_change(
         &self,
         repository: &Repository,
-        canonical: &str,
+        krate: Option<CrateRecord>,
         name: &str,
         who: &Principal,
         permission: Permission,
     ) -> Result<CrateRecord, RegistryError> {
-        let krate = self.store.get_crate(&repository.name, canonical).await?;
         // Callers who may not read the repository learn nothing about its crates.
         self.authorize(
             Some(who),

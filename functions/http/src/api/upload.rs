@@ -17,12 +17,13 @@ pub(crate) async fn upload(
 ) -> Result<(StatusCode, ServerTiming, Json<Value>), ApiError> {
     let timing = ServerTiming::start();
     let registry = &state.registry;
-    let who = registry.require_principal(authorization(&headers)).await?;
     let tarball = read_body(&headers, body, registry.config().limits.max_compressed).await?;
+    // Authenticated beside the publish's own reads (see `publish_authenticated_by`).
+    let who = registry.require_principal(authorization(&headers));
     let outcome = registry
-        .publish(
+        .publish_authenticated_by(
             &repo,
-            &who,
+            who,
             Upload::Direct {
                 name,
                 file_name,
