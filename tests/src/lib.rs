@@ -269,6 +269,11 @@ impl Server {
         format!("sparse+{}/main/index/", self.public_url)
     }
 
+    /// The server's process id (for its memory, in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Runs `crateyard ARGS` on this server's storage and returns its output.
     pub fn admin(&self, args: &[&str]) -> Output {
         Command::new(crateyard_bin())

@@ -381,6 +381,30 @@ pub async fn store_search(store: &dyn MetadataStore) {
         0,
         "no wildcard syntax leaks through"
     );
+    for query in ["\"", "json\" OR \"", "a*", "NEAR(x y)", "name : x"] {
+        assert_eq!(
+            store.search("r", query, 10).await.unwrap().1,
+            0,
+            "no query syntax leaks through: {query}"
+        );
+    }
+    let (hits, _) = store.search("r", "js", 10).await.unwrap();
+    assert_eq!(hits.len(), 2, "a query of two characters matches too");
+    // A changed description is found by its new words only.
+    let changed = krate("other", 2, "a YAML parser");
+    store
+        .commit(
+            "r",
+            CrateWrite {
+                krate: changed,
+                expected_revision: Some(1),
+                version: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.search("r", "yaml", 10).await.unwrap().1, 1);
+    assert_eq!(store.search("r", "nothing", 10).await.unwrap().1, 0);
 }
 
 pub async fn store_users_and_tokens(store: &dyn MetadataStore) {

@@ -24,6 +24,49 @@ CREATE TABLE IF NOT EXISTS users (login TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, user TEXT NOT NULL, body TEXT NOT NULL);
 ";
 
+/// Search's index: each crate's canonical name, and its description and
+/// keywords, in an FTS5 table with the trigram tokenizer, so that a
+/// substring search (what `search` promises) reads the matching rows instead
+/// of every crate. Triggers keep it beside `crates` in every writer's
+/// transaction; created, and filled from `crates`, once per database.
+/// `TEXT(row)` stands for [`SEARCHED_TEXT`] of that row.
+const SEARCH_SCHEMA: &str = "
+CREATE VIRTUAL TABLE crate_search USING fts5(name, text, tokenize = 'trigram');
+CREATE TRIGGER crate_search_insert AFTER INSERT ON crates BEGIN
+    INSERT INTO crate_search (rowid, name, text) VALUES (new.rowid, new.canonical, TEXT(new));
+END;
+CREATE TRIGGER crate_search_update AFTER UPDATE ON crates BEGIN
+    UPDATE crate_search SET name = new.canonical, text = TEXT(new) WHERE rowid = old.rowid;
+END;
+CREATE TRIGGER crate_search_delete AFTER DELETE ON crates BEGIN
+    DELETE FROM crate_search WHERE rowid = old.rowid;
+END;
+INSERT INTO crate_search (rowid, name, text) SELECT rowid, canonical, TEXT(crates) FROM crates;
+";
+
+/// What a search matches besides the name: the description and the
+/// keywords, as words (not their JSON).
+const SEARCHED_TEXT: &str = "coalesce(ROW.description, '') || ' ' || \
+    coalesce((SELECT group_concat(value, ' ') FROM json_each(ROW.body, '$.keywords')), '')";
+
+fn searched_text(row: &str) -> String {
+    SEARCHED_TEXT.replace("ROW", row)
+}
+
+/// The trigram index answers substrings of at least this many characters.
+const TRIGRAM: usize = 3;
+/// A search's rows: ?1 the repository, ?2 an FTS5 query on the index…
+const SEARCH_INDEXED: &str = "FROM crates JOIN crate_search ON crate_search.rowid = crates.rowid \
+    WHERE crates.repo = ?1 AND crate_search MATCH ?2";
+/// …or, for a query too short for it, ?2 a part of the canonical name and ?3
+/// of the (lowercased) searched text, by scanning.
+fn search_scanned() -> String {
+    format!(
+        "FROM crates WHERE crates.repo = ?1 AND (instr(canonical, ?2) > 0 OR instr(lower({}), ?3) > 0)",
+        searched_text("crates")
+    )
+}
+
 /// Metadata in one SQLite file (WAL mode). Conditional commits run in
 /// `BEGIN IMMEDIATE` transactions, atomic across processes.
 #[derive(Debug, Clone)]
@@ -33,13 +76,14 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(db)?;
+        let mut conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        create_search_index(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -57,6 +101,34 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?
     }
+}
+
+/// [`SEARCH_SCHEMA`], unless the database has it: in one immediate
+/// transaction, so two processes opening a database at once create and
+/// fill it once.
+fn create_search_index(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let exists: bool = tx
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'crate_search'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if !exists {
+        let schema = SEARCH_SCHEMA
+            .replace("TEXT(new)", &searched_text("new"))
+            .replace("TEXT(crates)", &searched_text("crates"));
+        tx.execute_batch(&schema).map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+/// `text` as one FTS5 phrase (a substring, for the trigram tokenizer).
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -322,14 +394,29 @@ impl MetadataStore for SqliteStore {
             query.to_lowercase(),
         );
         self.run(move |c| {
-            const MATCH: &str = "repo = ?1 AND (instr(canonical, ?2) > 0 OR instr(lower(coalesce(description, '')), ?3) > 0 OR instr(lower(coalesce(json_extract(body, '$.keywords'), '')), ?3) > 0)";
+            // Both parts have as many characters as the query: either both
+            // can use the index, or (short queries) neither can.
+            let (filter, needles) = if text_part.chars().count() >= TRIGRAM {
+                let query = format!(
+                    "name : {} OR text : {}",
+                    fts_phrase(&name_part),
+                    fts_phrase(&text_part)
+                );
+                (SEARCH_INDEXED.to_string(), vec![query])
+            } else {
+                (search_scanned(), vec![name_part, text_part])
+            };
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&repo];
+            args.extend(needles.iter().map(|n| n as &dyn rusqlite::ToSql));
             let total: i64 = c
-                .query_row(&format!("SELECT count(*) FROM crates WHERE {MATCH}"), params![repo, name_part, text_part], |r| r.get(0))
+                .query_row(&format!("SELECT count(*) {filter}"), args.as_slice(), |r| {
+                    r.get(0)
+                })
                 .map_err(db)?;
             let hits = query_all(
                 c,
-                &format!("SELECT body FROM crates WHERE {MATCH} ORDER BY canonical LIMIT ?4"),
-                params![repo, name_part, text_part, limit as i64],
+                &format!("SELECT crates.body {filter} ORDER BY crates.canonical LIMIT {limit}"),
+                args.as_slice(),
             )?;
             Ok((hits, total as u64))
         })
