@@ -50,7 +50,7 @@ impl Registry {
     pub async fn change_owners(
         &self,
         repo: &str,
-        who: &Principal,
+        authentication: impl Future<Output = Result<Principal, RegistryError>>,
         name: &str,
         change: OwnerChange,
         logins: &[String],
@@ -78,8 +78,12 @@ impl Registry {
             }
             Ok(())
         };
-        let (known, target) = tokio::join!(known, self.write_target_with_state(repo, &crate_name));
-        let (repository, mut state) = target?;
+        let (known, target) = tokio::join!(
+            known,
+            self.authenticated_target(authentication, repo, &crate_name)
+        );
+        let (who, repository, mut state) = target?;
+        let who = &who;
         let mut known = Some(known);
         let repo = repository.name.as_str();
         let mut retries = Retries::new(name);

@@ -92,6 +92,22 @@ impl Registry {
         Ok((repository, state))
     }
 
+    /// Who makes a change to `name` in `repo`, the repository it writes to
+    /// and the crate's state there. `authentication` runs beside the reads
+    /// (each a round trip on AWS): they are only reads, and nothing is
+    /// decided or written before it succeeds.
+    pub(crate) async fn authenticated_target(
+        &self,
+        authentication: impl Future<Output = Result<Principal, RegistryError>>,
+        repo: &str,
+        name: &CrateName,
+    ) -> Result<(Principal, Repository, CrateState), RegistryError> {
+        let (who, target) = tokio::join!(authentication, self.write_target_with_state(repo, name));
+        let who = who?;
+        let (repository, state) = target?;
+        Ok((who, repository, state))
+    }
+
     pub async fn publish(
         &self,
         repo: &str,
@@ -102,11 +118,10 @@ impl Registry {
             .await
     }
 
-    /// Publishes once `authentication` names who publishes. It runs
-    /// beside the reads the publish needs (each a round trip on AWS): they
-    /// are only reads, and nothing is decided or written before it
-    /// succeeds. A request's own errors (bad name, version or size) come
-    /// first, as crates.io reports them before authenticating.
+    /// Publishes once `authentication` names who publishes (see
+    /// [`Self::authenticated_target`]). A request's own errors (bad name,
+    /// version or size) come first, as crates.io reports them before
+    /// authenticating.
     pub async fn publish_authenticated_by(
         &self,
         repo: &str,
@@ -138,13 +153,12 @@ impl Registry {
                 limit,
             });
         }
-        let (who, target, recent_before) = tokio::join!(
-            authentication,
-            self.write_target_with_state(repo, &crate_name),
+        let (target, recent_before) = tokio::join!(
+            self.authenticated_target(authentication, repo, &crate_name),
             self.recent_publishes(repo),
         );
-        let who = &who?;
-        let (repository, mut state) = target?;
+        let (who, repository, mut state) = target?;
+        let who = &who;
         // Read for the repository in the URL: of no use for a virtual one's member.
         let recent_before = recent_before.ok().filter(|_| repository.name == repo);
         let repo = repository.name.as_str();

@@ -8,17 +8,22 @@ use crate::{
 };
 
 impl Registry {
-    /// Yanks (`yanked = true`) or unyanks a version; repeating either is a no-op.
+    /// Yanks (`yanked = true`) or unyanks a version once `authentication`
+    /// names who does (see [`Self::authenticated_target`]); repeating either
+    /// is a no-op.
     pub async fn set_yanked(
         &self,
         repo: &str,
-        who: &Principal,
+        authentication: impl Future<Output = Result<Principal, RegistryError>>,
         name: &str,
         version: &str,
         yanked: bool,
     ) -> Result<(), RegistryError> {
         let crate_name = lookup_crate_name(name)?;
-        let (repository, mut state) = self.write_target_with_state(repo, &crate_name).await?;
+        let (who, repository, mut state) = self
+            .authenticated_target(authentication, repo, &crate_name)
+            .await?;
+        let who = &who;
         let repo = repository.name.as_str();
         let mut retries = Retries::new(name);
         loop {

@@ -76,7 +76,7 @@ async fn run(versions: &[(Version, bool)]) -> Result<(), TestCaseError> {
                 if *yank {
                     let text = version.to_string();
                     registry
-                        .set_yanked("main", &alice, "ordered", &text, true)
+                        .set_yanked("main", async { Ok(alice.clone()) }, "ordered", &text, true)
                         .await
                         .unwrap();
                 }

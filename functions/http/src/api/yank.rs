@@ -31,13 +31,11 @@ async fn set_yanked(
     headers: HeaderMap,
     yanked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let who = state
-        .registry
-        .require_principal(authorization(&headers))
-        .await?;
+    // Authenticated beside the change's own reads (see `authenticated_target`).
+    let who = state.registry.require_principal(authorization(&headers));
     state
         .registry
-        .set_yanked(&repo, &who, &name, &version, yanked)
+        .set_yanked(&repo, who, &name, &version, yanked)
         .await?;
     Ok(Json(json!({ "ok": true })))
 }
