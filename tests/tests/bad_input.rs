@@ -233,6 +233,12 @@ fn cases(world: &World) -> Vec<Case> {
             "this request needs a token: run `cargo login` or send `Authorization: Bearer <token>`",
         ),
         case(
+            "publish_without_a_token_nor_a_valid_frame",
+            request(Method::PUT, Anonymous, "/main/api/v1/crates/new", "garbage"),
+            401,
+            "this request needs a token: run `cargo login` or send `Authorization: Bearer <token>`",
+        ),
+        case(
             "publish_with_an_unknown_token",
             publish(Header("cyd_0000"), "fresh", "1.0.0", &good()),
             401,
@@ -1080,6 +1086,28 @@ fn cases(world: &World) -> Vec<Case> {
             ),
             400,
             "expected {\"users\": [\"login\", …]}: expected value at line 1 column 1",
+        ),
+        case(
+            "owners_change_naming_too_many",
+            request(
+                Method::PUT,
+                Raw(Alice),
+                "/main/api/v1/crates/foo-bar/owners",
+                json!({ "users": vec!["bob"; 101] }).to_string(),
+            ),
+            400,
+            "the request names 101 owners; change at most 100 at once",
+        ),
+        case(
+            "owners_change_without_a_token_nor_a_valid_body",
+            request(
+                Method::PUT,
+                Anonymous,
+                "/main/api/v1/crates/foo-bar/owners",
+                "bob",
+            ),
+            401,
+            "this request needs a token: run `cargo login` or send `Authorization: Bearer <token>`",
         ),
         case(
             "owners_change_without_a_token",

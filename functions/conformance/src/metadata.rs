@@ -381,7 +381,14 @@ pub async fn store_search(store: &dyn MetadataStore) {
         0,
         "no wildcard syntax leaks through"
     );
-    for query in ["\"", "json\" OR \"", "a*", "NEAR(x y)", "name : x"] {
+    for query in [
+        "\"",
+        "json\" OR \"",
+        "a*",
+        "NEAR(x y)",
+        "name : x",
+        "jso\0n",
+    ] {
         assert_eq!(
             store.search("r", query, 10).await.unwrap().1,
             0,

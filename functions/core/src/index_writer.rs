@@ -37,11 +37,12 @@ pub(crate) fn derived_file(
     })
 }
 
-/// A crate's derived files' metadata, read before a change is decided.
-#[derive(Debug, Default)]
+/// A crate's derived files' metadata, read before a change is decided,
+/// under the keys the request's spelling of the name gives.
+#[derive(Debug)]
 pub(crate) struct DerivedHeads {
-    index: Option<ObjectMeta>,
-    page: Option<ObjectMeta>,
+    index: (ObjectKey, Option<ObjectMeta>),
+    page: (ObjectKey, Option<ObjectMeta>),
 }
 
 impl Registry {
@@ -52,10 +53,10 @@ impl Registry {
     ) -> Result<DerivedHeads, RegistryError> {
         let index = ObjectKey::index_file(repo, name.as_str())?;
         let page = ObjectKey::crate_page(repo, &name.canonical())?;
-        let (index, page) = tokio::join!(self.blobs.head(&index), self.blobs.head(&page));
+        let (index_head, page_head) = tokio::join!(self.blobs.head(&index), self.blobs.head(&page));
         Ok(DerivedHeads {
-            index: index?,
-            page: page?,
+            index: (index, index_head?),
+            page: (page, page_head?),
         })
     }
 
@@ -71,8 +72,15 @@ impl Registry {
         heads: DerivedHeads,
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
-        let write = |kind: Derived, head: Option<ObjectMeta>| async move {
+        let write = |kind: Derived, (read, head): (ObjectKey, Option<ObjectMeta>)| async move {
             let (key, body) = derived_file(kind, repo, krate, versions)?;
+            // Read under another spelling of the name (`foo_bar` for
+            // `foo-bar`): nothing is known of this file, so read it again.
+            if read != key {
+                return self
+                    .write_derived_file(kind, repo, &krate.canonical, false)
+                    .await;
+            }
             let current = head.as_ref().map(|meta| (None, meta));
             let Some(mode) = put_mode(current, krate.revision, &body) else {
                 return Ok(());

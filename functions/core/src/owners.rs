@@ -6,6 +6,9 @@ use crate::{
     CrateName, CrateRecord, CrateWrite, Principal, Registry, RegistryError, RepoKind, StoreError,
 };
 
+/// How many logins one owner change may name (each is looked up).
+const MAX_LOGINS_PER_CHANGE: usize = 100;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerChange {
     Add,
@@ -62,8 +65,16 @@ impl Registry {
                     .into(),
             ));
         }
-        // New owners must exist; read beside the crate, reported only to
-        // a caller who may change its owners.
+        if logins.len() > MAX_LOGINS_PER_CHANGE {
+            return Err(RegistryError::BadRequest(format!(
+                "the request names {} owners; change at most {MAX_LOGINS_PER_CHANGE} at once",
+                logins.len()
+            )));
+        }
+        // New owners must exist: looked up beside the authentication, but
+        // a failed authentication ends the lookups (`try_join!`) and is
+        // answered first, and their outcome is reported only to a caller
+        // who may change the crate's owners.
         let known = async {
             if change == OwnerChange::Add {
                 for login in logins {
@@ -78,11 +89,10 @@ impl Registry {
             }
             Ok(())
         };
-        let (known, target) = tokio::join!(
-            known,
-            self.authenticated_target(authentication, repo, &crate_name)
-        );
-        let (who, repository, mut state) = target?;
+        let ((who, repository, mut state), known) = tokio::try_join!(
+            self.authenticated_target(authentication, repo, &crate_name),
+            async { Ok(known.await) },
+        )?;
         let who = &who;
         let mut known = Some(known);
         let repo = repository.name.as_str();

@@ -239,8 +239,6 @@ impl Registry {
         }
     }
 
-    /// Puts a publish at the top of `recent.json`, by compare-and-swap so
-    /// that concurrent publishers all appear. Best effort, like the README.
     /// `recent.json` as it is, with its metadata, read ahead of a publish
     /// so that [`Self::record_recent_publish`] need not read it after.
     pub(crate) async fn recent_publishes(
@@ -250,8 +248,9 @@ impl Registry {
         Ok(self.blobs.get(&ObjectKey::recent_publishes(repo)?).await?)
     }
 
-    /// Adds a publish to `recent.json`, over the copy `read_before` holds
-    /// when it was read ahead (a copy changed since fails the write's
+    /// Puts a publish at the top of `recent.json`, by compare-and-swap so
+    /// that concurrent publishers all appear. Best effort, like the README.
+    /// It writes over the copy `read_before` holds when it was read ahead (a copy changed since fails the write's
     /// precondition, and the loop reads again).
     pub(crate) async fn record_recent_publish(
         &self,

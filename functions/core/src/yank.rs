@@ -37,7 +37,11 @@ impl Registry {
                 });
             };
             if target.line.yanked == yanked {
-                return Ok(());
+                // Already so; a repeat after a lost index write repairs it
+                // (no write when the files are current).
+                return self
+                    .write_committed_files(&repository, &krate, &state.versions, state.heads)
+                    .await;
             }
             target.line.yanked = yanked;
             let changed = target.clone();

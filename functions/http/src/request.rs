@@ -18,6 +18,12 @@ pub(crate) fn authorization(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The `Authorization` header of a write, which must have one: an
+/// anonymous write is refused before its body is read.
+pub(crate) fn write_authorization(headers: &HeaderMap) -> Result<&str, RegistryError> {
+    authorization(headers).ok_or(RegistryError::MissingToken)
+}
+
 /// Reads a request body of at most `limit` bytes, refusing a larger one by
 /// its `Content-Length` before reading anything.
 pub(crate) async fn read_body(

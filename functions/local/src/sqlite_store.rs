@@ -27,21 +27,38 @@ CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, user TEXT NOT NULL, bo
 /// Search's index: each crate's canonical name, and its description and
 /// keywords, in an FTS5 table with the trigram tokenizer, so that a
 /// substring search (what `search` promises) reads the matching rows instead
-/// of every crate. Triggers keep it beside `crates` in every writer's
-/// transaction; created, and filled from `crates`, once per database.
-/// `TEXT(row)` stands for [`SEARCHED_TEXT`] of that row.
+/// of every crate. Its rows are numbered by `crate_search_ids`' INTEGER
+/// PRIMARY KEY, not by `crates`' implicit rowid, which SQLite documents that
+/// VACUUM may renumber.
+/// Triggers keep both beside `crates` in every writer's transaction;
+/// created, and filled from `crates`, once per database. `TEXT(row)`
+/// stands for [`SEARCHED_TEXT`] of that row.
 const SEARCH_SCHEMA: &str = "
+DROP TRIGGER IF EXISTS crate_search_insert;
+DROP TRIGGER IF EXISTS crate_search_update;
+DROP TRIGGER IF EXISTS crate_search_delete;
+DROP TABLE IF EXISTS crate_search;
+CREATE TABLE crate_search_ids (
+    id INTEGER PRIMARY KEY, repo TEXT NOT NULL, canonical TEXT NOT NULL, UNIQUE (repo, canonical));
 CREATE VIRTUAL TABLE crate_search USING fts5(name, text, tokenize = 'trigram');
 CREATE TRIGGER crate_search_insert AFTER INSERT ON crates BEGIN
-    INSERT INTO crate_search (rowid, name, text) VALUES (new.rowid, new.canonical, TEXT(new));
+    INSERT INTO crate_search_ids (repo, canonical) VALUES (new.repo, new.canonical);
+    INSERT INTO crate_search (rowid, name, text) VALUES (
+        (SELECT id FROM crate_search_ids WHERE repo = new.repo AND canonical = new.canonical),
+        new.canonical, TEXT(new));
 END;
 CREATE TRIGGER crate_search_update AFTER UPDATE ON crates BEGIN
-    UPDATE crate_search SET name = new.canonical, text = TEXT(new) WHERE rowid = old.rowid;
+    UPDATE crate_search SET name = new.canonical, text = TEXT(new) WHERE rowid =
+        (SELECT id FROM crate_search_ids WHERE repo = new.repo AND canonical = new.canonical);
 END;
 CREATE TRIGGER crate_search_delete AFTER DELETE ON crates BEGIN
-    DELETE FROM crate_search WHERE rowid = old.rowid;
+    DELETE FROM crate_search WHERE rowid =
+        (SELECT id FROM crate_search_ids WHERE repo = old.repo AND canonical = old.canonical);
+    DELETE FROM crate_search_ids WHERE repo = old.repo AND canonical = old.canonical;
 END;
-INSERT INTO crate_search (rowid, name, text) SELECT rowid, canonical, TEXT(crates) FROM crates;
+INSERT INTO crate_search_ids (repo, canonical) SELECT repo, canonical FROM crates;
+INSERT INTO crate_search (rowid, name, text) SELECT crate_search_ids.id, crates.canonical, TEXT(crates)
+    FROM crates JOIN crate_search_ids USING (repo, canonical);
 ";
 
 /// What a search matches besides the name: the description and the
@@ -56,8 +73,9 @@ fn searched_text(row: &str) -> String {
 /// The trigram index answers substrings of at least this many characters.
 const TRIGRAM: usize = 3;
 /// A search's rows: ?1 the repository, ?2 an FTS5 query on the index…
-const SEARCH_INDEXED: &str = "FROM crates JOIN crate_search ON crate_search.rowid = crates.rowid \
-    WHERE crates.repo = ?1 AND crate_search MATCH ?2";
+const SEARCH_INDEXED: &str = "FROM crate_search \
+    JOIN crate_search_ids ON crate_search_ids.id = crate_search.rowid \
+    JOIN crates USING (repo, canonical) WHERE crates.repo = ?1 AND crate_search MATCH ?2";
 /// …or, for a query too short for it, ?2 a part of the canonical name and ?3
 /// of the (lowercased) searched text, by scanning.
 fn search_scanned() -> String {
@@ -112,7 +130,7 @@ fn create_search_index(conn: &mut Connection) -> Result<(), StoreError> {
         .map_err(db)?;
     let exists: bool = tx
         .query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'crate_search'",
+            "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'crate_search_ids'",
             [],
             |r| r.get(0),
         )
@@ -396,7 +414,9 @@ impl MetadataStore for SqliteStore {
         self.run(move |c| {
             // Both parts have as many characters as the query: either both
             // can use the index, or (short queries) neither can.
-            let (filter, needles) = if text_part.chars().count() >= TRIGRAM {
+            // FTS5 reads its query up to a NUL: such a query scans.
+            let indexed = text_part.chars().count() >= TRIGRAM && !text_part.contains('\0');
+            let (filter, needles) = if indexed {
                 let query = format!(
                     "name : {} OR text : {}",
                     fts_phrase(&name_part),

@@ -51,7 +51,7 @@ async fn an_older_database_gains_the_search_index_with_its_crates() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TRIGGER crate_search_insert; DROP TRIGGER crate_search_update;
-         DROP TRIGGER crate_search_delete; DROP TABLE crate_search;",
+         DROP TRIGGER crate_search_delete; DROP TABLE crate_search; DROP TABLE crate_search_ids;",
     )
     .unwrap();
     drop(conn);

@@ -282,6 +282,42 @@ async fn committed_but_unindexed_first_version_is_repaired_by_a_retry() {
     assert_eq!(f.indexed("fresh").await, ["0.1.0"]);
 }
 
+/// The yank commits, its index write fails: the index still offers the
+/// version. cargo's repeated `yank` finds it yanked already, and must repair
+/// the index rather than answer "ok" over it.
+#[tokio::test]
+async fn a_repeated_yank_repairs_an_index_write_that_failed() {
+    let f = Fixture::new().await;
+    let yanked = || async {
+        let (index, _) = f
+            .blobs
+            .get(&ObjectKey::index_file("main", "sturdy").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let line: serde_json::Value =
+            serde_json::from_slice(index.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        line["yanked"].as_bool().unwrap()
+    };
+    let yank = || {
+        f.registry.set_yanked(
+            "main",
+            async { Ok(f.alice.clone()) },
+            "sturdy",
+            "1.0.0",
+            true,
+        )
+    };
+
+    f.blobs.fail_puts_to(Some("/index/"));
+    assert!(yank().await.is_err(), "the failed index write is reported");
+    f.blobs.fail_puts_to(None);
+    assert!(!yanked().await, "the index still offers 1.0.0");
+
+    yank().await.unwrap();
+    assert!(yanked().await, "the repeat wrote the index");
+}
+
 /// The red team's data loss, made deterministic: writer A creates the
 /// `.crate` but hears so late; writer B, publishing the same bytes, reuses
 /// it and wins the commit; A's commit is then refused. A must not delete the

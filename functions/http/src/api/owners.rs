@@ -1,4 +1,4 @@
-use crate::request::{authorization, read_body};
+use crate::request::{authorization, read_body, write_authorization};
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::body::Body;
@@ -58,12 +58,13 @@ async fn change(
     body: Body,
     change: OwnerChange,
 ) -> Result<Json<Value>, ApiError> {
+    let token = write_authorization(&headers)?;
     let body = read_body(&headers, body, MAX_OWNERS_BODY).await?;
     let OwnersBody { users } = serde_json::from_slice(&body).map_err(|e| {
         RegistryError::BadRequest(format!("expected {{\"users\": [\"login\", …]}}: {e}"))
     })?;
     // Authenticated beside the change's own reads (see `authenticated_target`).
-    let who = state.registry.require_principal(authorization(&headers));
+    let who = state.registry.require_principal(Some(token));
     let msg = state
         .registry
         .change_owners(&repo, who, &name, change, &users)

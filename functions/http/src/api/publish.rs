@@ -1,4 +1,4 @@
-use crate::request::{ServerTiming, authorization, read_body};
+use crate::request::{ServerTiming, read_body, write_authorization};
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::body::Body;
@@ -19,11 +19,12 @@ pub(crate) async fn publish(
 ) -> Result<(ServerTiming, Json<Value>), ApiError> {
     let timing = ServerTiming::start();
     let registry = &state.registry;
+    let token = write_authorization(&headers)?;
     let limit = registry.config().limits.max_compressed + METADATA_ALLOWANCE;
     let body = read_body(&headers, body, limit).await?;
     let (metadata, tarball) = parse_publish_frame(body)?;
     // Authenticated beside the publish's own reads (see `publish_authenticated_by`).
-    let who = registry.require_principal(authorization(&headers));
+    let who = registry.require_principal(Some(token));
     let outcome = registry
         .publish_authenticated_by(&repo, who, Upload::Cargo { metadata, tarball })
         .await?;

@@ -1,4 +1,4 @@
-use crate::request::{ServerTiming, authorization, read_body};
+use crate::request::{ServerTiming, read_body, write_authorization};
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::body::Body;
@@ -17,9 +17,10 @@ pub(crate) async fn upload(
 ) -> Result<(StatusCode, ServerTiming, Json<Value>), ApiError> {
     let timing = ServerTiming::start();
     let registry = &state.registry;
+    let token = write_authorization(&headers)?;
     let tarball = read_body(&headers, body, registry.config().limits.max_compressed).await?;
     // Authenticated beside the publish's own reads (see `publish_authenticated_by`).
-    let who = registry.require_principal(authorization(&headers));
+    let who = registry.require_principal(Some(token));
     let outcome = registry
         .publish_authenticated_by(
             &repo,
