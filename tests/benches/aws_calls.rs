@@ -6,7 +6,9 @@
 //! on AWS each sequential round trip is a few to ~20 ms.
 //!
 //! `cargo build -p crateyard_server && CRATEYARD_TEST_MOTO=http://127.0.0.1:PORT \
-//!  cargo bench -p crateyard_e2e --bench aws_calls [-- VERSIONS]` (default 1000)
+//!  cargo bench -p crateyard_e2e --bench aws_calls --profile dev [-- VERSIONS]`
+//! (default 1000; `--profile dev` uses the debug `crateyard`: the counts do
+//! not depend on the build; `AWS_CALLS_TIMELINE=1` prints every call)
 
 use crateyard_e2e::aws_calls::{Call, CallLog, sequential_round_trips};
 use crateyard_e2e::{Server, crate_bytes, machine_load, publish_body};

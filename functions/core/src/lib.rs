@@ -7,6 +7,7 @@ mod auth;
 mod blob_store;
 mod clock;
 mod crate_files;
+mod crate_state;
 mod error;
 mod index_writer;
 mod keys;
