@@ -4,8 +4,9 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, Select, TransactWriteItem};
 use crateyard_core::{
-    CrateRecord, CrateVersions, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord,
-    UploadRecord, UploadState, UploadStore, User, VersionRecord, VersionWrite,
+    CrateRecord, CrateVersions, CrateWrite, MetadataStore, REINDEX_JOB_LIFETIME, ReindexBatch,
+    ReindexJob, Repository, StoreError, TokenRecord, UploadRecord, UploadState, UploadStore, User,
+    VersionRecord, VersionWrite,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
@@ -25,11 +26,13 @@ use std::collections::HashMap;
 /// | token | `TOKENS` | sha256 of the token |
 /// | large upload | `UPLOAD#{id}` | `UPLOAD` |
 /// | deployment setting | `SETTINGS` | name (`public_url`) |
+/// | reindex job | `REINDEX#{repo}` | job id |
+/// | reindex job's batch | `REINDEX#{repo}` | `{job id}#{number, 6 digits}` |
 ///
-/// Token items with an expiry, and upload items, carry the number
-/// `expires_at` (epoch seconds), the table's TTL attribute, so DynamoDB
-/// deletes them some time after. Upload items also carry `state`, the
-/// compare-and-swap guard of their outcome.
+/// Token items with an expiry, upload items and reindex jobs' items carry
+/// the number `expires_at` (epoch seconds), the table's TTL attribute, so
+/// DynamoDB deletes them some time after. Upload items also carry `state`,
+/// the compare-and-swap guard of their outcome.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -97,6 +100,23 @@ impl DynamoStore {
             items.extend(page.map_err(backend)?.items.unwrap_or_default());
         }
         Ok(items)
+    }
+
+    /// Puts an item that DynamoDB's TTL removes after [`REINDEX_JOB_LIFETIME`].
+    async fn put_expiring(&self, mut item: Item) -> Result<(), StoreError> {
+        let expires = std::time::SystemTime::now() + REINDEX_JOB_LIFETIME;
+        let expires = expires
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(expires.to_string()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     /// Puts an item unless its key is taken.
@@ -499,6 +519,82 @@ impl MetadataStore for DynamoStore {
             .map(parse)
             .collect()
     }
+
+    async fn put_reindex_job(&self, job: &ReindexJob) -> Result<(), StoreError> {
+        self.put_expiring(item(reindex_pk(&job.repo), &job.id, job))
+            .await
+    }
+
+    async fn put_reindex_batch(
+        &self,
+        repo: &str,
+        job: &str,
+        batch: &ReindexBatch,
+    ) -> Result<(), StoreError> {
+        let sk = format!("{job}#{:06}", batch.number);
+        self.put_expiring(item(reindex_pk(repo), &sk, batch)).await
+    }
+
+    async fn get_reindex_job(
+        &self,
+        repo: &str,
+        id: &str,
+    ) -> Result<Option<(ReindexJob, Vec<ReindexBatch>)>, StoreError> {
+        let mut items = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :id)")
+            .expression_attribute_values(":pk", AttributeValue::S(reindex_pk(repo)))
+            .expression_attribute_values(":id", AttributeValue::S(id.into()))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            items.extend(page.map_err(backend)?.items.unwrap_or_default());
+        }
+        // `{id}` sorts before its batches, `{id}#{number}`; another job
+        // whose id merely starts with `id` is not this one.
+        let sk = |item: &Item| item.get("sk").and_then(|v| v.as_s().ok()).cloned();
+        let Some(job) = items.iter().find(|i| sk(i).as_deref() == Some(id)) else {
+            return Ok(None);
+        };
+        let batch_prefix = format!("{id}#");
+        let batches = items
+            .iter()
+            .filter(|i| sk(i).is_some_and(|sk| sk.starts_with(&batch_prefix)))
+            .map(parse)
+            .collect::<Result<_, _>>()?;
+        Ok(Some((parse(job)?, batches)))
+    }
+
+    async fn latest_reindex_job(&self, repo: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(reindex_pk(repo)))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        // The last item is the latest job's, or one of its batches'.
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .first()
+            .and_then(|item| item.get("sk")?.as_s().ok())
+            .map(|sk| sk.split('#').next().unwrap_or(sk).to_string()))
+    }
+}
+
+/// A repository's reindex jobs and their batches (`sk`: `{id}`, `{id}#{number}`).
+fn reindex_pk(repo: &str) -> String {
+    format!("REINDEX#{repo}")
 }
 
 fn upload_item(upload: &UploadRecord) -> Item {

@@ -13,7 +13,7 @@ pub use setup::{
     owning_stack, table_stack,
 };
 
-use crateyard_core::{Registry, RegistryConfig};
+use crateyard_core::{Registry, RegistryConfig, TaskQueue};
 use std::sync::Arc;
 
 /// The registry on a bucket and a table: what the Lambda functions and
@@ -29,4 +29,7 @@ pub fn aws_registry(
         Arc::new(DynamoStore::new(clients.dynamodb, table)),
         config,
     )
+    // Reindex jobs' tasks as `.tasks/` objects: their S3 notification
+    // invokes the reindex function (template.yaml).
+    .with_task_queue(TaskQueue::Objects)
 }

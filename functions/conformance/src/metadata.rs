@@ -1,6 +1,7 @@
 use crateyard_core::{
-    CrateRecord, CrateWrite, Grant, IndexLine, MetadataStore, PackageInfo, Permission, RepoKind,
-    Repository, StoreError, Subject, TokenRecord, Upstream, User, VersionRecord, VersionWrite,
+    CrateRecord, CrateWrite, Grant, IndexLine, MetadataStore, PackageInfo, Permission,
+    ReindexBatch, ReindexJob, RepoKind, Repository, StoreError, Subject, TokenRecord, Upstream,
+    User, VersionRecord, VersionWrite,
 };
 
 fn repo(name: &str) -> Repository {
@@ -477,4 +478,79 @@ pub async fn store_users_and_tokens(store: &dyn MetadataStore) {
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.list_tokens().await.unwrap(), vec![other]);
+}
+
+pub async fn store_reindex_jobs(store: &dyn MetadataStore) {
+    let job = |id: &str, repo: &str| ReindexJob {
+        id: id.into(),
+        repo: repo.into(),
+        requested_by: Some("alice".into()),
+        started_at: "2026-12-02T00:00:00Z".into(),
+        crates: None,
+        batches: None,
+    };
+    let batch = |number: u32, failed: u64| ReindexBatch {
+        number,
+        crates: 500,
+        failed,
+        errors: (0..failed).map(|i| format!("c{i}: broken")).collect(),
+        finished_at: format!("2026-12-02T00:00:0{number}Z"),
+    };
+    assert_eq!(store.latest_reindex_job("main").await.unwrap(), None);
+    assert_eq!(store.get_reindex_job("main", "j1").await.unwrap(), None);
+
+    store
+        .put_reindex_job(&job("20261202-000000-aa", "main"))
+        .await
+        .unwrap();
+    // A later job, one whose id starts with the first's, and another
+    // repository's: none of them is the first job.
+    store
+        .put_reindex_job(&job("20261202-000000-aab", "main"))
+        .await
+        .unwrap();
+    store
+        .put_reindex_job(&job("20261203-000000-ff", "other"))
+        .await
+        .unwrap();
+    let mut planned = job("20261202-000000-aa", "main");
+    (planned.crates, planned.batches) = (Some(1000), Some(2));
+    store.put_reindex_job(&planned).await.unwrap();
+    // Batches in any order; one recorded twice (a task delivered twice).
+    store
+        .put_reindex_batch("main", &planned.id, &batch(2, 1))
+        .await
+        .unwrap();
+    store
+        .put_reindex_batch("main", &planned.id, &batch(1, 0))
+        .await
+        .unwrap();
+    store
+        .put_reindex_batch("main", &planned.id, &batch(1, 2))
+        .await
+        .unwrap();
+    store
+        .put_reindex_batch("main", "20261202-000000-aab", &batch(1, 0))
+        .await
+        .unwrap();
+
+    let (read, batches) = store
+        .get_reindex_job("main", &planned.id)
+        .await
+        .unwrap()
+        .expect("the job");
+    assert_eq!(read, planned);
+    assert_eq!(batches, vec![batch(1, 2), batch(2, 1)]);
+    assert_eq!(
+        store.get_reindex_job("other", &planned.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.latest_reindex_job("main").await.unwrap().as_deref(),
+        Some("20261202-000000-aab")
+    );
+    assert_eq!(
+        store.latest_reindex_job("other").await.unwrap().as_deref(),
+        Some("20261203-000000-ff")
+    );
 }

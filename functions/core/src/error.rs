@@ -62,6 +62,9 @@ pub enum RegistryError {
         "upload `{0}` does not exist or has expired (upload statuses are kept for a day); request a new upload URL"
     )]
     UnknownUpload(String),
+    /// A reindex job that does not exist (or whose record expired).
+    #[error("{0}")]
+    UnknownJob(String),
     #[error("{0}")]
     NotSupported(String),
     #[error("storage failed: {0}")]

@@ -10,6 +10,7 @@
 //! {repo}/ui/recent.json                        the latest publishes
 //! ui/repositories.json, ui/index.html, ui/assets/app.{js,css}
 //! .uploads/{id}.crate                          a large upload, staged
+//! .tasks/{id}.json                             a reindex job's task (AWS)
 //! ```
 //!
 //! A key is made from validated parts or parsed from a store key or a
@@ -61,6 +62,10 @@ pub enum ObjectKey {
     /// `*/crates/*`) can match them. The upload's record says which
     /// repository it is for.
     Upload { id: UploadId },
+    /// A reindex job's task, waiting for the function its S3 notification
+    /// invokes (see [`crate::reindex_jobs`]); removed once done. Outside
+    /// every repository, like uploads, for one notification prefix.
+    Task { id: TaskId },
 }
 
 /// The web UI's shell and assets (`crateyard setup` writes them).
@@ -102,6 +107,25 @@ impl UploadId {
     }
 }
 
+/// A task's id: made by the registry from its job's id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskId(String);
+
+impl TaskId {
+    /// `None` unless `id` is 1 to 64 lowercase ASCII letters, digits or `-`.
+    pub fn new(id: &str) -> Option<Self> {
+        let valid = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        valid.then(|| Self(id.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The part of a repository a request path names, after `{repo}/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
@@ -124,6 +148,7 @@ impl Section {
 }
 
 const UPLOADS_DIR: &str = ".uploads";
+const TASKS_DIR: &str = ".tasks";
 const UI_DIR: &str = "ui";
 
 /// Where the objects of one kind, or one repository, are: what a listing,
@@ -140,8 +165,12 @@ pub enum KeyPrefix {
     CratePages(RepoName),
     /// `{repo}/ui/readmes/`
     Readmes(RepoName),
+    /// `{repo}/ui/readmes/{canonical}/`: one crate's READMEs.
+    CrateReadmes { repo: RepoName, name: CrateName },
     /// `.uploads/`
     Uploads,
+    /// `.tasks/`
+    Tasks,
 }
 
 impl fmt::Display for KeyPrefix {
@@ -152,7 +181,11 @@ impl fmt::Display for KeyPrefix {
             Self::Ui(repo) => write!(f, "{repo}/{UI_DIR}/"),
             Self::CratePages(repo) => write!(f, "{repo}/{UI_DIR}/crates/"),
             Self::Readmes(repo) => write!(f, "{repo}/{UI_DIR}/readmes/"),
+            Self::CrateReadmes { repo, name } => {
+                write!(f, "{repo}/{UI_DIR}/readmes/{}/", name.canonical())
+            }
             Self::Uploads => write!(f, "{UPLOADS_DIR}/"),
+            Self::Tasks => write!(f, "{TASKS_DIR}/"),
         }
     }
 }
@@ -185,6 +218,7 @@ impl fmt::Display for ObjectKey {
             Self::Repositories => write!(f, "{UI_DIR}/repositories.json"),
             Self::Ui(file) => write!(f, "{UI_DIR}/{}", file.path()),
             Self::Upload { id } => write!(f, "{UPLOADS_DIR}/{}.crate", id.as_str()),
+            Self::Task { id } => write!(f, "{TASKS_DIR}/{}.json", id.as_str()),
         }
     }
 }
@@ -267,6 +301,9 @@ impl ObjectKey {
             (UPLOADS_DIR, file) => Self::Upload {
                 id: UploadId::new(file.strip_suffix(".crate")?)?,
             },
+            (TASKS_DIR, file) => Self::Task {
+                id: TaskId::new(file.strip_suffix(".json")?)?,
+            },
             (UI_DIR, "repositories.json") => Self::Repositories,
             (UI_DIR, path) => Self::Ui(UiFile::ALL.into_iter().find(|f| f.path() == path)?),
             (repo, rest) => {
@@ -338,7 +375,7 @@ impl ObjectKey {
             | Self::CratePage { repo, .. }
             | Self::Readme { repo, .. }
             | Self::RecentPublishes { repo } => Some(repo),
-            Self::Repositories | Self::Ui(_) | Self::Upload { .. } => None,
+            Self::Repositories | Self::Ui(_) | Self::Upload { .. } | Self::Task { .. } => None,
         }
     }
 
@@ -369,7 +406,8 @@ impl ObjectKey {
             Self::IndexConfig { .. }
             | Self::CratePage { .. }
             | Self::RecentPublishes { .. }
-            | Self::Repositories => "application/json",
+            | Self::Repositories
+            | Self::Task { .. } => "application/json",
             Self::Readme { .. } | Self::Ui(UiFile::Shell) => "text/html; charset=utf-8",
             Self::Ui(UiFile::Script) => "text/javascript; charset=utf-8",
             Self::Ui(UiFile::Stylesheet) => "text/css; charset=utf-8",
@@ -393,7 +431,7 @@ impl ObjectKey {
             // The shell names the assets by path: revalidate it often.
             Self::Ui(UiFile::Shell) => "public, max-age=60",
             Self::Ui(_) => "public, max-age=300",
-            Self::Upload { .. } => "private, no-store",
+            Self::Upload { .. } | Self::Task { .. } => "private, no-store",
         }
     }
 
@@ -403,7 +441,7 @@ impl ObjectKey {
     pub fn put_options(&self, private_repository: bool) -> PutOptions {
         PutOptions {
             private: match self {
-                Self::Upload { .. } => true,
+                Self::Upload { .. } | Self::Task { .. } => true,
                 _ => private_repository && self.repository().is_some(),
             },
             ..PutOptions::default()
@@ -463,6 +501,12 @@ mod tests {
             (ObjectKey::Ui(UiFile::Script), "ui/assets/app.js"),
             (ObjectKey::Ui(UiFile::Stylesheet), "ui/assets/app.css"),
             (ObjectKey::Upload { id }, ".uploads/0123abcd.crate"),
+            (
+                ObjectKey::Task {
+                    id: TaskId::new("20261202-041500-3fa9c1-b000001").unwrap(),
+                },
+                ".tasks/20261202-041500-3fa9c1-b000001.json",
+            ),
         ]
     }
 
@@ -566,6 +610,12 @@ mod tests {
             ".uploads/a/b.crate",
             ".uploads/../x.crate",
             ".uploads/abc",
+            // Tasks: the registry's ids only.
+            ".tasks/.json",
+            ".tasks/A.json",
+            ".tasks/a/b.json",
+            ".tasks/a_b.json",
+            ".tasks/abc",
         ] {
             assert_eq!(ObjectKey::parse(bad), None, "{bad:?}");
         }
@@ -574,7 +624,12 @@ mod tests {
     #[test]
     fn prefixes_follow_the_layout() {
         let main = repo("main");
-        let readme = ObjectKey::readme("main", "foo", "1.0.0").unwrap();
+        let readme = ObjectKey::readme("main", "Foo_Bar", "1.0.0").unwrap();
+        let crate_readmes = KeyPrefix::CrateReadmes {
+            repo: main.clone(),
+            name: CrateName::new("Foo_Bar").unwrap(),
+        };
+        assert!(readme.to_string().starts_with(&crate_readmes.to_string()));
         assert!(
             readme
                 .to_string()
@@ -582,7 +637,7 @@ mod tests {
         );
         assert_eq!(
             readme.below(&KeyPrefix::Ui(main.clone())).as_deref(),
-            Some("readmes/foo/1.0.0.html")
+            Some("readmes/foo_bar/1.0.0.html")
         );
         assert_eq!(KeyPrefix::Repository(main.clone()).to_string(), "main/");
         assert_eq!(KeyPrefix::Index(main.clone()).to_string(), "main/index/");

@@ -19,6 +19,7 @@ mod publish;
 mod publish_frame;
 mod registry;
 mod reindex;
+mod reindex_jobs;
 mod remote;
 mod repositories;
 mod retry;
@@ -38,10 +39,10 @@ pub use access::{
 pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use error::RegistryError;
-pub use keys::{KeyPrefix, ObjectKey, Section, UiFile, UploadId};
+pub use keys::{KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
 pub use metadata_store::{
-    CrateRecord, CrateVersions, CrateWrite, MetadataStore, RepoKind, Repository, StoreError,
-    TokenRecord, User, VersionRecord, VersionWrite,
+    CrateRecord, CrateVersions, CrateWrite, MetadataStore, REINDEX_JOB_LIFETIME, RepoKind,
+    Repository, StoreError, TokenRecord, User, VersionRecord, VersionWrite,
 };
 pub use names::{CrateName, RepoName, canonical_name};
 pub use owners::OwnerChange;
@@ -49,6 +50,10 @@ pub use pages::{CratePage, RecentPublish, RepositorySummary, VersionPage};
 pub use publish::{PublishOutcome, Upload};
 pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
 pub use registry::{PRIVATE_READS, PROXIED_READS, Registry, RegistryConfig};
+pub use reindex_jobs::{
+    BATCH_CRATES, JobState, ReindexBatch, ReindexJob, ReindexStatus, ReindexTask, TaskQueue,
+    run_reindex_tasks,
+};
 pub use remote::{CachedFile, Upstream, expand_dl};
 pub use repositories::{RepositoryChange, RepositorySpec, check_repository_name, parse_grant};
 pub use search::{SearchHit, SearchResults};

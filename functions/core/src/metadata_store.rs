@@ -1,6 +1,7 @@
 use crate::access::{Grant, Permission, Subject};
 use crate::clock::now_rfc3339;
 use crate::remote::Upstream;
+use crate::{ReindexBatch, ReindexJob};
 use async_trait::async_trait;
 use crateyard_index::IndexLine;
 use crateyard_tarball::PackageInfo;
@@ -265,4 +266,28 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn delete_token(&self, hash: &str) -> Result<(), StoreError>;
     /// Every token record (never the tokens themselves), by hash.
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Creates or replaces a reindex job's record. Kept for
+    /// [`REINDEX_JOB_LIFETIME`] (DynamoDB's TTL; SQLite keeps them).
+    async fn put_reindex_job(&self, job: &ReindexJob) -> Result<(), StoreError>;
+    /// Records a finished batch of a job; a batch run twice replaces its
+    /// first record.
+    async fn put_reindex_batch(
+        &self,
+        repo: &str,
+        job: &str,
+        batch: &ReindexBatch,
+    ) -> Result<(), StoreError>;
+    /// A job and its finished batches, by number.
+    async fn get_reindex_job(
+        &self,
+        repo: &str,
+        id: &str,
+    ) -> Result<Option<(ReindexJob, Vec<ReindexBatch>)>, StoreError>;
+    /// The id of the repository's latest job.
+    async fn latest_reindex_job(&self, repo: &str) -> Result<Option<String>, StoreError>;
 }
+
+/// How long a reindex job's records stay readable.
+pub const REINDEX_JOB_LIFETIME: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 60 * 60);

@@ -58,6 +58,8 @@ pub struct Registry {
     /// Large uploads' records; `None` where they are not supported (local mode).
     pub(crate) uploads: Option<Arc<dyn UploadStore>>,
     pub(crate) token_users: crate::auth::TokenUsers,
+    /// Where reindex jobs' tasks go; `None` where jobs cannot run.
+    pub(crate) tasks: Option<crate::TaskQueue>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -83,6 +85,7 @@ impl Registry {
             upstream_configs: Mutex::default(),
             uploads: None,
             token_users: Default::default(),
+            tasks: None,
         }
     }
 

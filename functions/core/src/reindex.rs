@@ -1,7 +1,6 @@
-use crate::access::Permission;
 use crate::index_writer::{Derived, derived_file, derived_options, put_mode};
 use crate::{
-    BlobError, CrateVersions, KeyPrefix, ObjectKey, Principal, Registry, RegistryError, RepoName,
+    BlobError, CrateName, CrateVersions, KeyPrefix, ObjectKey, Registry, RegistryError, RepoName,
     Repository,
 };
 use crateyard_tarball::read_readme;
@@ -54,7 +53,7 @@ impl Registry {
             self.blobs.list(&prefixes[1]),
             self.blobs.list(&prefixes[2]),
         )?;
-        let present = Present {
+        let present = Present::Listed {
             files: index_files.into_iter().chain(pages).collect(),
             readmes: readmes.into_iter().collect(),
         };
@@ -74,18 +73,54 @@ impl Registry {
         Ok(total)
     }
 
+    /// Rebuilds one crate from its own reads: a reindex job's batch.
+    pub(crate) async fn reindex_one_crate(
+        &self,
+        repository: &Repository,
+        canonical: &str,
+    ) -> Result<(), RegistryError> {
+        let repo = repository.name.as_str();
+        let (krate, versions) = tokio::try_join!(
+            self.store.get_crate(repo, canonical),
+            self.store.list_versions(repo, canonical),
+        )?;
+        // Gone since the plan listed it: nothing to rebuild.
+        let Some(krate) = krate else { return Ok(()) };
+        let krate = CrateVersions { krate, versions };
+        self.reindex_crate(repository, &krate, &Present::Unknown)
+            .await
+    }
+
     async fn reindex_crate(
         &self,
         repository: &Repository,
         krate: &CrateVersions,
         present: &Present,
     ) -> Result<(), RegistryError> {
-        let (index, page, ()) = tokio::join!(
+        let readmes = async {
+            match present {
+                Present::Listed { readmes, .. } => {
+                    self.restore_readmes(repository, krate, readmes).await;
+                    Ok(())
+                }
+                Present::Unknown if krate.versions.iter().any(|v| v.has_readme) => {
+                    let prefix = KeyPrefix::CrateReadmes {
+                        repo: RepoName::new(&repository.name)?,
+                        name: CrateName::new(&krate.krate.canonical)?,
+                    };
+                    let listed = self.blobs.list(&prefix).await?.into_iter().collect();
+                    self.restore_readmes(repository, krate, &listed).await;
+                    Ok(())
+                }
+                Present::Unknown => Ok(()),
+            }
+        };
+        let (index, page, readmes) = tokio::join!(
             self.reindex_file(Derived::IndexFile, repository, krate, present),
             self.reindex_file(Derived::Page, repository, krate, present),
-            self.restore_readmes(repository, krate, &present.readmes),
+            readmes,
         );
-        index.and(page)
+        index.and(page).and(readmes)
     }
 
     /// Brings one derived file up to date from the bulk read.
@@ -100,7 +135,7 @@ impl Registry {
         let canonical = krate.krate.canonical.as_str();
         let revision = krate.krate.revision;
         let (key, body) = derived_file(kind, repo, &krate.krate, &krate.versions)?;
-        let current = match present.files.contains(&key) {
+        let current = match present.may_hold(&key) {
             true => self.blobs.get(&key).await?,
             false => None,
         };
@@ -180,20 +215,27 @@ impl Registry {
 
 /// Crates reindexed at once: each is a few round trips on AWS, a few
 /// blocking file operations locally.
-const REINDEX_CONCURRENCY: usize = 32;
+pub(crate) const REINDEX_CONCURRENCY: usize = 32;
 
-/// What the listings found before the bulk read.
-struct Present {
-    /// Index files and crate pages.
-    files: HashSet<ObjectKey>,
-    readmes: HashSet<ObjectKey>,
+/// Which derived files exist.
+enum Present {
+    /// As the listings before a whole repository's bulk read found them.
+    Listed {
+        /// Index files and crate pages.
+        files: HashSet<ObjectKey>,
+        readmes: HashSet<ObjectKey>,
+    },
+    /// Not listed (a batch of a few crates): each file is read, and each
+    /// crate's READMEs listed.
+    Unknown,
 }
 
-impl Registry {
-    /// Reindex asked for over the API: only a repository admin may.
-    pub async fn reindex_as(&self, who: &Principal, repo: &str) -> Result<usize, RegistryError> {
-        let repository = self.repository(repo).await?;
-        self.authorize(Some(who), &repository, Permission::Admin, None)?;
-        self.reindex(repo, &|_, _| {}).await
+impl Present {
+    /// Whether `key` may exist, so is worth reading.
+    fn may_hold(&self, key: &ObjectKey) -> bool {
+        match self {
+            Self::Listed { files, .. } => files.contains(key),
+            Self::Unknown => true,
+        }
     }
 }

@@ -25,7 +25,8 @@ fn status(e: &RegistryError) -> StatusCode {
         | UnknownCrate(_)
         | UnknownVersion { .. }
         | UnknownUser(_)
-        | UnknownUpload(_) => StatusCode::NOT_FOUND,
+        | UnknownUpload(_)
+        | UnknownJob(_) => StatusCode::NOT_FOUND,
         NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
         NameCollision { .. } | VersionExists { .. } | UploadInProgress { .. } => {
             StatusCode::CONFLICT

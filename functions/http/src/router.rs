@@ -102,7 +102,14 @@ pub fn router(state: AppState) -> Router {
             "/{repo}/api/proxy/crates/{name}/{file}",
             get(static_files::crate_file),
         )
-        .route("/{repo}/api/v1/reindex", post(api::admin::reindex))
+        .route(
+            "/{repo}/api/v1/reindex",
+            post(api::admin::reindex).get(api::admin::reindex_status),
+        )
+        .route(
+            "/{repo}/api/v1/reindex/{id}",
+            get(api::admin::reindex_status),
+        )
         .route(
             "/api/v1/tokens",
             get(api::tokens::list).post(api::tokens::create),

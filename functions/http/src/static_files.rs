@@ -192,7 +192,10 @@ fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
         | ObjectKey::CrateFile { name, .. }
         | ObjectKey::CratePage { name, .. }
         | ObjectKey::Readme { name, .. } => Some(name.as_str()),
-        ObjectKey::Repositories | ObjectKey::Ui(_) | ObjectKey::Upload { .. } => return None,
+        ObjectKey::Repositories
+        | ObjectKey::Ui(_)
+        | ObjectKey::Upload { .. }
+        | ObjectKey::Task { .. } => return None,
     };
     Some((key.repository()?.as_str(), krate))
 }

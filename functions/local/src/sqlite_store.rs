@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use crateyard_core::{
-    CrateRecord, CrateVersions, CrateWrite, MetadataStore, Repository, StoreError, TokenRecord,
-    User, VersionRecord, VersionWrite,
+    CrateRecord, CrateVersions, CrateWrite, MetadataStore, ReindexBatch, ReindexJob, Repository,
+    StoreError, TokenRecord, User, VersionRecord, VersionWrite,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -22,6 +22,11 @@ CREATE TABLE IF NOT EXISTS versions (
     body TEXT NOT NULL, PRIMARY KEY (repo, canonical, version_key));
 CREATE TABLE IF NOT EXISTS users (login TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, user TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reindex_jobs (
+    repo TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (repo, id));
+CREATE TABLE IF NOT EXISTS reindex_batches (
+    repo TEXT NOT NULL, id TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (repo, id, number));
 ";
 
 /// Search's index: each crate's canonical name, and its description and
@@ -534,5 +539,75 @@ impl MetadataStore for SqliteStore {
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.run(|c| query_all(c, "SELECT body FROM tokens ORDER BY hash", []))
             .await
+    }
+
+    async fn put_reindex_job(&self, job: &ReindexJob) -> Result<(), StoreError> {
+        let job = job.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO reindex_jobs (repo, id, body) VALUES (?1, ?2, ?3)",
+                params![job.repo, job.id, to_json(&job)],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_reindex_batch(
+        &self,
+        repo: &str,
+        job: &str,
+        batch: &ReindexBatch,
+    ) -> Result<(), StoreError> {
+        let (repo, job, batch) = (repo.to_string(), job.to_string(), batch.clone());
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO reindex_batches (repo, id, number, body) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![repo, job, batch.number, to_json(&batch)],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_reindex_job(
+        &self,
+        repo: &str,
+        id: &str,
+    ) -> Result<Option<(ReindexJob, Vec<ReindexBatch>)>, StoreError> {
+        let (repo, id) = (repo.to_string(), id.to_string());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let job = query_one(
+                &tx,
+                "SELECT body FROM reindex_jobs WHERE repo = ?1 AND id = ?2",
+                params![repo, id],
+            )?;
+            let Some(job) = job else { return Ok(None) };
+            let batches = query_all(
+                &tx,
+                "SELECT body FROM reindex_batches WHERE repo = ?1 AND id = ?2 ORDER BY number",
+                params![repo, id],
+            )?;
+            Ok(Some((job, batches)))
+        })
+        .await
+    }
+
+    async fn latest_reindex_job(&self, repo: &str) -> Result<Option<String>, StoreError> {
+        let repo = repo.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT id FROM reindex_jobs WHERE repo = ?1 ORDER BY id DESC LIMIT 1",
+                [repo],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
     }
 }

@@ -2,9 +2,34 @@ use crate::backend;
 use crate::cli::{ReindexArgs, SetupArgs};
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Locally, rebuilds in this process with a progress bar. On AWS, starts a
+/// job per repository that the reindex function's invocations fan out
+/// (a large registry needs more than one process's minutes), and says how
+/// to follow it.
 pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
-    let registry = backend::open(&args.storage, &args.urls).await?.registry;
+    let backend = backend::open(&args.storage, &args.urls).await?;
+    let registry = backend.registry;
+    if args.status {
+        let repo = args.repo.as_deref().unwrap_or_default();
+        let status = registry
+            .reindex_status(None, repo, args.job.as_deref())
+            .await?;
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
     let repos = registry.reindex_targets(args.repo.as_deref()).await?;
+    if backend.static_root.is_none() {
+        for repo in repos {
+            let job = registry.start_reindex_job(None, &repo).await?;
+            println!("{}", job.job.id);
+            eprintln!(
+                "started reindex job {} of repository `{repo}`; follow it with \
+                 `crateyard reindex --status --repo {repo} --job {}` (same storage flags)",
+                job.job.id, job.job.id
+            );
+        }
+        return Ok(());
+    }
     for repo in repos {
         let bar = ProgressBar::new(0).with_style(
             ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} crates ({elapsed})")

@@ -4,11 +4,12 @@
 use crate::cli::{StorageArgs, UrlArgs};
 use crate::error::UserError;
 use anyhow::Context;
-use crateyard_core::{Registry, RegistryConfig};
+use crateyard_core::{Registry, RegistryConfig, ReindexTask, TaskQueue};
 use crateyard_http::HttpUpstream;
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:7878";
 
@@ -16,6 +17,9 @@ pub struct Backend {
     pub registry: Arc<Registry>,
     /// Local mode serves index and crate files itself; on AWS, S3 does.
     pub static_root: Option<PathBuf>,
+    /// Local mode: the reindex jobs' tasks, for `serve` to run. On AWS
+    /// they are objects whose notification invokes the reindex function.
+    pub tasks: Option<mpsc::UnboundedReceiver<ReindexTask>>,
 }
 
 /// Opens the storage. The public URL comes from the flags; local mode
@@ -34,11 +38,14 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
             .unwrap_or_else(|_| DEFAULT_PUBLIC_URL.into()),
     };
     let config = RegistryConfig::new(public_url.trim(), urls.api_url.as_deref());
+    let (queue, tasks) = mpsc::unbounded_channel();
     let registry = Registry::new(Arc::new(blobs), Arc::new(store), config)
-        .with_upstream(Arc::new(HttpUpstream::new()));
+        .with_upstream(Arc::new(HttpUpstream::new()))
+        .with_task_queue(TaskQueue::InProcess(queue));
     Ok(Backend {
         registry: Arc::new(registry),
         static_root: Some(dirs.objects()),
+        tasks: Some(tasks),
     })
 }
 
@@ -86,6 +93,7 @@ async fn open_aws(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
     Ok(Backend {
         registry: Arc::new(registry.with_upstream(Arc::new(HttpUpstream::new()))),
         static_root: None,
+        tasks: None,
     })
 }
 

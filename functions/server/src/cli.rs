@@ -255,6 +255,13 @@ pub struct ReindexArgs {
     /// Only this repository (default: all).
     #[arg(long)]
     pub repo: Option<String>,
+    /// Show a reindex job's progress instead (`--job ID`, or the
+    /// repository's latest job), as JSON.
+    #[arg(long, requires = "repo")]
+    pub status: bool,
+    /// The job `--status` shows.
+    #[arg(long, requires = "status")]
+    pub job: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -33,8 +33,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = &urls.public_url {
         backend::remember_public_url(&args.storage, url)?;
     }
-    let backend = backend::open(&args.storage, &urls).await?;
+    let mut backend = backend::open(&args.storage, &urls).await?;
     let registry = backend.registry.clone();
+    if let Some(tasks) = backend.tasks.take() {
+        tokio::spawn(crateyard_core::run_reindex_tasks(registry.clone(), tasks));
+    }
     for repo in registry.repositories().await? {
         // The public URL may have changed since the last start.
         registry.write_index_config(&repo).await?;

@@ -6,7 +6,7 @@ use crate::{ApiError, AppState};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use crateyard_core::{Grant, RegistryError, Repository, RepositoryChange, UserChange};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -122,14 +122,37 @@ pub(crate) async fn put_repository(
     Ok(Json(json!({ "repo": without_secrets(&repo) })))
 }
 
-/// `POST /{repo}/api/v1/reindex`: "Recalculate Index", for repository admins.
+/// `POST /{repo}/api/v1/reindex`: "Recalculate Index", for repository
+/// admins. Starts a job and answers `202` with its status at once; the
+/// crates are rebuilt by the job's tasks (see `crateyard_core::reindex_jobs`).
 pub(crate) async fn reindex(
     State(state): State<AppState>,
     Path(repo): Path<String>,
     headers: HeaderMap,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let registry = &state.registry;
+    let who = registry.require_principal(authorization(&headers)).await?;
+    let job = registry.start_reindex_job(Some(&who), &repo).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "job": job }))))
+}
+
+/// `GET /{repo}/api/v1/reindex[/{id}]`: a reindex job's progress (the
+/// latest job's without an id), for repository admins.
+pub(crate) async fn reindex_status(
+    State(state): State<AppState>,
+    Path(path): Path<Vec<(String, String)>>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
     let who = registry.require_principal(authorization(&headers)).await?;
-    let crates = registry.reindex_as(&who, &repo).await?;
-    Ok(Json(json!({ "ok": true, "crates": crates })))
+    let param = |name: &str| {
+        path.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let repo = param("repo").unwrap_or_default();
+    let job = registry
+        .reindex_status(Some(&who), repo, param("id"))
+        .await?;
+    Ok(Json(json!({ "job": job })))
 }

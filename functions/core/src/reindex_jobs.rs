@@ -1,0 +1,405 @@
+//! Reindex as a job that fans out, for "Recalculate Index" on a registry of
+//! any size: a plan task lists the repository's crates and sends them on in
+//! batches of [`BATCH_CRATES`]; each batch task rebuilds its crates (as
+//! [`Registry::reindex`] does, crate by crate) and records what it did.
+//! The job and its finished batches live in the metadata store, where
+//! `crateyard reindex --status` and `GET /{repo}/api/v1/reindex/{id}` read
+//! its progress and errors.
+//!
+//! Tasks travel by a [`TaskQueue`]. On AWS each task is an object under
+//! `.tasks/` whose S3 notification invokes the reindex function: one
+//! invocation per task, as many at once as the function's concurrency
+//! allows, Lambda's retries when one fails. Locally `crateyard serve` runs
+//! them. Every task is idempotent, so a task delivered twice (S3's events
+//! are at least once) only does its work again.
+
+use crate::access::Permission;
+use crate::clock::now_rfc3339;
+use crate::{BlobError, ObjectKey, Principal, PutMode, Registry, RegistryError, TaskId};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// Crates per batch task. On AWS a crate takes a handful of calls (its
+/// versions, its two derived files, its READMEs' listing), 32 at a time:
+/// 500 crates are a few seconds of one invocation, far from its 15 minutes.
+pub const BATCH_CRATES: usize = 500;
+/// Errors a batch keeps word for word; the rest are only counted.
+const ERRORS_PER_BATCH: usize = 10;
+/// Errors a status shows word for word.
+const ERRORS_SHOWN: usize = 20;
+/// Tasks sent at once by a plan.
+const SENDS_AT_ONCE: usize = 32;
+
+/// A reindex job as its plan records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReindexJob {
+    /// `YYYYMMDD-HHMMSS-xxxxxx` (UTC, then random hex): later jobs sort later.
+    pub id: String,
+    pub repo: String,
+    /// Who asked; `None` for an operator's direct invocation.
+    pub requested_by: Option<String>,
+    pub started_at: String,
+    /// Crates and batches, once the plan has listed them.
+    pub crates: Option<u64>,
+    pub batches: Option<u32>,
+}
+
+/// What one batch task did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReindexBatch {
+    pub number: u32,
+    pub crates: u64,
+    /// Crates that could not be rebuilt.
+    pub failed: u64,
+    /// `crate: error` for the first [`ERRORS_PER_BATCH`] of them.
+    pub errors: Vec<String>,
+    pub finished_at: String,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Its crates are being listed.
+    Planning,
+    Running,
+    /// Every batch finished and every crate was rebuilt.
+    Done,
+    /// Every batch finished; some crates could not be rebuilt (`errors`).
+    DoneWithErrors,
+}
+
+/// A job's progress, as `--status` and the API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReindexStatus {
+    #[serde(flatten)]
+    pub job: ReindexJob,
+    pub state: JobState,
+    pub batches_done: u32,
+    pub crates_done: u64,
+    pub failed: u64,
+    pub errors: Vec<String>,
+    /// When the last batch finished, once all have.
+    pub finished_at: Option<String>,
+}
+
+impl ReindexStatus {
+    fn new(job: ReindexJob, batches: &[ReindexBatch]) -> Self {
+        let batches_done = batches.len() as u32;
+        let failed = batches.iter().map(|b| b.failed).sum();
+        let finished = job.batches.is_some_and(|all| batches_done >= all);
+        let state = match (job.batches, finished, failed) {
+            (None, _, _) => JobState::Planning,
+            (Some(_), false, _) => JobState::Running,
+            (Some(_), true, 0) => JobState::Done,
+            (Some(_), true, _) => JobState::DoneWithErrors,
+        };
+        let finished_at = finished.then(|| {
+            batches
+                .iter()
+                .map(|b| b.finished_at.clone())
+                .max()
+                .unwrap_or_else(|| job.started_at.clone())
+        });
+        Self {
+            batches_done,
+            crates_done: batches.iter().map(|b| b.crates).sum(),
+            failed,
+            errors: batches
+                .iter()
+                .flat_map(|b| b.errors.iter().cloned())
+                .take(ERRORS_SHOWN)
+                .collect(),
+            finished_at,
+            state,
+            job,
+        }
+    }
+}
+
+/// One unit of a job's work, as it travels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReindexTask {
+    /// List the crates, record the plan, send the batches.
+    Plan { repo: String, job: String },
+    /// Rebuild these crates (canonical names).
+    Batch {
+        repo: String,
+        job: String,
+        number: u32,
+        crates: Vec<String>,
+    },
+}
+
+impl ReindexTask {
+    /// `{job}-plan` or `{job}-b{number}`: a task sent again keeps its id.
+    fn id(&self) -> Option<TaskId> {
+        match self {
+            Self::Plan { job, .. } => TaskId::new(&format!("{job}-plan")),
+            Self::Batch { job, number, .. } => TaskId::new(&format!("{job}-b{number:06}")),
+        }
+    }
+}
+
+/// How tasks reach whoever runs them.
+#[derive(Debug, Clone)]
+pub enum TaskQueue {
+    /// As objects under `.tasks/` (AWS: their S3 notification invokes the
+    /// reindex function, which calls [`Registry::run_task_object`]).
+    Objects,
+    /// To this process (local mode: `crateyard serve` drains the channel
+    /// with [`Registry::run_reindex_task`]).
+    InProcess(mpsc::UnboundedSender<ReindexTask>),
+}
+
+impl Registry {
+    /// Lets reindex jobs run: their tasks go by `queue`.
+    pub fn with_task_queue(mut self, queue: TaskQueue) -> Self {
+        self.tasks = Some(queue);
+        self
+    }
+
+    /// Starts a reindex job of `repo` (for repository admins when `who` is
+    /// given; `None` is an operator with the stack's own credentials) and
+    /// returns its status: the work happens in its tasks.
+    pub async fn start_reindex_job(
+        &self,
+        who: Option<&Principal>,
+        repo: &str,
+    ) -> Result<ReindexStatus, RegistryError> {
+        let repository = self.repository(repo).await?;
+        if let Some(who) = who {
+            self.authorize(Some(who), &repository, Permission::Admin, None)?;
+        }
+        if self.tasks.is_none() {
+            return Err(RegistryError::NotSupported(
+                "reindex jobs run where a task queue is (`crateyard serve`, or the AWS stack); \
+                 run `crateyard reindex` here instead"
+                    .into(),
+            ));
+        }
+        let job = ReindexJob {
+            id: new_job_id()?,
+            repo: repository.name.clone(),
+            requested_by: who.map(|w| w.login().to_string()),
+            started_at: now_rfc3339(),
+            crates: None,
+            batches: None,
+        };
+        self.store.put_reindex_job(&job).await?;
+        self.send_task(ReindexTask::Plan {
+            repo: job.repo.clone(),
+            job: job.id.clone(),
+        })
+        .await?;
+        Ok(ReindexStatus::new(job, &[]))
+    }
+
+    /// A job's status (`id`), or the repository's latest job's; for
+    /// repository admins when `who` is given.
+    pub async fn reindex_status(
+        &self,
+        who: Option<&Principal>,
+        repo: &str,
+        id: Option<&str>,
+    ) -> Result<ReindexStatus, RegistryError> {
+        let repository = self.repository(repo).await?;
+        if let Some(who) = who {
+            self.authorize(Some(who), &repository, Permission::Admin, None)?;
+        }
+        let unknown = || {
+            RegistryError::UnknownJob(match id {
+                Some(id) => format!("repository `{repo}` has no reindex job `{id}`"),
+                None => format!("repository `{repo}` has had no reindex job (or they expired)"),
+            })
+        };
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => self
+                .store
+                .latest_reindex_job(repo)
+                .await?
+                .ok_or_else(unknown)?,
+        };
+        let (job, batches) = self
+            .store
+            .get_reindex_job(repo, &id)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok(ReindexStatus::new(job, &batches))
+    }
+
+    /// Runs one task. An error (the stores failing, not a crate that could
+    /// not be rebuilt, which its batch records) means it should be retried.
+    pub async fn run_reindex_task(&self, task: ReindexTask) -> Result<(), RegistryError> {
+        match task {
+            ReindexTask::Plan { repo, job } => self.plan_reindex(&repo, &job).await,
+            ReindexTask::Batch {
+                repo,
+                job,
+                number,
+                crates,
+            } => self.reindex_batch(&repo, &job, number, &crates).await,
+        }
+    }
+
+    /// Runs the task an object under `.tasks/` holds, then removes it. A
+    /// task already removed was done by an earlier delivery of its event.
+    pub async fn run_task_object(&self, key: &ObjectKey) -> Result<(), RegistryError> {
+        if !matches!(key, ObjectKey::Task { .. }) {
+            return Err(RegistryError::BadRequest(format!("`{key}` is not a task")));
+        }
+        let Some((body, _)) = self.blobs.get(key).await? else {
+            tracing::info!(%key, "task already done");
+            return Ok(());
+        };
+        let task: ReindexTask = serde_json::from_slice(&body)
+            .map_err(|e| RegistryError::BadRequest(format!("`{key}` is not a task: {e}")))?;
+        self.run_reindex_task(task).await?;
+        match self.blobs.delete(key).await {
+            Ok(()) | Err(BlobError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn send_task(&self, task: ReindexTask) -> Result<(), RegistryError> {
+        match &self.tasks {
+            Some(TaskQueue::Objects) => {
+                let id = task.id().ok_or_else(|| {
+                    RegistryError::BadRequest("a reindex job id makes no task id".into())
+                })?;
+                let key = ObjectKey::Task { id };
+                let body = serde_json::to_vec(&task).expect("tasks serialize");
+                let options = key.put_options(true);
+                self.blobs
+                    .put(&key, body.into(), PutMode::Overwrite, options)
+                    .await?;
+                Ok(())
+            }
+            Some(TaskQueue::InProcess(sender)) => sender
+                .send(task)
+                .map_err(|_| RegistryError::NotSupported("the server is shutting down".into())),
+            None => Err(RegistryError::NotSupported("no task queue".into())),
+        }
+    }
+
+    async fn plan_reindex(&self, repo: &str, id: &str) -> Result<(), RegistryError> {
+        let Some((mut job, _)) = self.store.get_reindex_job(repo, id).await? else {
+            tracing::warn!(
+                repo,
+                job = id,
+                "plan of an unknown (expired?) reindex job; ignored"
+            );
+            return Ok(());
+        };
+        let repository = self.repository(repo).await?;
+        self.write_index_config(&repository).await?;
+        let names: Vec<String> = self
+            .store
+            .list_crates(repo)
+            .await?
+            .into_iter()
+            .map(|c| c.canonical)
+            .collect();
+        let batches: Vec<ReindexTask> = names
+            .chunks(BATCH_CRATES)
+            .enumerate()
+            .map(|(i, crates)| ReindexTask::Batch {
+                repo: repo.to_string(),
+                job: id.to_string(),
+                number: i as u32 + 1,
+                crates: crates.to_vec(),
+            })
+            .collect();
+        job.crates = Some(names.len() as u64);
+        job.batches = Some(batches.len() as u32);
+        // Recorded first: a batch that finishes before the last is sent
+        // already counts towards a known total.
+        self.store.put_reindex_job(&job).await?;
+        stream::iter(batches)
+            .map(|task| self.send_task(task))
+            .buffer_unordered(SENDS_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
+        tracing::info!(repo, job = id, crates = names.len(), "reindex planned");
+        Ok(())
+    }
+
+    async fn reindex_batch(
+        &self,
+        repo: &str,
+        job: &str,
+        number: u32,
+        crates: &[String],
+    ) -> Result<(), RegistryError> {
+        let repository = &self.repository(repo).await?;
+        // By index: a closure taking `&String` would make the future's
+        // lifetime higher-ranked, which Send bounds reject.
+        let outcomes: Vec<(usize, Result<(), RegistryError>)> = stream::iter(0..crates.len())
+            .map(|i| async move { (i, self.reindex_one_crate(repository, &crates[i]).await) })
+            .buffer_unordered(crate::reindex::REINDEX_CONCURRENCY)
+            .collect()
+            .await;
+        let failures: Vec<String> = outcomes
+            .iter()
+            .filter_map(|(i, outcome)| {
+                outcome
+                    .as_ref()
+                    .err()
+                    .map(|e| format!("{}: {e}", crates[*i]))
+            })
+            .collect();
+        for failure in &failures {
+            tracing::error!(repo, job, failure, "a crate could not be reindexed");
+        }
+        let batch = ReindexBatch {
+            number,
+            crates: crates.len() as u64,
+            failed: failures.len() as u64,
+            errors: failures.into_iter().take(ERRORS_PER_BATCH).collect(),
+            finished_at: now_rfc3339(),
+        };
+        self.store.put_reindex_batch(repo, job, &batch).await?;
+        Ok(())
+    }
+}
+
+/// `YYYYMMDD-HHMMSS-xxxxxx`: sortable by start, unique by its random part.
+fn new_job_id() -> Result<String, RegistryError> {
+    let mut random = [0u8; 3];
+    getrandom::fill(&mut random)
+        .map_err(|e| RegistryError::Blob(BlobError::Backend(format!("no randomness: {e}"))))?;
+    let now = time::OffsetDateTime::now_utc();
+    Ok(format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        hex::encode(random)
+    ))
+}
+
+/// Local mode's task runner (`crateyard serve`): one task at a time (a
+/// batch already rebuilds 32 crates at once), each tried up to three times
+/// with a pause between, as Lambda retries an asynchronous invocation.
+pub async fn run_reindex_tasks(
+    registry: std::sync::Arc<Registry>,
+    mut tasks: mpsc::UnboundedReceiver<ReindexTask>,
+) {
+    while let Some(task) = tasks.recv().await {
+        for attempt in 1..=3 {
+            match registry.run_reindex_task(task.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(attempt, error = %e, "a reindex task failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(attempt)).await;
+                }
+            }
+        }
+    }
+}
