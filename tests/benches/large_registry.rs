@@ -9,10 +9,7 @@
 //! (`--profile dev` after `cargo build -p crateyard_server` measures the debug build: slower, same shape)
 //! (MAX, default 100000: the largest size measured)
 
-use crateyard_core::{
-    CrateRecord, CrateWrite, IndexLine, MetadataStore, PackageInfo, VersionRecord, VersionWrite,
-};
-use crateyard_e2e::{Server, crate_bytes, machine_load};
+use crateyard_e2e::{Server, crate_bytes, generate, machine_load};
 use crateyard_local::{DataDir, SqliteStore};
 use std::time::Instant;
 
@@ -20,62 +17,10 @@ const PUBLISHES: usize = 50;
 const SEARCHES: usize = 20;
 const HOME_READS: usize = 50;
 
-/// Adds crates `from..to` as `gen{i}` 1.0.0, with a description that a
-/// search for `needle` matches in one crate of 1,000.
+/// Adds crates `from..to` ([`generate::generated_crate`]).
 fn generate(store: &SqliteStore, from: usize, to: usize) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        for i in from..to {
-            let name = format!("gen{i}");
-            let description = if i % 1000 == 7 {
-                format!("generated crate {i}, a needle")
-            } else {
-                format!("generated crate {i}")
-            };
-            let line = IndexLine {
-                name: name.clone(),
-                vers: "1.0.0".into(),
-                deps: vec![],
-                cksum: "0".repeat(64),
-                features: Default::default(),
-                features2: None,
-                yanked: false,
-                links: None,
-                rust_version: None,
-                pubtime: Some("2026-12-01T00:00:00Z".into()),
-                v: None,
-            };
-            let krate = CrateRecord {
-                name: name.clone(),
-                canonical: name.clone(),
-                revision: 1,
-                max_version: "1.0.0".into(),
-                description: Some(description.clone()),
-                keywords: vec!["generated".into()],
-                owners: vec!["bench".into()],
-                created_at: "2026-12-01T00:00:00Z".into(),
-                updated_at: "2026-12-01T00:00:00Z".into(),
-            };
-            let version = VersionRecord {
-                line,
-                version_key: "1.0.0".into(),
-                seq: 1,
-                package: PackageInfo {
-                    description: Some(description),
-                    ..Default::default()
-                },
-                size: 1000,
-                published_by: "bench".into(),
-                has_readme: false,
-            };
-            let write = CrateWrite {
-                krate,
-                expected_revision: None,
-                version: Some(VersionWrite::Insert(version)),
-            };
-            store.commit("main", write).await.unwrap();
-        }
-    });
+    runtime.block_on(generate::generate(store, from, to, 1));
 }
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {

@@ -16,6 +16,7 @@ const LOG_FILE: &str = "server.log";
 
 pub mod aws_calls;
 pub mod edge;
+pub mod generate;
 pub mod snapshot;
 
 /// The `crateyard` binary of this build (`cargo test` builds it for the

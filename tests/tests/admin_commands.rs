@@ -224,3 +224,70 @@ fn reindex_loses_no_racing_publish_and_restores_every_derived_file_exactly() {
         assert!(after[path] == *bytes, "{path} differs after reindex");
     }
 }
+
+/// "Recalculate Index" over the API: a job the server runs in the
+/// background, whose progress the API and `reindex --status` report; it
+/// restores every derived file byte for byte.
+#[test]
+fn recalculate_index_over_the_api_is_a_job_that_restores_every_derived_file() {
+    let server = Server::start();
+    let http = reqwest::blocking::Client::new();
+    let token = server.token("alice");
+    for (name, version) in [("one", "1.0.0"), ("one", "1.1.0"), ("two", "0.1.0")] {
+        upload(&http, &server, &token, name, version);
+    }
+    server.admin_ok(&["user", "set", "root", "--admin", "true"]);
+    let admin = server.token("root");
+    let before = derived_files(&server);
+    lose_derived_files(&server);
+
+    let start = |token: &str| {
+        http.post(format!("{}/main/api/v1/reindex", server.url))
+            .header("Authorization", token)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(start(&token).status(), 403, "only repository admins");
+    let started = start(&admin);
+    assert_eq!(started.status(), 202);
+    let started: serde_json::Value = started.json().unwrap();
+    let job = started["job"]["id"].as_str().unwrap().to_string();
+
+    let status = |path: &str| -> (u16, serde_json::Value) {
+        let res = http
+            .get(format!("{}/main/api/v1/reindex{path}", server.url))
+            .header("Authorization", &admin)
+            .send()
+            .unwrap();
+        (res.status().as_u16(), res.json().unwrap())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let done = loop {
+        let (code, body) = status(&format!("/{job}"));
+        assert_eq!(code, 200, "{body}");
+        if body["job"]["state"] != "planning" && body["job"]["state"] != "running" {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(done["job"]["state"], "done", "{done}");
+    assert_eq!(done["job"]["crates_done"], 2, "{done}");
+    assert_eq!(derived_files(&server), before);
+
+    // The latest job, an unknown one, and the operator's view.
+    assert_eq!(status("").1["job"]["id"], job.as_str());
+    let (code, unknown) = status("/20260101-000000-000000");
+    assert_eq!(code, 404);
+    assert_eq!(
+        unknown["errors"][0]["detail"],
+        "repository `main` has no reindex job `20260101-000000-000000`"
+    );
+    let shown = server.admin(&["reindex", "--status", "--repo", "main", "--job", &job]);
+    assert!(shown.status.success());
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(
+        (&shown["id"], &shown["state"]),
+        (&done["job"]["id"], &done["job"]["state"])
+    );
+}

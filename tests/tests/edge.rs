@@ -5,6 +5,7 @@
 //! nothing else, as a user's would.
 
 use crateyard_e2e::edge::Edge;
+use crateyard_e2e::generate::generate;
 use crateyard_e2e::{Cargo, PUBLISH, Project, REGISTRY, crate_bytes, error_detail, publish};
 
 /// A consumer crate depending on `dependency` (`version` requirement).
@@ -402,4 +403,79 @@ fn the_upload_page_sends_large_crates_through_storage_on_its_own() {
         .unwrap();
     assert_eq!(download.status(), 200);
     assert_eq!(download.bytes().unwrap().as_ref(), large_bytes.as_slice());
+}
+
+#[test]
+fn recalculate_index_fans_out_over_the_reindex_function() {
+    let edge = Edge::deploy();
+    // One batch and one crate more: two batches.
+    let crates = crateyard_core::BATCH_CRATES + 1;
+    let moto = std::env::var("CRATEYARD_TEST_MOTO").unwrap();
+    let store = crateyard_aws::DynamoStore::new(
+        crateyard_aws::AwsClients::for_emulator(&moto).dynamodb,
+        &edge.table,
+    );
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(generate(&store, 0, crates, 16));
+    edge.admin_ok(&["user", "set", "root", "--admin", "true"]);
+    let admin = edge.token("root");
+    let before = edge.invocations("ReindexFunction");
+
+    let started = http()
+        .post(format!("{}/main/api/v1/reindex", edge.url))
+        .header("authorization", format!("Bearer {admin}"))
+        .send()
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let started: serde_json::Value = started.json().unwrap();
+    assert_eq!(started["job"]["state"], "planning", "{started}");
+    let job = started["job"]["id"].as_str().unwrap().to_string();
+
+    // The plan, then each batch: one invocation each, through S3's
+    // notifications of the task objects; none left behind.
+    edge.settle();
+    assert_eq!(edge.invocations("ReindexFunction") - before, 3);
+    assert_eq!(edge.keys(".tasks/"), Vec::<String>::new());
+    let status: serde_json::Value = http()
+        .get(format!("{}/main/api/v1/reindex/{job}", edge.url))
+        .header("authorization", format!("Bearer {admin}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let job_status = &status["job"];
+    assert_eq!(job_status["state"], "done", "{status}");
+    assert_eq!(job_status["crates"], crates, "{status}");
+    assert_eq!(job_status["crates_done"], crates, "{status}");
+    assert_eq!(job_status["batches_done"], 2, "{status}");
+    assert_eq!(job_status["requested_by"], "root", "{status}");
+
+    // Every crate's index file and page now exist, served at the edge.
+    assert_eq!(
+        edge.keys("main/index/").len(),
+        crates + 1,
+        "with config.json"
+    );
+    assert_eq!(edge.keys("main/ui/crates/").len(), crates);
+    let last = format!("gen{}", crates - 1);
+    let index = http()
+        .get(format!("{}/main/index/ge/n5/{last}", edge.url))
+        .send()
+        .unwrap();
+    assert_eq!(index.status(), 200);
+    assert!(
+        index
+            .text()
+            .unwrap()
+            .contains(&format!("\"name\":\"{last}\""))
+    );
+
+    // The operator's view of the same job.
+    let latest = edge.admin_ok(&["reindex", "--status", "--repo", "main"]);
+    let latest: serde_json::Value = serde_json::from_str(&latest).unwrap();
+    assert_eq!(
+        (&latest["id"], &latest["state"]),
+        (&status["job"]["id"], &status["job"]["state"])
+    );
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use base64::Engine;
 use crateyard_aws::{AwsClients, aws_registry, create_bucket, create_table};
-use crateyard_core::{RegistryConfig, Upload};
+use crateyard_core::{JobState, RegistryConfig, Upload};
 use crateyard_e2e::edge::lambda::Function;
 use crateyard_e2e::edge::s3_events::{ObjectCreated, s3_notification};
 use crateyard_tarball::TarballBuilder;
@@ -308,12 +308,52 @@ async fn reindex_binary_rebuilds_lost_index_files() {
     let mut lambda = fixture
         .start(&binary("reindex", env!("CARGO_BIN_EXE_reindex")))
         .await;
+    // An operator's invocation starts a job; its plan is a task object.
     let answer = lambda.invoke(json!({ "repo": "main" })).await;
-    assert_eq!(answer, json!({ "reindexed": { "main": 1 } }));
+    let job = answer["jobs"]["main"]
+        .as_str()
+        .expect("a job id")
+        .to_string();
+    let plan = format!(".tasks/{job}-plan.json");
+    let batch = format!(".tasks/{job}-b000001.json");
+    assert!(fixture.exists(&plan).await, "{answer}");
+
+    // S3's notification of the plan: it sends one batch and is removed.
+    let planned = lambda.invoke(s3_event(&fixture.name, &plan, 10)).await;
+    assert_eq!(planned, json!({ "tasks": [plan] }));
+    assert!(!fixture.exists(&plan).await);
+    assert!(fixture.exists(&batch).await);
+    let status = fixture
+        .registry
+        .reindex_status(None, "main", Some(&job))
+        .await
+        .unwrap();
+    assert_eq!(
+        (status.state, status.job.crates),
+        (JobState::Running, Some(1))
+    );
+
+    // The batch's: the lost file is back, the job done.
+    let rebuilt = lambda.invoke(s3_event(&fixture.name, &batch, 10)).await;
+    assert_eq!(rebuilt, json!({ "tasks": [batch] }));
     assert_eq!(
         fixture.object(&key).await.as_deref(),
         Some(original.as_str())
     );
+    let status = fixture
+        .registry
+        .reindex_status(None, "main", None)
+        .await
+        .unwrap();
+    assert_eq!(status.job.id, job);
+    assert_eq!(
+        (status.state, status.crates_done, status.failed),
+        (JobState::Done, 1, 0)
+    );
+    // S3 delivers at least once: a task already done is done.
+    let again = lambda.invoke(s3_event(&fixture.name, &batch, 10)).await;
+    assert_eq!(again, json!({ "tasks": [batch] }));
+
     let unknown = lambda.invoke(json!({ "repo": "nope" })).await;
     assert!(
         unknown["runtime_error"]
@@ -321,6 +361,14 @@ async fn reindex_binary_rebuilds_lost_index_files() {
             .unwrap()
             .contains("repository `nope` does not exist"),
         "{unknown}"
+    );
+    let malformed = lambda.invoke(json!({ "repository": "main" })).await;
+    assert!(
+        malformed["runtime_error"]
+            .as_str()
+            .unwrap()
+            .contains("or {}: unknown field `repository`, expected `repo`"),
+        "{malformed}"
     );
 }
 
