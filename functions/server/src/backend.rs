@@ -17,16 +17,44 @@ pub struct Backend {
     pub registry: Arc<Registry>,
     /// Local mode serves index and crate files itself; on AWS, S3 does.
     pub static_root: Option<PathBuf>,
-    /// Local mode: the reindex jobs' tasks, for `serve` to run. On AWS
-    /// they are objects whose notification invokes the reindex function.
+    /// The reindex jobs' tasks, for `serve` to run: always in local mode,
+    /// and when `serve` is the API on S3 and DynamoDB. Other commands on
+    /// AWS send them as objects, which the stack's reindex function runs.
     pub tasks: Option<mpsc::UnboundedReceiver<ReindexTask>>,
+}
+
+/// Where reindex jobs' tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tasks {
+    /// In `serve`, whatever the storage.
+    InProcess,
+    /// Locally in `serve` (no other command starts jobs locally); on AWS
+    /// by the stack's reindex function.
+    WhereTheStorageRunsThem,
 }
 
 /// Opens the storage. The public URL comes from the flags; local mode
 /// falls back to the one `serve` last announced (see [`remember_public_url`]).
 pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backend> {
+    open_with(storage, urls, Tasks::WhereTheStorageRunsThem).await
+}
+
+pub async fn open_with(
+    storage: &StorageArgs,
+    urls: &UrlArgs,
+    tasks: Tasks,
+) -> anyhow::Result<Backend> {
     if storage.is_aws() {
-        return open_aws(storage, urls).await;
+        let mut backend = open_aws(storage, urls).await?;
+        if tasks == Tasks::InProcess {
+            let (queue, tasks) = mpsc::unbounded_channel();
+            let registry = Arc::into_inner(backend.registry)
+                .expect("the registry was just made")
+                .with_task_queue(TaskQueue::InProcess(queue));
+            backend.registry = Arc::new(registry);
+            backend.tasks = Some(tasks);
+        }
+        return Ok(backend);
     }
     let dirs = DataDir::new(&storage.data);
     std::fs::create_dir_all(dirs.root()).map_err(|e| data_dir_error(&storage.data, e))?;

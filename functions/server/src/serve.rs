@@ -33,7 +33,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = &urls.public_url {
         backend::remember_public_url(&args.storage, url)?;
     }
-    let mut backend = backend::open(&args.storage, &urls).await?;
+    let mut backend = backend::open_with(&args.storage, &urls, backend::Tasks::InProcess).await?;
     let registry = backend.registry.clone();
     if let Some(tasks) = backend.tasks.take() {
         tokio::spawn(crateyard_core::run_reindex_tasks(registry.clone(), tasks));
