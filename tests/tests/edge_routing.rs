@@ -322,11 +322,13 @@ fn names_stay_within_64_characters_whatever_the_stack_name() {
 #[test]
 fn failures_land_in_queues_and_alarms_notify_when_asked() {
     let stack = Stack::new(&[]);
-    let indexer = &stack.resource("IndexerFunction")["Properties"];
-    assert_eq!(
-        indexer["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Type"],
-        "SQS"
-    );
+    for function in ["IndexerFunction", "ReindexFunction"] {
+        let properties = &stack.resource(function)["Properties"];
+        assert_eq!(
+            properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Type"], "SQS",
+            "{function}"
+        );
+    }
     let queue = &stack.resource("IndexChangesQueue")["Properties"];
     assert!(
         queue["RedrivePolicy"]["deadLetterTargetArn"].is_object(),
@@ -342,12 +344,23 @@ fn failures_land_in_queues_and_alarms_notify_when_asked() {
         .iter()
         .map(|(_, a)| a["Properties"]["Dimensions"][0]["Value"].to_string())
         .collect();
-    for queue in ["IndexerFailuresQueue", "IndexChangesDeadLetterQueue"] {
+    for queue in [
+        "IndexerFailuresQueue",
+        "ReindexFailuresQueue",
+        "IndexChangesDeadLetterQueue",
+    ] {
         assert!(
             watched.iter().any(|w| w.contains(queue)),
             "no alarm on {queue}"
         );
     }
+    // A reindex job's batches run at most ReindexConcurrency at once, or
+    // unreserved with 0.
+    let reserved = |stack: &Stack| {
+        stack.eval(&stack.resource("ReindexFunction")["Properties"]["ReservedConcurrentExecutions"])
+    };
+    assert_eq!(reserved(&stack), Some(json!("10")));
+    assert_eq!(reserved(&Stack::new(&[("ReindexConcurrency", "0")])), None);
     let without_email = Stack::new(&[]);
     let with_email = Stack::new(&[("AlarmEmail", "ops@example.com")]);
     assert!(!without_email.exists("AlarmTopic"));
