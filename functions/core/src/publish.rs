@@ -216,14 +216,9 @@ impl Registry {
         name: &CrateName,
         semver: &Version,
     ) -> Result<(), RegistryError> {
-        let repository = self.write_target(repo).await?;
-        let repo = repository.name.as_str();
-        let canonical = name.canonical();
-        let existing = self.store.get_crate(repo, &canonical).await?;
-        let versions = match &existing {
-            Some(_) => self.store.list_versions(repo, &canonical).await?,
-            None => Vec::new(),
-        };
+        // One round of reads, as a publish makes (the derived files' heads
+        // come along unused: they cost no extra wait).
+        let (repository, state) = self.write_target_with_state(repo, name).await?;
         let key = version_key(semver);
         let rules = PublishRules {
             registry: self,
@@ -233,7 +228,7 @@ impl Registry {
             key: &key,
             who,
         };
-        rules.check(existing.as_ref(), &versions)
+        rules.check(state.krate.as_ref(), &state.versions)
     }
 
     /// A publish retried after a lost answer finds its version committed,
