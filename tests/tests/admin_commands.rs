@@ -279,6 +279,9 @@ fn recalculate_index_over_the_api_is_a_job_that_restores_every_derived_file() {
     assert_eq!(status("").1["job"]["id"], job.as_str());
     let (code, unknown) = status("/20260101-000000-000000");
     assert_eq!(code, 404);
+    // Not an id: a batch record's key (`{id}#{number}`) is not a job.
+    let (code, _) = status(&format!("/{job}%23000001"));
+    assert_eq!(code, 404);
     assert_eq!(
         unknown["errors"][0]["detail"],
         "repository `main` has no reindex job `20260101-000000-000000`"

@@ -216,6 +216,9 @@ impl Registry {
             })
         };
         let id = match id {
+            // Ids are the registry's own form (a batch record's key is
+            // `{id}#{number}`: nothing else may be looked up as a job).
+            Some(id) if TaskId::new(id).is_none() => return Err(unknown()),
             Some(id) => id.to_string(),
             None => self
                 .store
@@ -401,5 +404,101 @@ pub async fn run_reindex_tasks(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(batches: Option<u32>) -> ReindexJob {
+        ReindexJob {
+            id: "20261202-000000-abcdef".into(),
+            repo: "main".into(),
+            requested_by: None,
+            started_at: "2026-12-02T00:00:00Z".into(),
+            crates: batches.map(|b| u64::from(b) * 500),
+            batches,
+        }
+    }
+
+    fn batch(number: u32, failed: u64) -> ReindexBatch {
+        ReindexBatch {
+            number,
+            crates: 500,
+            failed,
+            errors: (0..failed.min(10))
+                .map(|i| format!("c{number}-{i}: broken"))
+                .collect(),
+            finished_at: format!("2026-12-02T00:0{number}:00Z"),
+        }
+    }
+
+    #[test]
+    fn a_status_follows_the_plan_and_the_batches() {
+        let planning = ReindexStatus::new(job(None), &[]);
+        assert_eq!(
+            (planning.state, planning.finished_at),
+            (JobState::Planning, None)
+        );
+
+        let running = ReindexStatus::new(job(Some(3)), &[batch(1, 0), batch(3, 0)]);
+        assert_eq!(running.state, JobState::Running);
+        assert_eq!((running.batches_done, running.crates_done), (2, 1000));
+        assert_eq!(running.finished_at, None);
+
+        let done = ReindexStatus::new(job(Some(2)), &[batch(1, 0), batch(2, 0)]);
+        assert_eq!(done.state, JobState::Done);
+        assert_eq!(done.finished_at.as_deref(), Some("2026-12-02T00:02:00Z"));
+
+        // Failures: counted in full, shown up to ERRORS_SHOWN.
+        let failed = ReindexStatus::new(job(Some(3)), &[batch(1, 12), batch(2, 0), batch(3, 15)]);
+        assert_eq!(failed.state, JobState::DoneWithErrors);
+        assert_eq!(failed.failed, 27);
+        assert_eq!(failed.errors.len(), ERRORS_SHOWN);
+        assert_eq!(failed.errors[0], "c1-0: broken");
+
+        // An empty repository: planned with no batch, done at once.
+        let empty = ReindexStatus::new(job(Some(0)), &[]);
+        assert_eq!(empty.state, JobState::Done);
+        assert_eq!(empty.finished_at.as_deref(), Some("2026-12-02T00:00:00Z"));
+    }
+
+    #[test]
+    fn tasks_keep_their_ids_and_travel_as_json() {
+        let plan = ReindexTask::Plan {
+            repo: "main".into(),
+            job: "20261202-000000-abcdef".into(),
+        };
+        let batch = ReindexTask::Batch {
+            repo: "main".into(),
+            job: "20261202-000000-abcdef".into(),
+            number: 7,
+            crates: vec!["serde".into()],
+        };
+        assert_eq!(plan.id().unwrap().as_str(), "20261202-000000-abcdef-plan");
+        assert_eq!(
+            batch.id().unwrap().as_str(),
+            "20261202-000000-abcdef-b000007"
+        );
+        let json = serde_json::to_string(&batch).unwrap();
+        assert_eq!(
+            json,
+            r#"{"task":"batch","repo":"main","job":"20261202-000000-abcdef","number":7,"crates":["serde"]}"#
+        );
+        assert_eq!(serde_json::from_str::<ReindexTask>(&json).unwrap(), batch);
+        // A job id from elsewhere that makes no valid key makes no task.
+        let odd = ReindexTask::Plan {
+            repo: "main".into(),
+            job: "../x".into(),
+        };
+        assert_eq!(odd.id(), None);
+    }
+
+    #[test]
+    fn job_ids_sort_by_start() {
+        let id = new_job_id().unwrap();
+        assert_eq!(id.len(), "20261202-000000-abcdef".len(), "{id}");
+        assert!(TaskId::new(&id).is_some(), "{id}");
     }
 }
