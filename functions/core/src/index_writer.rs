@@ -72,8 +72,14 @@ impl Registry {
         heads: DerivedHeads,
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
-        let write = |kind: Derived, (read, head): (ObjectKey, Option<ObjectMeta>)| async move {
-            let (key, body) = derived_file(kind, repo, krate, versions)?;
+        // Both bodies first: built inside the writes, the page's (large
+        // with a long history) would hold back its PUT until after the
+        // index file's had gone out.
+        let index = derived_file(Derived::IndexFile, repo, krate, versions)?;
+        let page = derived_file(Derived::Page, repo, krate, versions)?;
+        let write = |kind: Derived,
+                     (key, body): (ObjectKey, Vec<u8>),
+                     (read, head): (ObjectKey, Option<ObjectMeta>)| async move {
             // Read under another spelling of the name (`foo_bar` for
             // `foo-bar`): nothing is known of this file, so read it again.
             if read != key {
@@ -96,8 +102,8 @@ impl Registry {
             }
         };
         let (index, page) = tokio::join!(
-            write(Derived::IndexFile, heads.index),
-            write(Derived::Page, heads.page),
+            write(Derived::IndexFile, index, heads.index),
+            write(Derived::Page, page, heads.page),
         );
         index.and(page)
     }

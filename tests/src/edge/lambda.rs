@@ -107,6 +107,7 @@ pub struct Function {
     env: BTreeMap<String, String>,
     environment: Mutex<Option<Environment>>,
     invocations: AtomicU64,
+    timeout: Duration,
 }
 
 /// One execution environment: the process and its Runtime API.
@@ -190,7 +191,15 @@ impl Function {
             env,
             environment: Mutex::new(None),
             invocations: AtomicU64::new(0),
+            timeout: Duration::from_secs(120),
         }
+    }
+
+    /// How long an invocation may run before it is failed (default 120 s;
+    /// the template's `Timeout` where a caller needs the function's own).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// One synchronous invocation: the function's result, or its error.
@@ -208,7 +217,7 @@ impl Function {
                 .send((event, caller))
                 .await
                 .map_err(|_| "the runtime stopped".to_string())?;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            let deadline = tokio::time::Instant::now() + self.timeout;
             loop {
                 let tick = tokio::time::sleep(Duration::from_millis(50));
                 tokio::select! {
