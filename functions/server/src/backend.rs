@@ -33,6 +33,13 @@ pub enum Tasks {
     WhereTheStorageRunsThem,
 }
 
+/// Gives `registry` a task queue in this process: its reindex jobs' tasks
+/// come out of the receiver, for `serve` to run.
+fn run_tasks_here(registry: Registry) -> (Registry, mpsc::UnboundedReceiver<ReindexTask>) {
+    let (queue, tasks) = mpsc::unbounded_channel();
+    (registry.with_task_queue(TaskQueue::InProcess(queue)), tasks)
+}
+
 /// Opens the storage. The public URL comes from the flags; local mode
 /// falls back to the one `serve` last announced (see [`remember_public_url`]).
 pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backend> {
@@ -45,16 +52,7 @@ pub async fn open_with(
     tasks: Tasks,
 ) -> anyhow::Result<Backend> {
     if storage.is_aws() {
-        let mut backend = open_aws(storage, urls).await?;
-        if tasks == Tasks::InProcess {
-            let (queue, tasks) = mpsc::unbounded_channel();
-            let registry = Arc::into_inner(backend.registry)
-                .expect("the registry was just made")
-                .with_task_queue(TaskQueue::InProcess(queue));
-            backend.registry = Arc::new(registry);
-            backend.tasks = Some(tasks);
-        }
-        return Ok(backend);
+        return open_aws(storage, urls, tasks).await;
     }
     let dirs = DataDir::new(&storage.data);
     std::fs::create_dir_all(dirs.root()).map_err(|e| data_dir_error(&storage.data, e))?;
@@ -66,10 +64,9 @@ pub async fn open_with(
             .unwrap_or_else(|_| DEFAULT_PUBLIC_URL.into()),
     };
     let config = RegistryConfig::new(public_url.trim(), urls.api_url.as_deref());
-    let (queue, tasks) = mpsc::unbounded_channel();
     let registry = Registry::new(Arc::new(blobs), Arc::new(store), config)
-        .with_upstream(Arc::new(HttpUpstream::new()))
-        .with_task_queue(TaskQueue::InProcess(queue));
+        .with_upstream(Arc::new(HttpUpstream::new()));
+    let (registry, tasks) = run_tasks_here(registry);
     Ok(Backend {
         registry: Arc::new(registry),
         static_root: Some(dirs.objects()),
@@ -79,7 +76,7 @@ pub async fn open_with(
 
 /// S3 and DynamoDB: a stack's (looked up by name) or a bucket and table.
 #[cfg(feature = "aws")]
-async fn open_aws(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backend> {
+async fn open_aws(storage: &StorageArgs, urls: &UrlArgs, tasks: Tasks) -> anyhow::Result<Backend> {
     use crateyard_aws::{AwsClients, DynamoStore, aws_registry};
     let (bucket, table) = match (&storage.stack, &storage.bucket, &storage.table) {
         (Some(stack), _, _) => {
@@ -117,16 +114,24 @@ async fn open_aws(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
         },
     };
     let config = RegistryConfig::new(&public_url, urls.api_url.as_deref());
-    let registry = aws_registry(clients, &bucket, &table, config);
+    let registry =
+        aws_registry(clients, &bucket, &table, config).with_upstream(Arc::new(HttpUpstream::new()));
+    let (registry, tasks) = match tasks {
+        Tasks::InProcess => {
+            let (registry, tasks) = run_tasks_here(registry);
+            (registry, Some(tasks))
+        }
+        Tasks::WhereTheStorageRunsThem => (registry, None),
+    };
     Ok(Backend {
-        registry: Arc::new(registry.with_upstream(Arc::new(HttpUpstream::new()))),
+        registry: Arc::new(registry),
         static_root: None,
-        tasks: None,
+        tasks,
     })
 }
 
 #[cfg(not(feature = "aws"))]
-async fn open_aws(_: &StorageArgs, _: &UrlArgs) -> anyhow::Result<Backend> {
+async fn open_aws(_: &StorageArgs, _: &UrlArgs, _: Tasks) -> anyhow::Result<Backend> {
     Err(without_aws().into())
 }
 
