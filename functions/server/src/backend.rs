@@ -46,6 +46,7 @@ pub async fn open(storage: &StorageArgs, urls: &UrlArgs) -> anyhow::Result<Backe
     open_with(storage, urls, Tasks::WhereTheStorageRunsThem).await
 }
 
+/// [`open`], with reindex jobs' tasks run where `tasks` says.
 pub async fn open_with(
     storage: &StorageArgs,
     urls: &UrlArgs,
