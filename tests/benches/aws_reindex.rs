@@ -194,11 +194,10 @@ fn main() {
     .collect();
     let workers: Vec<Arc<Function>> = (0..WORKERS)
         .map(|i| {
-            Arc::new(Function::new(
-                &format!("reindex-{i}"),
-                binary.clone(),
-                env.clone(),
-            ))
+            // ReindexFunction's Timeout in template.yaml.
+            let function = Function::new(&format!("reindex-{i}"), binary.clone(), env.clone())
+                .with_timeout(std::time::Duration::from_secs(900));
+            Arc::new(function)
         })
         .collect();
 
