@@ -2,11 +2,12 @@
 # Builds the five Lambda functions the way `sam build` does, zips each as
 # SAM deploys it, and prints the sizes (README, Performance).
 #
-#   infra/build-lambdas.sh [x86_64] [arm64] [--time]
+#   infra/build-lambdas.sh [x86_64] [arm64] [--time] [function...]
 #
-# Without an architecture it builds both (x86_64 first). `--time` also
-# starts each binary of the host's architecture five times and prints the
-# time from exec to its first Runtime API call.
+# Without an architecture it builds both (x86_64 first); without a function
+# name, all five. `--time` also starts each binary of the host's
+# architecture five times and prints the time from exec to its first
+# Runtime API call.
 #
 # What SAM runs (aws-lambda-builders' rust_cargo workflow, for
 # `BuildMethod: rust-cargolambda` on provided.al2023): in the function's
@@ -21,17 +22,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-functions=(api reindex indexer invalidator setup)
+all_functions=(api reindex indexer invalidator setup)
+functions=()
 archs=()
 time_start=0
 for arg in "$@"; do
     case "$arg" in
         x86_64 | arm64) archs+=("$arg") ;;
         --time) time_start=1 ;;
-        *) echo "usage: $0 [x86_64] [arm64] [--time]" >&2; exit 64 ;;
+        api | reindex | indexer | invalidator | setup) functions+=("$arg") ;;
+        *) echo "usage: $0 [x86_64] [arm64] [--time] [api|reindex|indexer|invalidator|setup...]" >&2; exit 64 ;;
     esac
 done
 [ ${#archs[@]} -gt 0 ] || archs=(x86_64 arm64)
+[ ${#functions[@]} -gt 0 ] || functions=("${all_functions[@]}")
 
 # `cargo lambda build --release` builds `profile.release`; these make it the
 # workspace's `profile.lambda` (release + opt-level "s" + panic "abort").

@@ -2,10 +2,12 @@
 //! create-only and compare-and-swap puts) and DynamoDB for metadata
 //! (conditional transactions), on the official AWS SDK for Rust.
 
+mod config;
 mod dynamo_store;
 mod s3_blob;
 mod setup;
 
+pub use config::{https_client, sdk_config_from_env};
 pub use dynamo_store::DynamoStore;
 pub use s3_blob::S3BlobStore;
 pub use setup::{

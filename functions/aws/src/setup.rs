@@ -22,7 +22,7 @@ pub struct AwsClients {
 
 impl AwsClients {
     pub async fn from_env() -> Self {
-        let config = aws_config::load_from_env().await;
+        let config = crate::sdk_config_from_env().await;
         // Emulators serve buckets by path, not by virtual host.
         let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
@@ -38,6 +38,7 @@ impl AwsClients {
                 aws_sdk_s3::config::Credentials::new("test", "test", None, None, "emulator"),
             ))
             .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(crate::https_client())
             .build();
         Self::from_config(&config, true)
     }

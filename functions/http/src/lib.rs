@@ -4,6 +4,7 @@ mod api;
 mod error;
 mod file_cache;
 mod front_door;
+mod https_client;
 mod init;
 mod proxied_reads;
 mod read_access;
@@ -15,6 +16,7 @@ mod upstream_client;
 
 pub use error::{ApiError, error_response};
 pub use front_door::{App, app};
+pub use https_client::https_client;
 pub use init::{DEFAULT_REPOSITORY, initialise};
 pub use router::{AppState, router};
 pub use ui::ui_files;

@@ -1,33 +1,41 @@
 //! The upstream port over HTTP (reqwest), for remote repositories.
 
+use crate::https_client;
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use crateyard_core::{UpstreamClient, UpstreamError, UpstreamResponse};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Upstream registries over HTTPS (or HTTP on a private network).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HttpUpstream {
-    client: reqwest::Client,
+    // Made on the first request: building it reads and parses the system's
+    // root certificates, which a Lambda function's start (and every
+    // registry without a remote repository) need not wait for.
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
 }
 
 impl HttpUpstream {
     pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            // A slow upstream must not hold cargo for long: stale is better.
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("crateyard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client's settings are valid");
-        Self { client }
+        Self::default()
     }
-}
 
-impl Default for HttpUpstream {
-    fn default() -> Self {
-        Self::new()
+    fn client(&self) -> Result<&reqwest::Client, UpstreamError> {
+        let built = self.client.get_or_init(|| {
+            https_client()
+                .map_err(|e| e.to_string())?
+                .connect_timeout(Duration::from_secs(5))
+                // A slow upstream must not hold cargo for long: stale is better.
+                .timeout(Duration::from_secs(30))
+                .user_agent(concat!("crateyard/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        built
+            .as_ref()
+            .map_err(|e| UpstreamError(format!("no HTTPS client: {e}")))
     }
 }
 
@@ -40,7 +48,7 @@ impl UpstreamClient for HttpUpstream {
         etag: Option<&str>,
         max_bytes: u64,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let mut request = self.client.get(url);
+        let mut request = self.client()?.get(url);
         if let Some(token) = token {
             request = request.header("authorization", token);
         }

@@ -163,7 +163,8 @@ fn answer(request: &Request, outcome: Result<Value, SetupError>) -> Value {
 /// signature covers none), retrying twice.
 async fn send(url: &str, answer: &Value) -> Result<(), SetupError> {
     let body = serde_json::to_vec(answer).map_err(|e| SetupError::Answer(e.to_string()))?;
-    let client = reqwest::Client::builder()
+    let client = crateyard_http::https_client()
+        .map_err(|e| SetupError::Answer(e.to_string()))?
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| SetupError::Answer(e.to_string()))?;

@@ -679,6 +679,7 @@ async fn invalidator_binary_invalidates_each_changed_index_file_once_per_batch()
                 "test", "test", None, None, "emulator",
             ))
             .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(crateyard_aws::https_client())
             .build(),
     );
     let origin = Origin::builder()

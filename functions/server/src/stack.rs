@@ -44,7 +44,7 @@ const CREDENTIALS_HINT: &str = "sign in as for the AWS CLI (`aws configure`, `aw
 
 /// One signed POST to CloudFormation's query API; the XML answer.
 pub async fn call(params: &[(&str, &str)]) -> anyhow::Result<String> {
-    let config = aws_config::load_from_env().await;
+    let config = crateyard_aws::sdk_config_from_env().await;
     let region = config
         .region()
         .ok_or_else(|| {
@@ -95,7 +95,8 @@ pub async fn call(params: &[(&str, &str)]) -> anyhow::Result<String> {
         SignableBody::Bytes(body.as_bytes()),
     )?;
     let (instructions, _signature) = sign(signable, &signing)?.into_parts();
-    let mut request = reqwest::Client::new()
+    let mut request = crateyard_http::https_client()?
+        .build()?
         .post(&url)
         .header("content-type", content_type)
         .body(body);

@@ -44,7 +44,10 @@ async fn create_stack(name: &str) {
     .map(|(k, v)| format!("{k}={}", percent_encode(v)))
     .collect::<Vec<_>>()
     .join("&");
-    let response = reqwest::Client::new()
+    let response = crateyard_http::https_client()
+        .unwrap()
+        .build()
+        .unwrap()
         .post(format!("{}/", moto()))
         .header(
             "authorization",
