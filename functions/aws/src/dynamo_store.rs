@@ -86,16 +86,31 @@ impl DynamoStore {
 
     /// Every item of a partition, strongly consistent, in `sk` order.
     async fn query(&self, pk: String) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut pages = self
+        self.query_sk_prefix(pk, None).await
+    }
+
+    /// [`Self::query`], only the items whose `sk` starts with `sk_prefix`.
+    async fn query_sk_prefix(
+        &self,
+        pk: String,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let condition = match sk_prefix {
+            Some(_) => "pk = :pk AND begins_with(sk, :sk)",
+            None => "pk = :pk",
+        };
+        let mut request = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
+            .key_condition_expression(condition)
             .expression_attribute_values(":pk", AttributeValue::S(pk))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
+            .consistent_read(true);
+        if let Some(prefix) = sk_prefix {
+            request = request.expression_attribute_values(":sk", AttributeValue::S(prefix.into()));
+        }
+        let mut items = Vec::new();
+        let mut pages = request.into_paginator().send();
         while let Some(page) = pages.next().await {
             items.extend(page.map_err(backend)?.items.unwrap_or_default());
         }
@@ -540,20 +555,7 @@ impl MetadataStore for DynamoStore {
         repo: &str,
         id: &str,
     ) -> Result<Option<(ReindexJob, Vec<ReindexBatch>)>, StoreError> {
-        let mut items = Vec::new();
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :id)")
-            .expression_attribute_values(":pk", AttributeValue::S(reindex_pk(repo)))
-            .expression_attribute_values(":id", AttributeValue::S(id.into()))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            items.extend(page.map_err(backend)?.items.unwrap_or_default());
-        }
+        let items = self.query_sk_prefix(reindex_pk(repo), Some(id)).await?;
         // `{id}` sorts before its batches, `{id}#{number}`; another job
         // whose id merely starts with `id` is not this one.
         let sk = |item: &Item| item.get("sk").and_then(|v| v.as_s().ok()).cloned();

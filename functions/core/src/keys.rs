@@ -161,6 +161,9 @@ pub enum KeyPrefix {
     Index(RepoName),
     /// `{repo}/ui/`: the web UI's data of a repository.
     Ui(RepoName),
+    /// `ui/`: the web UI itself (its shell, assets and repository list),
+    /// also where its URL is, below the public URL.
+    WebUi,
     /// `{repo}/ui/crates/`: crate pages.
     CratePages(RepoName),
     /// `{repo}/ui/readmes/`
@@ -179,6 +182,7 @@ impl fmt::Display for KeyPrefix {
             Self::Repository(repo) => write!(f, "{repo}/"),
             Self::Index(repo) => write!(f, "{repo}/index/"),
             Self::Ui(repo) => write!(f, "{repo}/{UI_DIR}/"),
+            Self::WebUi => write!(f, "{UI_DIR}/"),
             Self::CratePages(repo) => write!(f, "{repo}/{UI_DIR}/crates/"),
             Self::Readmes(repo) => write!(f, "{repo}/{UI_DIR}/readmes/"),
             Self::CrateReadmes { repo, name } => {
@@ -642,6 +646,16 @@ mod tests {
         assert_eq!(KeyPrefix::Repository(main.clone()).to_string(), "main/");
         assert_eq!(KeyPrefix::Index(main.clone()).to_string(), "main/index/");
         assert_eq!(KeyPrefix::Uploads.to_string(), ".uploads/");
+        for key in UiFile::ALL
+            .map(ObjectKey::Ui)
+            .into_iter()
+            .chain([ObjectKey::Repositories])
+        {
+            assert!(
+                key.to_string().starts_with(&KeyPrefix::WebUi.to_string()),
+                "{key}"
+            );
+        }
         let upload = ObjectKey::Upload {
             id: UploadId::new("ab").unwrap(),
         };

@@ -34,7 +34,7 @@ impl RegistryConfig {
 
     /// The web UI, under the public URL.
     pub fn ui_url(&self) -> String {
-        format!("{}/ui/", self.public_url)
+        format!("{}/{}", self.public_url, crate::KeyPrefix::WebUi)
     }
 
     /// Where a user gets a token: the web UI's tokens page, which every

@@ -169,16 +169,10 @@ impl Registry {
         who: Option<&Principal>,
         repo: &str,
     ) -> Result<ReindexStatus, RegistryError> {
-        let repository = self.repository(repo).await?;
-        if let Some(who) = who {
-            self.authorize(Some(who), &repository, Permission::Admin, None)?;
-        }
+        let repository = self.reindex_repository(who, repo).await?;
+        // Refused before the job's record is written.
         if self.tasks.is_none() {
-            return Err(RegistryError::NotSupported(
-                "reindex jobs run where a task queue is (`crateyard serve`, or the AWS stack); \
-                 run `crateyard reindex` here instead"
-                    .into(),
-            ));
+            return Err(no_task_queue());
         }
         let job = ReindexJob {
             id: new_job_id()?,
@@ -205,10 +199,7 @@ impl Registry {
         repo: &str,
         id: Option<&str>,
     ) -> Result<ReindexStatus, RegistryError> {
-        let repository = self.repository(repo).await?;
-        if let Some(who) = who {
-            self.authorize(Some(who), &repository, Permission::Admin, None)?;
-        }
+        self.reindex_repository(who, repo).await?;
         let unknown = || {
             RegistryError::UnknownJob(match id {
                 Some(id) => format!("repository `{repo}` has no reindex job `{id}`"),
@@ -232,6 +223,20 @@ impl Registry {
             .await?
             .ok_or_else(unknown)?;
         Ok(ReindexStatus::new(job, &batches))
+    }
+
+    /// The repository a job is about, for its admins when `who` is given
+    /// (`None`: an operator with the stack's own credentials).
+    async fn reindex_repository(
+        &self,
+        who: Option<&Principal>,
+        repo: &str,
+    ) -> Result<crate::Repository, RegistryError> {
+        let repository = self.repository(repo).await?;
+        if let Some(who) = who {
+            self.authorize(Some(who), &repository, Permission::Admin, None)?;
+        }
+        Ok(repository)
     }
 
     /// Runs one task. An error (the stores failing, not a crate that could
@@ -284,7 +289,7 @@ impl Registry {
             Some(TaskQueue::InProcess(sender)) => sender
                 .send(task)
                 .map_err(|_| RegistryError::NotSupported("the server is shutting down".into())),
-            None => Err(RegistryError::NotSupported("no task queue".into())),
+            None => Err(no_task_queue()),
         }
     }
 
@@ -367,6 +372,14 @@ impl Registry {
         self.store.put_reindex_batch(repo, job, &batch).await?;
         Ok(())
     }
+}
+
+fn no_task_queue() -> RegistryError {
+    RegistryError::NotSupported(
+        "reindex jobs run where a task queue is (`crateyard serve`, or the AWS stack); \
+         run `crateyard reindex` here instead"
+            .into(),
+    )
 }
 
 /// `YYYYMMDD-HHMMSS-xxxxxx`: sortable by start, unique by its random part.

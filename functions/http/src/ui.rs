@@ -10,7 +10,7 @@ use crate::{AppState, static_files};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use crateyard_core::{ObjectKey, RegistryConfig, UiFile};
+use crateyard_core::{KeyPrefix, ObjectKey, RegistryConfig, UiFile};
 
 const APP_JS: &str = include_str!("../ui/app.js");
 const APP_CSS: &str = include_str!("../ui/app.css");
@@ -55,7 +55,7 @@ pub(crate) async fn page(
     headers: HeaderMap,
 ) -> Response {
     let path = path.map(|Path(p)| p).unwrap_or_default();
-    let file = match ObjectKey::parse(&format!("ui/{path}")) {
+    let file = match ObjectKey::parse(&format!("{}{path}", KeyPrefix::WebUi)) {
         Some(ObjectKey::Repositories) => {
             return static_files::serve(&state, &ObjectKey::Repositories, &headers).await;
         }
