@@ -21,6 +21,12 @@ pub fn snapshot(server: &Server) -> Snapshot {
     }
 }
 
+/// A local object's user metadata: the extended attribute the file store
+/// keeps it in.
+pub fn object_metadata(path: &std::path::Path) -> Option<Vec<u8>> {
+    xattr::get(path, "user.crateyard.metadata").unwrap()
+}
+
 /// A token's `last_used_at` is bookkeeping: a refused request that
 /// authenticates a token records its use when the last record is a minute
 /// old, as any request does (the catalogue takes longer than a minute). It
@@ -35,13 +41,12 @@ fn without_bookkeeping(record: &str) -> String {
     }
 }
 
-/// Local mode: the data directory's objects and their metadata files, with
-/// modification times (a rewrite with the same bytes is a write too), and
-/// every row of every SQLite table.
+/// Local mode: the data directory's objects and their metadata (an
+/// extended attribute of each file), and every row of every SQLite table.
 fn local_snapshot(server: &Server) -> Snapshot {
     let mut snapshot = Snapshot::new();
-    for top in ["objects", "object-meta"] {
-        let mut pending = vec![server.data().join(top)];
+    {
+        let mut pending = vec![server.data().join("objects")];
         while let Some(dir) = pending.pop() {
             let relative = dir
                 .strip_prefix(server.data())
@@ -61,6 +66,9 @@ fn local_snapshot(server: &Server) -> Snapshot {
                     .display()
                     .to_string();
                 snapshot.insert(format!("object/{key}"), std::fs::read(&path).unwrap());
+                if let Some(metadata) = object_metadata(&path) {
+                    snapshot.insert(format!("object-attrs/{key}"), metadata);
+                }
             }
         }
     }

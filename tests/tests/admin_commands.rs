@@ -1,5 +1,6 @@
 //! `token create` beside a running server, `reindex`, restarts.
 
+use crateyard_e2e::snapshot::object_metadata;
 use crateyard_e2e::{Cargo, Server, index_lines, publish};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -111,16 +112,15 @@ fn upload(http: &reqwest::blocking::Client, server: &Server, token: &str, name: 
 }
 
 /// What reindex derives for repository `main`, as directories of the data
-/// directory: index files, crate pages, READMEs, and their object metadata.
-const DERIVED: [&str; 5] = [
+/// directory: index files, crate pages and READMEs.
+const DERIVED: [&str; 3] = [
     "objects/main/index",
     "objects/main/ui/crates",
     "objects/main/ui/readmes",
-    "object-meta/main/index",
-    "object-meta/main/ui/crates",
 ];
 
-/// Every derived file's bytes, by path.
+/// Every derived file's bytes, by path, and its object metadata (the crate
+/// revision), by path and `#metadata`.
 fn derived_files(server: &Server) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut pending: Vec<_> = DERIVED.iter().map(|d| server.data().join(d)).collect();
@@ -132,6 +132,9 @@ fn derived_files(server: &Server) -> BTreeMap<String, Vec<u8>> {
             } else {
                 let key = path.strip_prefix(server.data()).unwrap();
                 let key = key.to_string_lossy().into_owned();
+                if let Some(metadata) = object_metadata(&path) {
+                    files.insert(format!("{key}#metadata"), metadata);
+                }
                 files.insert(key, std::fs::read(&path).unwrap());
             }
         }

@@ -20,8 +20,9 @@ impl DataDir {
         self.root.join("objects")
     }
 
-    /// Object user metadata, kept beside the objects (never served).
-    pub fn object_metadata(&self) -> PathBuf {
+    /// Where object user metadata was kept before it moved into the
+    /// objects' extended attributes; read once to move it, then removed.
+    pub fn legacy_object_metadata(&self) -> PathBuf {
         self.root.join("object-meta")
     }
 

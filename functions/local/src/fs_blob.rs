@@ -7,13 +7,17 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+use xattr::FileExt;
 
-/// Objects as files. Writes go to a temporary file and are renamed into
-/// place, so a reader (or a crash) never sees half a file. A write holds an
-/// exclusive `flock` on its key's lock file (a read, a shared one), which
-/// makes a conditional write's check-then-write, and the object with its
-/// metadata file, atomic across processes as S3's are. Keys share
+/// Objects as files. Writes go to a temporary file, which gets the object's
+/// user metadata as an extended attribute ([`METADATA_XATTR`]) and is then
+/// renamed into place: a reader (or a crash) never sees half a file, nor a
+/// file with another write's metadata, and needs no lock. A write holds an
+/// exclusive `flock` on its key's lock file, which makes a conditional
+/// write's check-then-write atomic across processes, as S3's are. Keys share
 /// [`LOCK_STRIPES`] lock files by a hash of the key, the same in every
 /// process, so writes of different keys mostly proceed in parallel.
 #[derive(Debug, Clone)]
@@ -24,11 +28,58 @@ pub struct FsBlobStore {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl FsBlobStore {
+    /// Opens (creating) the object directory. Fails, saying why, on a file
+    /// system that cannot keep extended attributes; moves the metadata
+    /// files of a data directory written before they were used into them.
     pub fn new(dirs: DataDir) -> std::io::Result<Self> {
         fs::create_dir_all(dirs.objects())?;
-        fs::create_dir_all(dirs.object_metadata())?;
         fs::create_dir_all(dirs.object_locks())?;
-        Ok(Self { dirs })
+        check_xattr_support(&dirs.objects())?;
+        let store = Self { dirs };
+        store.adopt_metadata_files()?;
+        Ok(store)
+    }
+
+    /// Data directories before 2 December 2026 kept each object's metadata
+    /// in `object-meta/KEY.json`: each file becomes its object's attribute
+    /// (unless a write since gave it one) and is removed. Idempotent, so an
+    /// interrupted run is finished by the next.
+    fn adopt_metadata_files(&self) -> std::io::Result<()> {
+        let legacy = self.dirs.legacy_object_metadata();
+        let mut pending = vec![legacy.clone()];
+        while let Some(dir) = pending.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                entries => entries?,
+            };
+            for entry in entries {
+                let path = entry?.path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let Some(key) = path
+                    .strip_prefix(&legacy)
+                    .ok()
+                    .and_then(|relative| relative.to_str()?.strip_suffix(".json"))
+                    .and_then(ObjectKey::parse)
+                else {
+                    continue;
+                };
+                let _guard = self.lock(&key).map_err(std::io::Error::other)?;
+                if let Some(object) = self.path_for(&key)
+                    && object.exists()
+                    && xattr::get(&object, METADATA_XATTR)?.is_none()
+                {
+                    xattr::set(&object, METADATA_XATTR, &fs::read(&path)?)?;
+                }
+                fs::remove_file(&path)?;
+            }
+        }
+        match fs::remove_dir_all(&legacy) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// The file holding `key`. Keys are made of checked names only; the
@@ -49,8 +100,8 @@ impl FsBlobStore {
         safe.then(|| self.dirs.objects().join(relative))
     }
 
-    /// Locks `key`'s lock file, exclusively or shared, until the file is dropped.
-    fn lock(&self, key: &ObjectKey, exclusive: bool) -> Result<File, BlobError> {
+    /// Locks `key`'s lock file exclusively until the file is dropped.
+    fn lock(&self, key: &ObjectKey) -> Result<File, BlobError> {
         let path = self
             .dirs
             .object_locks()
@@ -66,17 +117,8 @@ impl FsBlobStore {
             opened => opened,
         }
         .map_err(io)?;
-        if exclusive {
-            file.lock()
-        } else {
-            file.lock_shared()
-        }
-        .map_err(io)?;
+        file.lock().map_err(io)?;
         Ok(file)
-    }
-
-    fn metadata_path(&self, key: &ObjectKey) -> PathBuf {
-        self.dirs.object_metadata().join(format!("{key}.json"))
     }
 
     fn checked_path(&self, key: &ObjectKey) -> Result<PathBuf, BlobError> {
@@ -84,13 +126,8 @@ impl FsBlobStore {
             .ok_or_else(|| BlobError::Backend(format!("invalid object key `{key}`")))
     }
 
-    /// Reads `key` under a shared lock on its directory.
-    fn read_locked(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
-        let _guard = self.lock(key, false)?;
-        self.read(key)
-    }
-
-    /// Reads `key`; the caller holds a lock on its directory.
+    /// Reads `key`: its bytes and metadata from the one file, so from the
+    /// same write, without a lock.
     fn read(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         let path = self.checked_path(key)?;
         let mut file = match File::open(&path) {
@@ -101,12 +138,11 @@ impl FsBlobStore {
         let stat = file.metadata().map_err(io)?;
         let mut bytes = Vec::with_capacity(stat.len() as usize);
         file.read_to_end(&mut bytes).map_err(io)?;
-        let metadata = match fs::read(self.metadata_path(key)) {
-            Ok(json) => {
+        let metadata = match file.get_xattr(METADATA_XATTR).map_err(io)? {
+            Some(json) => {
                 serde_json::from_slice(&json).map_err(|e| BlobError::Backend(e.to_string()))?
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(io(e)),
+            None => BTreeMap::new(),
         };
         let meta = ObjectMeta {
             etag: content_etag(&bytes),
@@ -125,7 +161,7 @@ impl FsBlobStore {
         options: &PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
-        let _guard = self.lock(key, true)?;
+        let _guard = self.lock(key)?;
         match mode {
             PutMode::Overwrite => {}
             PutMode::Create => {
@@ -138,23 +174,11 @@ impl FsBlobStore {
                 _ => return Err(BlobError::Precondition(key.to_string())),
             },
         }
-        // Content first, then its metadata: a crash in between leaves an older
-        // revision recorded, which only makes the next writer rewrite the file.
-        write_atomically(&path, body)?;
-        let metadata_path = self.metadata_path(key);
-        if options.metadata.is_empty() {
-            match fs::remove_file(&metadata_path) {
-                Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
-                _ => {}
-            }
-        } else {
-            let json = serde_json::to_vec(&options.metadata).expect("string maps serialize");
-            write_atomically(&metadata_path, &json)?;
-        }
+        let last_modified = write_atomically(&path, body, &options.metadata)?;
         Ok(ObjectMeta {
             etag: content_etag(body),
             size: body.len() as u64,
-            last_modified: fs::metadata(&path).and_then(|m| m.modified()).map_err(io)?,
+            last_modified,
             metadata: options.metadata.clone(),
         })
     }
@@ -163,7 +187,7 @@ impl FsBlobStore {
     /// so the check and the removal are one step for every process).
     fn remove(&self, key: &ObjectKey, expected: Option<&str>) -> Result<(), BlobError> {
         let path = self.checked_path(key)?;
-        let _guard = self.lock(key, true)?;
+        let _guard = self.lock(key)?;
         if let Some(etag) = expected {
             match self.read(key)? {
                 None => return Ok(()),
@@ -173,13 +197,10 @@ impl FsBlobStore {
                 Some(_) => {}
             }
         }
-        for p in [path, self.metadata_path(key)] {
-            match fs::remove_file(p) {
-                Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
-                _ => {}
-            }
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn list_keys(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
@@ -278,22 +299,66 @@ pub fn remove_abandoned_temp_files(objects: &Path) -> usize {
     removed
 }
 
-fn write_atomically(path: &Path, body: &[u8]) -> Result<(), BlobError> {
+/// The extended attribute holding an object's user metadata (S3's
+/// `x-amz-meta-*`) as a JSON object; absent when it has none.
+const METADATA_XATTR: &str = "user.crateyard.metadata";
+
+/// Writes `body` and `metadata` to a temporary file beside `path` and
+/// renames it into place; returns the file's modification time.
+fn write_atomically(
+    path: &Path,
+    body: &[u8],
+    metadata: &BTreeMap<String, String>,
+) -> Result<SystemTime, BlobError> {
     let dir = path.parent().expect("object paths have a parent");
-    fs::create_dir_all(dir).map_err(io)?;
     let file_name = path
         .file_name()
         .expect("object paths have a file name")
         .to_string_lossy();
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(".{file_name}.{}-{n}.tmp", std::process::id()));
-    let result = File::create(&temp)
-        .and_then(|mut f| f.write_all(body))
-        .and_then(|()| fs::rename(&temp, path));
+    let temp = dir.join(format!(".{file_name}.{}-{n}.tmp", process_id()));
+    // The directory usually exists: create it only when told it does not.
+    let file = match File::create(&temp) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            fs::create_dir_all(dir).and_then(|()| File::create(&temp))
+        }
+        created => created,
+    };
+    let result = file.and_then(|mut file| {
+        file.write_all(body)?;
+        if !metadata.is_empty() {
+            let json = serde_json::to_vec(metadata).map_err(std::io::Error::other)?;
+            file.set_xattr(METADATA_XATTR, &json)?;
+        }
+        let modified = file.metadata()?.modified()?;
+        fs::rename(&temp, path)?;
+        Ok(modified)
+    });
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result.map_err(io)
+}
+
+/// This process's id, asked of the kernel once (each ask is a system call).
+fn process_id() -> u32 {
+    static ID: OnceLock<u32> = OnceLock::new();
+    *ID.get_or_init(std::process::id)
+}
+
+/// Fails, saying what to do, when the file system holding `dir` cannot
+/// keep user extended attributes (NFSv3, tmpfs before Linux 6.6).
+fn check_xattr_support(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".xattr-probe.{}.tmp", std::process::id()));
+    let result = File::create(&probe).and_then(|file| file.set_xattr(METADATA_XATTR, b"{}"));
+    let _ = fs::remove_file(&probe);
+    result.map_err(|e| {
+        std::io::Error::other(format!(
+            "the data directory's file system cannot store extended attributes ({e}), \
+             where Crateyard keeps object metadata: put the data directory on ext4, \
+             XFS, Btrfs, ZFS, APFS, or tmpfs on Linux 6.6 or later"
+        ))
+    })
 }
 
 fn io(e: std::io::Error) -> BlobError {
@@ -323,7 +388,7 @@ impl BlobStore for FsBlobStore {
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
         let (this, key) = (self.clone(), key.clone());
-        blocking(move || this.read_locked(&key)).await
+        blocking(move || this.read(&key)).await
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
@@ -358,6 +423,28 @@ mod tests {
             .map(lock_stripe)
             .collect();
         assert_eq!(stripes, [31, 5, 12]);
+    }
+
+    #[test]
+    fn metadata_files_of_an_older_data_directory_become_attributes() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs = DataDir::new(root.path());
+        let key = ObjectKey::parse("main/index/3/f/foo").unwrap();
+        let object = dirs.objects().join(key.to_string());
+        let legacy = dirs.legacy_object_metadata().join(format!("{key}.json"));
+        for (path, body) in [
+            (&object, &b"{}\n"[..]),
+            (&legacy, br#"{"crate-revision":"7"}"#),
+        ] {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, body).unwrap();
+        }
+        let store = FsBlobStore::new(dirs.clone()).unwrap();
+        let (bytes, meta) = store.read(&key).unwrap().unwrap();
+        assert_eq!((&bytes[..], meta.revision()), (&b"{}\n"[..], 7));
+        assert!(!dirs.legacy_object_metadata().exists());
+        // Opening again finds nothing left to move.
+        FsBlobStore::new(dirs).unwrap();
     }
 
     #[test]
