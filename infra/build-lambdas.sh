@@ -38,10 +38,10 @@ done
 [ ${#functions[@]} -gt 0 ] || functions=("${all_functions[@]}")
 
 # `cargo lambda build --release` builds `profile.release`; these make it the
-# workspace's `profile.lambda` (release + opt-level "s" + panic "abort").
+# workspace's `profile.lambda` (release + opt-level "z" + panic "abort").
 # cargo-lambda's own release defaults (strip, codegen-units 1, panic abort,
 # thin LTO) give way to what Cargo.toml sets (fat LTO, strip, one unit).
-export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s}"
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}"
 export CARGO_PROFILE_RELEASE_PANIC="${CARGO_PROFILE_RELEASE_PANIC:-abort}"
 
 say() { printf '== %s\n' "$*" >&2; }

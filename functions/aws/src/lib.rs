@@ -7,7 +7,7 @@ mod dynamo_store;
 mod s3_blob;
 mod setup;
 
-pub use config::{https_client, sdk_config_from_env};
+pub use config::{https_client, sdk_config_from_env, sdk_config_from_lambda_env};
 pub use dynamo_store::DynamoStore;
 pub use s3_blob::S3BlobStore;
 pub use setup::{

@@ -23,10 +23,14 @@ pub struct AwsClients {
 impl AwsClients {
     pub async fn from_env() -> Self {
         let config = crate::sdk_config_from_env().await;
-        // Emulators serve buckets by path, not by virtual host.
-        let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        Self::from_config(&config, path_style)
+        Self::from_config(&config, emulator_in_env())
+    }
+
+    /// Clients from a Lambda function's environment
+    /// ([`crate::sdk_config_from_lambda_env`]: no profile files, SSO or
+    /// instance metadata).
+    pub fn from_lambda_env() -> Self {
+        Self::from_config(&crate::sdk_config_from_lambda_env(), emulator_in_env())
     }
 
     /// Clients for an emulator at `endpoint` with dummy credentials.
@@ -52,6 +56,12 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
         }
     }
+}
+
+/// Emulators serve buckets by path, not by virtual host.
+fn emulator_in_env() -> bool {
+    std::env::var_os("AWS_ENDPOINT_URL").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
 }
 
 fn backend(e: impl std::error::Error) -> StoreError {

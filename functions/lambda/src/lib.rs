@@ -31,7 +31,7 @@ pub async fn registry_from_env() -> Result<Registry, lambda_http::Error> {
     let required = |name: &str| {
         std::env::var(name).map_err(|_| format!("the {name} environment variable must be set"))
     };
-    let clients = AwsClients::from_env().await;
+    let clients = AwsClients::from_lambda_env();
     let table = required("CRATEYARD_TABLE")?;
     let store = DynamoStore::new(clients.dynamodb.clone(), &table);
     let public_url = match std::env::var("CRATEYARD_PUBLIC_URL") {

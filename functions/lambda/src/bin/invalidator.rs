@@ -124,7 +124,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
     let distribution = std::env::var("CRATEYARD_DISTRIBUTION_ID")
         .map_err(|_| "the CRATEYARD_DISTRIBUTION_ID environment variable must be set")?;
-    let config = crateyard_aws::sdk_config_from_env().await;
+    let config = crateyard_aws::sdk_config_from_lambda_env();
     let cloudfront = &aws_sdk_cloudfront::Client::new(&config);
     let distribution = distribution.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -11,7 +11,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
-    let clients = &AwsClients::from_env().await;
+    let clients = &AwsClients::from_lambda_env();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, lambda_http::Error>(custom_resource::handle(event, clients).await?)
     }))
