@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 const UPSTREAM_ETAG: &str = "upstream-etag";
+/// The longest upstream ETag kept (real ones are under 100 bytes).
+const MAX_UPSTREAM_ETAG: usize = 1024;
 const FETCHED_AT: &str = "fetched-at";
 /// Index files are small; a bigger answer is not an index file.
 const MAX_INDEX_FILE: u64 = 50 * 1024 * 1024;
@@ -180,7 +182,10 @@ impl Registry {
         };
         let mut metadata = std::collections::BTreeMap::new();
         metadata.insert(FETCHED_AT.to_string(), now_unix().to_string());
-        if let Some(etag) = upstream_etag {
+        // An upstream's ETag is its to choose; one too long for object
+        // metadata (S3: 2 KB in all; a file's extended attribute: about
+        // 4 KB on ext4) is not kept, which costs only a full fetch next time.
+        if let Some(etag) = upstream_etag.filter(|etag| etag.len() <= MAX_UPSTREAM_ETAG) {
             metadata.insert(UPSTREAM_ETAG.to_string(), etag);
         }
         let mut options = key.put_options(!repo.anonymous_read);

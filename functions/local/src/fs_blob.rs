@@ -43,40 +43,67 @@ impl FsBlobStore {
     /// Data directories before 2 December 2026 kept each object's metadata
     /// in `object-meta/KEY.json`: each file becomes its object's attribute
     /// (unless a write since gave it one) and is removed. Idempotent, so an
-    /// interrupted run is finished by the next.
+    /// interrupted run is finished by the next. Then `object-meta` becomes a file
+    /// saying why, so that an older `crateyard` refuses this directory
+    /// instead of keeping metadata where this one no longer looks.
     fn adopt_metadata_files(&self) -> std::io::Result<()> {
         let legacy = self.dirs.legacy_object_metadata();
+        if legacy.is_file() {
+            return Ok(());
+        }
+        // One process at a time; the others then find the marker.
+        let lock = self.dirs.object_locks().join("adopt-metadata");
+        let _guard = File::create(&lock)
+            .and_then(|file| file.lock().map(|()| file))
+            .map_err(|e| at(&lock, e))?;
         let mut pending = vec![legacy.clone()];
         while let Some(dir) = pending.pop() {
             let entries = match fs::read_dir(&dir) {
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                entries => entries?,
+                // Never written, or already the marker file.
+                Err(e) if e.kind() == ErrorKind::NotFound || dir.is_file() => continue,
+                entries => entries.map_err(|e| at(&dir, e))?,
             };
             for entry in entries {
-                let path = entry?.path();
-                if path.is_dir() {
+                let entry = entry.map_err(|e| at(&dir, e))?;
+                let path = entry.path();
+                // Not followed: a link is nothing this store wrote.
+                if entry.file_type().map_err(|e| at(&path, e))?.is_dir() {
                     pending.push(path);
-                    continue;
+                } else {
+                    self.adopt_metadata_file(&legacy, &path)
+                        .map_err(|e| at(&path, e))?;
                 }
-                let Some(key) = path
-                    .strip_prefix(&legacy)
-                    .ok()
-                    .and_then(|relative| relative.to_str()?.strip_suffix(".json"))
-                    .and_then(ObjectKey::parse)
-                else {
-                    continue;
-                };
-                let _guard = self.lock(&key).map_err(std::io::Error::other)?;
-                if let Some(object) = self.path_for(&key)
-                    && object.exists()
-                    && xattr::get(&object, METADATA_XATTR)?.is_none()
-                {
-                    xattr::set(&object, METADATA_XATTR, &fs::read(&path)?)?;
-                }
-                fs::remove_file(&path)?;
             }
         }
-        match fs::remove_dir_all(&legacy) {
+        if legacy.is_dir() {
+            fs::remove_dir_all(&legacy).map_err(|e| at(&legacy, e))?;
+        }
+        fs::write(&legacy, LEGACY_METADATA_MARKER).map_err(|e| at(&legacy, e))
+    }
+
+    /// Moves one `object-meta/KEY.json` into KEY's attribute.
+    fn adopt_metadata_file(&self, legacy: &Path, path: &Path) -> std::io::Result<()> {
+        let Some(key) = path
+            .strip_prefix(legacy)
+            .ok()
+            .and_then(|relative| relative.to_str()?.strip_suffix(".json"))
+            .and_then(ObjectKey::parse)
+        else {
+            return Ok(());
+        };
+        let _guard = self.lock(&key).map_err(std::io::Error::other)?;
+        let json = match fs::read(path) {
+            // Another process moved it first.
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            json => json?,
+        };
+        let object = self.path_for(&key).map(File::open);
+        if let Some(Ok(object)) = object
+            && object.get_xattr(METADATA_XATTR)?.is_none()
+        {
+            object.set_xattr(METADATA_XATTR, &json)?;
+        }
+        match fs::remove_file(path) {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
@@ -317,10 +344,17 @@ fn write_atomically(
         .to_string_lossy();
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let temp = dir.join(format!(".{file_name}.{}-{n}.tmp", process_id()));
-    // The directory usually exists: create it only when told it does not.
-    let file = match File::create(&temp) {
+    // A new file, never a leftover of a killed process that had the same
+    // pid (a container's server is always pid 1): truncating one would
+    // keep its extended attributes. The directory usually exists: create
+    // it only when told it does not.
+    let create = || File::options().write(true).create_new(true).open(&temp);
+    let file = match create() {
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            fs::create_dir_all(dir).and_then(|()| File::create(&temp))
+            fs::create_dir_all(dir).and_then(|()| create())
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            fs::remove_file(&temp).and_then(|()| create())
         }
         created => created,
     };
@@ -347,18 +381,39 @@ fn process_id() -> u32 {
 }
 
 /// Fails, saying what to do, when the file system holding `dir` cannot
-/// keep user extended attributes (NFSv3, tmpfs before Linux 6.6).
+/// keep user extended attributes (NFSv3, tmpfs before Linux 6.6), or keeps
+/// them only in name (an attribute written must read back).
 fn check_xattr_support(dir: &Path) -> std::io::Result<()> {
-    let probe = dir.join(format!(".xattr-probe.{}.tmp", std::process::id()));
-    let result = File::create(&probe).and_then(|file| file.set_xattr(METADATA_XATTR, b"{}"));
+    const PROBE: &[u8] = b"{}";
+    let probe = dir.join(format!(".xattr-probe.{}.tmp", process_id()));
+    let file = File::create(&probe).map_err(|e| at(&probe, e))?;
+    let kept = file
+        .set_xattr(METADATA_XATTR, PROBE)
+        .and_then(|()| file.get_xattr(METADATA_XATTR));
     let _ = fs::remove_file(&probe);
-    result.map_err(|e| {
+    let unsupported = |why: String| {
         std::io::Error::other(format!(
-            "the data directory's file system cannot store extended attributes ({e}), \
-             where Crateyard keeps object metadata: put the data directory on ext4, \
-             XFS, Btrfs, ZFS, APFS, or tmpfs on Linux 6.6 or later"
+            "the data directory's file system cannot store extended attributes \
+             ({why}), where Crateyard keeps object metadata: put the data directory \
+             on ext4, XFS, Btrfs, ZFS, APFS, or tmpfs on Linux 6.6 or later"
         ))
-    })
+    };
+    match kept {
+        Ok(Some(value)) if value == PROBE => Ok(()),
+        Ok(_) => Err(unsupported("an attribute written did not read back".into())),
+        // The file was created: what failed is the attribute.
+        Err(e) => Err(unsupported(e.to_string())),
+    }
+}
+
+/// The marker left where `object-meta/` was (see `adopt_metadata_files`).
+const LEGACY_METADATA_MARKER: &str = "Object metadata now lives in each object's extended \
+    attribute user.crateyard.metadata (since 2 December 2026); a crateyard older than \
+    that cannot use this data directory.\n";
+
+/// `e`, saying which path it is about.
+fn at(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 fn io(e: std::io::Error) -> BlobError {
@@ -442,9 +497,43 @@ mod tests {
         let store = FsBlobStore::new(dirs.clone()).unwrap();
         let (bytes, meta) = store.read(&key).unwrap().unwrap();
         assert_eq!((&bytes[..], meta.revision()), (&b"{}\n"[..], 7));
-        assert!(!dirs.legacy_object_metadata().exists());
+        // An older crateyard finds a file where it wants a directory.
+        let marker = fs::read_to_string(dirs.legacy_object_metadata()).unwrap();
+        assert!(marker.contains("extended attribute"), "{marker}");
         // Opening again finds nothing left to move.
         FsBlobStore::new(dirs).unwrap();
+    }
+
+    #[test]
+    fn processes_opening_an_older_data_directory_at_once_all_start() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs = DataDir::new(root.path());
+        let keys: Vec<ObjectKey> = (0..300)
+            .map(|i| ObjectKey::parse(&format!("main/ui/crates/c{i}.json")).unwrap())
+            .collect();
+        for key in &keys {
+            let object = dirs.objects().join(key.to_string());
+            let legacy = dirs.legacy_object_metadata().join(format!("{key}.json"));
+            for (path, body) in [
+                (&object, &b"{}"[..]),
+                (&legacy, br#"{"crate-revision":"3"}"#),
+            ] {
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, body).unwrap();
+            }
+        }
+        // Each thread opens its own lock files, as another process would.
+        let opened: Vec<_> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| FsBlobStore::new(dirs.clone()).map(|_| ())))
+                .collect();
+            openers.into_iter().map(|o| o.join().unwrap()).collect()
+        });
+        assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+        let store = FsBlobStore::new(dirs).unwrap();
+        for key in &keys {
+            assert_eq!(store.read(key).unwrap().unwrap().1.revision(), 3, "{key}");
+        }
     }
 
     #[test]
