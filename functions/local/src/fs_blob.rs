@@ -480,20 +480,24 @@ mod tests {
         assert_eq!(stripes, [31, 5, 12]);
     }
 
+    /// `key` as a data directory before 2 December 2026 held it: the
+    /// object, and its revision in `object-meta/KEY.json`.
+    fn write_as_before_attributes(dirs: &DataDir, key: &ObjectKey, body: &[u8], revision: u64) {
+        let object = dirs.objects().join(key.to_string());
+        let legacy = dirs.legacy_object_metadata().join(format!("{key}.json"));
+        let metadata = format!(r#"{{"crate-revision":"{revision}"}}"#);
+        for (path, body) in [(&object, body), (&legacy, metadata.as_bytes())] {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, body).unwrap();
+        }
+    }
+
     #[test]
     fn metadata_files_of_an_older_data_directory_become_attributes() {
         let root = tempfile::tempdir().unwrap();
         let dirs = DataDir::new(root.path());
         let key = ObjectKey::parse("main/index/3/f/foo").unwrap();
-        let object = dirs.objects().join(key.to_string());
-        let legacy = dirs.legacy_object_metadata().join(format!("{key}.json"));
-        for (path, body) in [
-            (&object, &b"{}\n"[..]),
-            (&legacy, br#"{"crate-revision":"7"}"#),
-        ] {
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, body).unwrap();
-        }
+        write_as_before_attributes(&dirs, &key, b"{}\n", 7);
         let store = FsBlobStore::new(dirs.clone()).unwrap();
         let (bytes, meta) = store.read(&key).unwrap().unwrap();
         assert_eq!((&bytes[..], meta.revision()), (&b"{}\n"[..], 7));
@@ -512,15 +516,7 @@ mod tests {
             .map(|i| ObjectKey::parse(&format!("main/ui/crates/c{i}.json")).unwrap())
             .collect();
         for key in &keys {
-            let object = dirs.objects().join(key.to_string());
-            let legacy = dirs.legacy_object_metadata().join(format!("{key}.json"));
-            for (path, body) in [
-                (&object, &b"{}"[..]),
-                (&legacy, br#"{"crate-revision":"3"}"#),
-            ] {
-                fs::create_dir_all(path.parent().unwrap()).unwrap();
-                fs::write(path, body).unwrap();
-            }
+            write_as_before_attributes(&dirs, key, b"{}", 3);
         }
         // Each thread opens its own lock files, as another process would.
         let opened: Vec<_> = std::thread::scope(|scope| {
