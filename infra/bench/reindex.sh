@@ -2,10 +2,11 @@
 # `crateyard reindex` throughput (crates/s) on a generated registry, local
 # mode: rebuilding every derived file (index files, crate pages, READMEs,
 # each with its object metadata, an extended attribute of the file) after
-# they were all deleted, and a pass where every file is already right. Next to each, the file-system floor measured
-# in the same run: copying (resp. reading) the same files with cp -r (resp.
-# cat). Nothing is pinned to a core; the machine's core count and load are
-# printed beside the figures, since other work on the machine moves them.
+# they were all deleted, and a pass where every file is already right. Next
+# to each, the file-system floor measured in the same run: copying (resp.
+# reading) the same files with cp -r (resp. cat). Nothing is pinned to a
+# core; the machine's core count and load are printed beside the figures,
+# since other work on the machine moves them.
 # Usage: infra/bench/reindex.sh [CRATES]   (default 10000; loopback only)
 # CRATEYARD_BIN=path/to/crateyard measures another build (no cargo build).
 set -euo pipefail

@@ -24,7 +24,7 @@ pub fn snapshot(server: &Server) -> Snapshot {
 /// A local object's user metadata: the extended attribute the file store
 /// keeps it in.
 pub fn object_metadata(path: &std::path::Path) -> Option<Vec<u8>> {
-    xattr::get(path, "user.crateyard.metadata").unwrap()
+    xattr::get(path, crateyard_local::METADATA_XATTR).unwrap()
 }
 
 /// A token's `last_used_at` is bookkeeping: a refused request that
@@ -45,30 +45,28 @@ fn without_bookkeeping(record: &str) -> String {
 /// extended attribute of each file), and every row of every SQLite table.
 fn local_snapshot(server: &Server) -> Snapshot {
     let mut snapshot = Snapshot::new();
-    {
-        let mut pending = vec![server.data().join("objects")];
-        while let Some(dir) = pending.pop() {
-            let relative = dir
+    let mut pending = vec![server.data().join("objects")];
+    while let Some(dir) = pending.pop() {
+        let relative = dir
+            .strip_prefix(server.data())
+            .unwrap()
+            .display()
+            .to_string();
+        snapshot.insert(format!("dir/{relative}"), Vec::new());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let key = path
                 .strip_prefix(server.data())
                 .unwrap()
                 .display()
                 .to_string();
-            snapshot.insert(format!("dir/{relative}"), Vec::new());
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    pending.push(path);
-                    continue;
-                }
-                let key = path
-                    .strip_prefix(server.data())
-                    .unwrap()
-                    .display()
-                    .to_string();
-                snapshot.insert(format!("object/{key}"), std::fs::read(&path).unwrap());
-                if let Some(metadata) = object_metadata(&path) {
-                    snapshot.insert(format!("object-attrs/{key}"), metadata);
-                }
+            snapshot.insert(format!("object/{key}"), std::fs::read(&path).unwrap());
+            if let Some(metadata) = object_metadata(&path) {
+                snapshot.insert(format!("object-attrs/{key}"), metadata);
             }
         }
     }

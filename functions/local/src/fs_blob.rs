@@ -328,7 +328,7 @@ pub fn remove_abandoned_temp_files(objects: &Path) -> usize {
 
 /// The extended attribute holding an object's user metadata (S3's
 /// `x-amz-meta-*`) as a JSON object; absent when it has none.
-const METADATA_XATTR: &str = "user.crateyard.metadata";
+pub const METADATA_XATTR: &str = "user.crateyard.metadata";
 
 /// Writes `body` and `metadata` to a temporary file beside `path` and
 /// renames it into place; returns the file's modification time.

@@ -7,5 +7,5 @@ mod fs_blob;
 mod sqlite_store;
 
 pub use data_dir::DataDir;
-pub use fs_blob::{FsBlobStore, remove_abandoned_temp_files};
+pub use fs_blob::{FsBlobStore, METADATA_XATTR, remove_abandoned_temp_files};
 pub use sqlite_store::SqliteStore;
