@@ -5,25 +5,45 @@
 //! crate that already has many versions. moto's latency is not AWS's:
 //! on AWS each sequential round trip is a few to ~20 ms.
 //!
-//! `cargo build -p crateyard_server && CRATEYARD_TEST_MOTO=http://127.0.0.1:PORT \
+//! As the stack runs: the API (`crateyard serve` on the AWS backend) with
+//! `CRATEYARD_DERIVED_FILES=change-stream`, answering at its commit; the
+//! real `indexer` Lambda binary, under a Runtime API stand-in, fed the
+//! table's stream, writing the derived files. Each write's two parts are
+//! counted apart: the request's calls (what the client waits for) and the
+//! stream consumer's.
+//!
+//! `cargo build -p crateyard_server -p crateyard_lambda && CRATEYARD_TEST_MOTO=http://127.0.0.1:PORT \
 //!  cargo bench -p crateyard_e2e --bench aws_calls --profile dev [-- VERSIONS]`
-//! (default 1000; `--profile dev` uses the debug `crateyard`: the counts do
+//! (default 1000; `--profile dev` uses the debug builds: the counts do
 //! not depend on the build; `AWS_CALLS_TIMELINE=1` prints every call)
 
 use crateyard_e2e::aws_calls::{Call, CallLog, sequential_round_trips};
-use crateyard_e2e::{Server, crate_bytes, machine_load, publish_body};
+use crateyard_e2e::edge::change_stream::{Progress, enable_stream, pump};
+use crateyard_e2e::edge::lambda::Function;
+use crateyard_e2e::{Server, built_binary, crate_bytes, machine_load, publish_body};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 struct Registry {
     server: Server,
     log: CallLog,
     token: String,
     http: reqwest::blocking::Client,
+    stream: Arc<Progress>,
+}
+
+/// A write's AWS calls: the request's, then the stream consumer's.
+struct Measured {
+    request: Vec<Call>,
+    consumer: Vec<Call>,
 }
 
 impl Registry {
-    /// One request to the API, then the AWS calls it made.
-    fn measure(&self, method: &str, path: &str, body: Vec<u8>) -> Vec<Call> {
+    /// One request to the API, then the AWS calls it made and those the
+    /// stream's consumer made after it.
+    fn measure(&self, method: &str, path: &str, body: Vec<u8>) -> Measured {
+        self.settle();
         self.log.take();
         let answer = self
             .http
@@ -41,10 +61,23 @@ impl Registry {
             "{method} {path}: {}",
             answer.text().unwrap()
         );
-        self.log.take()
+        let request = self.log.take();
+        self.settle();
+        Measured {
+            request,
+            consumer: self.log.take(),
+        }
     }
 
-    fn publish(&self, name: &str, version: &str) -> Vec<Call> {
+    /// Until the stream's consumer has handled every change so far.
+    fn settle(&self) {
+        let mark = self.stream.mark();
+        while !self.stream.drained_since(mark) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn publish(&self, name: &str, version: &str) -> Measured {
         let metadata =
             serde_json::json!({ "name": name, "vers": version, "deps": [], "features": {} });
         let body = publish_body(&metadata, &crate_bytes(name, version, ""));
@@ -52,7 +85,12 @@ impl Registry {
     }
 }
 
-fn row(case: &str, calls: &[Call]) {
+fn row(case: &str, measured: &Measured) {
+    calls_row(case, "request", &measured.request);
+    calls_row(case, "stream consumer", &measured.consumer);
+}
+
+fn calls_row(case: &str, part: &str, calls: &[Call]) {
     let mut operations: BTreeMap<&str, usize> = BTreeMap::new();
     for call in calls {
         *operations.entry(call.operation.as_str()).or_default() += 1;
@@ -62,7 +100,7 @@ fn row(case: &str, calls: &[Call]) {
         .map(|(operation, n)| format!("{operation} ×{n}"))
         .collect();
     println!(
-        "| {case} | {} | {} | {} |",
+        "| {case} | {part} | {} | {} | {} |",
         calls.len(),
         sequential_round_trips(calls),
         operations.join(", ")
@@ -93,16 +131,51 @@ fn main() {
         .expect("CRATEYARD_TEST_MOTO must name a running moto_server");
     let load_before = machine_load();
     let log = CallLog::start(&moto);
-    let server = Server::start_aws_at(log.url());
+    let server = Server::start_aws_with(log.url(), &[("CRATEYARD_DERIVED_FILES", "change-stream")]);
+    let (bucket, table) = server.aws_storage().expect("an AWS-backed server");
+    // The stack's indexer, on the same calls log, fed the table's stream.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(enable_stream(&moto, table));
+    let env = [
+        ("AWS_ENDPOINT_URL", log.url()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("CRATEYARD_BUCKET", bucket),
+        ("CRATEYARD_TABLE", table),
+        ("CRATEYARD_PUBLIC_URL", &server.public_url),
+        ("RUST_LOG", "warn"),
+    ];
+    let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let indexer = Arc::new(Function::new(
+        "indexer",
+        built_binary("indexer"),
+        env.collect(),
+    ));
+    let stream = Arc::new(Progress::default());
+    let deliver = move |event| {
+        let indexer = indexer.clone();
+        async move { indexer.invoke(event).await }
+    };
+    runtime.spawn(pump(
+        moto.clone(),
+        table.to_string(),
+        100,
+        stream.clone(),
+        deliver,
+    ));
     let registry = Registry {
         token: server.token("bench"),
         http: server.http(),
         server,
         log,
+        stream,
     };
 
     println!("AWS calls per write, counted at moto ({versions} versions for the long history)\n");
-    println!("| case | calls | sequential round trips | operations |\n|---|---|---|---|");
+    println!(
+        "| case | part | calls | sequential round trips | operations |\n|---|---|---|---|---|"
+    );
     row("publish, new crate", &registry.publish("fresh", "1.0.0"));
     row(
         "publish, new version (crate with 1 version)",

@@ -121,6 +121,11 @@ impl Server {
 
     /// The AWS backend at `endpoint` (moto, or something in front of it).
     pub fn start_aws_at(endpoint: &str) -> Self {
+        Self::start_aws_with(endpoint, &[])
+    }
+
+    /// [`Self::start_aws_at`], the server's environment adding `extra`.
+    pub fn start_aws_with(endpoint: &str, extra: &[(&str, &str)]) -> Self {
         let endpoint = endpoint.to_string();
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -152,12 +157,25 @@ impl Server {
             String::from_utf8_lossy(&setup.stderr)
         );
         let public_url = format!("{endpoint}/{bucket}");
+        let env = env
+            .into_iter()
+            .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
         Self::spawn(
             Arc::new(tempfile::tempdir().expect("temp dir")),
             storage,
             env,
             Some(public_url),
         )
+    }
+
+    /// The AWS backend's bucket and table, as `--bucket` and `--table` name them.
+    pub fn aws_storage(&self) -> Option<(&str, &str)> {
+        let value = |flag: &str| {
+            let at = self.storage.iter().position(|a| a == flag)?;
+            self.storage.get(at + 1).map(String::as_str)
+        };
+        Some((value("--bucket")?, value("--table")?))
     }
 
     /// Whether it runs on the AWS backend (S3 and DynamoDB on moto).

@@ -116,3 +116,13 @@ impl HttpClient for OnFirstRequest {
         self.0.connector_metadata()
     }
 }
+
+/// Who writes derived files on this deployment: `CRATEYARD_DERIVED_FILES`
+/// (`in-request`, the default, or `change-stream`, where the stack's
+/// indexer function consumes the table's stream).
+pub fn derived_files_from_env() -> Result<crateyard_core::DerivedFiles, String> {
+    match std::env::var("CRATEYARD_DERIVED_FILES") {
+        Ok(name) if !name.is_empty() => crateyard_core::DerivedFiles::parse(&name),
+        _ => Ok(crateyard_core::DerivedFiles::InRequest),
+    }
+}

@@ -4,9 +4,9 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, Select, TransactWriteItem};
 use crateyard_core::{
-    CrateRecord, CrateVersions, CrateWrite, MetadataStore, REINDEX_JOB_LIFETIME, ReindexBatch,
-    ReindexJob, Repository, StoreError, TokenRecord, UploadRecord, UploadState, UploadStore, User,
-    VersionRecord, VersionWrite,
+    CommittedChange, CrateRecord, CrateVersions, CrateWrite, MetadataStore, REINDEX_JOB_LIFETIME,
+    ReindexBatch, ReindexJob, Repository, StoreError, TokenRecord, UploadRecord, UploadState,
+    UploadStore, User, VersionRecord, VersionWrite,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
@@ -268,6 +268,27 @@ fn crates_pk(repo: &str) -> String {
 
 fn versions_pk(repo: &str, canonical: &str) -> String {
     format!("VERSIONS#{repo}#{canonical}")
+}
+
+/// The crate change a record of the table's stream reports, from the
+/// item's keys: a crate's record written (any change to it), or a version
+/// item (`inserted`: created, which is a publish). Any other item (tokens,
+/// users, jobs) is no crate's change.
+pub fn committed_change(pk: &str, sk: &str, inserted: bool) -> Option<CommittedChange> {
+    if let Some(repo) = pk.strip_prefix("CRATES#") {
+        return Some(CommittedChange {
+            repo: repo.into(),
+            canonical: sk.into(),
+            new_version: None,
+        });
+    }
+    // Neither repository names nor crate names hold a `#`.
+    let (repo, canonical) = pk.strip_prefix("VERSIONS#")?.split_once('#')?;
+    Some(CommittedChange {
+        repo: repo.into(),
+        canonical: canonical.into(),
+        new_version: inserted.then(|| sk.into()),
+    })
 }
 
 fn crate_item(repo: &str, krate: &CrateRecord) -> Item {
@@ -639,5 +660,42 @@ impl UploadStore for DynamoStore {
             failed,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_keys_name_the_crate_they_change() {
+        let change = |repo: &str, canonical: &str, new_version: Option<&str>| {
+            Some(CommittedChange {
+                repo: repo.into(),
+                canonical: canonical.into(),
+                new_version: new_version.map(Into::into),
+            })
+        };
+        // The keys as this store's own writers build them.
+        assert_eq!(
+            committed_change(&crates_pk("main"), "foo-bar", false),
+            change("main", "foo-bar", None)
+        );
+        let versions = versions_pk("team-a", "foo");
+        assert_eq!(
+            committed_change(&versions, "v-key", true),
+            change("team-a", "foo", Some("v-key"))
+        );
+        // A version replaced (a yank) is a change, not a publish.
+        assert_eq!(
+            committed_change(&versions, "v-key", false),
+            change("team-a", "foo", None)
+        );
+        assert_eq!(committed_change(TOKENS_PK, "hash", true), None);
+        assert_eq!(
+            committed_change(&reindex_pk("main"), "job#000001", true),
+            None
+        );
+        assert_eq!(committed_change("VERSIONS#no-crate", "v", true), None);
     }
 }

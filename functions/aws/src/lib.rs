@@ -7,8 +7,10 @@ mod dynamo_store;
 mod s3_blob;
 mod setup;
 
-pub use config::{https_client, sdk_config_from_env, sdk_config_from_lambda_env};
-pub use dynamo_store::DynamoStore;
+pub use config::{
+    derived_files_from_env, https_client, sdk_config_from_env, sdk_config_from_lambda_env,
+};
+pub use dynamo_store::{DynamoStore, committed_change};
 pub use s3_blob::S3BlobStore;
 pub use setup::{
     AwsClients, STACK_TAG, SetupError, TTL_ATTRIBUTE, bucket_stack, create_bucket, create_table,

@@ -4,17 +4,18 @@
 
 use crate::index_writer::DerivedHeads;
 use crate::{
-    CrateName, CrateRecord, Principal, Registry, RegistryError, Repository, VersionRecord,
+    CrateName, CrateRecord, DerivedFiles, Principal, Registry, RegistryError, Repository,
+    VersionRecord,
 };
 
 /// A crate's state as a change reads it before deciding: its record, its
-/// versions, and its derived files' metadata, so that writing the files
-/// after the commit needs no further read.
+/// versions, and, where the request writes the derived files, their
+/// metadata, so that writing them after the commit needs no further read.
 #[derive(Debug)]
 pub(crate) struct CrateState {
     pub krate: Option<CrateRecord>,
     pub versions: Vec<VersionRecord>,
-    pub heads: DerivedHeads,
+    pub heads: Option<DerivedHeads>,
 }
 
 impl Registry {
@@ -26,10 +27,16 @@ impl Registry {
         name: &CrateName,
     ) -> Result<CrateState, RegistryError> {
         let canonical = name.canonical();
+        let heads = async {
+            match self.config.derived_files {
+                DerivedFiles::InRequest => self.derived_heads(repo, name).await.map(Some),
+                DerivedFiles::ChangeStream => Ok(None),
+            }
+        };
         let (krate, versions, heads) = tokio::join!(
             self.store.get_crate(repo, &canonical),
             self.store.list_versions(repo, &canonical),
-            self.derived_heads(repo, name),
+            heads,
         );
         Ok(CrateState {
             krate: krate?,

@@ -5,6 +5,7 @@
 mod access;
 mod auth;
 mod blob_store;
+mod change_stream;
 mod clock;
 mod crate_files;
 mod crate_state;
@@ -38,6 +39,7 @@ pub use access::{
 };
 pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
+pub use change_stream::CommittedChange;
 pub use error::RegistryError;
 pub use keys::{KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
 pub use metadata_store::{
@@ -49,7 +51,7 @@ pub use owners::OwnerChange;
 pub use pages::{CratePage, RecentPublish, RepositorySummary, VersionPage};
 pub use publish::{PublishOutcome, Upload};
 pub use publish_frame::{PublishDependency, PublishMetadata, parse_publish_frame};
-pub use registry::{PRIVATE_READS, PROXIED_READS, Registry, RegistryConfig};
+pub use registry::{DerivedFiles, PRIVATE_READS, PROXIED_READS, Registry, RegistryConfig};
 pub use reindex_jobs::{
     BATCH_CRATES, JobState, ReindexBatch, ReindexJob, ReindexStatus, ReindexTask, TaskQueue,
     run_reindex_tasks,

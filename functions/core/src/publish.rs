@@ -12,8 +12,8 @@ use crate::registry::PRIVATE_READS;
 use crate::retry::Retries;
 use crate::versions::{parse_version, version_key};
 use crate::{
-    CrateName, CrateRecord, CrateWrite, ObjectKey, Principal, PublishDependency, PublishMetadata,
-    Registry, RegistryError, Repository, StoreError, VersionRecord, VersionWrite,
+    CrateName, CrateRecord, CrateWrite, DerivedFiles, ObjectKey, Principal, PublishDependency,
+    PublishMetadata, Registry, RegistryError, Repository, StoreError, VersionRecord, VersionWrite,
 };
 use bytes::Bytes;
 use crateyard_index::{CRATES_IO_INDEX, Dependency, DependencyKind, IndexLine};
@@ -88,14 +88,21 @@ impl Registry {
                 limit,
             });
         }
+        let in_request = self.config.derived_files == DerivedFiles::InRequest;
+        let recent_before = async {
+            match in_request {
+                true => self.recent_publishes(repo).await.ok(),
+                false => None,
+            }
+        };
         let (target, recent_before) = tokio::join!(
             self.authenticated_target(authentication, repo, &crate_name),
-            self.recent_publishes(repo),
+            recent_before,
         );
         let (who, repository, mut state) = target?;
         let who = &who;
         // Read for the repository in the URL: of no use for a virtual one's member.
-        let recent_before = recent_before.ok().filter(|_| repository.name == repo);
+        let recent_before = recent_before.filter(|_| repository.name == repo);
         let repo = repository.name.as_str();
 
         // Permission and ownership come before any work on the tarball.
@@ -169,6 +176,13 @@ impl Registry {
             }
         };
         tracing::info!(repo, name = %name, version = %version, user = %who.login(), "published");
+        if !in_request {
+            // The change stream's consumer writes the rest from the commit.
+            return Ok(PublishOutcome {
+                line,
+                warnings: Vec::new(),
+            });
+        }
 
         // Independent writes, at once: each is a round trip to S3 on AWS.
         // Only the committed version's README is written (a writer that

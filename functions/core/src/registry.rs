@@ -16,6 +16,37 @@ pub struct RegistryConfig {
     /// Where `{repo}/api/…` is served, without a trailing slash.
     pub api_url: String,
     pub limits: TarballLimits,
+    /// Who writes a change's derived files: the request, or a consumer of
+    /// the metadata store's change stream.
+    pub derived_files: DerivedFiles,
+}
+
+/// Who writes the files derived from a committed change (the index file,
+/// the crate page, a new version's README, `recent.json`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DerivedFiles {
+    /// The request that commits, before it answers: the change is in the
+    /// index when the answer arrives.
+    #[default]
+    InRequest,
+    /// A consumer of the metadata store's change stream (DynamoDB Streams
+    /// on AWS), through [`Registry::write_changed_crates`]: the request
+    /// ends at its commit, and the index follows within the stream's
+    /// delay. cargo waits for a published version to appear in the index.
+    ChangeStream,
+}
+
+impl DerivedFiles {
+    /// The names configuration uses (`CRATEYARD_DERIVED_FILES`).
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "in-request" => Ok(Self::InRequest),
+            "change-stream" => Ok(Self::ChangeStream),
+            other => Err(format!(
+                "derived files are written `in-request` or from the `change-stream`, not `{other}`"
+            )),
+        }
+    }
 }
 
 impl RegistryConfig {
@@ -29,6 +60,7 @@ impl RegistryConfig {
             public_url,
             api_url,
             limits: TarballLimits::default(),
+            derived_files: DerivedFiles::InRequest,
         }
     }
 

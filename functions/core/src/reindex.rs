@@ -73,22 +73,24 @@ impl Registry {
         Ok(total)
     }
 
-    /// Rebuilds one crate from its own reads: a reindex job's batch.
+    /// Rebuilds one crate from its own reads (a reindex job's batch, a
+    /// change stream's record) and returns what it read: `None` for a crate
+    /// that no longer exists, with nothing to rebuild.
     pub(crate) async fn reindex_one_crate(
         &self,
         repository: &Repository,
         canonical: &str,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Option<CrateVersions>, RegistryError> {
         let repo = repository.name.as_str();
         let (krate, versions) = tokio::try_join!(
             self.store.get_crate(repo, canonical),
             self.store.list_versions(repo, canonical),
         )?;
-        // Gone since the plan listed it: nothing to rebuild.
-        let Some(krate) = krate else { return Ok(()) };
+        let Some(krate) = krate else { return Ok(None) };
         let krate = CrateVersions { krate, versions };
         self.reindex_crate(repository, &krate, &Present::Unknown)
-            .await
+            .await?;
+        Ok(Some(krate))
     }
 
     async fn reindex_crate(

@@ -346,7 +346,10 @@ impl Registry {
         // By index: a closure taking `&String` would make the future's
         // lifetime higher-ranked, which Send bounds reject.
         let outcomes: Vec<(usize, Result<(), RegistryError>)> = stream::iter(0..crates.len())
-            .map(|i| async move { (i, self.reindex_one_crate(repository, &crates[i]).await) })
+            .map(|i| async move {
+                let outcome = self.reindex_one_crate(repository, &crates[i]).await;
+                (i, outcome.map(drop))
+            })
             .buffer_unordered(crate::reindex::REINDEX_CONCURRENCY)
             .collect()
             .await;

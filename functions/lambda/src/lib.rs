@@ -1,6 +1,7 @@
 //! What every Crateyard Lambda function shares: logging and the registry
 //! built from the function's environment.
 
+pub mod change_stream;
 pub mod custom_resource;
 pub mod edge;
 
@@ -42,7 +43,8 @@ pub async fn registry_from_env() -> Result<Registry, lambda_http::Error> {
         )?,
     };
     let api_url = std::env::var("CRATEYARD_API_URL").ok();
-    let config = RegistryConfig::new(&public_url, api_url.as_deref());
+    let mut config = RegistryConfig::new(&public_url, api_url.as_deref());
+    config.derived_files = crateyard_aws::derived_files_from_env()?;
     // Large uploads only where the indexer function ingests them.
     let uploads = Arc::new(store);
     Ok(

@@ -114,7 +114,8 @@ async fn open_aws(storage: &StorageArgs, urls: &UrlArgs, tasks: Tasks) -> anyhow
             }
         },
     };
-    let config = RegistryConfig::new(&public_url, urls.api_url.as_deref());
+    let mut config = RegistryConfig::new(&public_url, urls.api_url.as_deref());
+    config.derived_files = crateyard_aws::derived_files_from_env().map_err(anyhow::Error::msg)?;
     let registry =
         aws_registry(clients, &bucket, &table, config).with_upstream(Arc::new(HttpUpstream::new()));
     let (registry, tasks) = match tasks {

@@ -5,7 +5,8 @@
 //! forwards and caches as CloudFront documents (see `distribution`); the
 //! bucket policy decides what CloudFront may read (see `bucket_policy`);
 //! S3's object-created events reach the functions the template wires them
-//! to (see `s3_events`); the stack's custom resource initialises it, as on
+//! to (see `s3_events`), and so do the table's stream records (see
+//! `change_stream`); the stack's custom resource initialises it, as on
 //! `sam deploy`.
 //!
 //! It follows AWS's documented rules, not AWS's implementation. It listens
@@ -14,6 +15,7 @@
 //! execution environment per function.
 
 mod bucket_policy;
+pub mod change_stream;
 mod control;
 pub mod distribution;
 pub mod lambda;
@@ -63,7 +65,7 @@ pub(crate) fn xml_elements<'x>(xml: &'x str, tag: &str) -> Vec<&'x str> {
 
 /// A SigV4 `Authorization` header: moto refuses unsigned requests to a
 /// private bucket, and checks that a request is signed, not the signature.
-const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+pub(crate) const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
 
 /// Headers of the viewer's connection, not of its request.
 const CONNECTION_HEADERS: [&str; 5] = [
@@ -105,6 +107,8 @@ struct Shared {
     /// Events emitted and not yet handled by their function (objects
     /// created and not yet routed included).
     pending: Arc<AtomicU64>,
+    /// How far the table's stream has been delivered.
+    stream: Arc<change_stream::Progress>,
 }
 
 /// A deployed stack behind its test edge.
@@ -206,6 +210,8 @@ impl Edge {
             functions.insert(id.clone(), Function::new(id, binary, env));
         }
         let routes = s3_events::s3_routes(&stack);
+        let (stream_consumer, batch) = change_stream::stream_consumer(&stack)
+            .expect("the template feeds a function from the table's stream");
         let policy = BucketPolicy::from_stack(&stack);
         let stack = Arc::new(stack);
         let shared = Arc::new(Shared {
@@ -220,8 +226,23 @@ impl Edge {
             cache_hits: AtomicU64::new(0),
             functions,
             pending,
+            stream: Arc::default(),
         });
         runtime.spawn(deliver_events(shared.clone(), routes, created_rx));
+        let consumer = shared.clone();
+        let deliver = move |event: Value| {
+            let consumer = consumer.clone();
+            let function = stream_consumer.clone();
+            async move { consumer.functions[&function].invoke(event).await }
+        };
+        let pump = change_stream::pump(
+            moto.clone(),
+            table.clone(),
+            batch,
+            shared.stream.clone(),
+            deliver,
+        );
+        runtime.spawn(pump);
         runtime.spawn(apply_invalidations(shared.clone(), invalidations_rx));
         let app = axum::Router::new()
             .fallback(viewer_request)
@@ -306,16 +327,33 @@ impl Edge {
     }
 
     /// Waits until every S3 event emitted so far has been handled by its
-    /// function (invalidations applied, large uploads ingested). On AWS this
-    /// takes seconds: the queue's batching window, CloudFront's propagation.
+    /// function (invalidations applied, large uploads ingested), and every
+    /// change committed so far has been through the table's stream (derived
+    /// files written), with the S3 events that writing emitted. On AWS this
+    /// takes seconds: the stream's polling, the queue's batching window,
+    /// CloudFront's propagation.
     pub fn settle(&self) {
         let deadline = Instant::now() + Duration::from_secs(120);
-        while self.shared.pending.load(Ordering::SeqCst) > 0 {
-            assert!(
-                Instant::now() < deadline,
-                "events still pending after 120 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        let wait = |done: &dyn Fn() -> bool| {
+            while !done() {
+                assert!(
+                    Instant::now() < deadline,
+                    "events still pending after 120 s"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        let s3_settled = || self.shared.pending.load(Ordering::SeqCst) == 0;
+        loop {
+            wait(&s3_settled);
+            let mark = self.shared.stream.mark();
+            let stream = &self.shared.stream;
+            wait(&|| stream.drained_since(mark));
+            // The stream's deliveries write objects, whose events count
+            // before those writes answer.
+            if s3_settled() {
+                return;
+            }
         }
     }
 
@@ -430,12 +468,15 @@ async fn create_bucket_and_table(stack: &Stack, moto: &str, bucket: &str, table:
         created.text().await
     );
     let spec = stack.resource("RegistryTable")["Properties"].clone();
-    let body = json!({
+    let mut body = json!({
         "TableName": table,
         "BillingMode": spec["BillingMode"],
         "AttributeDefinitions": spec["AttributeDefinitions"],
         "KeySchema": spec["KeySchema"],
     });
+    if let Some(view) = spec["StreamSpecification"]["StreamViewType"].as_str() {
+        body["StreamSpecification"] = json!({ "StreamEnabled": true, "StreamViewType": view });
+    }
     let created = http
         .post(moto)
         .header("x-amz-target", "DynamoDB_20120810.CreateTable")

@@ -1,0 +1,73 @@
+//! The consumer side of [`DerivedFiles::ChangeStream`]: a commit's derived
+//! files (index file, crate page, a new version's README, `recent.json`)
+//! written from the metadata store's change stream instead of by the
+//! request that committed. Every write is idempotent (compare-and-swap by
+//! crate revision, create-once READMEs), so a record delivered twice, late
+//! or out of order converges on the same files.
+//!
+//! [`DerivedFiles::ChangeStream`]: crate::DerivedFiles::ChangeStream
+
+use crate::pages::RecentPublish;
+use crate::{Registry, RegistryError};
+use std::collections::BTreeMap;
+
+/// A committed change to one crate, as a change stream's record names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedChange {
+    pub repo: String,
+    pub canonical: String,
+    /// The version key of a version this change inserted (a publish).
+    pub new_version: Option<String>,
+}
+
+impl Registry {
+    /// Brings the derived files of every crate these changes touched up to
+    /// the store's current state: one rebuild per crate, however many of
+    /// its records the batch holds.
+    pub async fn write_changed_crates(
+        &self,
+        changes: &[CommittedChange],
+    ) -> Result<(), RegistryError> {
+        let mut crates: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+        for change in changes {
+            let new_versions = crates.entry((&change.repo, &change.canonical)).or_default();
+            new_versions.extend(change.new_version.as_deref());
+        }
+        for ((repo, canonical), new_versions) in crates {
+            self.write_changed_crate(repo, canonical, &new_versions)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_changed_crate(
+        &self,
+        repo: &str,
+        canonical: &str,
+        new_versions: &[&str],
+    ) -> Result<(), RegistryError> {
+        let repository = match self.repository(repo).await {
+            Ok(repository) => repository,
+            // Deleted since: nothing of it is served any more.
+            Err(RegistryError::UnknownRepository(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        // The index file, the page and any README missing, from a fresh read.
+        let Some(krate) = self.reindex_one_crate(&repository, canonical).await? else {
+            return Ok(());
+        };
+        for key in new_versions {
+            let Some(version) = krate.versions.iter().find(|v| v.version_key == *key) else {
+                continue;
+            };
+            let recent = RecentPublish {
+                name: krate.krate.name.clone(),
+                version: version.line.vers.clone(),
+                description: version.package.description.clone(),
+                published_at: version.line.pubtime.clone().unwrap_or_default(),
+            };
+            self.record_recent_publish(&repository, recent, None).await;
+        }
+        Ok(())
+    }
+}
