@@ -176,6 +176,12 @@ fn main() {
     println!(
         "| case | part | calls | sequential round trips | operations |\n|---|---|---|---|---|"
     );
+    // The API remembers which user a token belongs to (a hint for what to
+    // read): its first request with a token reads the user after the token.
+    row(
+        "publish, new crate (first request with this token)",
+        &registry.publish("first", "1.0.0"),
+    );
     row("publish, new crate", &registry.publish("fresh", "1.0.0"));
     row(
         "publish, new version (crate with 1 version)",

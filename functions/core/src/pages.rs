@@ -94,6 +94,20 @@ pub struct RecentPublish {
     pub published_at: String,
 }
 
+impl RecentPublish {
+    /// Whether this publish came after `other`: by time (to the second),
+    /// then by version.
+    fn published_after(&self, other: &Self) -> bool {
+        let order = |p: &Self| {
+            (
+                p.published_at.clone(),
+                semver::Version::parse(&p.version).ok(),
+            )
+        };
+        order(self) > order(other)
+    }
+}
+
 /// A repository as the UI lists it, with where its data and index are.
 #[derive(Debug, Clone, Serialize)]
 pub struct RepositorySummary {
@@ -288,6 +302,14 @@ impl Registry {
                 ),
                 None => (Vec::new(), PutMode::Create),
             };
+            // A later publish of this crate is already listed: a change
+            // stream's records may arrive late or twice.
+            if recent
+                .iter()
+                .any(|r| r.name == publish.name && r.published_after(&publish))
+            {
+                return Ok(());
+            }
             recent.retain(|r| r.name != publish.name);
             recent.insert(0, publish.clone());
             recent.sort_by(|a, b| b.published_at.cmp(&a.published_at));

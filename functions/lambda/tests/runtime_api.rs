@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use base64::Engine;
 use crateyard_aws::{AwsClients, aws_registry, create_bucket, create_table};
-use crateyard_core::{JobState, RegistryConfig, Upload};
+use crateyard_core::{DerivedFiles, JobState, RegistryConfig, Upload, version_key};
 use crateyard_e2e::edge::lambda::Function;
 use crateyard_e2e::edge::s3_events::{ObjectCreated, s3_notification};
 use crateyard_tarball::TarballBuilder;
@@ -1089,4 +1089,116 @@ async fn api_binary_refuses_bodies_over_the_invoke_ceiling_with_the_large_upload
 fn upload_key(id: &str) -> String {
     let id = crateyard_core::UploadId::new(id).expect("the registry's upload id");
     crateyard_core::ObjectKey::Upload { id }.to_string()
+}
+
+/// A DynamoDB stream event as Lambda delivers one from a `KEYS_ONLY`
+/// stream (AWS's documented shape), one record per `(event, pk, sk)`.
+fn stream_event(records: &[(&str, String, String)]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (event, pk, sk))| {
+            json!({
+                "eventID": format!("e{i}"), "eventName": event, "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1_764_633_600,
+                    "Keys": { "pk": { "S": pk }, "sk": { "S": sk } },
+                    "SequenceNumber": format!("{}", 100 + i), "SizeBytes": 40,
+                    "StreamViewType": "KEYS_ONLY"
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-12-02T00:00:00.000"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexer_binary_writes_derived_files_from_the_change_stream_whatever_the_order() {
+    let fixture = Fixture::new("stream").await;
+    // Commits as the API makes them on AWS: no derived file written.
+    let mut config = RegistryConfig::new(&fixture.public_url, Some("https://api.example.com"));
+    config.derived_files = DerivedFiles::ChangeStream;
+    let committing = aws_registry(
+        AwsClients::for_emulator(&fixture.moto),
+        &fixture.name,
+        &fixture.name,
+        config,
+    );
+    let token = fixture
+        .registry
+        .create_token(crateyard_core::TokenRequest {
+            user: "alice".into(),
+            name: "stream-test".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .token;
+    let who = committing
+        .authenticate(Some(&token))
+        .await
+        .unwrap()
+        .expect("alice");
+    for version in ["1.0.0", "1.1.0"] {
+        let tarball = TarballBuilder::new(&format!("streamed-{version}"))
+            .file(
+                "Cargo.toml",
+                format!("[package]\nname = \"streamed\"\nversion = \"{version}\"\nreadme = \"README.md\"\n")
+                    .as_bytes(),
+            )
+            .file("README.md", format!("# streamed {version}").as_bytes())
+            .build();
+        let upload = Upload::Direct {
+            name: "streamed".into(),
+            file_name: format!("streamed-{version}.crate"),
+            tarball: tarball.into(),
+        };
+        committing.publish("main", &who, upload).await.unwrap();
+    }
+    let index_key = "main/index/st/re/streamed";
+    assert_eq!(fixture.object(index_key).await, None, "nothing derived yet");
+
+    let key = |v: &str| version_key(&v.parse().unwrap());
+    let crate_record = ("MODIFY", "CRATES#main".to_string(), "streamed".to_string());
+    let inserted = |v: &str| ("INSERT", "VERSIONS#main#streamed".to_string(), key(v));
+    let mut indexer = fixture
+        .start(&binary("indexer", env!("CARGO_BIN_EXE_indexer")))
+        .await;
+    // The second publish's records first, then the first's, then the
+    // second's again: late and repeated, as a stream may deliver them.
+    let batches = [
+        stream_event(&[crate_record.clone(), inserted("1.1.0")]),
+        stream_event(&[crate_record.clone(), inserted("1.0.0")]),
+    ];
+    let answer = indexer.invoke(batches[0].clone()).await;
+    assert_eq!(answer["crates_changed"], 2, "{answer}");
+    let index = fixture.object(index_key).await.expect("the index file");
+    assert_eq!(index.lines().count(), 2, "both committed versions: {index}");
+    indexer.invoke(batches[1].clone()).await;
+    let recent = || async {
+        let recent = fixture.object("main/ui/recent.json").await;
+        serde_json::from_str::<Value>(&recent.expect("recent.json")).unwrap()
+    };
+    let listed = recent().await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(
+        listed[0]["version"], "1.1.0",
+        "the latest, though told last: {listed}"
+    );
+    indexer.invoke(batches[0].clone()).await;
+    assert_eq!(
+        fixture.object(index_key).await.as_deref(),
+        Some(index.as_str())
+    );
+    assert_eq!(recent().await, listed);
+
+    for version in ["1.0.0", "1.1.0"] {
+        let readme = fixture
+            .object(&format!("main/ui/readmes/streamed/{version}.html"))
+            .await
+            .unwrap_or_else(|| panic!("README of {version}"));
+        assert!(readme.contains(&format!("streamed {version}")), "{readme}");
+    }
 }
