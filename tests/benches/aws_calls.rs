@@ -18,8 +18,9 @@
 //! not depend on the build; `AWS_CALLS_TIMELINE=1` prints every call)
 
 use crateyard_e2e::aws_calls::{Call, CallLog, sequential_round_trips};
-use crateyard_e2e::edge::change_stream::{Progress, enable_stream, pump};
+use crateyard_e2e::edge::change_stream::{Progress, enable_stream, pump, stream_consumer};
 use crateyard_e2e::edge::lambda::Function;
+use crateyard_e2e::edge::stack::Stack;
 use crateyard_e2e::{Server, built_binary, crate_bytes, machine_load, publish_body};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -157,10 +158,12 @@ fn main() {
         let indexer = indexer.clone();
         async move { indexer.invoke(event).await }
     };
+    // As the template's event source: its batch size and filter.
+    let consumer = stream_consumer(&Stack::new(&[])).expect("the template's stream consumer");
     runtime.spawn(pump(
         moto.clone(),
         table.to_string(),
-        100,
+        consumer,
         stream.clone(),
         deliver,
     ));

@@ -33,11 +33,19 @@ impl Registry {
             let new_versions = crates.entry((&change.repo, &change.canonical)).or_default();
             new_versions.extend(change.new_version.as_deref());
         }
+        // Every crate, even after a failure (each is logged by name): the
+        // batch is retried whole, and what succeeded is then found current.
+        let mut first_failure = None;
         for ((repo, canonical), new_versions) in crates {
-            self.write_changed_crate(repo, canonical, &new_versions)
-                .await?;
+            if let Err(e) = self
+                .write_changed_crate(repo, canonical, &new_versions)
+                .await
+            {
+                tracing::error!(repo, canonical, error = %e, "derived files not written");
+                first_failure.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_failure.map_or(Ok(()), Err)
     }
 
     async fn write_changed_crate(
@@ -66,7 +74,8 @@ impl Registry {
                 description: version.package.description.clone(),
                 published_at: version.line.pubtime.clone().unwrap_or_default(),
             };
-            self.record_recent_publish(&repository, recent, None).await;
+            self.try_record_recent_publish(&repository, recent, None)
+                .await?;
         }
         Ok(())
     }

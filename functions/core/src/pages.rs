@@ -224,33 +224,25 @@ impl Registry {
         markdown: &str,
     ) {
         let html = crateyard_readme::render_readme(markdown, readme_path, repository_url);
-        self.put_readme(repo, canonical, version, html).await;
+        if let Err(e) = self.put_readme(repo, canonical, version, html).await {
+            tracing::error!(repo = %repo.name, canonical, version, error = %e, "could not store the README");
+        }
     }
 
-    /// Keeps a version's rendered README; logged, not returned, on failure
-    /// (see [`Self::store_readme`]).
+    /// Keeps a version's rendered README.
     pub(crate) async fn put_readme(
         &self,
         repo: &Repository,
         canonical: &str,
         version: &str,
         html: String,
-    ) {
-        let key = match ObjectKey::readme(&repo.name, canonical, version) {
-            Ok(key) => key,
-            Err(e) => {
-                tracing::error!(repo = %repo.name, canonical, version, error = %e, "no key for the README");
-                return;
-            }
-        };
+    ) -> Result<(), RegistryError> {
+        let key = ObjectKey::readme(&repo.name, canonical, version)?;
         let options = key.put_options(!repo.anonymous_read);
-        if let Err(e) = self
-            .blobs
+        self.blobs
             .put(&key, html.into(), PutMode::Overwrite, options)
-            .await
-        {
-            tracing::error!(%key, error = %e, "could not store the README");
-        }
+            .await?;
+        Ok(())
     }
 
     /// `recent.json` as it is, with its metadata, read ahead of a publish
@@ -280,7 +272,7 @@ impl Registry {
         }
     }
 
-    async fn try_record_recent_publish(
+    pub(crate) async fn try_record_recent_publish(
         &self,
         repo: &Repository,
         publish: RecentPublish,
@@ -302,11 +294,11 @@ impl Registry {
                 ),
                 None => (Vec::new(), PutMode::Create),
             };
-            // A later publish of this crate is already listed: a change
-            // stream's records may arrive late or twice.
+            // This publish or a later one of this crate is already listed:
+            // a change stream's records may arrive late or twice.
             if recent
                 .iter()
-                .any(|r| r.name == publish.name && r.published_after(&publish))
+                .any(|r| r.name == publish.name && !publish.published_after(r))
             {
                 return Ok(());
             }

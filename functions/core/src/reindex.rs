@@ -102,8 +102,7 @@ impl Registry {
         let readmes = async {
             match present {
                 Present::Listed { readmes, .. } => {
-                    self.restore_readmes(repository, krate, readmes).await;
-                    Ok(())
+                    self.restore_readmes(repository, krate, readmes).await
                 }
                 Present::Unknown if krate.versions.iter().any(|v| v.has_readme) => {
                     let prefix = KeyPrefix::CrateReadmes {
@@ -111,8 +110,7 @@ impl Registry {
                         name: CrateName::new(&krate.krate.canonical)?,
                     };
                     let listed = self.blobs.list(&prefix).await?.into_iter().collect();
-                    self.restore_readmes(repository, krate, &listed).await;
-                    Ok(())
+                    self.restore_readmes(repository, krate, &listed).await
                 }
                 Present::Unknown => Ok(()),
             }
@@ -161,13 +159,16 @@ impl Registry {
     /// Renders again, from its `.crate`, each README a version has but the
     /// store lacks: a publish that stopped between its commit and its README
     /// write leaves that, and its page would say the README is missing.
-    /// Best effort, as at publish: a README that cannot be restored is logged.
+    /// A README that cannot be rendered (its `.crate` gone, its file
+    /// unreadable) is skipped, as at publish; a storage error is returned
+    /// after the others are done, so that the caller can try again.
     async fn restore_readmes(
         &self,
         repository: &Repository,
         krate: &CrateVersions,
         present: &HashSet<ObjectKey>,
-    ) {
+    ) -> Result<(), RegistryError> {
+        let mut failed = None;
         let repo = repository.name.as_str();
         let CrateVersions { krate, versions } = krate;
         for version in versions {
@@ -185,6 +186,7 @@ impl Registry {
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::error!(%key, error = %e, "could not read a .crate to restore its README");
+                    failed = Some(e.into());
                     continue;
                 }
             };
@@ -207,11 +209,16 @@ impl Registry {
                 ))
             })
             .await;
-            if let Ok(Some(html)) = rendered {
-                self.put_readme(repository, &krate.canonical, vers, html)
-                    .await;
+            if let Ok(Some(html)) = rendered
+                && let Err(e) = self
+                    .put_readme(repository, &krate.canonical, vers, html)
+                    .await
+            {
+                tracing::error!(repo, version = %vers, error = %e, "could not restore a README");
+                failed = Some(e);
             }
         }
+        failed.map_or(Ok(()), Err)
     }
 }
 

@@ -38,10 +38,20 @@ impl Registry {
             };
             if target.line.yanked == yanked {
                 // Already so; a repeat after a lost index write repairs it
-                // (no write when the files are current).
-                return self
-                    .write_committed_files(&repository, &krate, &state.versions, state.heads)
-                    .await;
+                // (no write when the files are current). No commit follows,
+                // so no change stream's record: the repair happens here.
+                return match state.heads {
+                    Some(heads) => {
+                        self.write_committed_files(
+                            &repository,
+                            &krate,
+                            &state.versions,
+                            Some(heads),
+                        )
+                        .await
+                    }
+                    None => self.rebuild_crate_files(repo, &krate.canonical).await,
+                };
             }
             target.line.yanked = yanked;
             let changed = target.clone();

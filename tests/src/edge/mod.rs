@@ -210,7 +210,7 @@ impl Edge {
             functions.insert(id.clone(), Function::new(id, binary, env));
         }
         let routes = s3_events::s3_routes(&stack);
-        let (stream_consumer, batch) = change_stream::stream_consumer(&stack)
+        let stream_consumer = change_stream::stream_consumer(&stack)
             .expect("the template feeds a function from the table's stream");
         let policy = BucketPolicy::from_stack(&stack);
         let stack = Arc::new(stack);
@@ -229,16 +229,17 @@ impl Edge {
             stream: Arc::default(),
         });
         runtime.spawn(deliver_events(shared.clone(), routes, created_rx));
-        let consumer = shared.clone();
+        let functions = shared.clone();
+        let function = stream_consumer.function.clone();
         let deliver = move |event: Value| {
-            let consumer = consumer.clone();
-            let function = stream_consumer.clone();
-            async move { consumer.functions[&function].invoke(event).await }
+            let functions = functions.clone();
+            let function = function.clone();
+            async move { functions.functions[&function].invoke(event).await }
         };
         let pump = change_stream::pump(
             moto.clone(),
             table.clone(),
-            batch,
+            stream_consumer,
             shared.stream.clone(),
             deliver,
         );
