@@ -141,6 +141,16 @@ impl Fixture {
         }
     }
 
+    /// A new token of `user` (created with the user).
+    async fn token(&self, user: &str) -> String {
+        let request = crateyard_core::TokenRequest {
+            user: user.into(),
+            name: "runtime-api-test".into(),
+            ..Default::default()
+        };
+        self.registry.create_token(request).await.unwrap().token
+    }
+
     async fn start(&self, binary: &str) -> Lambda {
         self.start_with(binary, &[]).await
     }
@@ -187,16 +197,7 @@ impl Fixture {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_binary_serves_api_gateway_events() {
     let fixture = Fixture::new("api").await;
-    let token = fixture
-        .registry
-        .create_token(crateyard_core::TokenRequest {
-            user: "alice".into(),
-            name: "lambda-test".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .token;
+    let token = fixture.token("alice").await;
     let mut lambda = fixture
         .start(&binary("api", env!("CARGO_BIN_EXE_api")))
         .await;
@@ -440,16 +441,7 @@ async fn upload_status(api: &mut Lambda, token: &str, id: &str) -> (u64, Value) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_uploads_go_through_presigned_urls_and_the_indexer() {
     let fixture = Fixture::new("uploads").await;
-    let token = fixture
-        .registry
-        .create_token(crateyard_core::TokenRequest {
-            user: "alice".into(),
-            name: "uploads".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .token;
+    let token = fixture.token("alice").await;
     let mut api = fixture
         .start(&binary("api", env!("CARGO_BIN_EXE_api")))
         .await;
@@ -511,16 +503,7 @@ async fn large_uploads_go_through_presigned_urls_and_the_indexer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_large_uploads_are_rejected_with_the_reason() {
     let fixture = Fixture::new("badupl").await;
-    let token = fixture
-        .registry
-        .create_token(crateyard_core::TokenRequest {
-            user: "alice".into(),
-            name: "uploads".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .token;
+    let token = fixture.token("alice").await;
     let mut api = fixture
         .start(&binary("api", env!("CARGO_BIN_EXE_api")))
         .await;
@@ -598,16 +581,7 @@ async fn bad_large_uploads_are_rejected_with_the_reason() {
 
     // Another user cannot see (or guess at) alice's uploads.
     let id = upload_through_s3(&mut api, &token, None, &tarball("x-1.0.0", "x", "1.0.0")).await;
-    let bob = fixture
-        .registry
-        .create_token(crateyard_core::TokenRequest {
-            user: "bob".into(),
-            name: "uploads".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .token;
+    let bob = fixture.token("bob").await;
     assert_eq!(upload_status(&mut api, &bob, &id).await.0, 404);
     assert_eq!(upload_status(&mut api, &token, &id).await.0, 200);
 
@@ -1126,16 +1100,7 @@ async fn indexer_binary_writes_derived_files_from_the_change_stream_whatever_the
         &fixture.name,
         config,
     );
-    let token = fixture
-        .registry
-        .create_token(crateyard_core::TokenRequest {
-            user: "alice".into(),
-            name: "stream-test".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .token;
+    let token = fixture.token("alice").await;
     let who = committing
         .authenticate(Some(&token))
         .await
