@@ -207,7 +207,7 @@ try {
   await page.fill("#token-name", "from-the-ui");
   await page.click("#create-token-form button[type=submit]");
   const shown = await page.locator("#created pre").innerText();
-  assert.match(shown, /^cyd_[0-9a-f]{64}$/);
+  assert.match(shown, /^cyd_[0-9a-f]{64}\.[A-Za-z0-9._@-]+$/);
   const check = await fetch(`${URL_}/api/v1/me`, { headers: { Authorization: `Bearer ${shown}` } });
   assert.equal(check.status, 200, "the new token works");
   await page.locator("td:text-is('from-the-ui')").waitFor();

@@ -6,7 +6,7 @@ use crate::access::{
     decide_token_action,
 };
 use crate::clock::now_unix;
-use crate::tokens::hash_token;
+use crate::tokens::{hash_token, login_hint};
 use crate::{Registry, RegistryError, Repository, StoreError};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -63,16 +63,28 @@ impl Registry {
             return Ok(None);
         };
         let token = token_from_header(header).ok_or(RegistryError::InvalidToken)?;
-        self.principal_for_token(&hash_token(token)).await.map(Some)
+        self.principal_hinted(&hash_token(token), login_hint(token))
+            .await
+            .map(Some)
     }
 
     /// The principal behind a token, by the token's hash: for requests, and
     /// for work finished later on a request's behalf (large uploads).
     pub async fn principal_for_token(&self, hash: &str) -> Result<Principal, RegistryError> {
-        // A token always belongs to the same user: a token seen before
-        // lets the user be read beside the token instead of after it. The
-        // decision still rests on both fresh reads.
-        let hinted = self.token_users.user_of(hash);
+        self.principal_hinted(hash, None).await
+    }
+
+    async fn principal_hinted(
+        &self,
+        hash: &str,
+        login: Option<&str>,
+    ) -> Result<Principal, RegistryError> {
+        // A token always belongs to the same user: one that names its user,
+        // or was seen before, lets the user be read beside the token instead
+        // of after it. The decision still rests on both fresh reads.
+        let hinted = login
+            .map(str::to_string)
+            .or_else(|| self.token_users.user_of(hash));
         let prefetch = async {
             match &hinted {
                 Some(login) => Some(self.store.get_user(login).await),
@@ -100,25 +112,25 @@ impl Registry {
         if stale {
             record.last_used_at = Some(now);
         }
-        // The use is recorded beside the user's lookup, not after it.
-        let record_use = async {
-            if !stale {
-                return;
-            }
-            match self.store.update_token(&record).await {
-                Ok(()) | Err(StoreError::NotFound(_)) => {}
-                Err(e) => {
-                    tracing::warn!(token = record.id(), error = %e, "could not record token use")
+        // The use is bookkeeping, recorded off the request's path: the
+        // request does not wait for it (on Lambda it may finish during the
+        // next invocation, or be lost with the instance: a minute's
+        // precision is all it promises).
+        if stale {
+            let (store, record) = (self.store.clone(), record.clone());
+            tokio::spawn(async move {
+                match store.update_token(&record).await {
+                    Ok(()) | Err(StoreError::NotFound(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(token = record.id(), error = %e, "could not record token use")
+                    }
                 }
-            }
+            });
+        }
+        let user = match prefetched {
+            Some(user) if hinted.as_deref() == Some(record.user.as_str()) => user,
+            _ => self.store.get_user(&record.user).await,
         };
-        let user = async {
-            match prefetched {
-                Some(user) if hinted.as_deref() == Some(record.user.as_str()) => user,
-                _ => self.store.get_user(&record.user).await,
-            }
-        };
-        let (user, ()) = tokio::join!(user, record_use);
         let Some(user) = user? else {
             return Err(RegistryError::InvalidToken);
         };

@@ -2,8 +2,9 @@
 //! files (index file, crate page, a new version's README, `recent.json`)
 //! written from the metadata store's change stream instead of by the
 //! request that committed. Every write is idempotent (compare-and-swap by
-//! crate revision, create-once READMEs), so a record delivered twice, late
-//! or out of order converges on the same files.
+//! crate revision; READMEs rendered from the committed `.crate`;
+//! `recent.json` keeps a crate's latest publish), so a record delivered
+//! twice, late or out of order converges on the same files.
 //!
 //! [`DerivedFiles::ChangeStream`]: crate::DerivedFiles::ChangeStream
 

@@ -33,10 +33,21 @@ pub(crate) fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn random_token() -> String {
+/// `cyd_`, 256 random bits in hex, then `.` and the user's login. The login
+/// is no secret (only the bits are); it lets a function instance read the
+/// user beside the token from its first request with it (see
+/// [`Registry::authenticate`]), where it would otherwise read it after.
+fn random_token(login: &str) -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
-    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+    format!("{TOKEN_PREFIX}{}.{login}", hex::encode(bytes))
+}
+
+/// The login a token names after its random part: a hint for what to read,
+/// never a decision (tokens made before it have none).
+pub(crate) fn login_hint(token: &str) -> Option<&str> {
+    let (_, login) = token.strip_prefix(TOKEN_PREFIX)?.split_once('.')?;
+    is_valid_principal_name(login).then_some(login)
 }
 
 /// Parses a lifetime such as `90s`, `15m`, `12h` or `30d`.
@@ -122,7 +133,7 @@ impl Registry {
             Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        let token = random_token();
+        let token = random_token(&user);
         let record = TokenRecord {
             name,
             scopes,
@@ -225,11 +236,22 @@ mod tests {
 
     #[test]
     fn random_token_is_prefixed_and_unique() {
-        let (a, b) = (random_token(), random_token());
-        assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 64);
+        let (a, b) = (random_token("al.ice"), random_token("al.ice"));
+        assert!(a.starts_with(TOKEN_PREFIX) && a.len() == TOKEN_PREFIX.len() + 64 + 7);
+        assert_eq!(login_hint(&a), Some("al.ice"));
         assert_ne!(a, b);
         assert_eq!(hash_token(&a).len(), 64);
         assert_ne!(hash_token(&a), a);
+    }
+
+    #[test]
+    fn only_a_valid_login_is_a_hint() {
+        let secret = "0".repeat(64);
+        assert_eq!(login_hint(&format!("cyd_{secret}")), None);
+        assert_eq!(login_hint(&format!("cyd_{secret}.")), None);
+        assert_eq!(login_hint(&format!("cyd_{secret}.a/b")), None);
+        assert_eq!(login_hint(&format!("xyz_{secret}.alice")), None);
+        assert_eq!(login_hint(&format!("cyd_{secret}.bob@x")), Some("bob@x"));
     }
 
     #[test]
