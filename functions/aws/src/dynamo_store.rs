@@ -262,12 +262,18 @@ fn parse<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
 }
 
+/// The partition key prefixes of crate and version items, which the
+/// stream's records are read back by (and template.yaml's stream filter
+/// names).
+const CRATES_PREFIX: &str = "CRATES#";
+const VERSIONS_PREFIX: &str = "VERSIONS#";
+
 fn crates_pk(repo: &str) -> String {
-    format!("CRATES#{repo}")
+    format!("{CRATES_PREFIX}{repo}")
 }
 
 fn versions_pk(repo: &str, canonical: &str) -> String {
-    format!("VERSIONS#{repo}#{canonical}")
+    format!("{VERSIONS_PREFIX}{repo}#{canonical}")
 }
 
 /// The crate change a record of the table's stream reports, from the
@@ -275,7 +281,7 @@ fn versions_pk(repo: &str, canonical: &str) -> String {
 /// item (`inserted`: created, which is a publish). Any other item (tokens,
 /// users, jobs) is no crate's change.
 pub fn committed_change(pk: &str, sk: &str, inserted: bool) -> Option<CommittedChange> {
-    if let Some(repo) = pk.strip_prefix("CRATES#") {
+    if let Some(repo) = pk.strip_prefix(CRATES_PREFIX) {
         return Some(CommittedChange {
             repo: repo.into(),
             canonical: sk.into(),
@@ -283,7 +289,7 @@ pub fn committed_change(pk: &str, sk: &str, inserted: bool) -> Option<CommittedC
         });
     }
     // Neither repository names nor crate names hold a `#`.
-    let (repo, canonical) = pk.strip_prefix("VERSIONS#")?.split_once('#')?;
+    let (repo, canonical) = pk.strip_prefix(VERSIONS_PREFIX)?.split_once('#')?;
     Some(CommittedChange {
         repo: repo.into(),
         canonical: canonical.into(),

@@ -6,7 +6,7 @@
 use crate::pages::crate_page;
 use crate::retry::Retries;
 use crate::{
-    BlobError, CrateName, CrateRecord, DerivedFiles, ObjectKey, ObjectMeta, PutMode, PutOptions,
+    BlobError, CrateName, CrateRecord, ObjectKey, ObjectMeta, PutMode, PutOptions,
     REVISION_METADATA, Registry, RegistryError, Repository, VersionRecord,
 };
 use bytes::Bytes;
@@ -63,8 +63,10 @@ impl Registry {
     /// Writes a crate's derived files for the state a change has just
     /// committed, over the metadata read before it (no read in between).
     /// A file changed since fails its precondition and is left to
-    /// [`Self::write_derived_file`], which reads again. Where the change
-    /// stream's consumer writes them, nothing is done here.
+    /// [`Self::write_derived_file`], which reads again. Without `heads`
+    /// (read only where the request writes the derived files, see
+    /// `crate_state.rs`), the change stream's consumer writes them and
+    /// nothing is done here.
     pub(crate) async fn write_committed_files(
         &self,
         repository: &Repository,
@@ -73,13 +75,7 @@ impl Registry {
         heads: Option<DerivedHeads>,
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
-        let heads = match (self.config.derived_files, heads) {
-            (DerivedFiles::ChangeStream, _) => return Ok(()),
-            (DerivedFiles::InRequest, Some(heads)) => heads,
-            (DerivedFiles::InRequest, None) => {
-                return self.rebuild_crate_files(repo, &krate.canonical).await;
-            }
-        };
+        let Some(heads) = heads else { return Ok(()) };
         // Both bodies first: built inside the writes, the page's (large
         // with a long history) would hold back its PUT until after the
         // index file's had gone out.

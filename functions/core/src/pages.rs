@@ -98,12 +98,9 @@ impl RecentPublish {
     /// Whether this publish came after `other`: by time (to the second),
     /// then by version.
     fn published_after(&self, other: &Self) -> bool {
-        let order = |p: &Self| {
-            (
-                p.published_at.clone(),
-                semver::Version::parse(&p.version).ok(),
-            )
-        };
+        fn order(p: &RecentPublish) -> (&str, Option<semver::Version>) {
+            (&p.published_at, semver::Version::parse(&p.version).ok())
+        }
         order(self) > order(other)
     }
 }
