@@ -57,6 +57,7 @@ pub fn generated_crate(i: usize) -> CrateWrite {
         krate,
         expected_revision: None,
         version: Some(VersionWrite::Insert(version)),
+        audit: None,
     }
 }
 

@@ -4,9 +4,9 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, Select, TransactWriteItem};
 use crateyard_core::{
-    CommittedChange, CrateRecord, CrateVersions, CrateWrite, MetadataStore, REINDEX_JOB_LIFETIME,
-    ReindexBatch, ReindexJob, Repository, StoreError, TokenRecord, UploadRecord, UploadState,
-    UploadStore, User, VersionRecord, VersionWrite,
+    AuditEntry, AuditPage, AuditQuery, CommittedChange, CrateRecord, CrateVersions, CrateWrite,
+    MetadataStore, REINDEX_JOB_LIFETIME, ReindexBatch, ReindexJob, Repository, StoreError,
+    TokenRecord, UploadRecord, UploadState, UploadStore, User, VersionRecord, VersionWrite,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
@@ -28,18 +28,19 @@ use std::collections::HashMap;
 /// | deployment setting | `SETTINGS` | name (`public_url`) |
 /// | reindex job | `REINDEX#{repo}` | job id |
 /// | reindex job's batch | `REINDEX#{repo}` | `{job id}#{number, 6 digits}` |
+/// | audit entry | `AUDIT#{YYYY-MM-DD}` | entry id (see `dynamo_audit.rs`) |
 ///
-/// Token items with an expiry, upload items and reindex jobs' items carry
+/// Token items with an expiry, upload items, reindex jobs' and audit items carry
 /// the number `expires_at` (epoch seconds), the table's TTL attribute, so
 /// DynamoDB deletes them some time after. Upload items also carry `state`,
 /// the compare-and-swap guard of their outcome.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -222,11 +223,11 @@ impl DynamoStore {
     }
 }
 
-fn backend(e: impl std::error::Error) -> StoreError {
+pub(crate) fn backend(e: impl std::error::Error) -> StoreError {
     StoreError::Backend(DisplayErrorContext(e).to_string())
 }
 
-fn item(pk: String, sk: &str, body: &impl Serialize) -> Item {
+pub(crate) fn item(pk: String, sk: &str, body: &impl Serialize) -> Item {
     HashMap::from([
         ("pk".to_string(), AttributeValue::S(pk)),
         ("sk".to_string(), AttributeValue::S(sk.to_string())),
@@ -254,7 +255,7 @@ const TOKENS_PK: &str = "TOKENS";
 const SETTINGS_PK: &str = "SETTINGS";
 const PUBLIC_URL_SETTING: &str = "public_url";
 
-fn parse<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+pub(crate) fn parse<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     let body = item
         .get("body")
         .and_then(|b| b.as_s().ok())
@@ -430,6 +431,9 @@ impl MetadataStore for DynamoStore {
                 ));
             }
             None => {}
+        }
+        if let Some(entry) = &write.audit {
+            items.push(self.audit_put(entry));
         }
         let result = self
             .client
@@ -618,6 +622,14 @@ impl MetadataStore for DynamoStore {
             .first()
             .and_then(|item| item.get("sk")?.as_s().ok())
             .map(|sk| sk.split('#').next().unwrap_or(sk).to_string()))
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.put_audit(entry).await
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        self.query_audit(query).await
     }
 }
 

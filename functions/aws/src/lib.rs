@@ -3,6 +3,7 @@
 //! (conditional transactions), on the official AWS SDK for Rust.
 
 mod config;
+mod dynamo_audit;
 mod dynamo_store;
 mod s3_blob;
 mod setup;

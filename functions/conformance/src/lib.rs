@@ -10,8 +10,8 @@ pub use blob::{
     blob_update_compare_and_swap,
 };
 pub use metadata::{
-    store_commit_is_conditional, store_commit_race, store_crates_with_versions, store_reindex_jobs,
-    store_repositories, store_search, store_users_and_tokens,
+    store_audit_log, store_commit_is_conditional, store_commit_race, store_crates_with_versions,
+    store_reindex_jobs, store_repositories, store_search, store_users_and_tokens,
 };
 
 /// Defines one `#[tokio::test]` per suite function for an adapter, given a
@@ -34,7 +34,7 @@ macro_rules! blob_suite {
 #[macro_export]
 macro_rules! metadata_suite {
     ($make:expr) => {
-        $crate::metadata_suite!(@tests $make; store_repositories, store_commit_is_conditional, store_commit_race, store_crates_with_versions, store_search, store_users_and_tokens, store_reindex_jobs);
+        $crate::metadata_suite!(@tests $make; store_repositories, store_commit_is_conditional, store_commit_race, store_crates_with_versions, store_search, store_users_and_tokens, store_reindex_jobs, store_audit_log);
     };
     (@tests $make:expr; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

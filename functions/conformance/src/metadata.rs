@@ -1,7 +1,7 @@
 use crateyard_core::{
-    CrateRecord, CrateWrite, Grant, IndexLine, MetadataStore, PackageInfo, Permission,
-    ReindexBatch, ReindexJob, RepoKind, Repository, StoreError, Subject, TokenRecord, Upstream,
-    User, VersionRecord, VersionWrite,
+    Actor, AuditAction, AuditEntry, AuditQuery, CrateRecord, CrateWrite, Grant, IndexLine,
+    MetadataStore, PackageInfo, Permission, ReindexBatch, ReindexJob, RepoKind, Repository,
+    StoreError, Subject, TokenRecord, Upstream, User, VersionRecord, VersionWrite,
 };
 
 fn repo(name: &str) -> Repository {
@@ -60,6 +60,7 @@ fn insert(krate: CrateRecord, expected: Option<u64>, v: VersionRecord) -> CrateW
         krate,
         expected_revision: expected,
         version: Some(VersionWrite::Insert(v)),
+        audit: None,
     }
 }
 
@@ -153,6 +154,7 @@ pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
         krate: krate("foo", 2, "x"),
         expected_revision: Some(1),
         version: Some(VersionWrite::Replace(version("foo", "9.0.0", 1))),
+        audit: None,
     };
     assert!(matches!(
         store.commit("r", replace).await,
@@ -176,6 +178,7 @@ pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
         krate: krate("foo", 3, "d"),
         expected_revision: Some(2),
         version: Some(VersionWrite::Replace(yanked)),
+        audit: None,
     };
     store.commit("r", yank).await.unwrap();
     let owners = CrateWrite {
@@ -185,6 +188,7 @@ pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
         },
         expected_revision: Some(3),
         version: None,
+        audit: None,
     };
     store.commit("r", owners).await.unwrap();
     let versions = store.list_versions("r", "foo").await.unwrap();
@@ -298,6 +302,7 @@ pub async fn store_crates_with_versions(store: &dyn MetadataStore) {
                 krate: krate("c", 1, "d"),
                 expected_revision: None,
                 version: None,
+                audit: None,
             },
         )
         .await
@@ -407,6 +412,7 @@ pub async fn store_search(store: &dyn MetadataStore) {
                 krate: changed,
                 expected_revision: Some(1),
                 version: None,
+                audit: None,
             },
         )
         .await
@@ -553,4 +559,101 @@ pub async fn store_reindex_jobs(store: &dyn MetadataStore) {
         store.latest_reindex_job("other").await.unwrap().as_deref(),
         Some("20261203-000000-ff")
     );
+}
+
+/// An entry written at a given time (the id decides the day partition).
+fn audit_at(at: &str, repo: &str, krate: Option<&str>) -> AuditEntry {
+    let mut entry = AuditEntry::new(&Actor::operator(), AuditAction::Yank, "test");
+    entry.id = format!("{at}-0000{}", repo.len());
+    entry.at = at.into();
+    entry.repo = Some(repo.into());
+    entry.krate = krate.map(Into::into);
+    entry.expires_at = 4_102_444_800; // 2100
+    entry
+}
+
+fn ids(entries: &[AuditEntry]) -> Vec<&str> {
+    entries.iter().map(|e| &e.at[..]).collect()
+}
+
+/// Newest first, across days, filtered by repository and crate, in pages
+/// that resume where the last one stopped; a crate's commit writes its
+/// entry atomically (none when the commit fails).
+pub async fn store_audit_log(store: &dyn MetadataStore) {
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = |back: i64| (today - time::Duration::days(back)).to_string();
+    let written = [
+        (format!("{}T10:00:00.000Z", day(3)), "main", Some("foo")),
+        (format!("{}T09:00:00.000Z", day(1)), "other", Some("foo")),
+        (format!("{}T23:59:59.999Z", day(1)), "main", Some("bar")),
+        (format!("{}T00:00:00.001Z", day(0)), "main", Some("foo")),
+        (format!("{}T00:00:00.002Z", day(0)), "main", None),
+    ];
+    for (at, repo, krate) in &written {
+        store
+            .append_audit(&audit_at(at, repo, *krate))
+            .await
+            .unwrap();
+    }
+    // The registry always bounds a query by the log's retention.
+    let all = |limit| AuditQuery {
+        limit,
+        since: Some(time::OffsetDateTime::now_utc() - time::Duration::days(10)),
+        ..Default::default()
+    };
+    let page = store.list_audit(&all(10)).await.unwrap();
+    let newest_first: Vec<&str> = written.iter().rev().map(|(at, ..)| &at[..]).collect();
+    assert_eq!(ids(&page.entries), newest_first);
+    assert_eq!(page.next, None);
+
+    // Pages of two, each resuming after the last.
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .list_audit(&AuditQuery { before, ..all(2) })
+            .await
+            .unwrap();
+        assert!(page.entries.len() <= 2);
+        seen.extend(page.entries.iter().map(|e| e.at.clone()));
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, newest_first);
+
+    let filtered = AuditQuery {
+        repo: Some("main".into()),
+        krate: Some("foo".into()),
+        ..all(10)
+    };
+    let page = store.list_audit(&filtered).await.unwrap();
+    assert_eq!(ids(&page.entries), [&written[3].0[..], &written[0].0[..]]);
+
+    let since = AuditQuery {
+        since: Some(time::OffsetDateTime::now_utc() - time::Duration::days(2)),
+        ..all(10)
+    };
+    let page = store.list_audit(&since).await.unwrap();
+    assert_eq!(page.entries.len(), 4, "the entry of 3 days ago is older");
+
+    // The entry rides on the commit: none for a commit that fails.
+    let entry = |at: &str| AuditEntry {
+        krate: Some("logged".into()),
+        ..audit_at(at, "main", None)
+    };
+    let first = format!("{}T12:00:00.000Z", day(0));
+    let mut write = insert(krate("logged", 1, "d"), None, version("logged", "1.0.0", 1));
+    write.audit = Some(entry(&first));
+    store.commit("main", write).await.unwrap();
+    let mut conflict = insert(krate("logged", 1, "d"), None, version("logged", "1.1.0", 1));
+    conflict.audit = Some(entry(&format!("{}T12:00:00.001Z", day(0))));
+    assert!(store.commit("main", conflict).await.is_err());
+    let logged = AuditQuery {
+        krate: Some("logged".into()),
+        ..all(10)
+    };
+    let page = store.list_audit(&logged).await.unwrap();
+    assert_eq!(ids(&page.entries), [&first[..]]);
 }

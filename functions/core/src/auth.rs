@@ -5,9 +5,10 @@ use crate::access::{
     CrateTarget, Denial, Permission, Principal, TokenAction, decide, decide_global_admin,
     decide_token_action,
 };
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::clock::now_unix;
 use crate::tokens::{hash_token, login_hint};
-use crate::{Registry, RegistryError, Repository, StoreError};
+use crate::{Registry, RegistryError, Repository, StoreError, canonical_name};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
@@ -166,9 +167,12 @@ impl Registry {
             .ok_or(RegistryError::MissingToken)
     }
 
-    /// Applies the access rule and logs the decision. A caller who may not
-    /// read gets "not found", as if the crate or repository did not exist.
-    pub fn authorize(
+    /// Applies the access rule and logs the decision; a refused change by a
+    /// signed-in caller is also recorded in the audit log. Refused reads and
+    /// requests without a token are not: they change nothing, and anyone
+    /// could fill the store with them. A caller who may not read gets
+    /// "not found", as if the crate or repository did not exist.
+    pub async fn authorize(
         &self,
         caller: Option<&Principal>,
         repo: &Repository,
@@ -184,7 +188,17 @@ impl Registry {
                 tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate = name, outcome = "allowed", "access")
             }
             Err(denial) => {
-                tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate = name, outcome = "denied", reason = %denial, "access")
+                tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate = name, outcome = "denied", reason = %denial, "access");
+                if let Some(caller) = caller
+                    && permission != Permission::Read
+                {
+                    let mut entry = denial_entry(caller, permission.as_str(), denial);
+                    entry = entry.repo(&repo.name);
+                    if let Some(name) = name {
+                        entry = entry.krate(&canonical_name(name));
+                    }
+                    self.audit_denial(entry).await;
+                }
             }
         }
         decision.map_err(|denial| match denial {
@@ -197,8 +211,12 @@ impl Registry {
         })
     }
 
-    /// Checks the rule for registry-wide administration, and logs it.
-    pub fn authorize_global_admin(&self, caller: Option<&Principal>) -> Result<(), RegistryError> {
+    /// Checks the rule for registry-wide administration, and logs it (a
+    /// refusal in the audit log too).
+    pub async fn authorize_global_admin(
+        &self,
+        caller: Option<&Principal>,
+    ) -> Result<(), RegistryError> {
         let decision = decide_global_admin(caller);
         let user = caller.map(Principal::login);
         let token = caller.map(|c| c.token.id());
@@ -207,7 +225,11 @@ impl Registry {
                 tracing::info!(target: "crateyard::access", user, token, permission = "registry-admin", outcome = "allowed", "access")
             }
             Err(denial) => {
-                tracing::info!(target: "crateyard::access", user, token, permission = "registry-admin", outcome = "denied", reason = %denial, "access")
+                tracing::info!(target: "crateyard::access", user, token, permission = "registry-admin", outcome = "denied", reason = %denial, "access");
+                if let Some(caller) = caller {
+                    self.audit_denial(denial_entry(caller, "registry-admin", denial))
+                        .await;
+                }
             }
         }
         decision.map_err(|denial| match denial {
@@ -216,8 +238,9 @@ impl Registry {
         })
     }
 
-    /// Checks the rule for tokens ([`crate::access::decide_token_action`]), and logs it.
-    pub fn authorize_token_action(
+    /// Checks the rule for tokens ([`crate::access::decide_token_action`]),
+    /// and logs it (a refusal in the audit log too).
+    pub async fn authorize_token_action(
         &self,
         caller: &Principal,
         action: TokenAction<'_>,
@@ -229,7 +252,9 @@ impl Registry {
                 tracing::info!(target: "crateyard::access", user, token, permission = "tokens", outcome = "allowed", "access")
             }
             Err(denial) => {
-                tracing::info!(target: "crateyard::access", user, token, permission = "tokens", outcome = "denied", reason = %denial, "access")
+                tracing::info!(target: "crateyard::access", user, token, permission = "tokens", outcome = "denied", reason = %denial, "access");
+                self.audit_denial(denial_entry(caller, "tokens", denial))
+                    .await;
             }
         }
         decision.map_err(|denial| RegistryError::Forbidden(denial.to_string()))
@@ -245,9 +270,20 @@ impl Registry {
     ) -> Result<Repository, RegistryError> {
         let repository = self.repository(repo).await?;
         let target = krate.map(|name| CrateTarget { name, owners: None });
-        self.authorize(caller, &repository, Permission::Read, target)?;
+        self.authorize(caller, &repository, Permission::Read, target)
+            .await?;
         Ok(repository)
     }
+}
+
+/// The audit entry of a refusal: who, what they needed, and why they were
+/// refused.
+fn denial_entry(caller: &Principal, needed: &str, denial: &Denial) -> AuditEntry {
+    AuditEntry::new(
+        &Actor::from(caller),
+        AuditAction::Denied,
+        format!("needed `{needed}`: {denial}"),
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! directory) and [`MetadataStore`] (DynamoDB or SQLite).
 
 mod access;
+mod audit;
 mod auth;
 mod blob_store;
 mod change_stream;
@@ -36,6 +37,10 @@ mod yank;
 pub use access::{
     CrateTarget, Denial, GROUP_PREFIX, Grant, Permission, Principal, Subject, TokenAction, decide,
     decide_global_admin, decide_token_action, glob_matches,
+};
+pub use audit::{
+    AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, Actor, AuditAction, AuditEntry, AuditPage, AuditQuery,
+    AuditRequest, DEFAULT_AUDIT_RETENTION, OPERATOR,
 };
 pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};

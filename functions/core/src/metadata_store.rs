@@ -1,4 +1,5 @@
 use crate::access::{Grant, Permission, Subject};
+use crate::audit::{AuditEntry, AuditPage, AuditQuery};
 use crate::clock::now_rfc3339;
 use crate::remote::Upstream;
 use crate::{ReindexBatch, ReindexJob};
@@ -178,6 +179,8 @@ pub struct CrateWrite {
     pub krate: CrateRecord,
     pub expected_revision: Option<u64>,
     pub version: Option<VersionWrite>,
+    /// The change's audit entry, written in the same transaction.
+    pub audit: Option<AuditEntry>,
 }
 
 #[derive(Debug, Clone)]
@@ -286,6 +289,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<Option<(ReindexJob, Vec<ReindexBatch>)>, StoreError>;
     /// The id of the repository's latest job.
     async fn latest_reindex_job(&self, repo: &str) -> Result<Option<String>, StoreError>;
+
+    /// Adds an entry to the audit log (its id is unique).
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Entries matching the query, newest first, at most `query.limit`
+    /// (which the caller keeps small); `next` is set when more may match.
+    /// Expired entries may still show until the store removes them.
+    /// Without `query.since` (the registry always sets it), a store may
+    /// return a short page with a `next` to bound its work.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
 }
 
 /// How long a reindex job's records stay readable.

@@ -1,4 +1,5 @@
 use crate::access::{GROUP_PREFIX, Permission};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::clock::now_rfc3339;
 use crate::publish::{lookup_crate_name, lookup_name};
 use crate::retry::Retries;
@@ -99,13 +100,15 @@ impl Registry {
         let mut retries = Retries::new(name);
         loop {
             retries.next()?;
-            let krate = self.authorize_change(
-                &repository,
-                state.krate.take(),
-                name,
-                who,
-                Permission::ChangeOwners,
-            )?;
+            let krate = self
+                .authorize_change(
+                    &repository,
+                    state.krate.take(),
+                    name,
+                    who,
+                    Permission::ChangeOwners,
+                )
+                .await?;
             if let Some(known) = known.take() {
                 known?;
             }
@@ -131,6 +134,11 @@ impl Registry {
                     krate.name
                 )));
             }
+            let detail = format!(
+                "owners: {} → {}",
+                krate.owners.join(", "),
+                owners.join(", ")
+            );
             let write = CrateWrite {
                 krate: CrateRecord {
                     revision: krate.revision + 1,
@@ -140,6 +148,20 @@ impl Registry {
                 },
                 expected_revision: Some(krate.revision),
                 version: None,
+                audit: Some(
+                    self.audit_entry(
+                        AuditEntry::new(
+                            &who.into(),
+                            match change {
+                                OwnerChange::Add => AuditAction::OwnersAdd,
+                                OwnerChange::Remove => AuditAction::OwnersRemove,
+                            },
+                            detail,
+                        )
+                        .repo(repo)
+                        .krate(&krate.canonical),
+                    ),
+                ),
             };
             let committed = write.krate.clone();
             match self.store.commit(repo, write).await {

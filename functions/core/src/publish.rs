@@ -3,6 +3,7 @@
 //! the version before indexing it.
 
 use crate::access::{CrateTarget, Permission};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::clock::now_rfc3339;
 use crate::crate_files::{CrateFile, StoredCrate};
 use crate::crate_state::CrateState;
@@ -116,7 +117,7 @@ impl Registry {
             key: &key,
             who,
         };
-        if let Err(err) = rules.check(state.krate.as_ref(), &state.versions) {
+        if let Err(err) = rules.check(state.krate.as_ref(), &state.versions).await {
             if matches!(err, RegistryError::VersionExists { .. }) {
                 self.catch_up_index_on_retry(repo, &canonical).await;
             }
@@ -242,7 +243,7 @@ impl Registry {
             key: &key,
             who,
         };
-        rules.check(state.krate.as_ref(), &state.versions)
+        rules.check(state.krate.as_ref(), &state.versions).await
     }
 
     /// A publish retried after a lost answer finds its version committed,
@@ -289,6 +290,21 @@ impl Registry {
                 krate: krate.clone(),
                 expected_revision: existing.map(|k| k.revision),
                 version: Some(VersionWrite::Insert(record.clone())),
+                audit: Some(
+                    self.audit_entry(
+                        AuditEntry::new(
+                            &who.into(),
+                            AuditAction::Publish,
+                            format!(
+                                "published {} {} ({} bytes, sha256 {})",
+                                krate.name, record.line.vers, record.size, record.line.cksum
+                            ),
+                        )
+                        .repo(repo)
+                        .krate(&canonical)
+                        .version(&record.line.vers),
+                    ),
+                ),
             };
             match self.store.commit(repo, write).await {
                 Ok(()) => {
@@ -302,7 +318,7 @@ impl Registry {
                         self.store.list_versions(repo, &canonical),
                     );
                     (state.krate, state.versions) = (krate?, versions?);
-                    rules.check(state.krate.as_ref(), &state.versions)?;
+                    rules.check(state.krate.as_ref(), &state.versions).await?;
                 }
                 Err(StoreError::AlreadyExists(_)) => {
                     return Err(version_exists(name.as_str(), rules.semver, ""));
@@ -324,7 +340,7 @@ struct PublishRules<'a> {
 }
 
 impl PublishRules<'_> {
-    fn check(
+    async fn check(
         &self,
         existing: Option<&CrateRecord>,
         versions: &[VersionRecord],
@@ -351,7 +367,9 @@ impl PublishRules<'_> {
             name: name.as_str(),
             owners,
         };
-        registry.authorize(Some(who), repository, permission, Some(target))?;
+        registry
+            .authorize(Some(who), repository, permission, Some(target))
+            .await?;
         if let Some(v) = versions.iter().find(|v| v.version_key == *key) {
             let hint = if v.line.vers != semver.to_string() {
                 format!(

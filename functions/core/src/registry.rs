@@ -19,6 +19,8 @@ pub struct RegistryConfig {
     /// Who writes a change's derived files: the request, or a consumer of
     /// the metadata store's change stream.
     pub derived_files: DerivedFiles,
+    /// How long audit entries are kept.
+    pub audit_retention: std::time::Duration,
 }
 
 /// Who writes the files derived from a committed change (the index file,
@@ -61,6 +63,7 @@ impl RegistryConfig {
             api_url,
             limits: TarballLimits::default(),
             derived_files: DerivedFiles::InRequest,
+            audit_retention: crate::DEFAULT_AUDIT_RETENTION,
         }
     }
 

@@ -1,3 +1,4 @@
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::index_writer::{Derived, derived_file, derived_options, put_mode};
 use crate::{
     BlobError, CrateName, CrateVersions, KeyPrefix, ObjectKey, Registry, RegistryError, RepoName,
@@ -70,6 +71,9 @@ impl Registry {
             done += 1;
             progress(done, total);
         }
+        let detail = format!("rebuilt the derived files of {total} crates");
+        let entry = AuditEntry::new(&Actor::operator(), AuditAction::Reindex, detail).repo(repo);
+        self.audit(entry).await?;
         Ok(total)
     }
 

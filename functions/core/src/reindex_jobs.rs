@@ -14,6 +14,7 @@
 //! are at least once) only does its work again.
 
 use crate::access::Permission;
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::clock::now_rfc3339;
 use crate::{BlobError, ObjectKey, Principal, PutMode, Registry, RegistryError, TaskId};
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -183,6 +184,10 @@ impl Registry {
             batches: None,
         };
         self.store.put_reindex_job(&job).await?;
+        let by = who.map_or_else(Actor::operator, Actor::from);
+        let detail = format!("started reindex job {}", job.id);
+        self.audit(AuditEntry::new(&by, AuditAction::Reindex, detail).repo(&job.repo))
+            .await?;
         self.send_task(ReindexTask::Plan {
             repo: job.repo.clone(),
             job: job.id.clone(),
@@ -234,7 +239,8 @@ impl Registry {
     ) -> Result<crate::Repository, RegistryError> {
         let repository = self.repository(repo).await?;
         if let Some(who) = who {
-            self.authorize(Some(who), &repository, Permission::Admin, None)?;
+            self.authorize(Some(who), &repository, Permission::Admin, None)
+                .await?;
         }
         Ok(repository)
     }

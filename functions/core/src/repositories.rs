@@ -1,6 +1,7 @@
 //! Repositories and their settings: visibility and permission grants.
 
 use crate::access::{Grant, Permission, Subject};
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::{
     KeyPrefix, ObjectKey, PutMode, Registry, RegistryError, RepoKind, RepoName, Repository,
     StoreError, Upstream,
@@ -57,13 +58,27 @@ impl Registry {
     /// unless one of that name exists, and (re)writes its `config.json`
     /// either way, so a changed public URL takes effect.
     pub async fn ensure_repository(&self, name: &str) -> Result<Repository, RegistryError> {
+        self.ensure_repository_by(name, &Actor::operator()).await
+    }
+
+    /// [`Self::ensure_repository`], recording `by` as its creator.
+    pub async fn ensure_repository_by(
+        &self,
+        name: &str,
+        by: &Actor,
+    ) -> Result<Repository, RegistryError> {
         check_repository_name(name)?;
         match self
             .store
             .create_repository(&Repository::new_local(name))
             .await
         {
-            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+            Ok(()) => {
+                let detail = "created a public local repository".to_string();
+                self.audit(AuditEntry::new(by, AuditAction::RepositoryCreate, detail).repo(name))
+                    .await?;
+            }
+            Err(StoreError::AlreadyExists(_)) => {}
             Err(e) => return Err(e.into()),
         }
         let repo = self.repository(name).await?;
@@ -78,6 +93,7 @@ impl Registry {
         name: &str,
         spec: RepositorySpec,
         anonymous_read: bool,
+        by: &Actor,
     ) -> Result<Repository, RegistryError> {
         check_repository_name(name)?;
         let mut repo = Repository::new_local(name);
@@ -145,6 +161,18 @@ impl Registry {
             }
             Err(e) => return Err(e.into()),
         }
+        let detail = format!(
+            "created a {} {:?} repository",
+            if repo.anonymous_read {
+                "public"
+            } else {
+                "private"
+            },
+            repo.kind
+        )
+        .to_lowercase();
+        self.audit(AuditEntry::new(by, AuditAction::RepositoryCreate, detail).repo(name))
+            .await?;
         self.write_index_config(&repo).await?;
         self.write_repository_list().await?;
         tracing::info!(repo = %repo.name, kind = ?repo.kind, "repository created");
@@ -176,6 +204,7 @@ impl Registry {
         &self,
         name: &str,
         change: RepositoryChange,
+        by: &Actor,
     ) -> Result<Repository, RegistryError> {
         let mut repo = self.repository(name).await?;
         self.check_repository_change(&change).await?;
@@ -196,6 +225,13 @@ impl Registry {
             }
         }
         self.store.update_repository(&repo).await?;
+        let detail = format!(
+            "anonymous read: {}; grants: {}",
+            repo.anonymous_read,
+            serde_json::to_string(&repo.grants).unwrap_or_default()
+        );
+        self.audit(AuditEntry::new(by, AuditAction::RepositoryChange, detail).repo(name))
+            .await?;
         if was_public != repo.anonymous_read {
             // Objects written before the change follow it; those written
             // during it already carry the new visibility.

@@ -2,6 +2,7 @@
 //! optional scopes, crate globs, repositories and expiry.
 
 use crate::access::{Permission, Principal, TokenAction, is_valid_principal_name};
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::clock::{now_rfc3339, now_unix};
 use crate::{Registry, RegistryError, StoreError, TokenRecord, User};
 use sha2::{Digest, Sha256};
@@ -84,7 +85,8 @@ impl Registry {
     /// admin rights, no groups).
     pub async fn create_token(&self, request: TokenRequest) -> Result<NewToken, RegistryError> {
         let expires_at = expiry(request.lifetime);
-        self.mint_token(request, expires_at).await
+        self.mint_token(request, expires_at, &Actor::operator())
+            .await
     }
 
     /// Creates the token, expiring at `expires_at` (computed once by the
@@ -93,6 +95,7 @@ impl Registry {
         &self,
         request: TokenRequest,
         expires_at: Option<i64>,
+        by: &Actor,
     ) -> Result<NewToken, RegistryError> {
         let TokenRequest {
             user,
@@ -143,6 +146,18 @@ impl Registry {
             ..TokenRecord::unrestricted(&hash_token(&token), &user)
         };
         self.store.create_token(&record).await?;
+        let detail = format!(
+            "token `{}` ({}) for `{}`: scopes {:?}, crates {:?}, repositories {:?}, expires {:?}",
+            record.name,
+            record.id(),
+            record.user,
+            record.scopes,
+            record.crates,
+            record.repos,
+            record.expires_at
+        );
+        self.audit(AuditEntry::new(by, AuditAction::TokenCreate, detail))
+            .await?;
         tracing::info!(target: "crateyard::access", user = %record.user, token = record.id(), scopes = ?record.scopes, "token created");
         Ok(NewToken { token, record })
     }
@@ -165,8 +180,9 @@ impl Registry {
                 repos: &request.repos,
                 expires_at,
             },
-        )?;
-        self.mint_token(request, expires_at).await
+        )
+        .await?;
+        self.mint_token(request, expires_at, &who.into()).await
     }
 
     /// `user`'s token records, asked for over the API by `who`.
@@ -175,7 +191,8 @@ impl Registry {
         who: &Principal,
         user: &str,
     ) -> Result<Vec<TokenRecord>, RegistryError> {
-        self.authorize_token_action(who, TokenAction::List { user })?;
+        self.authorize_token_action(who, TokenAction::List { user })
+            .await?;
         self.tokens(Some(user)).await
     }
 
@@ -210,12 +227,22 @@ impl Registry {
             if by.user.login != record.user && !by.user.admin {
                 return Err(unknown());
             }
-            self.authorize_token_action(by, TokenAction::Revoke { target: &record })?;
+            self.authorize_token_action(by, TokenAction::Revoke { target: &record })
+                .await?;
         }
         match self.store.delete_token(&record.hash).await {
             Ok(()) | Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
+        let by = by.map_or_else(Actor::operator, Actor::from);
+        let detail = format!(
+            "token `{}` ({}) of `{}`",
+            record.name,
+            record.id(),
+            record.user
+        );
+        self.audit(AuditEntry::new(&by, AuditAction::TokenRevoke, detail))
+            .await?;
         tracing::info!(target: "crateyard::access", user = %record.user, token = record.id(), "token revoked");
         Ok(record)
     }

@@ -1,6 +1,7 @@
 //! Users and their groups.
 
 use crate::access::is_valid_principal_name;
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::clock::now_rfc3339;
 use crate::{Registry, RegistryError, StoreError, User};
 
@@ -24,7 +25,12 @@ fn check_names(login: &str, groups: &[String]) -> Result<(), RegistryError> {
 
 impl Registry {
     /// Creates a user, or changes an existing one.
-    pub async fn put_user(&self, login: &str, change: UserChange) -> Result<User, RegistryError> {
+    pub async fn put_user(
+        &self,
+        login: &str,
+        change: UserChange,
+        by: &Actor,
+    ) -> Result<User, RegistryError> {
         check_names(login, change.groups.as_deref().unwrap_or_default())?;
         let mut user = match self.store.get_user(login).await? {
             Some(user) => user,
@@ -51,6 +57,9 @@ impl Registry {
             user.groups = groups;
         }
         self.store.update_user(&user).await?;
+        let detail = format!("admin: {}; groups: {}", user.admin, user.groups.join(", "));
+        self.audit(AuditEntry::new(by, AuditAction::UserChange, detail))
+            .await?;
         tracing::info!(target: "crateyard::access", user = %user.login, admin = user.admin, groups = ?user.groups, "user saved");
         Ok(user)
     }

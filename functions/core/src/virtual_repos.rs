@@ -23,7 +23,7 @@ impl Registry {
     /// Whether `caller` may read crate `name` in `member`: a read through a
     /// virtual repository is one of its member's reads, with that member's
     /// grants and the token's limits.
-    fn may_read_member(
+    async fn may_read_member(
         &self,
         caller: Option<&Principal>,
         member: &Repository,
@@ -34,6 +34,7 @@ impl Registry {
             owners: None,
         };
         self.authorize(caller, member, Permission::Read, Some(target))
+            .await
             .is_ok()
     }
 
@@ -66,6 +67,7 @@ impl Registry {
                 file.private = !member.anonymous_read;
                 return Ok(self
                     .may_read_member(caller, &member, name)
+                    .await
                     .then_some((member, file)));
             }
         }

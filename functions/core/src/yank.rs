@@ -1,4 +1,5 @@
 use crate::access::{CrateTarget, Permission};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::clock::now_rfc3339;
 use crate::publish::{lookup_crate_name, max_version};
 use crate::retry::Retries;
@@ -28,8 +29,9 @@ impl Registry {
         let mut retries = Retries::new(name);
         loop {
             retries.next()?;
-            let krate =
-                self.authorize_change(&repository, state.krate, name, who, Permission::Yank)?;
+            let krate = self
+                .authorize_change(&repository, state.krate, name, who, Permission::Yank)
+                .await?;
             let Some(target) = state.versions.iter_mut().find(|v| v.line.vers == version) else {
                 return Err(RegistryError::UnknownVersion {
                     name: krate.name,
@@ -64,6 +66,22 @@ impl Registry {
                 },
                 expected_revision: Some(krate.revision),
                 version: Some(VersionWrite::Replace(changed)),
+                audit: Some(
+                    self.audit_entry(
+                        AuditEntry::new(
+                            &who.into(),
+                            if yanked {
+                                AuditAction::Yank
+                            } else {
+                                AuditAction::Unyank
+                            },
+                            format!("{} {version}", if yanked { "yanked" } else { "unyanked" }),
+                        )
+                        .repo(repo)
+                        .krate(&krate.canonical)
+                        .version(version),
+                    ),
+                ),
             };
             let committed = write.krate.clone();
             match self.store.commit(repo, write).await {
@@ -87,7 +105,7 @@ impl Registry {
     }
 
     /// The crate, if it exists and `who` may make this change to it.
-    pub(crate) fn authorize_change(
+    pub(crate) async fn authorize_change(
         &self,
         repository: &Repository,
         krate: Option<CrateRecord>,
@@ -101,13 +119,15 @@ impl Registry {
             repository,
             Permission::Read,
             Some(CrateTarget { name, owners: None }),
-        )?;
+        )
+        .await?;
         let krate = krate.ok_or_else(|| RegistryError::UnknownCrate(name.into()))?;
         let target = CrateTarget {
             name: &krate.name,
             owners: Some(&krate.owners),
         };
-        self.authorize(Some(who), repository, permission, Some(target))?;
+        self.authorize(Some(who), repository, permission, Some(target))
+            .await?;
         Ok(krate)
     }
 }

@@ -76,6 +76,7 @@ pub(crate) async fn check(
     let target = krate.map(|name| crateyard_core::CrateTarget { name, owners: None });
     registry
         .authorize(caller.as_ref(), &repository, Permission::Read, target)
+        .await
         .map_err(|e| ApiError(e).into_response())?;
     Ok(Reader { repository, caller })
 }

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/tokens/{id}", delete(api::tokens::revoke))
         .route("/api/v1/users", get(api::admin::users))
+        .route("/api/v1/audit", get(api::admin::audit))
         .route("/api/v1/users/{login}", put(api::admin::put_user))
         .route("/api/v1/repos", get(api::admin::repositories))
         .route("/api/v1/repos/{name}", put(api::admin::put_repository))

@@ -271,7 +271,11 @@ async fn reindex_binary_rebuilds_lost_index_files() {
     let fixture = Fixture::new("reindex").await;
     fixture
         .registry
-        .put_user("alice", crateyard_core::UserChange::default())
+        .put_user(
+            "alice",
+            crateyard_core::UserChange::default(),
+            &crateyard_core::Actor::operator(),
+        )
         .await
         .unwrap();
     let alice = fixture.registry.acting_as("alice").await.unwrap();

@@ -1,7 +1,9 @@
+use crate::sqlite_audit;
 use async_trait::async_trait;
 use crateyard_core::{
-    CrateRecord, CrateVersions, CrateWrite, MetadataStore, ReindexBatch, ReindexJob, Repository,
-    StoreError, TokenRecord, User, VersionRecord, VersionWrite,
+    AuditEntry, AuditPage, AuditQuery, CrateRecord, CrateVersions, CrateWrite, MetadataStore,
+    ReindexBatch, ReindexJob, Repository, StoreError, TokenRecord, User, VersionRecord,
+    VersionWrite,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -106,6 +108,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.execute_batch(sqlite_audit::AUDIT_SCHEMA).map_err(db)?;
         create_search_index(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -154,15 +157,15 @@ fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-fn db(e: rusqlite::Error) -> StoreError {
+pub(crate) fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn to_json<T: Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("records serialize")
 }
 
-fn from_json<T: DeserializeOwned>(json: String) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: DeserializeOwned>(json: String) -> Result<T, StoreError> {
     serde_json::from_str(&json).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
 }
 
@@ -272,6 +275,9 @@ fn commit(conn: &mut Connection, repo: &str, write: &CrateWrite) -> Result<(), S
         params![repo, krate.canonical, krate.revision as i64, krate.description, to_json(krate)],
     )
     .map_err(db)?;
+    if let Some(entry) = &write.audit {
+        sqlite_audit::append(&tx, entry)?;
+    }
     tx.commit().map_err(db)
 }
 
@@ -609,5 +615,15 @@ impl MetadataStore for SqliteStore {
             .map_err(db)
         })
         .await
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.run(move |c| sqlite_audit::append(c, &entry)).await
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let query = query.clone();
+        self.run(move |c| sqlite_audit::list(c, &query)).await
     }
 }

@@ -44,6 +44,7 @@ async fn an_older_database_gains_the_search_index_with_its_crates() {
         krate,
         expected_revision: None,
         version: None,
+        audit: None,
     };
     store.commit("r", write).await.unwrap();
     drop(store);

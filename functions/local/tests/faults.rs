@@ -85,7 +85,11 @@ async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>, Princ
     );
     registry.ensure_repository("main").await.unwrap();
     registry
-        .put_user("alice", UserChange::default())
+        .put_user(
+            "alice",
+            UserChange::default(),
+            &crateyard_core::Actor::operator(),
+        )
         .await
         .unwrap();
     let alice = registry.acting_as("alice").await.unwrap();

@@ -120,7 +120,11 @@ impl Fixture {
         );
         registry.ensure_repository("main").await.unwrap();
         registry
-            .put_user("alice", crateyard_core::UserChange::default())
+            .put_user(
+                "alice",
+                crateyard_core::UserChange::default(),
+                &crateyard_core::Actor::operator(),
+            )
             .await
             .unwrap();
         let alice = registry.acting_as("alice").await.unwrap();

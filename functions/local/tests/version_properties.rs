@@ -60,7 +60,11 @@ async fn run(versions: &[(Version, bool)]) -> Result<(), TestCaseError> {
     );
     registry.ensure_repository("main").await.unwrap();
     registry
-        .put_user("alice", crateyard_core::UserChange::default())
+        .put_user(
+            "alice",
+            crateyard_core::UserChange::default(),
+            &crateyard_core::Actor::operator(),
+        )
         .await
         .unwrap();
     let alice: Principal = registry.acting_as("alice").await.unwrap();

@@ -3,10 +3,13 @@
 //! its next request.
 
 use crate::backend;
-use crate::cli::{RepoCommand, RepoKindArg, StorageArgs, TokenCommand, UrlArgs, UserCommand};
+use crate::cli::{
+    AuditArgs, RepoCommand, RepoKindArg, StorageArgs, TokenCommand, UrlArgs, UserCommand,
+};
 use crate::error::UserError;
 use crateyard_core::{
-    Registry, RepositoryChange, RepositorySpec, TokenRequest, Upstream, UserChange,
+    AUDIT_PAGE_MAX, Actor, AuditEntry, AuditRequest, Registry, RepositoryChange, RepositorySpec,
+    TokenRequest, Upstream, UserChange,
 };
 use std::sync::Arc;
 
@@ -151,6 +154,7 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
                         admin: args.admin,
                         groups: args.groups,
                     },
+                    &Actor::operator(),
                 )
                 .await?;
             eprintln!(
@@ -188,7 +192,7 @@ pub async fn repo(command: RepoCommand) -> anyhow::Result<()> {
                 },
             };
             let repo = registry
-                .create_repository(&args.name, spec, !args.private)
+                .create_repository(&args.name, spec, !args.private, &Actor::operator())
                 .await?;
             eprintln!(
                 "repository `{}` is ready ({}):\n\n{}",
@@ -207,7 +211,9 @@ pub async fn repo(command: RepoCommand) -> anyhow::Result<()> {
                 anonymous_read: args.anonymous_read,
                 grants: args.grants,
             };
-            let repo = registry.update_repository(&args.name, change).await?;
+            let repo = registry
+                .update_repository(&args.name, change, &Actor::operator())
+                .await?;
             eprintln!("repository `{}` updated", repo.name);
         }
         RepoCommand::List(args) => {
@@ -239,4 +245,61 @@ pub async fn repo(command: RepoCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `crateyard audit`: pages through the log, newest first, up to `--limit`.
+pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    let registry = open_for_admin(&args.storage).await?;
+    let mut query = AuditRequest {
+        repo: args.repo,
+        krate: args.krate,
+        since: args.since,
+        before: None,
+        limit: Some(args.limit.min(AUDIT_PAGE_MAX)),
+    }
+    .parse()?;
+    let mut left = args.limit;
+    while left > 0 {
+        query.limit = left.min(AUDIT_PAGE_MAX);
+        let page = registry.audit_log(query.clone()).await?;
+        left -= page.entries.len();
+        for entry in &page.entries {
+            match args.json {
+                true => println!("{}", serde_json::to_string(entry)?),
+                false => println!("{}", audit_line(entry)),
+            }
+        }
+        match page.next {
+            Some(next) => query.before = Some(next),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// `2026-12-02T16:01:02.345Z  alice (token 1a2b…)  yank  main/foo 1.0.0  yanked 1.0.0`
+fn audit_line(entry: &AuditEntry) -> String {
+    let token = entry
+        .token_id
+        .as_ref()
+        .map(|id| format!(" (token {id})"))
+        .unwrap_or_default();
+    let action = serde_json::to_value(entry.action)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let mut target = entry.repo.clone().unwrap_or_default();
+    if let Some(krate) = &entry.krate {
+        target = format!("{target}/{krate}");
+    }
+    if let Some(version) = &entry.version {
+        target = format!("{target} {version}");
+    }
+    format!(
+        "{}  {}{token}  {action}  {}  {}",
+        entry.at,
+        entry.actor,
+        if target.is_empty() { "-" } else { &target },
+        entry.detail
+    )
 }

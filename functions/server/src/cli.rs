@@ -35,6 +35,8 @@ pub enum Command {
     Mirror(MirrorArgs),
     /// Rebuild every index file and config.json from the metadata store.
     Reindex(ReindexArgs),
+    /// Show the audit log: every change and refused attempt, newest first.
+    Audit(AuditArgs),
     /// Create the S3 bucket and DynamoDB table as template.yaml declares them.
     Setup(SetupArgs),
 }
@@ -262,6 +264,27 @@ pub struct ReindexArgs {
     /// The job `--status` shows.
     #[arg(long, requires = "status")]
     pub job: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Only entries about this repository.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Only entries about this crate.
+    #[arg(long = "crate")]
+    pub krate: Option<String>,
+    /// How far back: `12h`, `7d` (default: everything kept).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -45,6 +45,7 @@ async fn run() -> anyhow::Result<()> {
         cli::Command::User { command } => access_admin::user(command).await,
         cli::Command::Repo { command } => access_admin::repo(command).await,
         cli::Command::Reindex(args) => admin::reindex(args).await,
+        cli::Command::Audit(args) => access_admin::audit(args).await,
         cli::Command::Mirror(args) => mirror::run(args).await,
         cli::Command::Setup(args) => admin::setup(args).await,
     }

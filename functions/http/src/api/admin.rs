@@ -5,9 +5,12 @@ use crate::request::{authorization, read_body};
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::body::Body;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use crateyard_core::{Grant, RegistryError, Repository, RepositoryChange, UserChange};
+use crateyard_core::{
+    Actor, AuditRequest, Grant, RegistryError, Repository, RepositoryChange, UserChange,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -28,9 +31,12 @@ struct RepositoryBody {
     grants: Vec<Grant>,
 }
 
-async fn require_global_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The caller, if a registry admin.
+async fn require_global_admin(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
     let who = state.registry.authenticate(authorization(headers)).await?;
-    Ok(state.registry.authorize_global_admin(who.as_ref())?)
+    state.registry.authorize_global_admin(who.as_ref()).await?;
+    // Authorized, so signed in.
+    Ok(who.as_ref().map_or_else(Actor::operator, Actor::from))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
@@ -56,12 +62,12 @@ pub(crate) async fn put_user(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    require_global_admin(&state, &headers).await?;
+    let by = require_global_admin(&state, &headers).await?;
     let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
     let UserBody { admin, groups } =
         parse(&body, "{\"admin\"?: bool, \"groups\"?: [\"name\", …]}")?;
     let user = registry
-        .put_user(&login, UserChange { admin, groups })
+        .put_user(&login, UserChange { admin, groups }, &by)
         .await?;
     Ok(Json(json!({ "user": user })))
 }
@@ -102,7 +108,7 @@ pub(crate) async fn put_repository(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    require_global_admin(&state, &headers).await?;
+    let by = require_global_admin(&state, &headers).await?;
     let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
     let RepositoryBody {
         anonymous_read,
@@ -117,8 +123,8 @@ pub(crate) async fn put_repository(
     };
     // A refused change writes nothing, not even the repository it names.
     registry.check_repository_change(&change).await?;
-    registry.ensure_repository(&name).await?;
-    let repo = registry.update_repository(&name, change).await?;
+    registry.ensure_repository_by(&name, &by).await?;
+    let repo = registry.update_repository(&name, change, &by).await?;
     Ok(Json(json!({ "repo": without_secrets(&repo) })))
 }
 
@@ -155,4 +161,16 @@ pub(crate) async fn reindex_status(
         .reindex_status(Some(&who), repo, param("id"))
         .await?;
     Ok(Json(json!({ "job": job })))
+}
+
+/// `GET /api/v1/audit?repo=&crate=&since=7d&limit=&before=`: the audit
+/// log, newest first, for registry admins; `next` pages on (`before=`).
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(request): Query<AuditRequest>,
+) -> Result<Json<Value>, ApiError> {
+    require_global_admin(&state, &headers).await?;
+    let page = state.registry.audit_log(request.parse()?).await?;
+    Ok(Json(json!({ "entries": page.entries, "next": page.next })))
 }
