@@ -225,6 +225,17 @@ pub const AUDIT_PAGE_MAX: usize = 500;
 /// How long entries are kept unless configured otherwise.
 pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(400 * 24 * 60 * 60);
 
+/// How long entries are kept on this deployment: `CRATEYARD_AUDIT_RETENTION`
+/// (a lifetime: `90d`), or [`DEFAULT_AUDIT_RETENTION`].
+pub fn audit_retention_from_env() -> Result<Duration, String> {
+    match std::env::var("CRATEYARD_AUDIT_RETENTION") {
+        Ok(text) if !text.is_empty() => {
+            parse_lifetime(&text).map_err(|e| format!("CRATEYARD_AUDIT_RETENTION: {e}"))
+        }
+        _ => Ok(DEFAULT_AUDIT_RETENTION),
+    }
+}
+
 /// Milliseconds, fixed width, so that ids sort as times.
 fn timestamp(at: OffsetDateTime) -> String {
     let ms = at.millisecond();

@@ -40,7 +40,7 @@ pub use access::{
 };
 pub use audit::{
     AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, Actor, AuditAction, AuditEntry, AuditPage, AuditQuery,
-    AuditRequest, DEFAULT_AUDIT_RETENTION, OPERATOR,
+    AuditRequest, DEFAULT_AUDIT_RETENTION, OPERATOR, audit_retention_from_env,
 };
 pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};

@@ -45,6 +45,7 @@ pub async fn registry_from_env() -> Result<Registry, lambda_http::Error> {
     let api_url = std::env::var("CRATEYARD_API_URL").ok();
     let mut config = RegistryConfig::new(&public_url, api_url.as_deref());
     config.derived_files = crateyard_aws::derived_files_from_env()?;
+    config.audit_retention = crateyard_core::audit_retention_from_env()?;
     // Large uploads only where the indexer function ingests them.
     let uploads = Arc::new(store);
     Ok(

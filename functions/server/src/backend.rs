@@ -64,7 +64,9 @@ pub async fn open_with(
         None => std::fs::read_to_string(dirs.public_url_file())
             .unwrap_or_else(|_| DEFAULT_PUBLIC_URL.into()),
     };
-    let config = RegistryConfig::new(public_url.trim(), urls.api_url.as_deref());
+    let mut config = RegistryConfig::new(public_url.trim(), urls.api_url.as_deref());
+    config.audit_retention =
+        crateyard_core::audit_retention_from_env().map_err(anyhow::Error::msg)?;
     let registry = Registry::new(Arc::new(blobs), Arc::new(store), config)
         .with_upstream(Arc::new(HttpUpstream::new()));
     let (registry, tasks) = run_tasks_here(registry);
@@ -116,6 +118,8 @@ async fn open_aws(storage: &StorageArgs, urls: &UrlArgs, tasks: Tasks) -> anyhow
     };
     let mut config = RegistryConfig::new(&public_url, urls.api_url.as_deref());
     config.derived_files = crateyard_aws::derived_files_from_env().map_err(anyhow::Error::msg)?;
+    config.audit_retention =
+        crateyard_core::audit_retention_from_env().map_err(anyhow::Error::msg)?;
     let registry =
         aws_registry(clients, &bucket, &table, config).with_upstream(Arc::new(HttpUpstream::new()));
     let (registry, tasks) = match tasks {
