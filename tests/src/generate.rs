@@ -40,6 +40,7 @@ pub fn generated_crate(i: usize) -> CrateWrite {
         owners: vec!["bench".into()],
         created_at: "2026-12-01T00:00:00Z".into(),
         updated_at: "2026-12-01T00:00:00Z".into(),
+        deleted: vec![],
     };
     let version = VersionRecord {
         line,

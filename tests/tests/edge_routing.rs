@@ -379,3 +379,51 @@ fn failures_land_in_queues_and_alarms_notify_when_asked() {
         );
     }
 }
+
+/// The template's EventBridge rule, as EventBridge applies it: index files
+/// and pages written, and `.crate` files and READMEs deleted (`crateyard
+/// delete`), reach the invalidator; a `.crate` written does not (it never
+/// changes in place).
+#[test]
+fn deleted_crate_files_reach_the_invalidator() {
+    use crateyard_e2e::edge::s3_events::{
+        ObjectCreated, eventbridge_event, pattern_matches, s3_routes,
+    };
+    let stack = Stack::new(&[]);
+    let routes = s3_routes(&stack);
+    let bucket =
+        stack.eval_str(&stack.template["Resources"]["RegistryBucket"]["Properties"]["BucketName"]);
+    let event = |key: &str, deleted: bool| {
+        let mut event = eventbridge_event(&ObjectCreated {
+            bucket: bucket.clone(),
+            key: key.into(),
+            size: 1,
+        });
+        if deleted {
+            event["detail-type"] = json!("Object Deleted");
+            event["detail"]["reason"] = json!("DeleteObject");
+        }
+        event
+    };
+    let invalidated = |event: &Value| {
+        routes
+            .rules
+            .iter()
+            .filter(|(pattern, ..)| pattern_matches(pattern, event))
+            .map(|(_, function, _)| function.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        invalidated(&event("main/index/3/f/foo", false)),
+        ["InvalidatorFunction"]
+    );
+    assert_eq!(
+        invalidated(&event("main/crates/foo/foo-1.0.0.crate", true)),
+        ["InvalidatorFunction"]
+    );
+    assert_eq!(
+        invalidated(&event("main/ui/readmes/foo/1.0.0.html", true)),
+        ["InvalidatorFunction"]
+    );
+    assert!(invalidated(&event("main/crates/foo/foo-1.0.0.crate", false)).is_empty());
+}

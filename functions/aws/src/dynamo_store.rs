@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, Select, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem};
 use crateyard_core::{
     AuditEntry, AuditPage, AuditQuery, CommittedChange, CrateRecord, CrateVersions, CrateWrite,
     MetadataStore, REINDEX_JOB_LIFETIME, ReindexBatch, ReindexJob, Repository, StoreError,
@@ -430,6 +430,22 @@ impl MetadataStore for DynamoStore {
                     None,
                 ));
             }
+            Some(VersionWrite::Delete(v)) => {
+                let key = HashMap::from([
+                    (
+                        "pk".to_string(),
+                        AttributeValue::S(versions_pk(repo, &krate.canonical)),
+                    ),
+                    ("sk".to_string(), AttributeValue::S(v.version_key.clone())),
+                ]);
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .expect("table, key and condition are set");
+                items.push(TransactWriteItem::builder().delete(delete).build());
+            }
             None => {}
         }
         if let Some(entry) = &write.audit {
@@ -449,7 +465,9 @@ impl MetadataStore for DynamoStore {
             (Some(1), Some(VersionWrite::Insert(v))) => {
                 Err(StoreError::AlreadyExists(version_name(v)))
             }
-            (Some(1), Some(VersionWrite::Replace(v))) => Err(StoreError::NotFound(version_name(v))),
+            (Some(1), Some(VersionWrite::Replace(v) | VersionWrite::Delete(v))) => {
+                Err(StoreError::NotFound(version_name(v)))
+            }
             // The crate's condition failed, or a concurrent transaction
             // touched the same items: either way, read again and retry.
             (Some(_), _) => Err(StoreError::Conflict(krate.canonical.clone())),

@@ -28,6 +28,7 @@ fn krate(canonical: &str, revision: u64, description: &str) -> CrateRecord {
         owners: vec!["alice".into()],
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-01T00:00:00Z".into(),
+        deleted: vec![],
     }
 }
 
@@ -656,4 +657,50 @@ pub async fn store_audit_log(store: &dyn MetadataStore) {
     };
     let page = store.list_audit(&logged).await.unwrap();
     assert_eq!(ids(&page.entries), [&first[..]]);
+}
+
+/// A version deleted with its crate's conditional write; deleting one that
+/// is not there is `NotFound`, and changes nothing.
+pub async fn store_version_delete(store: &dyn MetadataStore) {
+    store.create_repository(&repo("r")).await.unwrap();
+    let v1 = version("gone", "1.0.0", 1);
+    store
+        .commit("r", insert(krate("gone", 1, "d"), None, v1.clone()))
+        .await
+        .unwrap();
+    store
+        .commit(
+            "r",
+            insert(krate("gone", 2, "d"), Some(1), version("gone", "2.0.0", 2)),
+        )
+        .await
+        .unwrap();
+    let delete = |revision: u64, expected: u64, v: VersionRecord| CrateWrite {
+        krate: krate("gone", revision, "d"),
+        expected_revision: Some(expected),
+        version: Some(VersionWrite::Delete(v)),
+        audit: None,
+    };
+    store.commit("r", delete(3, 2, v1.clone())).await.unwrap();
+    let left: Vec<String> = store
+        .list_versions("r", "gone")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.line.vers)
+        .collect();
+    assert_eq!(left, ["2.0.0"]);
+    assert!(matches!(
+        store.commit("r", delete(4, 3, v1)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .get_crate("r", "gone")
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        3
+    );
 }

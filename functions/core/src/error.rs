@@ -41,6 +41,14 @@ pub enum RegistryError {
         hint: String,
     },
     #[error(
+        "crate `{name}` version {version} was deleted on {deleted_at} and its number stays reserved; publish a new version"
+    )]
+    VersionDeleted {
+        name: String,
+        version: String,
+        deleted_at: String,
+    },
+    #[error(
         "another upload of `{name}` {version} with different contents is in progress or was interrupted; try again in a minute, and run `crateyard reindex` if it persists"
     )]
     UploadInProgress { name: String, version: String },

@@ -10,6 +10,7 @@ mod change_stream;
 mod clock;
 mod crate_files;
 mod crate_state;
+mod delete;
 mod error;
 mod index_writer;
 mod keys;
@@ -48,8 +49,8 @@ pub use change_stream::CommittedChange;
 pub use error::RegistryError;
 pub use keys::{KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
 pub use metadata_store::{
-    CrateRecord, CrateVersions, CrateWrite, MetadataStore, REINDEX_JOB_LIFETIME, RepoKind,
-    Repository, StoreError, TokenRecord, User, VersionRecord, VersionWrite,
+    CrateRecord, CrateVersions, CrateWrite, DeletedVersion, MetadataStore, REINDEX_JOB_LIFETIME,
+    RepoKind, Repository, StoreError, TokenRecord, User, VersionRecord, VersionWrite,
 };
 pub use names::{CrateName, RepoName, canonical_name};
 pub use owners::OwnerChange;

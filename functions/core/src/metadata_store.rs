@@ -84,6 +84,21 @@ pub struct CrateRecord {
     pub owners: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Versions deleted (`crateyard delete`): their numbers stay reserved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<DeletedVersion>,
+}
+
+/// A version removed for a leaked secret or a legal request. Its number is
+/// never published again, whatever the bytes, as on crates.io.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedVersion {
+    pub version: String,
+    /// [`VersionRecord::version_key`].
+    pub version_key: String,
+    pub deleted_at: String,
+    pub deleted_by: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +204,9 @@ pub enum VersionWrite {
     Insert(VersionRecord),
     /// Fails with [`StoreError::NotFound`] if the version does not exist.
     Replace(VersionRecord),
+    /// Removes the version; fails with [`StoreError::NotFound`] if it does
+    /// not exist.
+    Delete(VersionRecord),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -312,4 +312,40 @@ impl Registry {
             }
         }
     }
+
+    /// Takes deleted versions of a crate off `recent.json`, by
+    /// compare-and-swap like [`Self::try_record_recent_publish`].
+    pub(crate) async fn forget_recent_publishes(
+        &self,
+        repo: &Repository,
+        name: &str,
+        versions: &[&str],
+    ) -> Result<(), RegistryError> {
+        let key = ObjectKey::recent_publishes(&repo.name)?;
+        let what = key.to_string();
+        let mut retries = Retries::new(&what);
+        loop {
+            retries.next()?;
+            let Some((bytes, meta)) = self.blobs.get(&key).await? else {
+                return Ok(());
+            };
+            let mut recent: Vec<RecentPublish> = serde_json::from_slice(&bytes).unwrap_or_default();
+            let before = recent.len();
+            recent.retain(|r| !(r.name == name && versions.contains(&r.version.as_str())));
+            if recent.len() == before {
+                return Ok(());
+            }
+            let options = key.put_options(!repo.anonymous_read);
+            let body = serde_json::to_vec(&recent).expect("publishes serialize");
+            match self
+                .blobs
+                .put(&key, body.into(), PutMode::Update(meta.etag), options)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(BlobError::Precondition(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
 }

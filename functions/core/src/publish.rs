@@ -285,6 +285,7 @@ impl Registry {
                 owners: existing.map_or_else(|| vec![who.login().into()], |k| k.owners.clone()),
                 created_at: existing.map_or_else(|| now.clone(), |k| k.created_at.clone()),
                 updated_at: now,
+                deleted: existing.map(|k| k.deleted.clone()).unwrap_or_default(),
             };
             let write = CrateWrite {
                 krate: krate.clone(),
@@ -380,6 +381,17 @@ impl PublishRules<'_> {
                 String::new()
             };
             return Err(version_exists(name.as_str(), semver, &hint));
+        }
+        if let Some(deleted) = existing
+            .into_iter()
+            .flat_map(|k| &k.deleted)
+            .find(|d| d.version_key == *key)
+        {
+            return Err(RegistryError::VersionDeleted {
+                name: name.to_string(),
+                version: deleted.version.clone(),
+                deleted_at: deleted.deleted_at.clone(),
+            });
         }
         Ok(())
     }

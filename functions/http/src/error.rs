@@ -28,9 +28,10 @@ fn status(e: &RegistryError) -> StatusCode {
         | UnknownUpload(_)
         | UnknownJob(_) => StatusCode::NOT_FOUND,
         NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
-        NameCollision { .. } | VersionExists { .. } | UploadInProgress { .. } => {
-            StatusCode::CONFLICT
-        }
+        NameCollision { .. }
+        | VersionExists { .. }
+        | VersionDeleted { .. }
+        | UploadInProgress { .. } => StatusCode::CONFLICT,
         TooLarge { .. }
         | Tarball(TarballError::TooLarge { .. } | TarballError::UnpackedTooLarge { .. }) => {
             StatusCode::PAYLOAD_TOO_LARGE

@@ -70,6 +70,14 @@ pub fn router(state: AppState) -> Router {
             put(api::yank::unyank),
         )
         .route(
+            "/{repo}/api/v1/crates/{name}/{version}",
+            delete(api::delete::version),
+        )
+        .route(
+            "/{repo}/api/v1/crates/{name}",
+            delete(api::delete::whole_crate),
+        )
+        .route(
             "/{repo}/api/v1/crates/{name}/owners",
             get(api::owners::list)
                 .put(api::owners::add)

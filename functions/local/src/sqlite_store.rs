@@ -267,6 +267,12 @@ fn commit(conn: &mut Connection, repo: &str, write: &CrateWrite) -> Result<(), S
                 )));
             }
         }
+        Some(VersionWrite::Delete(v)) => change_one(
+            &tx,
+            "DELETE FROM versions WHERE repo = ?1 AND canonical = ?2 AND version_key = ?3",
+            params![repo, krate.canonical, v.version_key],
+            &format!("{} {}", krate.name, v.line.vers),
+        )?,
         None => {}
     }
     tx.execute(

@@ -39,6 +39,7 @@ async fn an_older_database_gains_the_search_index_with_its_crates() {
         owners: vec!["alice".into()],
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-01T00:00:00Z".into(),
+        deleted: vec![],
     };
     let write = CrateWrite {
         krate,

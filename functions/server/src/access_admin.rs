@@ -4,7 +4,8 @@
 
 use crate::backend;
 use crate::cli::{
-    AuditArgs, RepoCommand, RepoKindArg, StorageArgs, TokenCommand, UrlArgs, UserCommand,
+    AuditArgs, DeleteArgs, RepoCommand, RepoKindArg, StorageArgs, TokenCommand, UrlArgs,
+    UserCommand,
 };
 use crate::error::UserError;
 use crateyard_core::{
@@ -302,4 +303,28 @@ fn audit_line(entry: &AuditEntry) -> String {
         if target.is_empty() { "-" } else { &target },
         entry.detail
     )
+}
+
+/// `crateyard delete NAME[@VERSION] --repo R --reason "…"`.
+pub async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
+    let registry = open_for_admin(&args.storage).await?;
+    let (name, version) = match args.target.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (args.target.as_str(), None),
+    };
+    let deleted = registry
+        .delete_versions(&args.repo, None, name, version, &args.reason)
+        .await?;
+    match deleted.is_empty() {
+        true => eprintln!(
+            "nothing left to delete of `{}` in `{}`: its files were removed again",
+            args.target, args.repo
+        ),
+        false => eprintln!(
+            "deleted {name} {} from `{}`; the numbers stay reserved",
+            deleted.join(", "),
+            args.repo
+        ),
+    }
+    Ok(())
 }

@@ -37,6 +37,9 @@ pub enum Command {
     Reindex(ReindexArgs),
     /// Show the audit log: every change and refused attempt, newest first.
     Audit(AuditArgs),
+    /// Delete a version (NAME@VERSION) or every version of a crate (NAME),
+    /// for a leaked secret or a legal request; the numbers stay reserved.
+    Delete(DeleteArgs),
     /// Create the S3 bucket and DynamoDB table as template.yaml declares them.
     Setup(SetupArgs),
 }
@@ -264,6 +267,19 @@ pub struct ReindexArgs {
     /// The job `--status` shows.
     #[arg(long, requires = "status")]
     pub job: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// `NAME@VERSION`, or `NAME` for every version.
+    pub target: String,
+    #[arg(long, default_value = "main")]
+    pub repo: String,
+    /// Why: kept in the audit log and the crate's record.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]

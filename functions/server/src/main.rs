@@ -46,6 +46,7 @@ async fn run() -> anyhow::Result<()> {
         cli::Command::Repo { command } => access_admin::repo(command).await,
         cli::Command::Reindex(args) => admin::reindex(args).await,
         cli::Command::Audit(args) => access_admin::audit(args).await,
+        cli::Command::Delete(args) => access_admin::delete(args).await,
         cli::Command::Mirror(args) => mirror::run(args).await,
         cli::Command::Setup(args) => admin::setup(args).await,
     }

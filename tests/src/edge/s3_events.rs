@@ -272,12 +272,17 @@ pub fn s3_notification(object: &ObjectCreated) -> Value {
 }
 
 /// EventBridge's content filtering, for the parts of it event patterns use
-/// here: exact values, `prefix` and `wildcard` (`*` any run of characters).
+/// here: exact values, `prefix`, `wildcard` (`*` any run of characters) and
+/// `$or` (any of its patterns).
 pub fn pattern_matches(pattern: &Value, event: &Value) -> bool {
     let Some(fields) = pattern.as_object() else {
         return false;
     };
     fields.iter().all(|(name, expected)| {
+        if name == "$or" {
+            let patterns = expected.as_array().into_iter().flatten();
+            return patterns.into_iter().any(|p| pattern_matches(p, event));
+        }
         let actual = &event[name];
         match expected {
             Value::Object(_) => pattern_matches(expected, actual),

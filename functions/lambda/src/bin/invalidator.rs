@@ -53,6 +53,19 @@ fn keys_in_message(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether a message reports objects deleted (`crateyard delete`) rather
+/// than written: EventBridge's "Object Deleted", S3's `ObjectRemoved:*`.
+fn reports_deletion(body: &str) -> bool {
+    let Ok(message) = serde_json::from_str::<Value>(body) else {
+        return false;
+    };
+    message.get("detail-type").and_then(Value::as_str) == Some("Object Deleted")
+        || message
+            .pointer("/Records/0/eventName")
+            .and_then(Value::as_str)
+            .is_some_and(|name| name.starts_with("ObjectRemoved"))
+}
+
 /// A CloudFront path for one key.
 fn cdn_path(key: &ObjectKey) -> String {
     format!("/{}", utf8_percent_encode(&key.to_string(), PATH_ENCODE))
@@ -69,15 +82,24 @@ fn cdn_paths_under(prefix: KeyPrefix) -> String {
 /// The distinct index files and crate pages (as CloudFront paths) changed by the batch.
 fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
+    // Objects deleted: few (a deletion is rare), each named, whatever the batch.
+    let mut removed = BTreeSet::new();
     // Per repository: whether its `config.json` changed.
     let mut repositories = BTreeMap::new();
     for message in &event.records {
-        let keys = keys_in_message(message.body.as_deref().unwrap_or_default());
+        let body = message.body.as_deref().unwrap_or_default();
+        let keys = keys_in_message(body);
         if keys.is_empty() {
             tracing::warn!(message_id = ?message.message_id, "names no S3 object; skipped");
         }
+        let deleted = reports_deletion(body);
         for key in keys.iter().filter_map(|key| ObjectKey::parse(key)) {
             match &key {
+                // A deleted `.crate` or README must leave the edge now.
+                _ if deleted => {
+                    removed.insert(cdn_path(&key));
+                    continue;
+                }
                 // `config.json` changes when a repository's visibility or URLs
                 // do: every copy of its files at the edge may be wrong now (a
                 // repository turned private must not be served from the cache).
@@ -114,8 +136,9 @@ fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
             .into_iter()
             .map(|key| cdn_path(&key))
             .filter(|path| paths.contains(path));
-        return repositories.chain(registry).collect();
+        return repositories.chain(registry).chain(removed).collect();
     }
+    paths.extend(removed);
     paths
 }
 
@@ -220,6 +243,32 @@ mod tests {
                 "/main/ui/*",
                 "/ui/repositories.json",
                 "/vault/*"
+            ]
+        );
+    }
+
+    #[test]
+    fn deleted_crate_files_and_readmes_are_invalidated() {
+        let deleted = |key: &str| {
+            let mut message = SqsMessage::default();
+            message.body = Some(format!(
+                r#"{{"detail-type":"Object Deleted","detail":{{"object":{{"key":"{key}"}}}}}}"#
+            ));
+            message
+        };
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            deleted("main/crates/foo/foo-1.0.0.crate"),
+            deleted("main/ui/readmes/foo/1.0.0.html"),
+            // Written, not deleted: `.crate` files never change in place.
+            message("main/crates/foo/foo-1.1.0.crate"),
+        ];
+        let paths: Vec<String> = changed_paths(&event).into_iter().collect();
+        assert_eq!(
+            paths,
+            [
+                "/main/crates/foo/foo-1.0.0.crate",
+                "/main/ui/readmes/foo/1.0.0.html"
             ]
         );
     }
