@@ -5,8 +5,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem};
 use crateyard_core::{
     AuditEntry, AuditPage, AuditQuery, CommittedChange, CrateRecord, CrateVersions, CrateWrite,
-    MetadataStore, REINDEX_JOB_LIFETIME, ReindexBatch, ReindexJob, Repository, StoreError,
-    TokenRecord, UploadRecord, UploadState, UploadStore, User, VersionRecord, VersionWrite,
+    DownloadCount, MetadataStore, REINDEX_JOB_LIFETIME, ReindexBatch, ReindexJob, Repository,
+    StoreError, TokenRecord, UploadRecord, UploadState, UploadStore, User, VersionRecord,
+    VersionWrite,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
@@ -29,6 +30,8 @@ use std::collections::HashMap;
 /// | reindex job | `REINDEX#{repo}` | job id |
 /// | reindex job's batch | `REINDEX#{repo}` | `{job id}#{number, 6 digits}` |
 /// | audit entry | `AUDIT#{YYYY-MM-DD}` | entry id (see `dynamo_audit.rs`) |
+/// | download count | `DOWNLOADS#{repo}#{canonical}` | `{version}#{day}` (see `dynamo_downloads.rs`) |
+/// | counted log file's chunk | `DLBATCH#{batch}` | chunk number |
 ///
 /// Token items with an expiry, upload items, reindex jobs' and audit items carry
 /// the number `expires_at` (epoch seconds), the table's TTL attribute, so
@@ -318,7 +321,7 @@ fn crate_item(repo: &str, krate: &CrateRecord) -> Item {
 }
 
 /// Which part of a cancelled transaction failed its condition.
-fn cancelled_at(err: &TransactWriteItemsError) -> Option<usize> {
+pub(crate) fn cancelled_at(err: &TransactWriteItemsError) -> Option<usize> {
     match err {
         TransactWriteItemsError::TransactionCanceledException(e) => e
             .cancellation_reasons()
@@ -648,6 +651,22 @@ impl MetadataStore for DynamoStore {
 
     async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         self.query_audit(query).await
+    }
+
+    async fn add_downloads(
+        &self,
+        batch: Option<&str>,
+        counts: &[DownloadCount],
+    ) -> Result<bool, StoreError> {
+        self.add_download_counts(batch, counts).await
+    }
+
+    async fn downloads(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Vec<DownloadCount>, StoreError> {
+        self.download_counts(repo, canonical).await
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod config;
 mod dynamo_audit;
+mod dynamo_downloads;
 mod dynamo_store;
 mod s3_blob;
 mod setup;

@@ -1,7 +1,7 @@
 use crateyard_core::{
-    Actor, AuditAction, AuditEntry, AuditQuery, CrateRecord, CrateWrite, Grant, IndexLine,
-    MetadataStore, PackageInfo, Permission, ReindexBatch, ReindexJob, RepoKind, Repository,
-    StoreError, Subject, TokenRecord, Upstream, User, VersionRecord, VersionWrite,
+    Actor, AuditAction, AuditEntry, AuditQuery, CrateRecord, CrateWrite, DownloadCount, Grant,
+    IndexLine, MetadataStore, PackageInfo, Permission, ReindexBatch, ReindexJob, RepoKind,
+    Repository, StoreError, Subject, TokenRecord, Upstream, User, VersionRecord, VersionWrite,
 };
 
 fn repo(name: &str) -> Repository {
@@ -703,4 +703,44 @@ pub async fn store_version_delete(store: &dyn MetadataStore) {
             .revision,
         3
     );
+}
+
+/// Counts add up, concurrent adds included; a batch counts once however
+/// often it is delivered, a large one (several transactions on DynamoDB)
+/// included.
+pub async fn store_download_counts(store: &dyn MetadataStore) {
+    let count = |version: &str, day: String, n: u64| DownloadCount {
+        repo: "r".into(),
+        canonical: "foo".into(),
+        version: version.into(),
+        day,
+        count: n,
+    };
+    let total = |counts: &[DownloadCount]| counts.iter().map(|c| c.count).sum::<u64>();
+    let day1 = || "2026-12-01".to_string();
+    let (two, three) = ([count("1.0.0", day1(), 2)], [count("1.0.0", day1(), 3)]);
+    let (a, b) = tokio::join!(
+        store.add_downloads(None, &two),
+        store.add_downloads(None, &three),
+    );
+    assert!(a.unwrap() && b.unwrap());
+    let counts = store.downloads("r", "foo").await.unwrap();
+    assert_eq!(counts, [count("1.0.0", day1(), 5)]);
+
+    // 150 days of 1.1.0 in one batch: two transactions on DynamoDB.
+    let batch: Vec<DownloadCount> = (0..150)
+        .map(|d| {
+            count(
+                "1.1.0",
+                format!("2026-{:02}-{:02}", 1 + d / 28, 1 + d % 28),
+                1,
+            )
+        })
+        .collect();
+    assert!(store.add_downloads(Some("log-1.gz"), &batch).await.unwrap());
+    assert!(!store.add_downloads(Some("log-1.gz"), &batch).await.unwrap());
+    let counts = store.downloads("r", "foo").await.unwrap();
+    assert_eq!(total(&counts), 155);
+    assert_eq!(counts.len(), 151);
+    assert!(store.downloads("r", "bar").await.unwrap().is_empty());
 }

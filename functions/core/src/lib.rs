@@ -3,6 +3,7 @@
 //! directory) and [`MetadataStore`] (DynamoDB or SQLite).
 
 mod access;
+mod access_log;
 mod audit;
 mod auth;
 mod blob_store;
@@ -11,6 +12,7 @@ mod clock;
 mod crate_files;
 mod crate_state;
 mod delete;
+mod downloads;
 mod error;
 mod index_writer;
 mod keys;
@@ -39,6 +41,7 @@ pub use access::{
     CrateTarget, Denial, GROUP_PREFIX, Grant, Permission, Principal, Subject, TokenAction, decide,
     decide_global_admin, decide_token_action, glob_matches,
 };
+pub use access_log::access_log_counts;
 pub use audit::{
     AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, Actor, AuditAction, AuditEntry, AuditPage, AuditQuery,
     AuditRequest, DEFAULT_AUDIT_RETENTION, OPERATOR, audit_retention_from_env,
@@ -46,6 +49,7 @@ pub use audit::{
 pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use change_stream::CommittedChange;
+pub use downloads::{CrateDownloads, CrateInfo, DownloadCount, RECENT_DAYS, merge_counts};
 pub use error::RegistryError;
 pub use keys::{KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
 pub use metadata_store::{

@@ -1,6 +1,7 @@
 use crate::access::{Grant, Permission, Subject};
 use crate::audit::{AuditEntry, AuditPage, AuditQuery};
 use crate::clock::now_rfc3339;
+use crate::downloads::DownloadCount;
 use crate::remote::Upstream;
 use crate::{ReindexBatch, ReindexJob};
 use async_trait::async_trait;
@@ -316,6 +317,21 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Without `query.since` (the registry always sets it), a store may
     /// return a short page with a `next` to bound its work.
     async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
+
+    /// Adds download counts (atomic adds, so concurrent writers all count).
+    /// With a `batch` id (a log file's name), the counts are added once:
+    /// a batch seen before adds nothing, and `false` says so.
+    async fn add_downloads(
+        &self,
+        batch: Option<&str>,
+        counts: &[DownloadCount],
+    ) -> Result<bool, StoreError>;
+    /// Every count of a crate, any order.
+    async fn downloads(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Vec<DownloadCount>, StoreError>;
 }
 
 /// How long a reindex job's records stay readable.

@@ -4,7 +4,8 @@ use crate::clock::now_rfc3339;
 use crate::publish::{lookup_crate_name, lookup_name};
 use crate::retry::Retries;
 use crate::{
-    CrateName, CrateRecord, CrateWrite, Principal, Registry, RegistryError, RepoKind, StoreError,
+    CrateName, CrateRecord, CrateWrite, Principal, Registry, RegistryError, RepoKind, Repository,
+    StoreError,
 };
 
 /// How many logins one owner change may name (each is looked up).
@@ -17,29 +18,40 @@ pub enum OwnerChange {
 }
 
 impl Registry {
-    pub async fn owners(
+    /// The local repository that holds crate `name` as read through `repo`,
+    /// for a caller who may read it: `repo` itself, or in a virtual
+    /// repository the member that serves it, if the caller may read that
+    /// one. A remote repository's crates are held upstream.
+    pub(crate) async fn owning_repository(
         &self,
         caller: Option<&Principal>,
         repo: &str,
         name: &str,
-    ) -> Result<Vec<String>, RegistryError> {
+    ) -> Result<Repository, RegistryError> {
         let repository = self.readable_repository(caller, repo, Some(name)).await?;
-        let canonical = lookup_name(name)?;
         let unknown = || RegistryError::UnknownCrate(name.into());
-        // Owners live with the crate: in a virtual repository, in the member
-        // that serves it, if the caller may read that one.
-        let owning = match repository.kind {
-            RepoKind::Local => repository,
+        match repository.kind {
+            RepoKind::Local => Ok(repository),
             RepoKind::Virtual => {
                 let crate_name = CrateName::new(name).map_err(|_| unknown())?;
                 self.serving_member(caller, &repository, &crate_name)
                     .await?
                     .map(|(member, _)| member)
                     .filter(|member| member.kind == RepoKind::Local)
-                    .ok_or_else(unknown)?
+                    .ok_or_else(unknown)
             }
-            RepoKind::Remote => return Err(unknown()),
-        };
+            RepoKind::Remote => Err(unknown()),
+        }
+    }
+
+    pub async fn owners(
+        &self,
+        caller: Option<&Principal>,
+        repo: &str,
+        name: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        let owning = self.owning_repository(caller, repo, name).await?;
+        let canonical = lookup_name(name)?;
         let repo = owning.name.as_str();
         let krate = self
             .store

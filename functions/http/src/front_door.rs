@@ -49,7 +49,8 @@ impl Service<Request> for App {
         {
             let state = self.state.clone();
             return Box::pin(async move {
-                let response = static_files::serve(&state, &key, request.headers()).await;
+                let response =
+                    static_files::serve(&state, &key, request.headers(), &Method::GET).await;
                 Ok(router::with_login_challenge(&state, response))
             });
         }

@@ -1,6 +1,7 @@
 //! The HTTP face of the registry: one axum router for local mode and Lambda.
 
 mod api;
+mod download_counter;
 mod error;
 mod file_cache;
 mod front_door;
@@ -14,6 +15,7 @@ mod static_files;
 mod ui;
 mod upstream_client;
 
+pub use download_counter::DownloadCounter;
 pub use error::{ApiError, error_response};
 pub use front_door::{App, app};
 pub use https_client::https_client;

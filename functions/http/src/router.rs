@@ -1,3 +1,4 @@
+use crate::download_counter::DownloadCounter;
 use crate::error::error_response;
 use crate::read_access::RepositoryCache;
 use crate::static_files::{self, StaticFiles};
@@ -27,6 +28,9 @@ pub struct AppState {
     /// API function on Lambda: `crateyard_lambda::edge::MAX_INVOKE_BODY`).
     /// Told to the web UI (`/api/v1/me`), which then picks the upload path.
     pub max_request_body: Option<u64>,
+    /// Local mode counts downloads as it serves them (on AWS CloudFront's
+    /// access logs are counted instead).
+    pub downloads: Option<Arc<DownloadCounter>>,
 }
 
 impl AppState {
@@ -36,7 +40,14 @@ impl AppState {
             static_root: static_root.map(|root| Arc::new(StaticFiles::new(root))),
             repositories: Arc::default(),
             max_request_body: None,
+            downloads: None,
         }
+    }
+
+    /// Counts the `.crate` files this state serves.
+    pub fn with_download_counter(mut self, counter: Arc<DownloadCounter>) -> Self {
+        self.downloads = Some(counter);
+        self
     }
 
     /// Declares the ceiling enforced in front of the router (see
@@ -75,7 +86,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/{repo}/api/v1/crates/{name}",
-            delete(api::delete::whole_crate),
+            get(api::crate_info::crate_info).delete(api::delete::whole_crate),
         )
         .route(
             "/{repo}/api/v1/crates/{name}/owners",

@@ -5,7 +5,7 @@ use crate::file_cache::{CachedFile, FileCache, FileIdentity, MAX_CACHED_FILE};
 use crate::{AppState, proxied_reads, read_access};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use crateyard_core::{ObjectKey, Section};
@@ -144,7 +144,14 @@ fn respond(key: &ObjectKey, file: &CachedFile, headers: &HeaderMap) -> Response 
 /// files and UI data, or of the public repository list, with ETag,
 /// Last-Modified and 304s. Any check a read needs belongs here, so that
 /// both paths make it.
-pub(crate) async fn serve(state: &AppState, key: &ObjectKey, headers: &HeaderMap) -> Response {
+/// `method` decides whether a `.crate` served counts as a download (a GET
+/// does, a HEAD does not).
+pub(crate) async fn serve(
+    state: &AppState,
+    key: &ObjectKey,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Response {
     if *key == ObjectKey::Repositories {
         // Lists public repositories only: anyone may read it.
         return match &state.static_root {
@@ -167,6 +174,12 @@ pub(crate) async fn serve(state: &AppState, key: &ObjectKey, headers: &HeaderMap
         return read_access::serve_from_store(state, key, headers).await;
     };
     let mut response = files.serve(key, headers).await;
+    if let Some(counter) = &state.downloads
+        && method == Method::GET
+        && response.status() == StatusCode::OK
+    {
+        counter.record(key);
+    }
     if !repository.anonymous_read && response.headers().contains_key(header::CACHE_CONTROL) {
         // A private repository's files must not sit in shared caches.
         response.headers_mut().insert(
@@ -201,9 +214,14 @@ fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
 }
 
 /// A read the router took apart: its object, or a 404.
-async fn serve_parsed(state: &AppState, key: Option<ObjectKey>, headers: &HeaderMap) -> Response {
+async fn serve_parsed(
+    state: &AppState,
+    key: Option<ObjectKey>,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Response {
     match key {
-        Some(key) => serve(state, &key, headers).await,
+        Some(key) => serve(state, &key, headers, method).await,
         None => not_found(),
     }
 }
@@ -212,10 +230,11 @@ async fn serve_parsed(state: &AppState, key: Option<ObjectKey>, headers: &Header
 pub(crate) async fn index_file(
     State(state): State<AppState>,
     Path((repo, path)): Path<(String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
     let key = ObjectKey::parse_in(&repo, Section::Index, &path);
-    serve_parsed(&state, key, &headers).await
+    serve_parsed(&state, key, &headers, &method).await
 }
 
 /// `GET /{repo}/crates/{name}/{file}`; `+` and `%2B` (decoded by the
@@ -223,20 +242,22 @@ pub(crate) async fn index_file(
 pub(crate) async fn crate_file(
     State(state): State<AppState>,
     Path((repo, name, file)): Path<(String, String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
     let key = ObjectKey::parse_in(&repo, Section::Crates, &[name, file].join("/"));
-    serve_parsed(&state, key, &headers).await
+    serve_parsed(&state, key, &headers, &method).await
 }
 
 /// `GET /{repo}/ui/{path}`: the web UI's data (see `crateyard_core::pages`).
 pub(crate) async fn ui_data(
     State(state): State<AppState>,
     Path((repo, path)): Path<(String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
     let key = ObjectKey::parse_in(&repo, Section::Ui, &path);
-    serve_parsed(&state, key, &headers).await
+    serve_parsed(&state, key, &headers, &method).await
 }
 
 /// `If-None-Match` decides when present; otherwise `If-Modified-Since`.

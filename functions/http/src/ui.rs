@@ -8,7 +8,7 @@
 
 use crate::{AppState, static_files};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crateyard_core::{KeyPrefix, ObjectKey, RegistryConfig, UiFile};
 
@@ -52,12 +52,13 @@ fn body(file: UiFile, config: &RegistryConfig) -> String {
 pub(crate) async fn page(
     State(state): State<AppState>,
     path: Option<Path<String>>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
     let path = path.map(|Path(p)| p).unwrap_or_default();
     let file = match ObjectKey::parse(&format!("{}{path}", KeyPrefix::WebUi)) {
         Some(ObjectKey::Repositories) => {
-            return static_files::serve(&state, &ObjectKey::Repositories, &headers).await;
+            return static_files::serve(&state, &ObjectKey::Repositories, &headers, &method).await;
         }
         Some(ObjectKey::Ui(file)) => file,
         _ if path.starts_with("assets/") => return StatusCode::NOT_FOUND.into_response(),

@@ -1171,3 +1171,111 @@ async fn indexer_binary_writes_derived_files_from_the_change_stream_whatever_the
         assert!(readme.contains(&format!("streamed {version}")), "{readme}");
     }
 }
+
+/// CloudFront's standard access log (legacy format, gzip), as AWS
+/// documents it: `#Version`, `#Fields`, then tab-separated lines.
+fn access_log(day: &str, requests: &[(&str, &str, u16)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut log = String::from(
+        "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) \
+         cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) \
+         x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken \
+         x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type \
+         cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte \
+         x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end\n",
+    );
+    for (method, path, status) in requests {
+        log.push_str(&format!(
+            "{day}\t12:00:00\tSEA19-C1\t1045\t192.0.2.100\t{method}\td111111abcdef8.cloudfront.net\t\
+             {path}\t{status}\t-\tcargo/1.91.0\t-\t-\tMiss\tabc==\treg.example.com\thttps\t78\t0.1\t-\t\
+             TLSv1.3\tTLS_AES_128_GCM_SHA256\tMiss\tHTTP/1.1\t-\t-\t11040\t0.1\tMiss\t\
+             application/x-tar\t1045\t-\t-\n"
+        ));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(log.as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_binary_counts_each_access_log_once_and_the_api_shows_the_counts() {
+    let fixture = Fixture::new("downloads").await;
+    let token = fixture.token("alice").await;
+    let mut api = fixture
+        .start(&binary("api", env!("CARGO_BIN_EXE_api")))
+        .await;
+    for version in ["1.0.0", "1.1.0"] {
+        let published = api
+            .invoke(http_event(
+                version,
+                "PUT",
+                "/main/api/v1/crates/new",
+                "",
+                Some(&token),
+                Some(&publish_frame("counted", version)),
+            ))
+            .await;
+        assert_eq!(published["statusCode"], 200, "{published}");
+    }
+
+    // CloudFront writes a log file to the access-logs bucket.
+    let clients = AwsClients::for_emulator(&fixture.moto);
+    let logs = format!("{}-logs", fixture.name);
+    create_bucket(&clients.s3, &logs).await.unwrap();
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let log = access_log(
+        &today,
+        &[
+            ("GET", "/main/crates/counted/counted-1.0.0.crate", 200),
+            ("GET", "/main/crates/counted/counted-1.0.0.crate", 200),
+            ("GET", "/main/crates/counted/counted-1.0.0.crate", 200),
+            ("GET", "/main/crates/counted/counted-1.1.0.crate", 200),
+            // Not downloads: a HEAD, a 404, an index file.
+            ("HEAD", "/main/crates/counted/counted-1.1.0.crate", 200),
+            ("GET", "/main/crates/counted/counted-9.0.0.crate", 404),
+            ("GET", "/main/index/co/un/counted", 200),
+        ],
+    );
+    let key = "cloudfront/E2EXAMPLE.2026-12-02-12.a1b2c3d4.gz";
+    clients
+        .s3
+        .put_object()
+        .bucket(&logs)
+        .key(key)
+        .body(log.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let mut counter = fixture
+        .start(&binary("downloads", env!("CARGO_BIN_EXE_downloads")))
+        .await;
+    let event = s3_event(&logs, key, log.len());
+    let first = counter.invoke(event.clone()).await;
+    assert_eq!(first["files"][0]["downloads"], 4, "{first}");
+    assert_eq!(first["files"][0]["added"], true, "{first}");
+    // S3 delivers an event at least once: the same file again adds nothing.
+    let again = counter.invoke(event).await;
+    assert_eq!(again["files"][0]["added"], false, "{again}");
+
+    let info = api
+        .invoke(http_event(
+            "info",
+            "GET",
+            "/main/api/v1/crates/counted",
+            "",
+            None,
+            None,
+        ))
+        .await;
+    assert_eq!(info["statusCode"], 200, "{info}");
+    let body: Value = serde_json::from_str(info["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["crate"]["downloads"], 4, "{body}");
+    assert_eq!(body["crate"]["recent_downloads"], 4, "{body}");
+    let by_version: Vec<(&str, u64)> = body["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["num"].as_str().unwrap(), v["downloads"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(by_version, [("1.1.0", 1), ("1.0.0", 3)]);
+}

@@ -5,6 +5,7 @@
 mod data_dir;
 mod fs_blob;
 mod sqlite_audit;
+mod sqlite_downloads;
 mod sqlite_store;
 
 pub use data_dir::DataDir;

@@ -1,9 +1,9 @@
-use crate::sqlite_audit;
+use crate::{sqlite_audit, sqlite_downloads};
 use async_trait::async_trait;
 use crateyard_core::{
-    AuditEntry, AuditPage, AuditQuery, CrateRecord, CrateVersions, CrateWrite, MetadataStore,
-    ReindexBatch, ReindexJob, Repository, StoreError, TokenRecord, User, VersionRecord,
-    VersionWrite,
+    AuditEntry, AuditPage, AuditQuery, CrateRecord, CrateVersions, CrateWrite, DownloadCount,
+    MetadataStore, ReindexBatch, ReindexJob, Repository, StoreError, TokenRecord, User,
+    VersionRecord, VersionWrite,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -109,6 +109,8 @@ impl SqliteStore {
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         conn.execute_batch(sqlite_audit::AUDIT_SCHEMA).map_err(db)?;
+        conn.execute_batch(sqlite_downloads::DOWNLOADS_SCHEMA)
+            .map_err(db)?;
         create_search_index(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -631,5 +633,25 @@ impl MetadataStore for SqliteStore {
     async fn list_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         let query = query.clone();
         self.run(move |c| sqlite_audit::list(c, &query)).await
+    }
+
+    async fn add_downloads(
+        &self,
+        batch: Option<&str>,
+        counts: &[DownloadCount],
+    ) -> Result<bool, StoreError> {
+        let (batch, counts) = (batch.map(String::from), counts.to_vec());
+        self.run(move |c| sqlite_downloads::add(c, batch.as_deref(), &counts))
+            .await
+    }
+
+    async fn downloads(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Vec<DownloadCount>, StoreError> {
+        let (repo, canonical) = (repo.to_string(), canonical.to_string());
+        self.run(move |c| sqlite_downloads::of_crate(c, &repo, &canonical))
+            .await
     }
 }

@@ -1,7 +1,7 @@
 use crate::backend;
 use crate::cli::{ServeArgs, UrlArgs};
 use crate::error::UserError;
-use crateyard_http::{App, AppState, app};
+use crateyard_http::{App, AppState, DownloadCounter, app};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io::Write;
@@ -54,7 +54,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let state = AppState::new(registry.clone(), backend.static_root);
+    // Local mode counts downloads as it serves them; on AWS CloudFront's
+    // access logs are counted (README, "Download counts").
+    let counter = backend
+        .static_root
+        .is_some()
+        .then(|| Arc::new(DownloadCounter::default()));
+    let mut state = AppState::new(registry.clone(), backend.static_root);
+    if let Some(counter) = &counter {
+        state = state.with_download_counter(counter.clone());
+    }
+    let flusher = counter.as_ref().map(|c| c.spawn_flusher(registry.clone()));
     let storage = match (
         &args.storage.stack,
         &args.storage.bucket,
@@ -85,6 +95,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     // The static fast path in front of the router: see crateyard_http::app.
     serve_connections(listener, app(state)).await;
+    if let (Some(counter), Some(flusher)) = (counter, flusher) {
+        flusher.abort();
+        counter.flush(&registry).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

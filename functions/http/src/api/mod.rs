@@ -1,6 +1,7 @@
 //! Handlers: parse the request, call one registry service, shape the answer.
 
 pub(crate) mod admin;
+pub(crate) mod crate_info;
 pub(crate) mod delete;
 pub(crate) mod me;
 pub(crate) mod owners;
