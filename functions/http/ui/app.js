@@ -371,6 +371,7 @@ async function cratePage(repoName, name, wanted) {
             ["Edition", pkg.edition || null],
             ["Published", [formatTime(line.pubtime), current.published_by ? ` by ${current.published_by}` : ""]],
             ["Size", formatSize(current.size)],
+            ["Downloads", h("span", { id: "downloads" }, "…")],
             ["Checksum", h("code", { id: "checksum" }, line.cksum)],
             ["Owners", page.owners.join(", ")],
             ["Authors", (pkg.authors || []).join(", ") || null],
@@ -380,10 +381,23 @@ async function cratePage(repoName, name, wanted) {
         h("ul", { class: "list", id: "versions", "aria-labelledby": "versions-heading" }, versions.map((v) => h("li", {},
           h("a", { href: cratePath(registry, page.name, v.line.vers), "aria-current": v === current ? "page" : null }, v.line.vers),
           v.line.yanked ? [" ", h("span", { class: "badge yanked" }, "yanked")] : null, " ",
-          h("span", { class: "muted" }, formatTime(v.line.pubtime))))),
+          h("span", { class: "muted" }, formatTime(v.line.pubtime)), " ",
+          h("span", { class: "muted version-downloads", "data-version": v.line.vers })))),
       ),
     ),
   );
+
+  // Counts come from the API (downloads are static reads, counted later).
+  getJson(`${repo.api}/api/v1/crates/${encodeURIComponent(page.name)}`).then((info) => {
+    const counts = new Map(info.versions.map((v) => [v.num, v.downloads]));
+    document.getElementById("downloads").textContent =
+      `${info.crate.downloads} (${counts.get(line.vers) || 0} of this version; ${info.crate.recent_downloads} in 90 days)`;
+    for (const span of document.querySelectorAll(".version-downloads")) {
+      span.textContent = `· ${counts.get(span.dataset.version) || 0} downloads`;
+    }
+  }).catch((e) => {
+    document.getElementById("downloads").textContent = `unknown (${e.message})`;
+  });
 
   if (current.readme) {
     try {
