@@ -33,7 +33,32 @@ fn versions(server: &Server) -> Vec<String> {
         .collect()
 }
 
+/// On AWS: the bucket versioned, as the stack's is, and the stored copies
+/// (versions and delete markers) of `key` there, read from moto.
+fn versioned_bucket(server: &Server) -> Option<impl Fn(&str) -> usize + '_> {
+    let (bucket, _) = server.aws_storage()?;
+    let moto = std::env::var("CRATEYARD_TEST_MOTO").unwrap();
+    let versioning = server
+        .http()
+        .put(format!("{moto}/{bucket}?versioning"))
+        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+        .send()
+        .unwrap();
+    assert!(versioning.status().is_success(), "{versioning:?}");
+    Some(move |key: &str| {
+        let listing = server
+            .http()
+            .get(format!("{moto}/{bucket}?versions&prefix={key}"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        listing.matches(&format!("<Key>{key}</Key>")).count()
+    })
+}
+
 fn deleting_versions_removes_them_and_keeps_their_numbers(server: Server) {
+    let stored_copies = versioned_bucket(&server);
     let alice = server.token("alice");
     server.admin_ok(&["user", "set", "root", "--admin", "true"]);
     let root = server.token("root");
@@ -83,6 +108,12 @@ fn deleting_versions_removes_them_and_keeps_their_numbers(server: Server) {
         (status(&server, tarball), status(&server, readme)),
         (404, 404)
     );
+    if let Some(stored_copies) = &stored_copies {
+        // No earlier version of the bucket keeps the bytes either.
+        assert_eq!(stored_copies(tarball), 0);
+        assert_eq!(stored_copies(readme), 0);
+        assert_eq!(stored_copies("main/crates/leaky/leaky-1.0.0.crate"), 1);
+    }
     assert_eq!(versions(&server), ["1.0.0"]);
     let page: Value = server.get("main/ui/crates/leaky.json").json().unwrap();
     let on_page: Vec<&str> = page["versions"]

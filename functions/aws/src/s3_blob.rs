@@ -18,6 +18,17 @@ pub struct S3BlobStore {
 }
 
 impl S3BlobStore {
+    async fn delete_key(&self, key: &str) -> Result<(), BlobError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self {
             client,
@@ -151,13 +162,62 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key.to_string())
-            .send()
-            .await
-            .map_err(backend)?;
+        self.delete_key(&key.to_string()).await
+    }
+
+    /// Every version and delete marker of exactly `key`, then gone: S3
+    /// reports each removal ("Object Deleted"), which invalidates it at
+    /// CloudFront.
+    async fn purge(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        let key = key.to_string();
+        let mut versions = Vec::new();
+        let mut marker: Option<(String, String)> = None;
+        loop {
+            let mut request = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&key);
+            if let Some((key_marker, version_marker)) = marker.take() {
+                request = request
+                    .key_marker(key_marker)
+                    .version_id_marker(version_marker);
+            }
+            let page = request.send().await.map_err(backend)?;
+            let copies = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id()));
+            versions.extend(
+                copies
+                    .chain(markers)
+                    .filter(|(k, _)| *k == Some(key.as_str()))
+                    .filter_map(|(_, v)| v.map(String::from)),
+            );
+            match (
+                page.is_truncated(),
+                page.next_key_marker(),
+                page.next_version_id_marker(),
+            ) {
+                (Some(true), Some(k), Some(v)) => marker = Some((k.into(), v.into())),
+                _ => break,
+            }
+        }
+        if versions.is_empty() {
+            // Unversioned, or nothing there: a plain delete is all there is.
+            return self.delete_key(&key).await;
+        }
+        for version in versions {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(backend)?;
+        }
         Ok(())
     }
 

@@ -80,6 +80,12 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError>;
     /// Deleting a missing object succeeds.
     async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError>;
+    /// Removes every stored copy of `key`, earlier versions included (a
+    /// versioned bucket keeps them after a delete): what deleting a version
+    /// for a leaked secret needs. Stores that keep one copy just delete.
+    async fn purge(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        self.delete(key).await
+    }
     /// Deletes the object only while it still has `etag` (S3: `If-Match` on
     /// DeleteObject), so a cleanup removes what it wrote and never what
     /// replaced it. A missing object succeeds; a changed one is

@@ -154,7 +154,7 @@ impl Registry {
             let tarball = ObjectKey::crate_file(repo, &krate.name, &gone.version)?;
             let readme = ObjectKey::readme(repo, &krate.canonical, &gone.version)?;
             let (tarball, readme) =
-                tokio::join!(self.blobs.delete(&tarball), self.blobs.delete(&readme));
+                tokio::join!(self.blobs.purge(&tarball), self.blobs.purge(&readme));
             tarball?;
             readme?;
         }
