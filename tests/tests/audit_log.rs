@@ -114,17 +114,38 @@ fn audit_log_records_changes_and_refusals(server: Server) {
     }
     assert_eq!(paged, entries(&body));
 
-    // Not for non-admins; the refusal is itself recorded.
+    // Not for non-admins. A refused read changes nothing and is not
+    // recorded; a refused change (making herself admin) is.
     let refused = audit(&server, &alice, "");
     assert_eq!(refused.status(), 403);
     assert!(
         error_detail(&refused.text().unwrap()).contains("not a registry admin"),
         "the error names the reason"
     );
+    let escalation = server
+        .http()
+        .put(format!("{}/api/v1/users/alice", server.url))
+        .header("Authorization", format!("Bearer {alice}"))
+        .body(r#"{"admin": true}"#)
+        .send()
+        .unwrap();
+    assert_eq!(escalation.status(), 403);
     let all: Value = audit(&server, &root, "since=1h").json().unwrap();
     let latest = &all["entries"][0];
     assert_eq!(latest["action"], "denied");
     assert_eq!(latest["actor"], "alice");
+    assert!(
+        latest["detail"]
+            .as_str()
+            .unwrap()
+            .contains("registry-admin"),
+        "{latest}"
+    );
+    assert_eq!(all["entries"][1]["action"], "denied", "{all}");
+    assert_eq!(
+        all["entries"][1]["actor"], "carol",
+        "the refused read left no entry"
+    );
     let actions: Vec<&str> = all["entries"]
         .as_array()
         .unwrap()

@@ -115,19 +115,20 @@ impl DynamoStore {
             .expression_attribute_values(":pk", AttributeValue::S(format!("{AUDIT_PREFIX}{day}")))
             .scan_index_forward(false)
             .consistent_read(true);
-        let mut condition = "pk = :pk".to_string();
+        // A key condition names `sk` once, and a filter may not name it at
+        // all: both bounds make one BETWEEN (inclusive; `before` itself is
+        // dropped below).
+        let condition = match (&query.before, since) {
+            (Some(_), Some(_)) => "pk = :pk AND sk BETWEEN :since AND :before",
+            (Some(_), None) => "pk = :pk AND sk < :before",
+            (None, Some(_)) => "pk = :pk AND sk >= :since",
+            (None, None) => "pk = :pk",
+        };
         if let Some(before) = &query.before {
-            condition.push_str(" AND sk < :before");
             request =
                 request.expression_attribute_values(":before", AttributeValue::S(before.clone()));
         }
         if let Some(since) = since {
-            // `sk` appears once in a key condition: with both bounds, the
-            // lower one filters.
-            match query.before.is_some() {
-                true => request = request.filter_expression_part("sk >= :since"),
-                false => condition.push_str(" AND sk >= :since"),
-            }
             request =
                 request.expression_attribute_values(":since", AttributeValue::S(since.into()));
         }
@@ -152,7 +153,11 @@ impl DynamoStore {
             .send();
         while let Some(page) = pages.next().await {
             for item in page.map_err(backend)?.items.unwrap_or_default() {
-                out.push(parse::<AuditEntry>(&item)?);
+                let entry = parse::<AuditEntry>(&item)?;
+                if query.before.as_ref() == Some(&entry.id) {
+                    continue;
+                }
+                out.push(entry);
                 if out.len() >= wanted {
                     return Ok(out);
                 }

@@ -10,7 +10,6 @@ use crate::dynamo_store::{DynamoStore, TTL_ATTRIBUTE, backend, cancelled_at};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use crateyard_core::{DownloadCount, StoreError};
 use futures_util::{StreamExt, TryStreamExt, stream};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// Counts per transaction: DynamoDB takes 100 items, one is the marker.
@@ -94,14 +93,13 @@ impl DynamoStore {
                         .build()
                 }))
                 .collect();
-            // The same token makes an SDK retry of this very transaction
-            // idempotent (DynamoDB remembers it for 10 minutes).
-            let token = hex::encode(&Sha256::digest(format!("{batch}#{number}"))[..16]);
+            // No client request token: a retry of a chunk that committed
+            // (the SDK's, or Lambda's) fails on its marker, which is the
+            // answer wanted: counted already.
             let result = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items))
-                .client_request_token(token)
                 .send()
                 .await;
             match result {

@@ -9,10 +9,12 @@ use crate::downloads::{DownloadCount, merge_counts};
 use crate::registry::PRIVATE_READS;
 use percent_encoding::percent_decode_str;
 
-/// The downloads a log file records: `GET`s of a `.crate` answered `200`,
-/// at its public path or a private repository's (`/R/api/private/crates/…`),
-/// summed by version and day. Lines that are not such requests, or not in
-/// the format, are skipped.
+/// The downloads a log file records: `GET`s of a `.crate` answered `200`
+/// at its public path, or `307` at a private repository's
+/// (`/R/api/private/crates/…`: the API redirects to a presigned S3 URL,
+/// which CloudFront never sees, as crates.io counts its redirects), summed
+/// by version and day. Lines that are not such requests, or not in the
+/// format, are skipped.
 pub fn access_log_counts(log: &str) -> Vec<DownloadCount> {
     let mut fields: Option<Fields> = None;
     let mut counts = Vec::new();
@@ -27,10 +29,11 @@ pub fn access_log_counts(log: &str) -> Vec<DownloadCount> {
         let Some(fields) = &fields else { continue };
         let values: Vec<&str> = line.split('\t').collect();
         let get = |i: usize| values.get(i).copied().unwrap_or_default();
-        if get(fields.method) != "GET" || get(fields.status) != "200" {
+        if get(fields.method) != "GET" {
             continue;
         }
-        if let Some(key) = crate_file(get(fields.stem))
+        if let Some((key, private)) = crate_file(get(fields.stem))
+            && get(fields.status) == if private { "307" } else { "200" }
             && let Some(count) = DownloadCount::of(&key, get(fields.date))
         {
             counts.push(count);
@@ -60,18 +63,19 @@ impl Fields {
     }
 }
 
-/// The `.crate` a request path names: `/R/crates/N/F`, or a private
-/// repository's `/R/api/private/crates/N/F`. The stem is URL-encoded in
-/// the log (a version's `+` as `%2B`).
-fn crate_file(stem: &str) -> Option<ObjectKey> {
+/// The `.crate` a request path names, and whether through a private
+/// repository's path: `/R/crates/N/F`, or `/R/api/private/crates/N/F`. The
+/// stem is URL-encoded in the log (a version's `+` as `%2B`).
+fn crate_file(stem: &str) -> Option<(ObjectKey, bool)> {
     let path = percent_decode_str(stem.strip_prefix('/')?)
         .decode_utf8()
         .ok()?;
-    let path = match path.split_once(&format!("/{PRIVATE_READS}/")) {
-        Some((repo, rest)) => format!("{repo}/{rest}"),
-        None => path.into_owned(),
+    let (path, private) = match path.split_once(&format!("/{PRIVATE_READS}/")) {
+        Some((repo, rest)) => (format!("{repo}/{rest}"), true),
+        None => (path.into_owned(), false),
     };
-    ObjectKey::parse(&path).filter(|key| matches!(key, ObjectKey::CrateFile { .. }))
+    let key = ObjectKey::parse(&path)?;
+    matches!(key, ObjectKey::CrateFile { .. }).then_some((key, private))
 }
 
 #[cfg(test)]
@@ -83,7 +87,7 @@ mod tests {
 #Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end\n\
 2026-12-01\t23:59:58\tSEA19-C1\t1045\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/main/crates/foo/foo-1.0.0.crate\t200\t-\tcargo/1.91.0\t-\t-\tHit\tSOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==\treg.example.com\thttps\t78\t0.001\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\tHit\tHTTP/1.1\t-\t-\t11040\t0.001\tHit\tapplication/x-tar\t1045\t-\t-\n\
 2026-12-02\t00:00:01\tSEA19-C1\t1045\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/main/crates/foo/foo-1.0.0.crate\t200\t-\tcargo/1.91.0\t-\t-\tMiss\tk6WGMNkEzR5BEM_SaF47gjtX9zBDO2m349OY2an0QPEaUum1ZOLrow==\treg.example.com\thttps\t78\t0.1\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\tMiss\tHTTP/1.1\t-\t-\t11040\t0.1\tMiss\tapplication/x-tar\t1045\t-\t-\n\
-2026-12-02\t00:00:02\tSEA19-C1\t1045\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/vault/api/private/crates/Foo_Bar/Foo_Bar-2.0.0%2Bbuild.crate\t200\t-\tcargo/1.91.0\t-\t-\tMiss\tx\treg.example.com\thttps\t78\t0.1\t-\tTLSv1.3\tx\tMiss\tHTTP/1.1\t-\t-\t1\t0.1\tMiss\tapplication/x-tar\t1045\t-\t-\n\
+2026-12-02\t00:00:02\tSEA19-C1\t1045\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/vault/api/private/crates/Foo_Bar/Foo_Bar-2.0.0%2Bbuild.crate\t307\t-\tcargo/1.91.0\t-\t-\tMiss\tx\treg.example.com\thttps\t78\t0.1\t-\tTLSv1.3\tx\tMiss\tHTTP/1.1\t-\t-\t1\t0.1\tMiss\tapplication/x-tar\t1045\t-\t-\n\
 2026-12-02\t00:00:03\tSEA19-C1\t0\t192.0.2.100\tHEAD\td1.cloudfront.net\t/main/crates/foo/foo-1.0.0.crate\t200\t-\tcurl\t-\t-\tHit\tx\treg.example.com\thttps\t78\t0.1\t-\t-\t-\tHit\tHTTP/1.1\t-\t-\t1\t0.1\tHit\t-\t0\t-\t-\n\
 2026-12-02\t00:00:04\tSEA19-C1\t0\t192.0.2.100\tGET\td1.cloudfront.net\t/main/crates/foo/foo-9.0.0.crate\t404\t-\tcargo\t-\t-\tError\tx\treg.example.com\thttps\t78\t0.1\t-\t-\t-\tError\tHTTP/1.1\t-\t-\t1\t0.1\tError\t-\t0\t-\t-\n\
 2026-12-02\t00:00:05\tSEA19-C1\t0\t192.0.2.100\tGET\td1.cloudfront.net\t/main/index/3/f/foo\t200\t-\tcargo\t-\t-\tHit\tx\treg.example.com\thttps\t78\t0.1\t-\t-\t-\tHit\tHTTP/1.1\t-\t-\t1\t0.1\tHit\t-\t0\t-\t-\n\

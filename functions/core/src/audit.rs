@@ -255,15 +255,15 @@ impl Registry {
         }
     }
 
-    /// Records an entry for a change already made. A failure is returned:
-    /// the change happened, but the caller must learn its record did not.
-    pub(crate) async fn audit(&self, entry: AuditEntry) -> Result<(), RegistryError> {
+    /// Records an entry for a change already made (one that is not a
+    /// crate's: those ride in their commit). A failure is logged, loudly,
+    /// and the change stands: failing the request now would tell the caller
+    /// it did not happen, and a retry would then fail on what it did.
+    pub(crate) async fn audit(&self, entry: AuditEntry) {
         let entry = self.audit_entry(entry);
         if let Err(e) = self.store.append_audit(&entry).await {
-            tracing::error!(action = ?entry.action, error = %e, "audit entry not written");
-            return Err(e.into());
+            tracing::error!(action = ?entry.action, detail = %entry.detail, error = %e, "audit entry not written");
         }
-        Ok(())
     }
 
     /// Records a refused attempt. A failure to record is logged, and the

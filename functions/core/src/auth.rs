@@ -211,11 +211,12 @@ impl Registry {
         })
     }
 
-    /// Checks the rule for registry-wide administration, and logs it (a
-    /// refusal in the audit log too).
+    /// Checks the rule for registry-wide administration, and logs it; a
+    /// refused `change` (not a read: a listing) goes to the audit log too.
     pub async fn authorize_global_admin(
         &self,
         caller: Option<&Principal>,
+        change: bool,
     ) -> Result<(), RegistryError> {
         let decision = decide_global_admin(caller);
         let user = caller.map(Principal::login);
@@ -226,7 +227,9 @@ impl Registry {
             }
             Err(denial) => {
                 tracing::info!(target: "crateyard::access", user, token, permission = "registry-admin", outcome = "denied", reason = %denial, "access");
-                if let Some(caller) = caller {
+                if let Some(caller) = caller
+                    && change
+                {
                     self.audit_denial(denial_entry(caller, "registry-admin", denial))
                         .await;
                 }
@@ -253,8 +256,11 @@ impl Registry {
             }
             Err(denial) => {
                 tracing::info!(target: "crateyard::access", user, token, permission = "tokens", outcome = "denied", reason = %denial, "access");
-                self.audit_denial(denial_entry(caller, "tokens", denial))
-                    .await;
+                // A listing is a read: refused, it changed nothing.
+                if !matches!(action, TokenAction::List { .. }) {
+                    self.audit_denial(denial_entry(caller, "tokens", denial))
+                        .await;
+                }
             }
         }
         decision.map_err(|denial| RegistryError::Forbidden(denial.to_string()))

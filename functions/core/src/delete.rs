@@ -40,7 +40,10 @@ impl Registry {
         let crate_name = lookup_crate_name(name)?;
         let repository = self.repository(repo).await?;
         if let Some(who) = by {
+            // Who may not read the repository learns nothing of it (404).
             let target = CrateTarget { name, owners: None };
+            self.authorize(Some(who), &repository, Permission::Read, Some(target))
+                .await?;
             self.authorize(Some(who), &repository, Permission::Admin, Some(target))
                 .await?;
         }

@@ -73,7 +73,7 @@ impl Registry {
         }
         let detail = format!("rebuilt the derived files of {total} crates");
         let entry = AuditEntry::new(&Actor::operator(), AuditAction::Reindex, detail).repo(repo);
-        self.audit(entry).await?;
+        self.audit(entry).await;
         Ok(total)
     }
 

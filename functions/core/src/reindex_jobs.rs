@@ -187,7 +187,7 @@ impl Registry {
         let by = who.map_or_else(Actor::operator, Actor::from);
         let detail = format!("started reindex job {}", job.id);
         self.audit(AuditEntry::new(&by, AuditAction::Reindex, detail).repo(&job.repo))
-            .await?;
+            .await;
         self.send_task(ReindexTask::Plan {
             repo: job.repo.clone(),
             job: job.id.clone(),

@@ -76,7 +76,7 @@ impl Registry {
             Ok(()) => {
                 let detail = "created a public local repository".to_string();
                 self.audit(AuditEntry::new(by, AuditAction::RepositoryCreate, detail).repo(name))
-                    .await?;
+                    .await;
             }
             Err(StoreError::AlreadyExists(_)) => {}
             Err(e) => return Err(e.into()),
@@ -172,7 +172,7 @@ impl Registry {
         )
         .to_lowercase();
         self.audit(AuditEntry::new(by, AuditAction::RepositoryCreate, detail).repo(name))
-            .await?;
+            .await;
         self.write_index_config(&repo).await?;
         self.write_repository_list().await?;
         tracing::info!(repo = %repo.name, kind = ?repo.kind, "repository created");
@@ -231,7 +231,7 @@ impl Registry {
             serde_json::to_string(&repo.grants).unwrap_or_default()
         );
         self.audit(AuditEntry::new(by, AuditAction::RepositoryChange, detail).repo(name))
-            .await?;
+            .await;
         if was_public != repo.anonymous_read {
             // Objects written before the change follow it; those written
             // during it already carry the new visibility.

@@ -157,7 +157,7 @@ impl Registry {
             record.expires_at
         );
         self.audit(AuditEntry::new(by, AuditAction::TokenCreate, detail))
-            .await?;
+            .await;
         tracing::info!(target: "crateyard::access", user = %record.user, token = record.id(), scopes = ?record.scopes, "token created");
         Ok(NewToken { token, record })
     }
@@ -242,7 +242,7 @@ impl Registry {
             record.user
         );
         self.audit(AuditEntry::new(&by, AuditAction::TokenRevoke, detail))
-            .await?;
+            .await;
         tracing::info!(target: "crateyard::access", user = %record.user, token = record.id(), "token revoked");
         Ok(record)
     }

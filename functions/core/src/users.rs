@@ -57,9 +57,14 @@ impl Registry {
             user.groups = groups;
         }
         self.store.update_user(&user).await?;
-        let detail = format!("admin: {}; groups: {}", user.admin, user.groups.join(", "));
+        let detail = format!(
+            "user `{}`: admin {}; groups: {}",
+            user.login,
+            user.admin,
+            user.groups.join(", ")
+        );
         self.audit(AuditEntry::new(by, AuditAction::UserChange, detail))
-            .await?;
+            .await;
         tracing::info!(target: "crateyard::access", user = %user.login, admin = user.admin, groups = ?user.groups, "user saved");
         Ok(user)
     }

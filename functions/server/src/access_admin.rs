@@ -296,12 +296,18 @@ fn audit_line(entry: &AuditEntry) -> String {
     if let Some(version) = &entry.version {
         target = format!("{target} {version}");
     }
+    // Reasons and token names are anyone's text: no line breaks or
+    // terminal escapes of theirs reach an admin's terminal.
+    let detail: String = entry
+        .detail
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
     format!(
-        "{}  {}{token}  {action}  {}  {}",
+        "{}  {}{token}  {action}  {}  {detail}",
         entry.at,
         entry.actor,
         if target.is_empty() { "-" } else { &target },
-        entry.detail
     )
 }
 

@@ -31,10 +31,17 @@ struct RepositoryBody {
     grants: Vec<Grant>,
 }
 
-/// The caller, if a registry admin.
-async fn require_global_admin(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
+/// The caller, if a registry admin; a refused `change` is audited.
+async fn require_global_admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    change: bool,
+) -> Result<Actor, ApiError> {
     let who = state.registry.authenticate(authorization(headers)).await?;
-    state.registry.authorize_global_admin(who.as_ref()).await?;
+    state
+        .registry
+        .authorize_global_admin(who.as_ref(), change)
+        .await?;
     // Authorized, so signed in.
     Ok(who.as_ref().map_or_else(Actor::operator, Actor::from))
 }
@@ -50,7 +57,7 @@ pub(crate) async fn users(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    require_global_admin(&state, &headers).await?;
+    require_global_admin(&state, &headers, false).await?;
     Ok(Json(json!({ "users": registry.users().await? })))
 }
 
@@ -62,7 +69,7 @@ pub(crate) async fn put_user(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    let by = require_global_admin(&state, &headers).await?;
+    let by = require_global_admin(&state, &headers, true).await?;
     let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
     let UserBody { admin, groups } =
         parse(&body, "{\"admin\"?: bool, \"groups\"?: [\"name\", …]}")?;
@@ -78,7 +85,7 @@ pub(crate) async fn repositories(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    require_global_admin(&state, &headers).await?;
+    require_global_admin(&state, &headers, false).await?;
     let repos: Vec<Value> = registry
         .repositories()
         .await?
@@ -108,7 +115,7 @@ pub(crate) async fn put_repository(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let registry = &state.registry;
-    let by = require_global_admin(&state, &headers).await?;
+    let by = require_global_admin(&state, &headers, true).await?;
     let body = read_body(&headers, body, MAX_ADMIN_BODY).await?;
     let RepositoryBody {
         anonymous_read,
@@ -170,7 +177,7 @@ pub(crate) async fn audit(
     headers: HeaderMap,
     Query(request): Query<AuditRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    require_global_admin(&state, &headers).await?;
+    require_global_admin(&state, &headers, false).await?;
     let page = state.registry.audit_log(request.parse()?).await?;
     Ok(Json(json!({ "entries": page.entries, "next": page.next })))
 }

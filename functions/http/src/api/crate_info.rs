@@ -1,7 +1,8 @@
 //! `GET /{repo}/api/v1/crates/{name}`: a crate, its versions and their
 //! download counts, with crates.io's field names (`crate.downloads`,
 //! `crate.recent_downloads`, `versions[].downloads`, `num`, `yanked`…), so
-//! that tools written for crates.io read it.
+//! that tools written for crates.io read it. No `dl_path`: downloads are
+//! where the index's `config.json` says.
 
 use crate::request::authorization;
 use crate::{ApiError, AppState};
@@ -35,7 +36,6 @@ pub(crate) async fn crate_info(
                 "crate_size": v.size,
                 "created_at": v.line.pubtime,
                 "published_by": { "login": v.published_by },
-                "dl_path": format!("/{repo}/crates/{0}/{0}-{1}.crate", krate.name, v.line.vers),
             })
         })
         .collect();

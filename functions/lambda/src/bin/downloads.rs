@@ -15,7 +15,8 @@ use std::io::Read;
 
 /// CloudFront delivers a distribution's logs several times an hour, each
 /// file far smaller than this; a larger object is not one of its logs.
-const MAX_LOG_BYTES: u64 = 256 * 1024 * 1024;
+/// Well inside the function's memory (template.yaml: 512 MB).
+const MAX_LOG_BYTES: u64 = 128 * 1024 * 1024;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
