@@ -10,6 +10,7 @@ mod clock;
 mod crate_files;
 mod crate_state;
 mod error;
+mod index_mirror;
 mod index_writer;
 mod keys;
 mod metadata_store;
@@ -41,7 +42,8 @@ pub use auth::token_from_header;
 pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
 pub use change_stream::CommittedChange;
 pub use error::RegistryError;
-pub use keys::{KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
+pub use index_mirror::IndexMirror;
+pub use keys::{GitFile, GitObjectId, KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
 pub use metadata_store::{
     CrateRecord, CrateVersions, CrateWrite, MetadataStore, REINDEX_JOB_LIFETIME, RepoKind,
     Repository, StoreError, TokenRecord, User, VersionRecord, VersionWrite,

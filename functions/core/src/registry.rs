@@ -92,6 +92,9 @@ pub struct Registry {
     pub(crate) token_users: crate::auth::TokenUsers,
     /// Where reindex jobs' tasks go; `None` where jobs cannot run.
     pub(crate) tasks: Option<crate::TaskQueue>,
+    /// Another form of the index kept in step (the git index); `None`
+    /// where this process does not write it.
+    pub(crate) mirror: Option<Arc<dyn crate::IndexMirror>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -118,6 +121,7 @@ impl Registry {
             uploads: None,
             token_users: Default::default(),
             tasks: None,
+            mirror: None,
         }
     }
 

@@ -70,6 +70,9 @@ impl Registry {
             done += 1;
             progress(done, total);
         }
+        drop(work);
+        // From the index files just made right.
+        self.mirror_repository(&repository).await?;
         Ok(total)
     }
 
