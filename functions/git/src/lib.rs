@@ -5,8 +5,11 @@
 
 mod error;
 mod object;
+mod refs;
 mod tree_edit;
+mod writer;
 
 pub use error::GitError;
 pub use object::EncodedObject;
 pub use tree_edit::{Change, Edited, Trees, apply, missing_trees};
+pub use writer::{GitIndex, Outcome};
