@@ -3,8 +3,9 @@
 //! that write derived files carry its code, and the others (the API
 //! function on AWS, whose index follows the change stream) leave it out.
 
-use crate::{CrateName, Registry, RegistryError, Repository};
+use crate::{BlobStore, CrateName, Registry, RegistryError, Repository};
 use async_trait::async_trait;
+use std::sync::Arc;
 
 #[async_trait]
 pub trait IndexMirror: Send + Sync + 'static {
@@ -22,21 +23,26 @@ pub trait IndexMirror: Send + Sync + 'static {
 }
 
 impl Registry {
-    /// Keeps `mirror` in step with every index file this registry writes.
-    pub fn with_index_mirror(mut self, mirror: std::sync::Arc<dyn IndexMirror>) -> Self {
-        self.mirror = Some(mirror);
+    /// Keeps a mirror, made over this registry's blob store, in step with
+    /// every index file this registry writes.
+    pub fn with_index_mirror(
+        mut self,
+        mirror: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn IndexMirror>,
+    ) -> Self {
+        self.mirror = Some(mirror(self.blobs.clone()));
         self
     }
 
-    /// Tells the mirror, if any, that these crates' index files were written.
+    /// Tells the mirror, if any, that these crates' index files (none:
+    /// only `config.json`) were written.
     pub(crate) async fn mirror_crates(
         &self,
         repository: &Repository,
         names: &[CrateName],
     ) -> Result<(), RegistryError> {
         match &self.mirror {
-            Some(mirror) if !names.is_empty() => mirror.crates_changed(repository, names).await,
-            _ => Ok(()),
+            Some(mirror) => mirror.crates_changed(repository, names).await,
+            None => Ok(()),
         }
     }
 

@@ -177,9 +177,9 @@ pub(crate) async fn serve(state: &AppState, key: &ObjectKey, headers: &HeaderMap
     response
 }
 
-/// What a repository's recent publishes (`ui/recent.json`) count as: a
-/// document naming any of its crates, so in a private repository only a
-/// token limited to no crates (or to `*`) may read it.
+/// What a repository's recent publishes (`ui/recent.json`) and its git
+/// index count as: documents naming any of its crates, so in a private
+/// repository only a token limited to no crates (or to `*`) may read them.
 const EVERY_CRATE: &str = "*";
 
 /// The repository of a servable object, and the crate it belongs to
@@ -187,7 +187,8 @@ const EVERY_CRATE: &str = "*";
 fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
     let krate = match key {
         ObjectKey::IndexConfig { .. } => None,
-        ObjectKey::RecentPublishes { .. } => Some(EVERY_CRATE),
+        // The git index holds every crate's index file: read like them all.
+        ObjectKey::RecentPublishes { .. } | ObjectKey::Git { .. } => Some(EVERY_CRATE),
         ObjectKey::IndexFile { name, .. }
         | ObjectKey::CrateFile { name, .. }
         | ObjectKey::CratePage { name, .. }
@@ -226,6 +227,18 @@ pub(crate) async fn crate_file(
     headers: HeaderMap,
 ) -> Response {
     let key = ObjectKey::parse_in(&repo, Section::Crates, &[name, file].join("/"));
+    serve_parsed(&state, key, &headers).await
+}
+
+/// `GET /{repo}/git/{path}`: the git index, for git's dumb HTTP protocol
+/// (`info/refs?service=…` included: the query is not part of the path, and
+/// a plain-text answer tells git to read the files one by one).
+pub(crate) async fn git_file(
+    State(state): State<AppState>,
+    Path((repo, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = ObjectKey::parse_in(&repo, Section::Git, &path);
     serve_parsed(&state, key, &headers).await
 }
 
