@@ -215,7 +215,7 @@ impl GitIndex {
         stream::iter(keys)
             .map(|key| async move {
                 let path = key
-                    .below(&index)
+                    .below(index)
                     .expect("index files and config.json are under index/");
                 let content = self.blobs.get(&key).await?.map(|(bytes, _)| bytes);
                 Ok::<_, GitError>((path, content))

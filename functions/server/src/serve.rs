@@ -78,7 +78,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         git = registry
             .git_setup_snippet(&main)
             .map(|git| {
-                format!("Or, for cargo before 1.68 or git-fetch-with-cli, the git index:\n\n{git}\n")
+                format!(
+                    "Or, for cargo before 1.68 or git-fetch-with-cli, the git index:\n\n{git}\n"
+                )
             })
             .unwrap_or_default(),
     );
