@@ -509,7 +509,10 @@ fn the_git_index_is_static_through_the_edge() {
         "the yanked 1.1.0 is not chosen through git: {text}"
     );
     let after = edge.counts();
-    assert_eq!(after.api, before.api, "a git fetch made requests to the API");
+    assert_eq!(
+        after.api, before.api,
+        "a git fetch made requests to the API"
+    );
     assert!(after.bucket > before.bucket, "{before:?} → {after:?}");
     // Anything else under git/ is a 404 from the bucket, never an object
     // of another section.

@@ -199,6 +199,33 @@ fn a_clone_holds_the_sparse_index_files_byte_for_byte() {
         files_under(&checkout),
         files_under(&server.object("main/index"))
     );
+
+    // After a reindex, a fresh clone comes as one pack, and the clone
+    // from before fetches the new tip.
+    server.admin_ok(&["reindex"]);
+    assert!(upload(&server, &alice, "after-pack", "0.1.0"));
+    let (_dir, packed) = clone(&git_url(&server, "main"));
+    assert_eq!(
+        files_under(&packed),
+        files_under(&server.object("main/index"))
+    );
+    let packs = std::fs::read_dir(packed.join(".git/objects/pack"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pack")
+        })
+        .count();
+    assert_eq!(packs, 1, "the clone fetched the reindex's pack");
+    git(&checkout, &["fetch", "--quiet", "origin"]);
+    git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
+    assert_eq!(
+        files_under(&checkout),
+        files_under(&server.object("main/index"))
+    );
 }
 
 #[test]

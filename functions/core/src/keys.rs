@@ -10,6 +10,8 @@
 //! {repo}/ui/recent.json                        the latest publishes
 //! {repo}/git/HEAD, {repo}/git/info/refs         the git index's refs
 //! {repo}/git/objects/{xx}/{38 hex}              its loose objects
+//! {repo}/git/objects/pack/pack-{40 hex}.{pack,idx} its packs
+//! {repo}/git-trees/{40 hex}                    the git index's trees, kept for its writer
 //! ui/repositories.json, ui/index.html, ui/assets/app.{js,css}
 //! .uploads/{id}.crate                          a large upload, staged
 //! .tasks/{id}.json                             a reindex job's task (AWS)
@@ -71,6 +73,12 @@ pub enum ObjectKey {
     /// A file of the repository's index as a git repository, read by git's
     /// dumb HTTP protocol (`{repo}/git/…`).
     Git { repo: RepoName, file: GitFile },
+    /// A copy of a tree of a repository's git index (a loose object's
+    /// bytes), read by the writer that builds the next tree on it: a
+    /// tree packed for clones has no loose object (git would fetch that
+    /// first, and the pack would save nothing). Never served: no route,
+    /// static path or bucket policy names `{repo}/git-trees/`.
+    GitTreeCopy { repo: RepoName, id: GitObjectId },
 }
 
 /// The files of a git repository that git's dumb HTTP protocol reads.
@@ -85,6 +93,10 @@ pub enum GitFile {
     InfoPacks,
     /// `objects/{xx}/{38 hex}`: a zlib-compressed loose object.
     Object(GitObjectId),
+    /// `objects/pack/pack-{id}.pack`: many objects, named by its checksum.
+    Pack(GitObjectId),
+    /// `objects/pack/pack-{id}.idx`: the index git reads before a pack.
+    PackIndex(GitObjectId),
 }
 
 impl GitFile {
@@ -93,6 +105,16 @@ impl GitFile {
             "HEAD" => Some(Self::Head),
             "info/refs" => Some(Self::InfoRefs),
             "objects/info/packs" => Some(Self::InfoPacks),
+            _ if path.starts_with("objects/pack/") => {
+                let file = path.strip_prefix("objects/pack/pack-")?;
+                let (id, kind) = file.split_once('.')?;
+                let id = GitObjectId::new(id)?;
+                match kind {
+                    "pack" => Some(Self::Pack(id)),
+                    "idx" => Some(Self::PackIndex(id)),
+                    _ => None,
+                }
+            }
             _ => {
                 let (dir, file) = path.strip_prefix("objects/")?.split_once('/')?;
                 (dir.len() == 2)
@@ -114,6 +136,8 @@ impl fmt::Display for GitFile {
                 let (dir, file) = id.0.split_at(2);
                 write!(f, "objects/{dir}/{file}")
             }
+            Self::Pack(id) => write!(f, "objects/pack/pack-{}.pack", id.0),
+            Self::PackIndex(id) => write!(f, "objects/pack/pack-{}.idx", id.0),
         }
     }
 }
@@ -221,6 +245,7 @@ impl Section {
 
 const UPLOADS_DIR: &str = ".uploads";
 const TASKS_DIR: &str = ".tasks";
+const GIT_TREES_DIR: &str = "git-trees";
 const UI_DIR: &str = "ui";
 
 /// Where the objects of one kind, or one repository, are: what a listing,
@@ -299,6 +324,7 @@ impl fmt::Display for ObjectKey {
             Self::Upload { id } => write!(f, "{UPLOADS_DIR}/{}.crate", id.as_str()),
             Self::Task { id } => write!(f, "{TASKS_DIR}/{}.json", id.as_str()),
             Self::Git { repo, file } => write!(f, "{repo}/git/{file}"),
+            Self::GitTreeCopy { repo, id } => write!(f, "{repo}/{GIT_TREES_DIR}/{}", id.as_str()),
         }
     }
 }
@@ -388,6 +414,13 @@ impl ObjectKey {
             (UI_DIR, path) => Self::Ui(UiFile::ALL.into_iter().find(|f| f.path() == path)?),
             (repo, rest) => {
                 let (section, path) = rest.split_once('/')?;
+                if section == GIT_TREES_DIR {
+                    let copy = Self::GitTreeCopy {
+                        repo: RepoName::new(repo).ok()?,
+                        id: GitObjectId::new(path)?,
+                    };
+                    return (copy.to_string() == key).then_some(copy);
+                }
                 let section = [Section::Index, Section::Crates, Section::Ui, Section::Git]
                     .into_iter()
                     .find(|s| s.as_str() == section)?;
@@ -459,7 +492,8 @@ impl ObjectKey {
             | Self::CratePage { repo, .. }
             | Self::Readme { repo, .. }
             | Self::RecentPublishes { repo }
-            | Self::Git { repo, .. } => Some(repo),
+            | Self::Git { repo, .. }
+            | Self::GitTreeCopy { repo, .. } => Some(repo),
             Self::Repositories | Self::Ui(_) | Self::Upload { .. } | Self::Task { .. } => None,
         }
     }
@@ -490,7 +524,16 @@ impl ObjectKey {
             Self::Git {
                 file: GitFile::Object(_),
                 ..
-            } => "application/x-git-loose-object",
+            }
+            | Self::GitTreeCopy { .. } => "application/x-git-loose-object",
+            Self::Git {
+                file: GitFile::Pack(_),
+                ..
+            } => "application/x-git-packed-objects",
+            Self::Git {
+                file: GitFile::PackIndex(_),
+                ..
+            } => "application/x-git-packed-objects-toc",
             Self::Git { .. } => "text/plain",
             Self::CrateFile { .. } | Self::Upload { .. } => "application/octet-stream",
             Self::IndexConfig { .. }
@@ -523,7 +566,7 @@ impl ObjectKey {
             // Named by their content.
             Self::CrateFile { .. }
             | Self::Git {
-                file: GitFile::Object(_),
+                file: GitFile::Object(_) | GitFile::Pack(_) | GitFile::PackIndex(_),
                 ..
             } => "public, max-age=31536000, immutable",
             // Rewritten only when a version is published again after a
@@ -532,7 +575,9 @@ impl ObjectKey {
             // The shell names the assets by path: revalidate it often.
             Self::Ui(UiFile::Shell) => "public, max-age=60",
             Self::Ui(_) => "public, max-age=300",
-            Self::Upload { .. } | Self::Task { .. } => "private, no-store",
+            Self::Upload { .. } | Self::Task { .. } | Self::GitTreeCopy { .. } => {
+                "private, no-store"
+            }
         }
     }
 
@@ -542,7 +587,7 @@ impl ObjectKey {
     pub fn put_options(&self, private_repository: bool) -> PutOptions {
         PutOptions {
             private: match self {
-                Self::Upload { .. } | Self::Task { .. } => true,
+                Self::Upload { .. } | Self::Task { .. } | Self::GitTreeCopy { .. } => true,
                 _ => private_repository && self.repository().is_some(),
             },
             ..PutOptions::default()
@@ -626,6 +671,31 @@ mod tests {
                     ),
                 },
                 "main/git/objects/e6/9de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+            ),
+            (
+                ObjectKey::Git {
+                    repo: repo("main"),
+                    file: GitFile::Pack(
+                        GitObjectId::new("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391").unwrap(),
+                    ),
+                },
+                "main/git/objects/pack/pack-e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.pack",
+            ),
+            (
+                ObjectKey::Git {
+                    repo: repo("main"),
+                    file: GitFile::PackIndex(
+                        GitObjectId::new("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391").unwrap(),
+                    ),
+                },
+                "main/git/objects/pack/pack-e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.idx",
+            ),
+            (
+                ObjectKey::GitTreeCopy {
+                    repo: repo("main"),
+                    id: GitObjectId::new("4b825dc642cb6eb9a060e54bf8d69288fbee4904").unwrap(),
+                },
+                "main/git-trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904",
             ),
             (ObjectKey::Repositories, "ui/repositories.json"),
             (ObjectKey::Ui(UiFile::Shell), "ui/index.html"),
@@ -761,6 +831,14 @@ mod tests {
             "main/git/objects/../../index/config.json",
             "main/git/../index/config.json",
             "main/git/objects/pack/pack-1.pack",
+            "main/git/objects/pack/pack-e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.keep",
+            "main/git/objects/pack/pack-e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.pack/",
+            "main/git/objects/pack/e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.idx",
+            "main/git-trees",
+            "main/git-trees/",
+            "../git-trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+            "main/git-trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904/x",
+            "ui/git-trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904",
         ] {
             assert_eq!(ObjectKey::parse(bad), None, "{bad:?}");
         }

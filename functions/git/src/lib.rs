@@ -5,6 +5,7 @@
 
 mod error;
 mod object;
+mod pack;
 mod refs;
 mod tree_edit;
 mod writer;

@@ -37,6 +37,27 @@ pub(crate) fn parse_info_refs(text: &[u8]) -> Result<ObjectId, GitError> {
         })
 }
 
+/// `objects/info/packs` listing `packs`, as `git update-server-info`
+/// writes it.
+pub(crate) fn info_packs(packs: &[ObjectId]) -> String {
+    packs
+        .iter()
+        .map(|id| format!("P pack-{id}.pack\n"))
+        .collect()
+}
+
+/// The packs an `objects/info/packs` lists (lines it cannot read skipped:
+/// git skips them too).
+pub(crate) fn parse_info_packs(text: &[u8]) -> Vec<ObjectId> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(|line| {
+            let id = line.strip_prefix("P pack-")?.strip_suffix(".pack")?;
+            ObjectId::from_hex(id.as_bytes()).ok()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +75,17 @@ mod tests {
         ] {
             assert!(parse_info_refs(bad).is_err());
         }
+    }
+
+    #[test]
+    fn info_packs_reads_back() {
+        let id = ObjectId::from_hex(b"4b825dc642cb6eb9a060e54bf8d69288fbee4904").unwrap();
+        let text = info_packs(&[id, id]);
+        assert_eq!(
+            text.lines().next(),
+            Some("P pack-4b825dc642cb6eb9a060e54bf8d69288fbee4904.pack")
+        );
+        assert_eq!(parse_info_packs(text.as_bytes()), [id, id]);
+        assert!(parse_info_packs(b"P pack-x.pack\nnonsense\n").is_empty());
     }
 }

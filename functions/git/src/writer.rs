@@ -10,6 +10,7 @@
 //! so a concurrent writer's change is never dropped.
 
 use crate::object::{EncodedObject, HASH, key_id};
+use crate::pack::{PackReader, write_pack};
 use crate::tree_edit::{Change, Trees, apply, missing_trees};
 use crate::{GitError, refs};
 use async_trait::async_trait;
@@ -108,9 +109,18 @@ impl GitIndex {
             }
             let commit = new_commit(edited.root, &changes, base.is_none())?;
             let written = edited.objects.len() + 1;
-            self.put_objects(&repo, private, edited.objects).await?;
-            self.put_objects(&repo, private, vec![commit.clone()])
-                .await?;
+            // The writer's own copies of the trees, whatever git reads.
+            self.put_tree_copies(&repo, &edited.objects).await?;
+            // A rebuild packs its objects for clones, listed before the
+            // branch points at them; a change writes them loose.
+            let packed = match scope {
+                Scope::Everything => Some(self.put_pack(&repo, private, edited.objects).await?),
+                Scope::Crates(_) => {
+                    self.put_loose(&repo, private, edited.objects).await?;
+                    None
+                }
+            };
+            self.put_loose(&repo, private, vec![commit.clone()]).await?;
             if tip.is_none() || matches!(scope, Scope::Everything) {
                 self.put_head(&repo, private).await?;
             }
@@ -126,6 +136,9 @@ impl GitIndex {
             {
                 Ok(_) => {
                     tracing::info!(repo = %repo, commit = %commit.id, objects = written, "git index committed");
+                    if let Some(packed) = packed {
+                        self.remove_loose(&repo, &packed).await?;
+                    }
                     return Ok(Outcome::Committed {
                         commit: commit.id.to_string(),
                         objects: written,
@@ -151,8 +164,9 @@ impl GitIndex {
             .await?;
         let mut files = Vec::new();
         let mut pending = vec![(String::new(), root)];
+        let packs = self.pack_reader(&repo).await?;
         while let Some((prefix, id)) = pending.pop() {
-            let object = self.read_object(&repo, id).await?;
+            let object = self.read_tree(&repo, id).await?;
             let tree = gix_object::TreeRef::from_bytes(&object.data, HASH).map_err(|e| {
                 GitError::BadObject {
                     id: id.to_string(),
@@ -164,7 +178,13 @@ impl GitIndex {
                 if entry.mode.is_tree() {
                     pending.push((format!("{path}/"), entry.oid.to_owned()));
                 } else {
-                    let blob = self.read_object(&repo, entry.oid.to_owned()).await?;
+                    let id = entry.oid.to_owned();
+                    let blob = match self.read_object(&repo, id).await {
+                        Err(GitError::MissingObject(_)) => packs
+                            .find(id)?
+                            .ok_or_else(|| GitError::MissingObject(id.to_string()))?,
+                        other => other?,
+                    };
                     files.push((path, blob.data));
                 }
             }
@@ -211,12 +231,18 @@ impl GitIndex {
                 keys
             }
         };
-        let index = &KeyPrefix::Index(repo.clone());
-        stream::iter(keys)
-            .map(|key| async move {
+        let index = KeyPrefix::Index(repo.clone());
+        let keyed: Vec<(ObjectKey, String)> = keys
+            .into_iter()
+            .map(|key| {
                 let path = key
-                    .below(index)
+                    .below(&index)
                     .expect("index files and config.json are under index/");
+                (key, path)
+            })
+            .collect();
+        stream::iter(keyed)
+            .map(|(key, path)| async move {
                 let content = self.blobs.get(&key).await?.map(|(bytes, _)| bytes);
                 Ok::<_, GitError>((path, content))
             })
@@ -240,7 +266,7 @@ impl GitIndex {
             }
             let loaded: Vec<_> = stream::iter(missing)
                 .map(|id| async move {
-                    let object = self.read_object(repo, id).await?;
+                    let object = self.read_tree(repo, id).await?;
                     let tree = gix_object::TreeRef::from_bytes(&object.data, HASH)
                         .map_err(|e| GitError::BadObject {
                             id: id.to_string(),
@@ -256,6 +282,41 @@ impl GitIndex {
         }
     }
 
+    /// A tree, from the writer's copy (or, written before copies were
+    /// kept, its loose object).
+    async fn read_tree(&self, repo: &RepoName, id: ObjectId) -> Result<EncodedObject, GitError> {
+        let copy = ObjectKey::GitTreeCopy {
+            repo: repo.clone(),
+            id: key_id(&id),
+        };
+        match self.blobs.get(&copy).await? {
+            Some((bytes, _)) => EncodedObject::from_loose(id, &bytes),
+            None => self.read_object(repo, id).await,
+        }
+    }
+
+    /// Every pack `objects/info/packs` lists, opened.
+    async fn pack_reader(&self, repo: &RepoName) -> Result<PackReader, GitError> {
+        let listed = match self.blobs.get(&git_key(repo, GitFile::InfoPacks)).await? {
+            Some((bytes, _)) => refs::parse_info_packs(&bytes),
+            None => Vec::new(),
+        };
+        let mut packs = Vec::new();
+        for id in listed {
+            let (pack, index) = (
+                git_key(repo, GitFile::Pack(key_id(&id))),
+                git_key(repo, GitFile::PackIndex(key_id(&id))),
+            );
+            let (pack, index) = (self.blobs.get(&pack).await?, self.blobs.get(&index).await?);
+            if let (Some((pack, _)), Some((index, _))) = (pack, index) {
+                packs.push((id, pack.to_vec(), index.to_vec()));
+            }
+        }
+        tokio::task::spawn_blocking(move || PackReader::open(&packs))
+            .await
+            .map_err(|e| GitError::Encode(e.to_string()))?
+    }
+
     async fn read_object(&self, repo: &RepoName, id: ObjectId) -> Result<EncodedObject, GitError> {
         let key = git_key(repo, GitFile::Object(key_id(&id)));
         match self.blobs.get(&key).await? {
@@ -264,22 +325,118 @@ impl GitIndex {
         }
     }
 
-    /// Writes objects that may exist already: each is its content's.
-    async fn put_objects(
+    /// Writes loose objects.
+    async fn put_loose(
         &self,
         repo: &RepoName,
         private: bool,
         objects: Vec<EncodedObject>,
     ) -> Result<(), GitError> {
-        stream::iter(objects)
-            .map(|object| async move {
+        let files = objects
+            .into_iter()
+            .map(|object| {
                 let key = git_key(repo, GitFile::Object(key_id(&object.id)));
+                (key, Bytes::from(object.loose()))
+            })
+            .collect();
+        self.put_all(files, private).await
+    }
+
+    /// Writes the writer's copies of the trees among `objects`.
+    async fn put_tree_copies(
+        &self,
+        repo: &RepoName,
+        objects: &[EncodedObject],
+    ) -> Result<(), GitError> {
+        let files = objects
+            .iter()
+            .filter(|object| object.kind == gix_object::Kind::Tree)
+            .map(|object| {
+                let key = ObjectKey::GitTreeCopy {
+                    repo: repo.clone(),
+                    id: key_id(&object.id),
+                };
+                (key, Bytes::from(object.loose()))
+            })
+            .collect();
+        self.put_all(files, true).await
+    }
+
+    /// Writes objects in one pack (and its index), and lists it first in
+    /// `objects/info/packs`; returns what it holds.
+    async fn put_pack(
+        &self,
+        repo: &RepoName,
+        private: bool,
+        objects: Vec<EncodedObject>,
+    ) -> Result<Vec<ObjectId>, GitError> {
+        let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
+        let pack = tokio::task::spawn_blocking(move || write_pack(&objects))
+            .await
+            .map_err(|e| GitError::Encode(e.to_string()))??;
+        let id = key_id(&pack.id);
+        let files = vec![
+            (
+                git_key(repo, GitFile::Pack(id.clone())),
+                Bytes::from(pack.pack),
+            ),
+            (
+                git_key(repo, GitFile::PackIndex(id)),
+                Bytes::from(pack.index),
+            ),
+        ];
+        self.put_all(files, private).await?;
+        let key = git_key(repo, GitFile::InfoPacks);
+        for _ in 0..MAX_ROUNDS {
+            let current = self.blobs.get(&key).await?;
+            let mut listed = match &current {
+                Some((bytes, _)) => refs::parse_info_packs(bytes),
+                None => Vec::new(),
+            };
+            if listed.contains(&pack.id) {
+                return Ok(ids);
+            }
+            // Newest first: git searches the packs in this order. Older
+            // packs stay listed: an object a tip reaches may be only there.
+            listed.insert(0, pack.id);
+            let mode = match current {
+                Some((_, meta)) => PutMode::Update(meta.etag),
+                None => PutMode::Create,
+            };
+            let body = Bytes::from(refs::info_packs(&listed));
+            match self
+                .blobs
+                .put(&key, body, mode, key.put_options(private))
+                .await
+            {
+                Ok(_) => return Ok(ids),
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(GitError::Contention(repo.to_string()))
+    }
+
+    /// Removes the loose copies of objects a listed pack holds, so that git
+    /// (which asks for an object loose first) fetches the pack instead.
+    async fn remove_loose(&self, repo: &RepoName, packed: &[ObjectId]) -> Result<(), GitError> {
+        let keys: Vec<ObjectKey> = packed
+            .iter()
+            .map(|id| git_key(repo, GitFile::Object(key_id(id))))
+            .collect();
+        stream::iter(keys)
+            .map(|key| async move { self.blobs.delete(&key).await.map_err(GitError::from) })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+
+    /// Writes content-addressed files: one already there is the same.
+    async fn put_all(&self, files: Vec<(ObjectKey, Bytes)>, private: bool) -> Result<(), GitError> {
+        stream::iter(files)
+            .map(|(key, body)| async move {
                 let options = key.put_options(private);
-                match self
-                    .blobs
-                    .put(&key, object.loose().into(), PutMode::Create, options)
-                    .await
-                {
+                match self.blobs.put(&key, body, PutMode::Create, options).await {
                     Ok(_) | Err(BlobError::AlreadyExists(_)) => Ok(()),
                     Err(e) => Err(GitError::from(e)),
                 }

@@ -2,8 +2,10 @@
 //! what its tree holds after updates, removals, rebuilds and races.
 
 use bytes::Bytes;
-use crateyard_core::{BlobStore, CrateName, ObjectKey, PutMode, Repository};
-use crateyard_git::{GitIndex, Outcome};
+use crateyard_core::{
+    BlobStore, CrateName, GitFile, KeyPrefix, ObjectKey, PutMode, RepoName, Repository,
+};
+use crateyard_git::{EncodedObject, GitIndex, Outcome};
 use crateyard_local::{DataDir, FsBlobStore};
 use std::sync::Arc;
 
@@ -50,6 +52,32 @@ impl Fixture {
             )
             .await
             .unwrap();
+    }
+
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let key = ObjectKey::parse(key).unwrap();
+        self.blobs.get(&key).await.unwrap().map(|(b, _)| b.to_vec())
+    }
+
+    /// The loose objects of repository `main`'s git index.
+    async fn loose_objects(&self) -> Vec<String> {
+        let prefix = KeyPrefix::Git(RepoName::new("main").unwrap());
+        self.blobs
+            .list(&prefix)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|key| {
+                matches!(
+                    key,
+                    ObjectKey::Git {
+                        file: GitFile::Object(_),
+                        ..
+                    }
+                )
+            })
+            .map(|key| key.to_string())
+            .collect()
     }
 
     async fn files(&self) -> Vec<(String, String)> {
@@ -125,6 +153,35 @@ async fn the_tree_follows_the_index_files() {
             ("1/a", "a 1\na 2\n"),
             ("config.json", "{\"dl\":\"x\"}"),
             ("fo/o-/foo-bar", "fb 1\n"),
+        ])
+    );
+    // The rebuild's objects are in a listed pack and nowhere loose (git
+    // asks for loose objects first); only its commit is loose.
+    let listed = f.get("main/git/objects/info/packs").await.unwrap();
+    let listed = String::from_utf8(listed).unwrap();
+    assert!(
+        listed.starts_with("P pack-") && listed.ends_with(".pack\n"),
+        "{listed}"
+    );
+    let loose = f.loose_objects().await;
+    for packed in ["fb 1\n", "a 1\na 2\n"] {
+        let id = EncodedObject::blob(packed.as_bytes())
+            .unwrap()
+            .id
+            .to_string();
+        let key = format!("main/git/objects/{}/{}", &id[..2], &id[2..]);
+        assert!(!loose.contains(&key), "{packed:?} is still loose");
+    }
+    // A change after it builds on the packed tree.
+    f.write_index_file("zz-top", "zz 1\n").await;
+    f.git.update(&f.repo, &names(&["zz-top"])).await.unwrap();
+    assert_eq!(
+        f.files().await,
+        pairs(&[
+            ("1/a", "a 1\na 2\n"),
+            ("config.json", "{\"dl\":\"x\"}"),
+            ("fo/o-/foo-bar", "fb 1\n"),
+            ("zz/-t/zz-top", "zz 1\n"),
         ])
     );
 }

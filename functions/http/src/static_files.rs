@@ -196,7 +196,8 @@ fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
         ObjectKey::Repositories
         | ObjectKey::Ui(_)
         | ObjectKey::Upload { .. }
-        | ObjectKey::Task { .. } => return None,
+        | ObjectKey::Task { .. }
+        | ObjectKey::GitTreeCopy { .. } => return None,
     };
     Some((key.repository()?.as_str(), krate))
 }
