@@ -102,48 +102,75 @@ fn main() {
     let publishing = started.elapsed().as_secs_f64();
     println!("published {crates} crates (each commits to the git index) in {publishing:.1} s\n");
 
-    let dir = tempfile::tempdir().unwrap();
     let url = format!("{}/main/git", server.public_url);
-    let clone = traced_git(dir.path(), &["clone", "--quiet", &url, "index"]);
-    let checkout = dir.path().join("index");
-    let objects = Command::new("git")
-        .args(["count-objects", "-v"])
-        .current_dir(&checkout)
-        .output()
-        .unwrap();
-    let objects = String::from_utf8_lossy(&objects.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("count: ").map(str::to_string))
-        .unwrap_or_default();
+    let fresh_clone = |dir: &Path| {
+        let cost = traced_git(dir, &["clone", "--quiet", &url, "index"]);
+        let checkout = dir.join("index");
+        let objects = Command::new("git")
+            .args(["count-objects", "-v"])
+            .current_dir(&checkout)
+            .output()
+            .unwrap();
+        let objects = String::from_utf8_lossy(&objects.stdout).into_owned();
+        let field = |name: &str| {
+            objects
+                .lines()
+                .find_map(|l| l.strip_prefix(name).map(str::to_string))
+                .unwrap_or_default()
+        };
+        let shape = format!(
+            "{} loose, {} in packs",
+            field("count: "),
+            field("in-pack: ")
+        );
+        (cost, checkout, shape)
+    };
+    let client = reqwest::blocking::Client::new();
+    let mut rows = Vec::new();
 
-    upload(
-        &server,
-        &reqwest::blocking::Client::new(),
-        &token,
-        "onemore",
-    );
-    let fetch = traced_git(&checkout, &["fetch", "--quiet", "origin"]);
-    let idle = traced_git(&checkout, &["fetch", "--quiet", "origin"]);
+    // As publishes leave it: every object loose.
+    let loose_dir = tempfile::tempdir().unwrap();
+    let (cost, loose_checkout, shape) = fresh_clone(loose_dir.path());
+    rows.push((format!("clone, {crates} crates, all loose ({shape})"), cost));
+    upload(&server, &client, &token, "onemore");
+    rows.push((
+        "fetch after one publish".to_string(),
+        traced_git(&loose_checkout, &["fetch", "--quiet", "origin"]),
+    ));
+    rows.push((
+        "fetch, nothing new".to_string(),
+        traced_git(&loose_checkout, &["fetch", "--quiet", "origin"]),
+    ));
+
+    // After `crateyard reindex`: the tree in one pack.
+    let reindex = Instant::now();
+    server.admin_ok(&["reindex"]);
+    let reindex = reindex.elapsed().as_secs_f64();
+    rows.push((
+        "fetch across the reindex (by the clone above)".to_string(),
+        traced_git(&loose_checkout, &["fetch", "--quiet", "origin"]),
+    ));
+    let packed_dir = tempfile::tempdir().unwrap();
+    let (cost, packed_checkout, shape) = fresh_clone(packed_dir.path());
+    rows.push((format!("clone after reindex ({shape})"), cost));
+    upload(&server, &client, &token, "twomore");
+    rows.push((
+        "fetch after one more publish".to_string(),
+        traced_git(&packed_checkout, &["fetch", "--quiet", "origin"]),
+    ));
+    let later_dir = tempfile::tempdir().unwrap();
+    let (cost, _, shape) = fresh_clone(later_dir.path());
+    rows.push((format!("clone after that publish ({shape})"), cost));
 
     println!("| git command | wall | HTTP GETs | of which 404 |\n|---|---|---|---|");
-    for (what, cost) in [
-        (
-            format!("clone, {crates} crates ({objects} loose objects)"),
-            &clone,
-        ),
-        ("fetch after one publish".to_string(), &fetch),
-        ("fetch, nothing new".to_string(), &idle),
-    ] {
+    for (what, cost) in &rows {
         println!(
             "| {what} | {:.2} s | {} | {} |",
             cost.seconds, cost.gets, cost.not_found
         );
     }
-    let reindex = Instant::now();
-    server.admin_ok(&["reindex"]);
     println!(
-        "\n`crateyard reindex` (index files checked, git tree rebuilt whole): {:.1} s",
-        reindex.elapsed().as_secs_f64()
+        "\n`crateyard reindex` (index files checked, git tree rebuilt whole and packed): {reindex:.1} s"
     );
     println!("\nafter: {}", machine_load());
 }
