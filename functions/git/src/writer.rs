@@ -152,7 +152,8 @@ impl GitIndex {
     }
 
     /// Every file of the branch's tree, by path, in path order: what a
-    /// clone checks out. Empty before the first commit.
+    /// clone checks out, read as git reads it (loose objects, else listed
+    /// packs). Empty before the first commit.
     pub async fn files(&self, repository: &Repository) -> Result<Vec<(String, Vec<u8>)>, GitError> {
         let repo = RepoName::new(&repository.name)
             .map_err(|_| GitError::BadPath(repository.name.clone()))?;
@@ -166,7 +167,7 @@ impl GitIndex {
         let mut pending = vec![(String::new(), root)];
         let packs = self.pack_reader(&repo).await?;
         while let Some((prefix, id)) = pending.pop() {
-            let object = self.read_tree(&repo, id).await?;
+            let object = self.read_visible(&repo, id, &packs).await?;
             let tree = gix_object::TreeRef::from_bytes(&object.data, HASH).map_err(|e| {
                 GitError::BadObject {
                     id: id.to_string(),
@@ -178,14 +179,8 @@ impl GitIndex {
                 if entry.mode.is_tree() {
                     pending.push((format!("{path}/"), entry.oid.to_owned()));
                 } else {
-                    let id = entry.oid.to_owned();
-                    let blob = match self.read_object(&repo, id).await {
-                        Err(GitError::MissingObject(_)) => packs
-                            .find(id)?
-                            .ok_or_else(|| GitError::MissingObject(id.to_string()))?,
-                        other => other?,
-                    };
-                    files.push((path, blob.data));
+                    let blob = self.read_visible(&repo, entry.oid.to_owned(), &packs);
+                    files.push((path, blob.await?.data));
                 }
             }
         }
@@ -292,6 +287,21 @@ impl GitIndex {
         match self.blobs.get(&copy).await? {
             Some((bytes, _)) => EncodedObject::from_loose(id, &bytes),
             None => self.read_object(repo, id).await,
+        }
+    }
+
+    /// An object as git reads it: loose, or else from a listed pack.
+    async fn read_visible(
+        &self,
+        repo: &RepoName,
+        id: ObjectId,
+        packs: &PackReader,
+    ) -> Result<EncodedObject, GitError> {
+        match self.read_object(repo, id).await {
+            Err(GitError::MissingObject(_)) => packs
+                .find(id)?
+                .ok_or_else(|| GitError::MissingObject(id.to_string())),
+            other => other,
         }
     }
 

@@ -216,3 +216,32 @@ async fn racing_writers_lose_no_crate() {
     }
     assert_eq!(files.len(), crates.len() + 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuilds_racing_changes_lose_nothing_and_leave_every_object_readable() {
+    let f = Arc::new(fixture());
+    f.write_config().await;
+    let crates: Vec<String> = (0..16).map(|i| format!("mixed{i:02}")).collect();
+    let mut writers = Vec::new();
+    for (i, name) in crates.clone().into_iter().enumerate() {
+        let f = f.clone();
+        writers.push(tokio::spawn(async move {
+            f.write_index_file(&name, &format!("{name}\n")).await;
+            f.git.update(&f.repo, &names(&[&name])).await.unwrap();
+            // Every fourth writer also packs the whole index meanwhile.
+            if i % 4 == 0 {
+                f.git.rebuild(&f.repo).await.unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    // Reading the tip's whole tree finds every object, loose or packed.
+    let files = f.files().await;
+    for name in &crates {
+        let path = format!("mi/xe/{name}");
+        assert!(files.iter().any(|(p, _)| *p == path), "{name} lost");
+    }
+    assert_eq!(files.len(), crates.len() + 1);
+}
