@@ -77,7 +77,8 @@ pub enum ObjectKey {
     /// bytes), read by the writer that builds the next tree on it: a
     /// tree packed for clones has no loose object (git would fetch that
     /// first, and the pack would save nothing). Never served: no route,
-    /// static path or bucket policy names `{repo}/git-trees/`.
+    /// static path or CloudFront bucket policy names `{repo}/git-trees/`
+    /// (private as its repository is: the same bytes as a loose tree).
     GitTreeCopy { repo: RepoName, id: GitObjectId },
 }
 
@@ -587,7 +588,7 @@ impl ObjectKey {
     pub fn put_options(&self, private_repository: bool) -> PutOptions {
         PutOptions {
             private: match self {
-                Self::Upload { .. } | Self::Task { .. } | Self::GitTreeCopy { .. } => true,
+                Self::Upload { .. } | Self::Task { .. } => true,
                 _ => private_repository && self.repository().is_some(),
             },
             ..PutOptions::default()

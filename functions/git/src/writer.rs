@@ -110,7 +110,7 @@ impl GitIndex {
             let commit = new_commit(edited.root, &changes, base.is_none())?;
             let written = edited.objects.len() + 1;
             // The writer's own copies of the trees, whatever git reads.
-            self.put_tree_copies(&repo, &edited.objects).await?;
+            self.put_tree_copies(&repo, private, &edited.objects).await?;
             // A rebuild packs its objects for clones, listed before the
             // branch points at them; a change writes them loose.
             let packed = match scope {
@@ -356,6 +356,7 @@ impl GitIndex {
     async fn put_tree_copies(
         &self,
         repo: &RepoName,
+        private: bool,
         objects: &[EncodedObject],
     ) -> Result<(), GitError> {
         let files = objects
@@ -369,7 +370,7 @@ impl GitIndex {
                 (key, Bytes::from(object.loose()))
             })
             .collect();
-        self.put_all(files, true).await
+        self.put_all(files, private).await
     }
 
     /// Writes objects in one pack (and its index), and lists it first in
