@@ -349,3 +349,34 @@ fn nothing_but_git_files_is_served_under_git() {
             .unwrap();
     assert_eq!(config["auth-required"], true);
 }
+
+#[test]
+fn on_aws_a_clone_from_the_bucket_holds_the_sparse_index_files() {
+    let server = Server::start_aws();
+    let alice = server.token("alice");
+    for name in ["a", "ab", "serde-like"] {
+        assert!(upload(&server, &alice, name, "1.0.0"), "{name}");
+    }
+    let same_as_sparse = |checkout: &Path| {
+        let cloned = files_under(checkout);
+        assert_eq!(
+            cloned.len(),
+            4,
+            "{:?}",
+            cloned.iter().map(|(p, _)| p).collect::<Vec<_>>()
+        );
+        for (path, bytes) in cloned {
+            let sparse = server.get(&format!("main/index/{path}")).bytes().unwrap();
+            assert_eq!(bytes, sparse.to_vec(), "{path}");
+        }
+    };
+    // Straight from S3 (the bucket's public read policy), no server code.
+    let (_dir, checkout) = clone(&git_url(&server, "main"));
+    same_as_sparse(&checkout);
+    // A publish after the clone: a fetch brings it.
+    assert!(upload(&server, &alice, "later", "1.0.0"));
+    git(&checkout, &["fetch", "--quiet", "origin"]);
+    git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
+    assert!(checkout.join("la/te/later").exists());
+    same_as_sparse(&checkout);
+}

@@ -110,7 +110,8 @@ impl GitIndex {
             let commit = new_commit(edited.root, &changes, base.is_none())?;
             let written = edited.objects.len() + 1;
             // The writer's own copies of the trees, whatever git reads.
-            self.put_tree_copies(&repo, private, &edited.objects).await?;
+            self.put_tree_copies(&repo, private, &edited.objects)
+                .await?;
             // A rebuild packs its objects for clones, listed before the
             // branch points at them; a change writes them loose.
             let packed = match scope {
