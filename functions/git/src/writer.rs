@@ -84,9 +84,16 @@ impl GitIndex {
             // read before ours moved the tip after this read, and fails
             // our compare-and-swap below.
             let tip = self.blobs.get(&refs_key).await?;
-            let (tip_commit, etag) = match &tip {
-                Some((bytes, meta)) => (Some(refs::parse_info_refs(bytes)?), Some(meta)),
-                None => (None, None),
+            let (tip_commit, etag) = match (&tip, scope) {
+                (Some((bytes, meta)), Scope::Crates(_)) => {
+                    (Some(refs::parse_info_refs(bytes)?), Some(meta))
+                }
+                // A rebuild replaces the tip whatever it holds (a damaged
+                // `info/refs` included): it needs only its ETag.
+                (Some((bytes, meta)), Scope::Everything) => {
+                    (refs::parse_info_refs(bytes).ok(), Some(meta))
+                }
+                (None, _) => (None, None),
             };
             let base = match (tip_commit, scope) {
                 (Some(commit), Scope::Crates(_)) => Some(self.commit_tree(&repo, commit).await?),

@@ -245,3 +245,27 @@ async fn rebuilds_racing_changes_lose_nothing_and_leave_every_object_readable() 
     }
     assert_eq!(files.len(), crates.len() + 1);
 }
+
+#[tokio::test]
+async fn a_rebuild_repairs_a_damaged_ref() {
+    let f = fixture();
+    f.write_config().await;
+    f.write_index_file("abc", "abc 1\n").await;
+    f.git.update(&f.repo, &names(&["abc"])).await.unwrap();
+    let refs = ObjectKey::parse("main/git/info/refs").unwrap();
+    f.blobs
+        .put(
+            &refs,
+            Bytes::from_static(b"garbage"),
+            PutMode::Overwrite,
+            refs.put_options(false),
+        )
+        .await
+        .unwrap();
+    assert!(f.git.update(&f.repo, &names(&["abc"])).await.is_err());
+    f.git.rebuild(&f.repo).await.unwrap();
+    assert_eq!(
+        f.files().await,
+        pairs(&[("3/a/abc", "abc 1\n"), ("config.json", "{\"dl\":\"x\"}")])
+    );
+}
