@@ -131,7 +131,23 @@ fn aws_snapshot(server: &Server) -> Snapshot {
         for contents in xml_elements(&listing, "Contents") {
             let key = xml_text(contents, "Key").expect("a listed object has a key");
             let url = format!("{endpoint}/{bucket}/{}", encode_key(&key));
-            let object = http.get(&url).send().unwrap();
+            let mut object = http.get(&url).send().unwrap();
+            if object.status() == 403 {
+                // No public policy names it (the git index writer's tree
+                // copies): read it as the registry does, signed (moto
+                // checks that a request is signed, not its signature).
+                object = http
+                    .get(&url)
+                    .header(
+                        "authorization",
+                        "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/s3/aws4_request, \
+                         SignedHeaders=host, Signature=0",
+                    )
+                    .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+                    .header("x-amz-date", "20261201T000000Z")
+                    .send()
+                    .unwrap();
+            }
             assert_eq!(object.status(), 200, "GET {url}");
             let mut attrs: Vec<String> = object
                 .headers()

@@ -478,3 +478,50 @@ fn recalculate_index_fans_out_over_the_reindex_function() {
         (&status["job"]["id"], &status["job"]["state"])
     );
 }
+
+#[test]
+fn the_git_index_is_static_through_the_edge() {
+    let edge = Edge::deploy();
+    let token = edge.token("alice");
+    let cargo = Cargo::with_index(&edge.index_url("main"), Some(&token));
+    publish(&cargo, "gitty", "1.0.0", "");
+    publish(&cargo, "gitty", "1.1.0", "");
+    cargo.ok(
+        Project::new("gitty", "1.1.0", "").path(),
+        &["yank", "--registry", REGISTRY, "--version", "1.1.0"],
+    );
+    // The indexer commits from the table's stream; the edge then serves
+    // the commit's `info/refs` (invalidated) and objects from S3.
+    edge.settle();
+    let before = edge.counts();
+    let git_url = format!("{}/main/git", edge.url);
+    let reader = Cargo::with_index(&git_url, None);
+    let app = consumer("gitty", "1");
+    let out = reader
+        .command(app.path(), &["build"])
+        .env("CARGO_NET_GIT_FETCH_WITH_CLI", "true")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Compiling gitty v1.0.0"),
+        "the yanked 1.1.0 is not chosen through git: {text}"
+    );
+    let after = edge.counts();
+    assert_eq!(
+        after.api, before.api,
+        "a git fetch made requests to the API"
+    );
+    assert!(after.bucket > before.bucket, "{before:?} → {after:?}");
+    // Anything else under git/ is a 404 from the bucket, never an object
+    // of another section.
+    for path in ["main/git/config", "main/git/objects/info/alternates"] {
+        let status = http()
+            .get(format!("{}/{path}", edge.url))
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, 404, "{path}");
+    }
+}

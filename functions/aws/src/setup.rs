@@ -148,7 +148,7 @@ pub async fn table_stack(
 
 /// Creates the bucket unless it exists, with the lifecycle rule that removes
 /// stale large uploads and a policy that lets anyone read `*/index/*`,
-/// `*/crates/*` and the web UI (`ui/*`, `*/ui/*`) except objects tagged
+/// `*/crates/*`, `*/git/*` and the web UI (`ui/*`, `*/ui/*`) except objects tagged
 /// private: the read path of public repositories without CloudFront (an
 /// emulator, or a bucket of your own). Any public-read policy is "public" to
 /// S3's Block Public Access (only conditions such as `aws:SourceArn` or
@@ -182,6 +182,8 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
             "Resource": [
                 format!("arn:aws:s3:::{bucket}/*/index/*"),
                 format!("arn:aws:s3:::{bucket}/*/crates/*"),
+                // The git index (git's dumb HTTP protocol reads files).
+                format!("arn:aws:s3:::{bucket}/*/git/*"),
                 // The web UI: its own files, and each repository's page data.
                 format!("arn:aws:s3:::{bucket}/ui/*"),
                 format!("arn:aws:s3:::{bucket}/*/ui/*"),

@@ -9,7 +9,7 @@
 //! [`DerivedFiles::ChangeStream`]: crate::DerivedFiles::ChangeStream
 
 use crate::pages::RecentPublish;
-use crate::{Registry, RegistryError};
+use crate::{CrateName, Registry, RegistryError, Repository};
 use std::collections::BTreeMap;
 
 /// A committed change to one crate, as a change stream's record names it.
@@ -37,12 +37,31 @@ impl Registry {
         // Every crate, even after a failure (each is logged by name): the
         // batch is retried whole, and what succeeded is then found current.
         let mut first_failure = None;
+        // Per repository, the crates whose index files were written: the
+        // mirror (the git index) takes them in one commit.
+        let mut written: BTreeMap<&str, (Repository, Vec<CrateName>)> = BTreeMap::new();
         for ((repo, canonical), new_versions) in crates {
-            if let Err(e) = self
+            match self
                 .write_changed_crate(repo, canonical, &new_versions)
                 .await
             {
-                tracing::error!(repo, canonical, error = %e, "derived files not written");
+                Ok(Some((repository, name))) => {
+                    written
+                        .entry(repo)
+                        .or_insert_with(|| (repository, Vec::new()))
+                        .1
+                        .push(name);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(repo, canonical, error = %e, "derived files not written");
+                    first_failure.get_or_insert(e);
+                }
+            }
+        }
+        for (repo, (repository, names)) in written {
+            if let Err(e) = self.mirror_crates(&repository, &names).await {
+                tracing::error!(repo, error = %e, "git index not updated");
                 first_failure.get_or_insert(e);
             }
         }
@@ -54,16 +73,16 @@ impl Registry {
         repo: &str,
         canonical: &str,
         new_versions: &[&str],
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Option<(Repository, CrateName)>, RegistryError> {
         let repository = match self.repository(repo).await {
             Ok(repository) => repository,
             // Deleted since: nothing of it is served any more.
-            Err(RegistryError::UnknownRepository(_)) => return Ok(()),
+            Err(RegistryError::UnknownRepository(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         // The index file, the page and any README missing, from a fresh read.
         let Some(krate) = self.reindex_one_crate(&repository, canonical).await? else {
-            return Ok(());
+            return Ok(None);
         };
         for key in new_versions {
             let Some(version) = krate.versions.iter().find(|v| v.version_key == *key) else {
@@ -78,6 +97,7 @@ impl Registry {
             self.try_record_recent_publish(&repository, recent, None)
                 .await?;
         }
-        Ok(())
+        let name = CrateName::new(&krate.krate.name)?;
+        Ok(Some((repository, name)))
     }
 }

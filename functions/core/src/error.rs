@@ -81,6 +81,8 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error("the registry is busy with concurrent changes to `{0}`; try again")]
     Contention(String),
+    #[error("the git index could not be updated: {0}")]
+    GitIndex(String),
     #[error("the upstream registry failed: {0}")]
     Upstream(#[from] crate::UpstreamError),
 }
@@ -88,6 +90,6 @@ pub enum RegistryError {
 impl RegistryError {
     /// True when the fault is ours, not the caller's: the details stay in logs.
     pub fn is_internal(&self) -> bool {
-        matches!(self, Self::Blob(_) | Self::Store(_))
+        matches!(self, Self::Blob(_) | Self::Store(_) | Self::GitIndex(_))
     }
 }

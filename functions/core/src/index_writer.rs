@@ -109,7 +109,11 @@ impl Registry {
             write(Derived::IndexFile, index, heads.index),
             write(Derived::Page, page, heads.page),
         );
-        index.and(page)
+        index?;
+        // After the index file: the mirror copies what it finds there.
+        let name = CrateName::new(&krate.name)?;
+        self.mirror_crates(repository, &[name]).await?;
+        page
     }
 
     /// Rewrites the index file and the page of one crate from a consistent
@@ -136,7 +140,15 @@ impl Registry {
             self.write_derived_file(Derived::IndexFile, repo, canonical, force),
             self.write_derived_file(Derived::Page, repo, canonical, force),
         );
-        index.and(page)
+        index?;
+        if self.mirror.is_some()
+            && let Some(krate) = self.store.get_crate(repo, canonical).await?
+        {
+            let repository = self.repository(repo).await?;
+            self.mirror_crates(&repository, &[CrateName::new(&krate.name)?])
+                .await?;
+        }
+        page
     }
 
     /// Writes one derived file of a crate from a fresh read of the store,

@@ -8,6 +8,10 @@
 //! {repo}/ui/crates/{canonical}.json            a crate's page
 //! {repo}/ui/readmes/{canonical}/{version}.html a version's README
 //! {repo}/ui/recent.json                        the latest publishes
+//! {repo}/git/HEAD, {repo}/git/info/refs         the git index's refs
+//! {repo}/git/objects/{xx}/{38 hex}              its loose objects
+//! {repo}/git/objects/pack/pack-{40 hex}.{pack,idx} its packs
+//! {repo}/git-trees/{40 hex}                    the git index's trees, kept for its writer
 //! ui/repositories.json, ui/index.html, ui/assets/app.{js,css}
 //! .uploads/{id}.crate                          a large upload, staged
 //! .tasks/{id}.json                             a reindex job's task (AWS)
@@ -66,6 +70,96 @@ pub enum ObjectKey {
     /// invokes (see [`crate::reindex_jobs`]); removed once done. Outside
     /// every repository, like uploads, for one notification prefix.
     Task { id: TaskId },
+    /// A file of the repository's index as a git repository, read by git's
+    /// dumb HTTP protocol (`{repo}/git/…`).
+    Git { repo: RepoName, file: GitFile },
+    /// A copy of a tree of a repository's git index (a loose object's
+    /// bytes), read by the writer that builds the next tree on it: a
+    /// tree packed for clones has no loose object (git would fetch that
+    /// first, and the pack would save nothing). Never served: no route,
+    /// static path or CloudFront bucket policy names `{repo}/git-trees/`
+    /// (private as its repository is: the same bytes as a loose tree).
+    GitTreeCopy { repo: RepoName, id: GitObjectId },
+}
+
+/// The files of a git repository that git's dumb HTTP protocol reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GitFile {
+    /// `HEAD`: a symbolic ref to the one branch.
+    Head,
+    /// `info/refs`: the branch and the commit it points to; the one file a
+    /// new commit replaces (by compare-and-swap).
+    InfoRefs,
+    /// `objects/info/packs`: the packs git may fall back to.
+    InfoPacks,
+    /// `objects/{xx}/{38 hex}`: a zlib-compressed loose object.
+    Object(GitObjectId),
+    /// `objects/pack/pack-{id}.pack`: many objects, named by its checksum.
+    Pack(GitObjectId),
+    /// `objects/pack/pack-{id}.idx`: the index git reads before a pack.
+    PackIndex(GitObjectId),
+}
+
+impl GitFile {
+    fn parse(path: &str) -> Option<Self> {
+        match path {
+            "HEAD" => Some(Self::Head),
+            "info/refs" => Some(Self::InfoRefs),
+            "objects/info/packs" => Some(Self::InfoPacks),
+            _ if path.starts_with("objects/pack/") => {
+                let file = path.strip_prefix("objects/pack/pack-")?;
+                let (id, kind) = file.split_once('.')?;
+                let id = GitObjectId::new(id)?;
+                match kind {
+                    "pack" => Some(Self::Pack(id)),
+                    "idx" => Some(Self::PackIndex(id)),
+                    _ => None,
+                }
+            }
+            _ => {
+                let (dir, file) = path.strip_prefix("objects/")?.split_once('/')?;
+                (dir.len() == 2)
+                    .then(|| GitObjectId::new(&format!("{dir}{file}")))
+                    .flatten()
+                    .map(Self::Object)
+            }
+        }
+    }
+}
+
+impl fmt::Display for GitFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Head => f.write_str("HEAD"),
+            Self::InfoRefs => f.write_str("info/refs"),
+            Self::InfoPacks => f.write_str("objects/info/packs"),
+            Self::Object(id) => {
+                let (dir, file) = id.0.split_at(2);
+                write!(f, "objects/{dir}/{file}")
+            }
+            Self::Pack(id) => write!(f, "objects/pack/pack-{}.pack", id.0),
+            Self::PackIndex(id) => write!(f, "objects/pack/pack-{}.idx", id.0),
+        }
+    }
+}
+
+/// A git object's id: 40 lowercase hex digits (SHA-1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GitObjectId(String);
+
+impl GitObjectId {
+    /// `None` unless `hex` is 40 lowercase hex digits.
+    pub fn new(hex: &str) -> Option<Self> {
+        let valid = hex.len() == 40
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then(|| Self(hex.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The web UI's shell and assets (`crateyard setup` writes them).
@@ -135,6 +229,8 @@ pub enum Section {
     Crates,
     /// `ui/…`
     Ui,
+    /// `git/…`
+    Git,
 }
 
 impl Section {
@@ -143,12 +239,14 @@ impl Section {
             Self::Index => "index",
             Self::Crates => "crates",
             Self::Ui => "ui",
+            Self::Git => "git",
         }
     }
 }
 
 const UPLOADS_DIR: &str = ".uploads";
 const TASKS_DIR: &str = ".tasks";
+const GIT_TREES_DIR: &str = "git-trees";
 const UI_DIR: &str = "ui";
 
 /// Where the objects of one kind, or one repository, are: what a listing,
@@ -161,6 +259,8 @@ pub enum KeyPrefix {
     Index(RepoName),
     /// `{repo}/ui/`: the web UI's data of a repository.
     Ui(RepoName),
+    /// `{repo}/git/`: the repository's git index.
+    Git(RepoName),
     /// `ui/`: the web UI itself (its shell, assets and repository list),
     /// also where its URL is, below the public URL.
     WebUi,
@@ -182,6 +282,7 @@ impl fmt::Display for KeyPrefix {
             Self::Repository(repo) => write!(f, "{repo}/"),
             Self::Index(repo) => write!(f, "{repo}/index/"),
             Self::Ui(repo) => write!(f, "{repo}/{UI_DIR}/"),
+            Self::Git(repo) => write!(f, "{repo}/git/"),
             Self::WebUi => write!(f, "{UI_DIR}/"),
             Self::CratePages(repo) => write!(f, "{repo}/{UI_DIR}/crates/"),
             Self::Readmes(repo) => write!(f, "{repo}/{UI_DIR}/readmes/"),
@@ -223,6 +324,8 @@ impl fmt::Display for ObjectKey {
             Self::Ui(file) => write!(f, "{UI_DIR}/{}", file.path()),
             Self::Upload { id } => write!(f, "{UPLOADS_DIR}/{}.crate", id.as_str()),
             Self::Task { id } => write!(f, "{TASKS_DIR}/{}.json", id.as_str()),
+            Self::Git { repo, file } => write!(f, "{repo}/git/{file}"),
+            Self::GitTreeCopy { repo, id } => write!(f, "{repo}/{GIT_TREES_DIR}/{}", id.as_str()),
         }
     }
 }
@@ -312,7 +415,14 @@ impl ObjectKey {
             (UI_DIR, path) => Self::Ui(UiFile::ALL.into_iter().find(|f| f.path() == path)?),
             (repo, rest) => {
                 let (section, path) = rest.split_once('/')?;
-                let section = [Section::Index, Section::Crates, Section::Ui]
+                if section == GIT_TREES_DIR {
+                    let copy = Self::GitTreeCopy {
+                        repo: RepoName::new(repo).ok()?,
+                        id: GitObjectId::new(path)?,
+                    };
+                    return (copy.to_string() == key).then_some(copy);
+                }
+                let section = [Section::Index, Section::Crates, Section::Ui, Section::Git]
                     .into_iter()
                     .find(|s| s.as_str() == section)?;
                 return Self::parse_in(repo, section, path);
@@ -336,6 +446,10 @@ impl ObjectKey {
             (Section::Crates, Some((crate_name, file))) => Self::CrateFile {
                 version: version(version_in_file_name(crate_name, file)?)?,
                 name: name(crate_name)?,
+                repo,
+            },
+            (Section::Git, _) => Self::Git {
+                file: GitFile::parse(path)?,
                 repo,
             },
             (Section::Ui, None) if path == "recent.json" => Self::RecentPublishes { repo },
@@ -378,7 +492,9 @@ impl ObjectKey {
             | Self::CrateFile { repo, .. }
             | Self::CratePage { repo, .. }
             | Self::Readme { repo, .. }
-            | Self::RecentPublishes { repo } => Some(repo),
+            | Self::RecentPublishes { repo }
+            | Self::Git { repo, .. }
+            | Self::GitTreeCopy { repo, .. } => Some(repo),
             Self::Repositories | Self::Ui(_) | Self::Upload { .. } | Self::Task { .. } => None,
         }
     }
@@ -406,6 +522,20 @@ impl ObjectKey {
     pub fn content_type(&self) -> &'static str {
         match self {
             Self::IndexFile { .. } => "text/plain",
+            Self::Git {
+                file: GitFile::Object(_),
+                ..
+            }
+            | Self::GitTreeCopy { .. } => "application/x-git-loose-object",
+            Self::Git {
+                file: GitFile::Pack(_),
+                ..
+            } => "application/x-git-packed-objects",
+            Self::Git {
+                file: GitFile::PackIndex(_),
+                ..
+            } => "application/x-git-packed-objects-toc",
+            Self::Git { .. } => "text/plain",
             Self::CrateFile { .. } | Self::Upload { .. } => "application/octet-stream",
             Self::IndexConfig { .. }
             | Self::CratePage { .. }
@@ -428,14 +558,27 @@ impl ObjectKey {
             | Self::CratePage { .. }
             | Self::RecentPublishes { .. }
             | Self::Repositories => "public, max-age=60, must-revalidate",
-            Self::CrateFile { .. } => "public, max-age=31536000, immutable",
+            // A commit replaces `info/refs` (HEAD never changes, and
+            // `objects/info/packs` rarely): revalidated like index files.
+            Self::Git {
+                file: GitFile::Head | GitFile::InfoRefs | GitFile::InfoPacks,
+                ..
+            } => "public, max-age=60, must-revalidate",
+            // Named by their content.
+            Self::CrateFile { .. }
+            | Self::Git {
+                file: GitFile::Object(_) | GitFile::Pack(_) | GitFile::PackIndex(_),
+                ..
+            } => "public, max-age=31536000, immutable",
             // Rewritten only when a version is published again after a
             // lost answer, or by a newer renderer.
             Self::Readme { .. } => "public, max-age=3600",
             // The shell names the assets by path: revalidate it often.
             Self::Ui(UiFile::Shell) => "public, max-age=60",
             Self::Ui(_) => "public, max-age=300",
-            Self::Upload { .. } | Self::Task { .. } => "private, no-store",
+            Self::Upload { .. } | Self::Task { .. } | Self::GitTreeCopy { .. } => {
+                "private, no-store"
+            }
         }
     }
 
@@ -499,6 +642,61 @@ mod tests {
             (
                 ObjectKey::recent_publishes("main").unwrap(),
                 "main/ui/recent.json",
+            ),
+            (
+                ObjectKey::Git {
+                    repo: repo("main"),
+                    file: GitFile::Head,
+                },
+                "main/git/HEAD",
+            ),
+            (
+                ObjectKey::Git {
+                    repo: repo("main"),
+                    file: GitFile::InfoRefs,
+                },
+                "main/git/info/refs",
+            ),
+            (
+                ObjectKey::Git {
+                    repo: repo("main"),
+                    file: GitFile::InfoPacks,
+                },
+                "main/git/objects/info/packs",
+            ),
+            (
+                ObjectKey::Git {
+                    repo: repo("main"),
+                    file: GitFile::Object(
+                        GitObjectId::new("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391").unwrap(),
+                    ),
+                },
+                "main/git/objects/e6/9de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+            ),
+            (
+                ObjectKey::Git {
+                    repo: repo("main"),
+                    file: GitFile::Pack(
+                        GitObjectId::new("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391").unwrap(),
+                    ),
+                },
+                "main/git/objects/pack/pack-e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.pack",
+            ),
+            (
+                ObjectKey::Git {
+                    repo: repo("main"),
+                    file: GitFile::PackIndex(
+                        GitObjectId::new("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391").unwrap(),
+                    ),
+                },
+                "main/git/objects/pack/pack-e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.idx",
+            ),
+            (
+                ObjectKey::GitTreeCopy {
+                    repo: repo("main"),
+                    id: GitObjectId::new("4b825dc642cb6eb9a060e54bf8d69288fbee4904").unwrap(),
+                },
+                "main/git-trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904",
             ),
             (ObjectKey::Repositories, "ui/repositories.json"),
             (ObjectKey::Ui(UiFile::Shell), "ui/index.html"),
@@ -620,6 +818,28 @@ mod tests {
             ".tasks/a/b.json",
             ".tasks/a_b.json",
             ".tasks/abc",
+            // The git index: git's own files, lowercase full object ids.
+            "main/git/",
+            "main/git/head",
+            "main/git/config",
+            "main/git/info/refs/",
+            "main/git/info/../HEAD",
+            "main/git/refs/heads/master",
+            "main/git/objects/e6/9DE29BB2D1D6434B8B29AE775AD8C2E48C5391",
+            "main/git/objects/e6/9de29bb2d1d6434b8b29ae775ad8c2e48c539",
+            "main/git/objects/e69/de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+            "main/git/objects/e6/9de29bb2d1d6434b8b29ae775ad8c2e48c5391/",
+            "main/git/objects/../../index/config.json",
+            "main/git/../index/config.json",
+            "main/git/objects/pack/pack-1.pack",
+            "main/git/objects/pack/pack-e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.keep",
+            "main/git/objects/pack/pack-e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.pack/",
+            "main/git/objects/pack/e69de29bb2d1d6434b8b29ae775ad8c2e48c5391.idx",
+            "main/git-trees",
+            "main/git-trees/",
+            "../git-trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+            "main/git-trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904/x",
+            "ui/git-trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904",
         ] {
             assert_eq!(ObjectKey::parse(bad), None, "{bad:?}");
         }

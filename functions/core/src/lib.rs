@@ -14,6 +14,7 @@ mod crate_state;
 mod delete;
 mod downloads;
 mod error;
+mod index_mirror;
 mod index_writer;
 mod keys;
 mod metadata_store;
@@ -51,7 +52,8 @@ pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVI
 pub use change_stream::CommittedChange;
 pub use downloads::{CrateDownloads, CrateInfo, DownloadCount, RECENT_DAYS, merge_counts};
 pub use error::RegistryError;
-pub use keys::{KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
+pub use index_mirror::IndexMirror;
+pub use keys::{GitFile, GitObjectId, KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
 pub use metadata_store::{
     CrateRecord, CrateVersions, CrateWrite, DeletedVersion, MetadataStore, REINDEX_JOB_LIFETIME,
     RepoKind, Repository, StoreError, TokenRecord, User, VersionRecord, VersionWrite,

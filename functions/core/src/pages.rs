@@ -119,6 +119,9 @@ pub struct RepositorySummary {
     pub api: String,
     /// Its "Set Me Up" snippet for `~/.cargo/config.toml`.
     pub cargo_config: String,
+    /// The same for its git index, where it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git_cargo_config: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
 }
@@ -150,6 +153,7 @@ impl Registry {
             data: format!("{}/{}/", self.read_base(repo), Section::Ui.as_str()),
             api: format!("{}/{}", self.config.api_url, repo.name),
             cargo_config: self.setup_snippet(repo),
+            git_cargo_config: self.git_setup_snippet(repo),
             members,
         }
     }

@@ -2,6 +2,7 @@
 //! ends in [`Registry::publish`], which checks it, stores it once and commits
 //! the version before indexing it.
 
+use crate::Section;
 use crate::access::{CrateTarget, Permission};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::clock::now_rfc3339;
@@ -130,6 +131,17 @@ impl Registry {
             format!(
                 "sparse+{}/{repo}/{PRIVATE_READS}/index/",
                 self.config.api_url
+            ),
+            // The git index (see `Registry::git_index_url`).
+            format!(
+                "{}/{repo}/{}",
+                self.config.public_url,
+                Section::Git.as_str()
+            ),
+            format!(
+                "{}/{repo}/{PRIVATE_READS}/{}",
+                self.config.api_url,
+                Section::Git.as_str()
             ),
         ];
         let inspected = inspect_crate(&tarball, &name, &version, &own_urls, &self.config.limits)?;

@@ -95,6 +95,9 @@ pub struct Registry {
     pub(crate) token_users: crate::auth::TokenUsers,
     /// Where reindex jobs' tasks go; `None` where jobs cannot run.
     pub(crate) tasks: Option<crate::TaskQueue>,
+    /// Another form of the index kept in step (the git index); `None`
+    /// where this process does not write it.
+    pub(crate) mirror: Option<Arc<dyn crate::IndexMirror>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -121,6 +124,7 @@ impl Registry {
             uploads: None,
             token_users: Default::default(),
             tasks: None,
+            mirror: None,
         }
     }
 
@@ -172,6 +176,27 @@ impl Registry {
             repo.name,
             self.index_url(repo)
         )
+    }
+
+    /// The repository's index as a git repository (git's dumb HTTP
+    /// protocol), for cargo before 1.68 and `net.git-fetch-with-cli`:
+    /// where it is kept, a local repository's, beside its `index/`. Kept
+    /// by the process that writes index files (`with_index_mirror`) or,
+    /// on AWS, by the change stream's consumer.
+    pub fn git_index_url(&self, repo: &Repository) -> Option<String> {
+        let kept = self.mirror.is_some() || self.config.derived_files == DerivedFiles::ChangeStream;
+        (kept && repo.kind == RepoKind::Local)
+            .then(|| format!("{}/{}", self.read_base(repo), crate::Section::Git.as_str()))
+    }
+
+    /// The "Set Me Up" snippet for the git index, where there is one.
+    pub fn git_setup_snippet(&self, repo: &Repository) -> Option<String> {
+        let url = self.git_index_url(repo)?;
+        Some(format!(
+            "[registries.{}]\nindex = \"{url}\"\ncredential-provider = \"cargo:token\"\n\n\
+             [net]\ngit-fetch-with-cli = true\n",
+            repo.name,
+        ))
     }
 }
 

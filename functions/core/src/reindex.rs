@@ -71,6 +71,9 @@ impl Registry {
             done += 1;
             progress(done, total);
         }
+        drop(work);
+        // From the index files just made right.
+        self.mirror_repository(&repository).await?;
         let detail = format!("rebuilt the derived files of {total} crates");
         let entry = AuditEntry::new(&Actor::operator(), AuditAction::Reindex, detail).repo(repo);
         self.audit(entry).await;

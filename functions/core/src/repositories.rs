@@ -267,7 +267,8 @@ impl Registry {
                 key.put_options(!repo.anonymous_read),
             )
             .await?;
-        Ok(())
+        // The git index carries a copy (and starts with it).
+        self.mirror_crates(repo, &[]).await
     }
 }
 

@@ -39,7 +39,7 @@ fn status(e: &RegistryError) -> StatusCode {
         SlowRequest { .. } => StatusCode::REQUEST_TIMEOUT,
         Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
         Upstream(_) => StatusCode::BAD_GATEWAY,
-        Blob(_) | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Blob(_) | Store(_) | GitIndex(_) => StatusCode::INTERNAL_SERVER_ERROR,
         InvalidName { .. }
         | InvalidVersion { .. }
         | BadFrame(_)

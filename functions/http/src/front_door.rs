@@ -60,7 +60,8 @@ impl Service<Request> for App {
 }
 
 /// The object a path names when the router would send it to a static
-/// handler: `/{repo}/index/{path…}` or `/{repo}/crates/{name}/{file}`,
+/// handler: `/{repo}/index/{path…}`, `/{repo}/crates/{name}/{file}` or
+/// `/{repo}/git/{path…}`,
 /// decoded as the router's extractors decode it. `None` leaves the request
 /// to the router (which answers anything else, a 404 included).
 fn static_key(path: &str) -> Option<ObjectKey> {
@@ -73,6 +74,7 @@ fn static_key(path: &str) -> Option<ObjectKey> {
             ObjectKey::IndexConfig { .. }
                 | ObjectKey::IndexFile { .. }
                 | ObjectKey::CrateFile { .. }
+                | ObjectKey::Git { .. }
         )
     })
 }
@@ -91,6 +93,10 @@ mod tests {
         assert_eq!(
             key("/main/index/config.json").as_deref(),
             Some("main/index/config.json")
+        );
+        assert_eq!(
+            key("/main/git/info/refs").as_deref(),
+            Some("main/git/info/refs")
         );
         assert_eq!(
             key("/main/crates/foo/foo-1.0.0%2Bb.crate").as_deref(),

@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router {
             put(api::upload::upload).get(static_files::crate_file),
         )
         .route("/{repo}/index/{*path}", get(static_files::index_file))
+        .route("/{repo}/git/{*path}", get(static_files::git_file))
         .route("/ui", get(ui::page))
         .route("/ui/", get(ui::page))
         .route("/ui/{*path}", get(ui::page))
@@ -112,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/{repo}/api/private/crates/{name}/{file}",
             get(static_files::crate_file),
+        )
+        .route(
+            "/{repo}/api/private/git/{*path}",
+            get(static_files::git_file),
         )
         .route(
             "/{repo}/api/proxy/index/{*path}",

@@ -190,9 +190,9 @@ pub(crate) async fn serve(
     response
 }
 
-/// What a repository's recent publishes (`ui/recent.json`) count as: a
-/// document naming any of its crates, so in a private repository only a
-/// token limited to no crates (or to `*`) may read it.
+/// What a repository's recent publishes (`ui/recent.json`) and its git
+/// index count as: documents naming any of its crates, so in a private
+/// repository only a token limited to no crates (or to `*`) may read them.
 const EVERY_CRATE: &str = "*";
 
 /// The repository of a servable object, and the crate it belongs to
@@ -200,7 +200,8 @@ const EVERY_CRATE: &str = "*";
 fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
     let krate = match key {
         ObjectKey::IndexConfig { .. } => None,
-        ObjectKey::RecentPublishes { .. } => Some(EVERY_CRATE),
+        // The git index holds every crate's index file: read like them all.
+        ObjectKey::RecentPublishes { .. } | ObjectKey::Git { .. } => Some(EVERY_CRATE),
         ObjectKey::IndexFile { name, .. }
         | ObjectKey::CrateFile { name, .. }
         | ObjectKey::CratePage { name, .. }
@@ -208,7 +209,8 @@ fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
         ObjectKey::Repositories
         | ObjectKey::Ui(_)
         | ObjectKey::Upload { .. }
-        | ObjectKey::Task { .. } => return None,
+        | ObjectKey::Task { .. }
+        | ObjectKey::GitTreeCopy { .. } => return None,
     };
     Some((key.repository()?.as_str(), krate))
 }
@@ -246,6 +248,19 @@ pub(crate) async fn crate_file(
     headers: HeaderMap,
 ) -> Response {
     let key = ObjectKey::parse_in(&repo, Section::Crates, &[name, file].join("/"));
+    serve_parsed(&state, key, &headers, &method).await
+}
+
+/// `GET /{repo}/git/{path}`: the git index, for git's dumb HTTP protocol
+/// (`info/refs?service=…` included: the query is not part of the path, and
+/// a plain-text answer tells git to read the files one by one).
+pub(crate) async fn git_file(
+    State(state): State<AppState>,
+    Path((repo, path)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let key = ObjectKey::parse_in(&repo, Section::Git, &path);
     serve_parsed(&state, key, &headers, &method).await
 }
 

@@ -428,6 +428,8 @@ function setupSnippets(repo) {
     h("h2", {}, "Configure cargo"),
     h("p", {}, "Add to ", h("code", {}, "~/.cargo/config.toml"), ":"),
     snippet(repo.cargo_config, "registry configuration for ~/.cargo/config.toml"),
+    repo.git_cargo_config ? h("p", {}, "Or, for cargo before 1.68 or with ", h("code", {}, "git-fetch-with-cli"), ", the same index as a git repository:") : null,
+    repo.git_cargo_config ? snippet(repo.git_cargo_config, "git index configuration for ~/.cargo/config.toml") : null,
     h("h2", {}, "Sign in"),
     h("p", {}, "Paste a token from ", h("a", { href: `${UI}/tokens` }, "your tokens"), " when cargo asks:"),
     snippet(`cargo login --registry ${name}`, "cargo login command"),

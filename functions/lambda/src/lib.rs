@@ -64,6 +64,14 @@ pub fn s3_event_key(raw: &str) -> String {
         .into_owned()
 }
 
+/// The git index, for the functions that write derived files (the indexer
+/// and reindex): the API function leaves it out, and its zip stays lighter.
+pub fn git_index(
+    blobs: Arc<dyn crateyard_core::BlobStore>,
+) -> Arc<dyn crateyard_core::IndexMirror> {
+    Arc::new(crateyard_git::GitIndex::new(blobs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

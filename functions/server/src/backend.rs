@@ -68,7 +68,8 @@ pub async fn open_with(
     config.audit_retention =
         crateyard_core::audit_retention_from_env().map_err(anyhow::Error::msg)?;
     let registry = Registry::new(Arc::new(blobs), Arc::new(store), config)
-        .with_upstream(Arc::new(HttpUpstream::new()));
+        .with_upstream(Arc::new(HttpUpstream::new()))
+        .with_index_mirror(git_index);
     let (registry, tasks) = run_tasks_here(registry);
     Ok(Backend {
         registry: Arc::new(registry),
@@ -120,8 +121,9 @@ async fn open_aws(storage: &StorageArgs, urls: &UrlArgs, tasks: Tasks) -> anyhow
     config.derived_files = crateyard_aws::derived_files_from_env().map_err(anyhow::Error::msg)?;
     config.audit_retention =
         crateyard_core::audit_retention_from_env().map_err(anyhow::Error::msg)?;
-    let registry =
-        aws_registry(clients, &bucket, &table, config).with_upstream(Arc::new(HttpUpstream::new()));
+    let registry = aws_registry(clients, &bucket, &table, config)
+        .with_upstream(Arc::new(HttpUpstream::new()))
+        .with_index_mirror(git_index);
     let (registry, tasks) = match tasks {
         Tasks::InProcess => {
             let (registry, tasks) = run_tasks_here(registry);
@@ -173,4 +175,10 @@ fn data_dir_error(data: &Path, error: std::io::Error) -> anyhow::Error {
          `serve` and the admin commands",
     )
     .into()
+}
+
+/// The git index, written beside the sparse index by whatever this process
+/// writes (see `crateyard_git`).
+fn git_index(blobs: Arc<dyn crateyard_core::BlobStore>) -> Arc<dyn crateyard_core::IndexMirror> {
+    Arc::new(crateyard_git::GitIndex::new(blobs))
 }

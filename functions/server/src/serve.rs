@@ -76,7 +76,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let banner = format!(
         "Crateyard is running at {own_url}/\nWeb UI: {own_url}/ui/\nSparse index: {index}\n\n\
-         Add this to ~/.cargo/config.toml (\"Set Me Up\"):\n\n{snippet}\n\
+         Add this to ~/.cargo/config.toml (\"Set Me Up\"):\n\n{snippet}\n{git}\
          Then, in another terminal, create a token and log in:\n  \
          TOKEN=$({exe} token create {storage})\n  \
          cargo login --registry {DEFAULT_REPOSITORY} \"$TOKEN\"\n",
@@ -85,6 +85,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .map_or_else(|_| "crateyard".into(), |p| p.display().to_string()),
         index = registry.index_url(&main),
         snippet = registry.setup_snippet(&main),
+        git = registry
+            .git_setup_snippet(&main)
+            .map(|git| {
+                format!(
+                    "Or, for cargo before 1.68 or git-fetch-with-cli, the git index:\n\n{git}\n"
+                )
+            })
+            .unwrap_or_default(),
     );
     // A closed stdout (a supervisor that stopped reading) must not stop the server.
     let mut stdout = std::io::stdout();

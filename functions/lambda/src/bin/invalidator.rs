@@ -6,7 +6,7 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
-use crateyard_core::{KeyPrefix, ObjectKey};
+use crateyard_core::{GitFile, KeyPrefix, ObjectKey};
 use crateyard_lambda::{init_logging, s3_event_key};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -110,6 +110,10 @@ fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
                 }
                 // What changes in place; `.crate` files and READMEs never do.
                 ObjectKey::IndexFile { .. }
+                | ObjectKey::Git {
+                    file: GitFile::InfoRefs,
+                    ..
+                }
                 | ObjectKey::CratePage { .. }
                 | ObjectKey::RecentPublishes { .. }
                 | ObjectKey::Repositories => {
@@ -129,6 +133,10 @@ fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
                 true => vec![cdn_paths_under(KeyPrefix::Repository(repo))],
                 false => vec![
                     cdn_paths_under(KeyPrefix::Index(repo.clone())),
+                    cdn_path(&ObjectKey::Git {
+                        repo: repo.clone(),
+                        file: GitFile::InfoRefs,
+                    }),
                     cdn_paths_under(KeyPrefix::Ui(repo)),
                 ],
             });
@@ -224,6 +232,18 @@ mod tests {
     }
 
     #[test]
+    fn a_git_commit_invalidates_info_refs_only() {
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("main/git/info/refs"),
+            message("main/git/objects/e6/9de29bb2d1d6434b8b29ae775ad8c2e48c5391"),
+            message("main/git/HEAD"),
+        ];
+        let paths: Vec<String> = changed_paths(&event).into_iter().collect();
+        assert_eq!(paths, ["/main/git/info/refs"]);
+    }
+
+    #[test]
     fn a_large_batch_invalidates_whole_repositories() {
         let mut event = SqsEvent::default();
         event.records = (0..MAX_PATHS)
@@ -239,6 +259,7 @@ mod tests {
         assert_eq!(
             paths,
             [
+                "/main/git/info/refs",
                 "/main/index/*",
                 "/main/ui/*",
                 "/ui/repositories.json",

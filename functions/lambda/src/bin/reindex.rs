@@ -9,7 +9,7 @@
 
 use aws_lambda_events::event::s3::S3Event;
 use crateyard_core::ObjectKey;
-use crateyard_lambda::{init_logging, registry_from_env, s3_event_key};
+use crateyard_lambda::{git_index, init_logging, registry_from_env, s3_event_key};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ struct StartRequest {
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
-    let registry = &registry_from_env().await?;
+    let registry = &registry_from_env().await?.with_index_mirror(git_index);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let payload = event.payload;
         if payload.get("Records").is_none() {

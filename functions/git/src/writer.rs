@@ -1,0 +1,562 @@
+//! Keeps a repository's git index in step with its sparse index files.
+//!
+//! Every update is one new parentless commit (as crates.io squashes its
+//! history): its tree is the current commit's tree with the changed files
+//! read fresh from the sparse index (the truth the tree mirrors), so it
+//! shares every unchanged subtree and writes only the changed paths.
+//! Objects are content-addressed, written `If-None-Match: *` (one already
+//! there is the same object). The branch moves by compare-and-swap on
+//! `info/refs`; a writer that loses reads the new tip and its files again,
+//! so a concurrent writer's change is never dropped.
+
+use crate::object::{EncodedObject, HASH, key_id};
+use crate::pack::{PackReader, write_pack};
+use crate::tree_edit::{Change, Trees, apply, missing_trees};
+use crate::{GitError, refs};
+use async_trait::async_trait;
+use bytes::Bytes;
+use crateyard_core::{
+    BlobError, BlobStore, CrateName, GitFile, IndexMirror, KeyPrefix, ObjectKey, PutMode,
+    RegistryError, RepoKind, RepoName, Repository,
+};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use gix_hash::ObjectId;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How many rounds a commit may take before giving up on a busy branch.
+const MAX_ROUNDS: u32 = 20;
+/// Reads and writes in flight at once (each a round trip on AWS).
+const CONCURRENCY: usize = 32;
+
+/// The git index writer, over the store that holds the sparse index.
+pub struct GitIndex {
+    blobs: Arc<dyn BlobStore>,
+}
+
+/// What a commit takes from the sparse index.
+#[derive(Debug, Clone, Copy)]
+enum Scope<'a> {
+    /// These crates' files (and `config.json`), over the current tree.
+    Crates(&'a [CrateName]),
+    /// Every file, in a tree built anew.
+    Everything,
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The branch points at this new commit.
+    Committed { commit: String, objects: usize },
+    /// The tree already held these files.
+    Unchanged,
+}
+
+impl GitIndex {
+    pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
+        Self { blobs }
+    }
+
+    /// Commits these crates' index files as they are now.
+    pub async fn update(
+        &self,
+        repository: &Repository,
+        names: &[CrateName],
+    ) -> Result<Outcome, GitError> {
+        self.commit(repository, Scope::Crates(names)).await
+    }
+
+    /// Commits a tree built from every index file.
+    pub async fn rebuild(&self, repository: &Repository) -> Result<Outcome, GitError> {
+        self.commit(repository, Scope::Everything).await
+    }
+
+    async fn commit(&self, repository: &Repository, scope: Scope<'_>) -> Result<Outcome, GitError> {
+        let repo = RepoName::new(&repository.name)
+            .map_err(|_| GitError::BadPath(repository.name.clone()))?;
+        let private = !repository.anonymous_read;
+        let refs_key = git_key(&repo, GitFile::InfoRefs);
+        for round in 0..MAX_ROUNDS {
+            if round > 0 {
+                tokio::time::sleep(backoff(round)).await;
+            }
+            // The tip first, then the files: any writer whose files were
+            // read before ours moved the tip after this read, and fails
+            // our compare-and-swap below.
+            let tip = self.blobs.get(&refs_key).await?;
+            let (tip_commit, etag) = match (&tip, scope) {
+                (Some((bytes, meta)), Scope::Crates(_)) => {
+                    (Some(refs::parse_info_refs(bytes)?), Some(meta))
+                }
+                // A rebuild replaces the tip whatever it holds (a damaged
+                // `info/refs` included): it needs only its ETag.
+                (Some((bytes, meta)), Scope::Everything) => {
+                    (refs::parse_info_refs(bytes).ok(), Some(meta))
+                }
+                (None, _) => (None, None),
+            };
+            let base = match (tip_commit, scope) {
+                (Some(commit), Scope::Crates(_)) => Some(self.commit_tree(&repo, commit).await?),
+                _ => None,
+            };
+            let files = self
+                .read_files(&repo, base.is_some().then_some(scope))
+                .await?;
+            let changes: Vec<Change<'_>> = files
+                .iter()
+                .map(|(path, content)| Change {
+                    path,
+                    content: content.as_deref(),
+                })
+                .collect();
+            let trees = self.load_trees(&repo, base, &changes).await?;
+            let edited = apply(base, &trees, &changes)?;
+            if tip_commit.is_some() && base == Some(edited.root) {
+                return Ok(Outcome::Unchanged);
+            }
+            let commit = new_commit(edited.root, &changes, base.is_none())?;
+            let written = edited.objects.len() + 1;
+            // The writer's own copies of the trees, whatever git reads.
+            self.put_tree_copies(&repo, private, &edited.objects)
+                .await?;
+            // A rebuild packs its objects for clones, listed before the
+            // branch points at them; a change writes them loose.
+            let packed = match scope {
+                Scope::Everything => Some(self.put_pack(&repo, private, edited.objects).await?),
+                Scope::Crates(_) => {
+                    self.put_loose(&repo, private, edited.objects).await?;
+                    None
+                }
+            };
+            self.put_loose(&repo, private, vec![commit.clone()]).await?;
+            if tip.is_none() || matches!(scope, Scope::Everything) {
+                self.put_head(&repo, private).await?;
+            }
+            let mode = match etag {
+                Some(meta) => PutMode::Update(meta.etag.clone()),
+                None => PutMode::Create,
+            };
+            let body = Bytes::from(refs::info_refs(&commit.id));
+            match self
+                .blobs
+                .put(&refs_key, body, mode, refs_key.put_options(private))
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(repo = %repo, commit = %commit.id, objects = written, "git index committed");
+                    if let Some(packed) = packed {
+                        self.remove_loose(&repo, &packed).await?;
+                    }
+                    return Ok(Outcome::Committed {
+                        commit: commit.id.to_string(),
+                        objects: written,
+                    });
+                }
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(GitError::Contention(repository.name.clone()))
+    }
+
+    /// Every file of the branch's tree, by path, in path order: what a
+    /// clone checks out, read as git reads it (loose objects, else listed
+    /// packs). Empty before the first commit.
+    pub async fn files(&self, repository: &Repository) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+        let repo = RepoName::new(&repository.name)
+            .map_err(|_| GitError::BadPath(repository.name.clone()))?;
+        let Some((refs, _)) = self.blobs.get(&git_key(&repo, GitFile::InfoRefs)).await? else {
+            return Ok(Vec::new());
+        };
+        let root = self
+            .commit_tree(&repo, refs::parse_info_refs(&refs)?)
+            .await?;
+        let mut files = Vec::new();
+        let mut pending = vec![(String::new(), root)];
+        let packs = self.pack_reader(&repo).await?;
+        while let Some((prefix, id)) = pending.pop() {
+            let object = self.read_visible(&repo, id, &packs).await?;
+            let tree = gix_object::TreeRef::from_bytes(&object.data, HASH).map_err(|e| {
+                GitError::BadObject {
+                    id: id.to_string(),
+                    why: e.to_string(),
+                }
+            })?;
+            for entry in tree.entries {
+                let path = format!("{prefix}{}", entry.filename);
+                if entry.mode.is_tree() {
+                    pending.push((format!("{path}/"), entry.oid.to_owned()));
+                } else {
+                    let blob = self.read_visible(&repo, entry.oid.to_owned(), &packs);
+                    files.push((path, blob.await?.data));
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    /// The tree of a commit.
+    async fn commit_tree(&self, repo: &RepoName, commit: ObjectId) -> Result<ObjectId, GitError> {
+        let object = self.read_object(repo, commit).await?;
+        gix_object::CommitRef::from_bytes(&object.data, HASH)
+            .map(|c| c.tree())
+            .map_err(|e| GitError::BadObject {
+                id: commit.to_string(),
+                why: e.to_string(),
+            })
+    }
+
+    /// The files a commit takes, by their path in the tree (`None`: gone),
+    /// read now: `config.json` and the scope's index files, or every file
+    /// under `index/` when there is no tree to start from.
+    async fn read_files(
+        &self,
+        repo: &RepoName,
+        scope: Option<Scope<'_>>,
+    ) -> Result<Vec<(String, Option<Bytes>)>, GitError> {
+        let config = ObjectKey::IndexConfig { repo: repo.clone() };
+        let keys: Vec<ObjectKey> = match scope {
+            Some(Scope::Crates(names)) => std::iter::once(config)
+                .chain(names.iter().map(|name| {
+                    ObjectKey::IndexFile {
+                        repo: repo.clone(),
+                        name: CrateName::new(&name.as_str().to_ascii_lowercase())
+                            .expect("a valid name in lowercase is valid"),
+                    }
+                }))
+                .collect(),
+            Some(Scope::Everything) | None => {
+                let mut keys = self.blobs.list(&KeyPrefix::Index(repo.clone())).await?;
+                if !keys.contains(&config) {
+                    keys.push(config);
+                }
+                keys
+            }
+        };
+        let index = KeyPrefix::Index(repo.clone());
+        let keyed: Vec<(ObjectKey, String)> = keys
+            .into_iter()
+            .map(|key| {
+                let path = key
+                    .below(&index)
+                    .expect("index files and config.json are under index/");
+                (key, path)
+            })
+            .collect();
+        stream::iter(keyed)
+            .map(|(key, path)| async move {
+                let content = self.blobs.get(&key).await?.map(|(bytes, _)| bytes);
+                Ok::<_, GitError>((path, content))
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    /// The trees along the changed paths, read level by level.
+    async fn load_trees(
+        &self,
+        repo: &RepoName,
+        root: Option<ObjectId>,
+        changes: &[Change<'_>],
+    ) -> Result<Trees, GitError> {
+        let mut trees = Trees::new();
+        loop {
+            let missing = missing_trees(root, &trees, changes.iter().map(|c| c.path));
+            if missing.is_empty() {
+                return Ok(trees);
+            }
+            let loaded: Vec<_> = stream::iter(missing)
+                .map(|id| async move {
+                    let object = self.read_tree(repo, id).await?;
+                    let tree = gix_object::TreeRef::from_bytes(&object.data, HASH)
+                        .map_err(|e| GitError::BadObject {
+                            id: id.to_string(),
+                            why: e.to_string(),
+                        })?
+                        .into_owned();
+                    Ok::<_, GitError>((id, tree))
+                })
+                .buffer_unordered(CONCURRENCY)
+                .try_collect()
+                .await?;
+            trees.extend(loaded);
+        }
+    }
+
+    /// A tree, from the writer's copy (or, written before copies were
+    /// kept, its loose object).
+    async fn read_tree(&self, repo: &RepoName, id: ObjectId) -> Result<EncodedObject, GitError> {
+        let copy = ObjectKey::GitTreeCopy {
+            repo: repo.clone(),
+            id: key_id(&id),
+        };
+        match self.blobs.get(&copy).await? {
+            Some((bytes, _)) => EncodedObject::from_loose(id, &bytes),
+            None => self.read_object(repo, id).await,
+        }
+    }
+
+    /// An object as git reads it: loose, or else from a listed pack.
+    async fn read_visible(
+        &self,
+        repo: &RepoName,
+        id: ObjectId,
+        packs: &PackReader,
+    ) -> Result<EncodedObject, GitError> {
+        match self.read_object(repo, id).await {
+            Err(GitError::MissingObject(_)) => packs
+                .find(id)?
+                .ok_or_else(|| GitError::MissingObject(id.to_string())),
+            other => other,
+        }
+    }
+
+    /// Every pack `objects/info/packs` lists, opened.
+    async fn pack_reader(&self, repo: &RepoName) -> Result<PackReader, GitError> {
+        let listed = match self.blobs.get(&git_key(repo, GitFile::InfoPacks)).await? {
+            Some((bytes, _)) => refs::parse_info_packs(&bytes),
+            None => Vec::new(),
+        };
+        let mut packs = Vec::new();
+        for id in listed {
+            let (pack, index) = (
+                git_key(repo, GitFile::Pack(key_id(&id))),
+                git_key(repo, GitFile::PackIndex(key_id(&id))),
+            );
+            let (pack, index) = (self.blobs.get(&pack).await?, self.blobs.get(&index).await?);
+            if let (Some((pack, _)), Some((index, _))) = (pack, index) {
+                packs.push((id, pack.to_vec(), index.to_vec()));
+            }
+        }
+        tokio::task::spawn_blocking(move || PackReader::open(&packs))
+            .await
+            .map_err(|e| GitError::Encode(e.to_string()))?
+    }
+
+    async fn read_object(&self, repo: &RepoName, id: ObjectId) -> Result<EncodedObject, GitError> {
+        let key = git_key(repo, GitFile::Object(key_id(&id)));
+        match self.blobs.get(&key).await? {
+            Some((bytes, _)) => EncodedObject::from_loose(id, &bytes),
+            None => Err(GitError::MissingObject(id.to_string())),
+        }
+    }
+
+    /// Writes loose objects.
+    async fn put_loose(
+        &self,
+        repo: &RepoName,
+        private: bool,
+        objects: Vec<EncodedObject>,
+    ) -> Result<(), GitError> {
+        let files = objects
+            .into_iter()
+            .map(|object| {
+                let key = git_key(repo, GitFile::Object(key_id(&object.id)));
+                (key, Bytes::from(object.loose()))
+            })
+            .collect();
+        self.put_all(files, private).await
+    }
+
+    /// Writes the writer's copies of the trees among `objects`.
+    async fn put_tree_copies(
+        &self,
+        repo: &RepoName,
+        private: bool,
+        objects: &[EncodedObject],
+    ) -> Result<(), GitError> {
+        let files = objects
+            .iter()
+            .filter(|object| object.kind == gix_object::Kind::Tree)
+            .map(|object| {
+                let key = ObjectKey::GitTreeCopy {
+                    repo: repo.clone(),
+                    id: key_id(&object.id),
+                };
+                (key, Bytes::from(object.loose()))
+            })
+            .collect();
+        self.put_all(files, private).await
+    }
+
+    /// Writes objects in one pack (and its index), and lists it first in
+    /// `objects/info/packs`; returns what it holds.
+    async fn put_pack(
+        &self,
+        repo: &RepoName,
+        private: bool,
+        objects: Vec<EncodedObject>,
+    ) -> Result<Vec<ObjectId>, GitError> {
+        let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
+        let pack = tokio::task::spawn_blocking(move || write_pack(&objects))
+            .await
+            .map_err(|e| GitError::Encode(e.to_string()))??;
+        let id = key_id(&pack.id);
+        let files = vec![
+            (
+                git_key(repo, GitFile::Pack(id.clone())),
+                Bytes::from(pack.pack),
+            ),
+            (
+                git_key(repo, GitFile::PackIndex(id)),
+                Bytes::from(pack.index),
+            ),
+        ];
+        self.put_all(files, private).await?;
+        let key = git_key(repo, GitFile::InfoPacks);
+        for _ in 0..MAX_ROUNDS {
+            let current = self.blobs.get(&key).await?;
+            let mut listed = match &current {
+                Some((bytes, _)) => refs::parse_info_packs(bytes),
+                None => Vec::new(),
+            };
+            if listed.contains(&pack.id) {
+                return Ok(ids);
+            }
+            // Newest first: git searches the packs in this order. Older
+            // packs stay listed: an object a tip reaches may be only there.
+            listed.insert(0, pack.id);
+            let mode = match current {
+                Some((_, meta)) => PutMode::Update(meta.etag),
+                None => PutMode::Create,
+            };
+            let body = Bytes::from(refs::info_packs(&listed));
+            match self
+                .blobs
+                .put(&key, body, mode, key.put_options(private))
+                .await
+            {
+                Ok(_) => return Ok(ids),
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(GitError::Contention(repo.to_string()))
+    }
+
+    /// Removes the loose copies of objects a listed pack holds, so that git
+    /// (which asks for an object loose first) fetches the pack instead.
+    async fn remove_loose(&self, repo: &RepoName, packed: &[ObjectId]) -> Result<(), GitError> {
+        let keys: Vec<ObjectKey> = packed
+            .iter()
+            .map(|id| git_key(repo, GitFile::Object(key_id(id))))
+            .collect();
+        stream::iter(keys)
+            .map(|key| async move { self.blobs.delete(&key).await.map_err(GitError::from) })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+
+    /// Writes content-addressed files: one already there is the same.
+    async fn put_all(&self, files: Vec<(ObjectKey, Bytes)>, private: bool) -> Result<(), GitError> {
+        stream::iter(files)
+            .map(|(key, body)| async move {
+                let options = key.put_options(private);
+                match self.blobs.put(&key, body, PutMode::Create, options).await {
+                    Ok(_) | Err(BlobError::AlreadyExists(_)) => Ok(()),
+                    Err(e) => Err(GitError::from(e)),
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+
+    /// `HEAD` never changes: written once, before the first `info/refs`.
+    async fn put_head(&self, repo: &RepoName, private: bool) -> Result<(), GitError> {
+        let key = git_key(repo, GitFile::Head);
+        let body = Bytes::from(refs::head());
+        match self
+            .blobs
+            .put(&key, body, PutMode::Create, key.put_options(private))
+            .await
+        {
+            Ok(_) | Err(BlobError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn git_key(repo: &RepoName, file: GitFile) -> ObjectKey {
+    ObjectKey::Git {
+        repo: repo.clone(),
+        file,
+    }
+}
+
+/// A parentless commit of `tree`, saying what changed.
+fn new_commit(
+    tree: ObjectId,
+    changes: &[Change<'_>],
+    whole: bool,
+) -> Result<EncodedObject, GitError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let signature = gix_actor::Signature {
+        name: "crateyard".into(),
+        email: "crateyard@localhost".into(),
+        time: gix_date::Time {
+            seconds: now.as_secs() as i64,
+            offset: 0,
+        },
+    };
+    let crates: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.path != CONFIG)
+        .map(|c| c.path.rsplit('/').next().unwrap_or(c.path))
+        .collect();
+    let message = match (whole, crates.as_slice()) {
+        (true, _) => format!("Index of {} crates\n", crates.len()),
+        (false, [one]) => format!("Update {one}\n"),
+        (false, many) => format!("Update {} crates\n", many.len()),
+    };
+    EncodedObject::new(&gix_object::Commit {
+        tree,
+        parents: Default::default(),
+        author: signature.clone(),
+        committer: signature,
+        encoding: None,
+        message: message.into(),
+        extra_headers: Vec::new(),
+    })
+}
+
+const CONFIG: &str = "config.json";
+
+/// A short, growing wait with jitter, so racing writers spread out.
+fn backoff(round: u32) -> Duration {
+    let jitter = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 20)
+        .unwrap_or(0);
+    Duration::from_millis(u64::from(round.min(10)) * 10 + u64::from(jitter))
+}
+
+#[async_trait]
+impl IndexMirror for GitIndex {
+    async fn crates_changed(
+        &self,
+        repository: &Repository,
+        names: &[CrateName],
+    ) -> Result<(), RegistryError> {
+        // Remote and virtual repositories' index files are fetched or
+        // chosen on demand: there is no whole index to mirror.
+        if repository.kind != RepoKind::Local {
+            return Ok(());
+        }
+        self.update(repository, names).await?;
+        Ok(())
+    }
+
+    async fn rebuild(&self, repository: &Repository) -> Result<(), RegistryError> {
+        if repository.kind != RepoKind::Local {
+            return Ok(());
+        }
+        GitIndex::rebuild(self, repository).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,271 @@
+//! The git index writer over a real blob store (local mode's directory):
+//! what its tree holds after updates, removals, rebuilds and races.
+
+use bytes::Bytes;
+use crateyard_core::{
+    BlobStore, CrateName, GitFile, KeyPrefix, ObjectKey, PutMode, RepoName, Repository,
+};
+use crateyard_git::{EncodedObject, GitIndex, Outcome};
+use crateyard_local::{DataDir, FsBlobStore};
+use std::sync::Arc;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    blobs: Arc<dyn BlobStore>,
+    git: Arc<GitIndex>,
+    repo: Repository,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(DataDir::new(dir.path())).unwrap());
+    Fixture {
+        git: Arc::new(GitIndex::new(blobs.clone())),
+        blobs,
+        repo: Repository::new_local("main"),
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    async fn write_index_file(&self, name: &str, content: &str) {
+        let key = ObjectKey::index_file("main", name).unwrap();
+        self.blobs
+            .put(
+                &key,
+                Bytes::from(content.to_string()),
+                PutMode::Overwrite,
+                key.put_options(false),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn write_config(&self) {
+        let key = ObjectKey::index_config("main").unwrap();
+        self.blobs
+            .put(
+                &key,
+                Bytes::from_static(b"{\"dl\":\"x\"}"),
+                PutMode::Overwrite,
+                key.put_options(false),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let key = ObjectKey::parse(key).unwrap();
+        self.blobs.get(&key).await.unwrap().map(|(b, _)| b.to_vec())
+    }
+
+    /// The loose objects of repository `main`'s git index.
+    async fn loose_objects(&self) -> Vec<String> {
+        let prefix = KeyPrefix::Git(RepoName::new("main").unwrap());
+        self.blobs
+            .list(&prefix)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|key| {
+                matches!(
+                    key,
+                    ObjectKey::Git {
+                        file: GitFile::Object(_),
+                        ..
+                    }
+                )
+            })
+            .map(|key| key.to_string())
+            .collect()
+    }
+
+    async fn files(&self) -> Vec<(String, String)> {
+        self.git
+            .files(&self.repo)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(path, bytes)| (path, String::from_utf8(bytes).unwrap()))
+            .collect()
+    }
+}
+
+fn names(names: &[&str]) -> Vec<CrateName> {
+    names.iter().map(|n| CrateName::new(n).unwrap()).collect()
+}
+
+fn pairs(files: &[(&str, &str)]) -> Vec<(String, String)> {
+    files
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_tree_follows_the_index_files() {
+    let f = fixture();
+    f.write_config().await;
+    f.write_index_file("Serde", "serde 1\n").await;
+    // The first update finds no branch: every file goes in.
+    f.write_index_file("a", "a 1\n").await;
+    f.git.update(&f.repo, &names(&["Serde"])).await.unwrap();
+    assert_eq!(
+        f.files().await,
+        pairs(&[
+            ("1/a", "a 1\n"),
+            ("config.json", "{\"dl\":\"x\"}"),
+            ("se/rd/serde", "serde 1\n"),
+        ])
+    );
+    // A later one takes the crates it names, over the current tree.
+    f.write_index_file("a", "a 1\na 2\n").await;
+    f.write_index_file("foo-bar", "fb 1\n").await;
+    let outcome = f.git.update(&f.repo, &names(&["foo-bar"])).await.unwrap();
+    // foo-bar's blob, fo/o-, fo/, the root, the commit.
+    assert!(
+        matches!(outcome, Outcome::Committed { objects: 5, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        f.files().await,
+        pairs(&[
+            ("1/a", "a 1\n"),
+            ("config.json", "{\"dl\":\"x\"}"),
+            ("fo/o-/foo-bar", "fb 1\n"),
+            ("se/rd/serde", "serde 1\n"),
+        ])
+    );
+    // Nothing new: no commit.
+    let again = f.git.update(&f.repo, &names(&["foo-bar"])).await.unwrap();
+    assert_eq!(again, Outcome::Unchanged);
+    // A deleted index file leaves the tree.
+    f.blobs
+        .delete(&ObjectKey::index_file("main", "serde").unwrap())
+        .await
+        .unwrap();
+    f.git.update(&f.repo, &names(&["serde"])).await.unwrap();
+    // A rebuild takes everything, `a`'s second line too.
+    f.git.rebuild(&f.repo).await.unwrap();
+    assert_eq!(
+        f.files().await,
+        pairs(&[
+            ("1/a", "a 1\na 2\n"),
+            ("config.json", "{\"dl\":\"x\"}"),
+            ("fo/o-/foo-bar", "fb 1\n"),
+        ])
+    );
+    // The rebuild's objects are in a listed pack and nowhere loose (git
+    // asks for loose objects first); only its commit is loose.
+    let listed = f.get("main/git/objects/info/packs").await.unwrap();
+    let listed = String::from_utf8(listed).unwrap();
+    assert!(
+        listed.starts_with("P pack-") && listed.ends_with(".pack\n"),
+        "{listed}"
+    );
+    let loose = f.loose_objects().await;
+    for packed in ["fb 1\n", "a 1\na 2\n"] {
+        let id = EncodedObject::blob(packed.as_bytes())
+            .unwrap()
+            .id
+            .to_string();
+        let key = format!("main/git/objects/{}/{}", &id[..2], &id[2..]);
+        assert!(!loose.contains(&key), "{packed:?} is still loose");
+    }
+    // A change after it builds on the packed tree.
+    f.write_index_file("zz-top", "zz 1\n").await;
+    f.git.update(&f.repo, &names(&["zz-top"])).await.unwrap();
+    assert_eq!(
+        f.files().await,
+        pairs(&[
+            ("1/a", "a 1\na 2\n"),
+            ("config.json", "{\"dl\":\"x\"}"),
+            ("fo/o-/foo-bar", "fb 1\n"),
+            ("zz/-t/zz-top", "zz 1\n"),
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_writers_lose_no_crate() {
+    let f = Arc::new(fixture());
+    f.write_config().await;
+    f.write_index_file("seed", "seed\n").await;
+    f.git.update(&f.repo, &names(&["seed"])).await.unwrap();
+    let crates: Vec<String> = (0..24).map(|i| format!("crate{i:02}")).collect();
+    let mut writers = Vec::new();
+    for name in crates.clone() {
+        let f = f.clone();
+        writers.push(tokio::spawn(async move {
+            f.write_index_file(&name, &format!("{name}\n")).await;
+            f.git.update(&f.repo, &names(&[&name])).await.unwrap();
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let files = f.files().await;
+    for name in &crates {
+        let path = format!("cr/at/{name}");
+        assert!(
+            files
+                .iter()
+                .any(|(p, c)| *p == path && *c == format!("{name}\n")),
+            "{name} lost"
+        );
+    }
+    assert_eq!(files.len(), crates.len() + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuilds_racing_changes_lose_nothing_and_leave_every_object_readable() {
+    let f = Arc::new(fixture());
+    f.write_config().await;
+    let crates: Vec<String> = (0..16).map(|i| format!("mixed{i:02}")).collect();
+    let mut writers = Vec::new();
+    for (i, name) in crates.clone().into_iter().enumerate() {
+        let f = f.clone();
+        writers.push(tokio::spawn(async move {
+            f.write_index_file(&name, &format!("{name}\n")).await;
+            f.git.update(&f.repo, &names(&[&name])).await.unwrap();
+            // Every fourth writer also packs the whole index meanwhile.
+            if i % 4 == 0 {
+                f.git.rebuild(&f.repo).await.unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    // Reading the tip's whole tree finds every object, loose or packed.
+    let files = f.files().await;
+    for name in &crates {
+        let path = format!("mi/xe/{name}");
+        assert!(files.iter().any(|(p, _)| *p == path), "{name} lost");
+    }
+    assert_eq!(files.len(), crates.len() + 1);
+}
+
+#[tokio::test]
+async fn a_rebuild_repairs_a_damaged_ref() {
+    let f = fixture();
+    f.write_config().await;
+    f.write_index_file("abc", "abc 1\n").await;
+    f.git.update(&f.repo, &names(&["abc"])).await.unwrap();
+    let refs = ObjectKey::parse("main/git/info/refs").unwrap();
+    f.blobs
+        .put(
+            &refs,
+            Bytes::from_static(b"garbage"),
+            PutMode::Overwrite,
+            refs.put_options(false),
+        )
+        .await
+        .unwrap();
+    assert!(f.git.update(&f.repo, &names(&["abc"])).await.is_err());
+    f.git.rebuild(&f.repo).await.unwrap();
+    assert_eq!(
+        f.files().await,
+        pairs(&[("3/a/abc", "abc 1\n"), ("config.json", "{\"dl\":\"x\"}")])
+    );
+}

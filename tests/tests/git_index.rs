@@ -1,0 +1,381 @@
+//! The git index (`/{repo}/git`, git's dumb HTTP protocol), driven by the
+//! real `cargo` with `net.git-fetch-with-cli` and the real `git`: it
+//! resolves what the sparse index resolves, a clone holds the sparse
+//! index's files byte for byte, racing writers lose no crate, and nothing
+//! outside the repository's git files is served under it.
+
+use crateyard_e2e::{Cargo, Project, REGISTRY, Server, crate_bytes, publish};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Barrier;
+
+fn git_url(server: &Server, repo: &str) -> String {
+    format!("{}/{repo}/git", server.public_url)
+}
+
+/// cargo reading the git index through the git CLI, as cargo 1.49–1.67
+/// and teams with `git-fetch-with-cli` do.
+fn git_cargo(server: &Server, token: &str) -> Cargo {
+    Cargo::with_index(&git_url(server, "main"), Some(token))
+}
+
+fn cargo_git_run(cargo: &Cargo, dir: &Path, args: &[&str]) -> String {
+    let out = cargo
+        .command(dir, args)
+        .env("CARGO_NET_GIT_FETCH_WITH_CLI", "true")
+        .output()
+        .expect("cargo runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "cargo {args:?} failed:\n{text}");
+    text
+}
+
+fn upload(server: &Server, token: &str, name: &str, version: &str) -> bool {
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap()
+        .put(format!(
+            "{}/main/crates/{name}/{name}-{version}.crate",
+            server.url
+        ))
+        .header("Authorization", format!("Bearer {token}"))
+        .body(crate_bytes(name, version, name))
+        .send()
+        .unwrap()
+        .status()
+        .is_success()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "git {args:?} failed:\n{text}");
+    text
+}
+
+/// `git clone URL` into a new directory; returns it.
+fn clone(url: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["clone", "--quiet", url, "index"]);
+    let checkout = dir.path().join("index");
+    (dir, checkout)
+}
+
+/// Every file under `root` (`.git` aside), by `/`-separated relative path.
+fn files_under(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy();
+                files.push((relative.replace('\\', "/"), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The status of a GET of `path` sent as is (an HTTP client would resolve
+/// `..` and `%2e%2e` itself before sending).
+fn raw_get_status(server: &Server, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+#[test]
+fn cargo_resolves_through_the_git_index_and_skips_a_yanked_version() {
+    let server = Server::start();
+    let alice = server.token("alice");
+    let sparse = Cargo::new(&server, Some(&alice));
+    publish(&sparse, "gitdep", "1.0.0", "");
+    publish(&sparse, "gitdep", "1.1.0", "");
+
+    let cargo = git_cargo(&server, &alice);
+    let app = Project::new(
+        "app",
+        "0.1.0",
+        &format!("[dependencies]\ngitdep = {{ version = \"1\", registry = \"{REGISTRY}\" }}\n"),
+    );
+    app.write(
+        "src/lib.rs",
+        "pub fn run() -> &'static str { gitdep::gitdep() }\n",
+    );
+    let out = cargo_git_run(&cargo, app.path(), &["build"]);
+    assert!(out.contains("Compiling gitdep v1.1.0"), "{out}");
+    let lock = std::fs::read_to_string(app.path().join("Cargo.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"gitdep\"\nversion = \"1.1.0\""),
+        "{lock}"
+    );
+
+    // Yanked through the API; a fresh resolution over git skips it.
+    sparse.ok(
+        app.path(),
+        &["yank", "--registry", REGISTRY, "gitdep@1.1.0"],
+    );
+    std::fs::remove_file(app.path().join("Cargo.lock")).unwrap();
+    let out = cargo_git_run(&cargo, app.path(), &["build"]);
+    assert!(out.contains("Compiling gitdep v1.0.0"), "{out}");
+    let lock = std::fs::read_to_string(app.path().join("Cargo.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"gitdep\"\nversion = \"1.0.0\""),
+        "{lock}"
+    );
+}
+
+#[test]
+fn a_clone_holds_the_sparse_index_files_byte_for_byte() {
+    let server = Server::start();
+    let alice = server.token("alice");
+    // Every shard of the layout: 1/, 2/, 3/x/, ab/cd/, and a name with `-`.
+    for (name, version) in [
+        ("a", "1.0.0"),
+        ("ab", "1.0.0"),
+        ("abc", "1.0.0"),
+        ("serde-like", "1.0.0"),
+        ("serde-like", "1.1.0+build.7"),
+    ] {
+        assert!(upload(&server, &alice, name, version), "{name}");
+    }
+    let (_dir, checkout) = clone(&git_url(&server, "main"));
+    let cloned = files_under(&checkout);
+    let sparse = files_under(&server.object("main/index"));
+    assert_eq!(
+        cloned.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        ["1/a", "2/ab", "3/a/abc", "config.json", "se/rd/serde-like"]
+    );
+    assert_eq!(cloned, sparse, "the clone differs from the sparse index");
+    // config.json is the sparse one, whose `dl` cargo needs at the root.
+    let config: serde_json::Value =
+        serde_json::from_slice(&cloned.iter().find(|(p, _)| p == "config.json").unwrap().1)
+            .unwrap();
+    assert!(config["dl"].as_str().unwrap().contains("/main/crates/"));
+
+    // One more publish: a fetch brings exactly it.
+    assert!(upload(&server, &alice, "newer", "0.1.0"));
+    git(&checkout, &["fetch", "--quiet", "origin"]);
+    git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
+    let log = git(&checkout, &["log", "--format=%s", "origin/master"]);
+    assert_eq!(log.trim(), "Update newer", "one parentless commit: {log}");
+    assert_eq!(
+        files_under(&checkout),
+        files_under(&server.object("main/index"))
+    );
+
+    // After a reindex, a fresh clone comes as one pack, and the clone
+    // from before fetches the new tip.
+    server.admin_ok(&["reindex"]);
+    assert!(upload(&server, &alice, "after-pack", "0.1.0"));
+    let (_dir, packed) = clone(&git_url(&server, "main"));
+    assert_eq!(
+        files_under(&packed),
+        files_under(&server.object("main/index"))
+    );
+    let packs = std::fs::read_dir(packed.join(".git/objects/pack"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pack")
+        })
+        .count();
+    assert_eq!(packs, 1, "the clone fetched the reindex's pack");
+    git(&checkout, &["fetch", "--quiet", "origin"]);
+    git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
+    assert_eq!(
+        files_under(&checkout),
+        files_under(&server.object("main/index"))
+    );
+}
+
+#[test]
+fn racing_publishers_in_two_processes_lose_no_crate_in_the_git_tree() {
+    let first = Server::start();
+    let second = first.start_beside();
+    let token = first.token("alice");
+    const WRITERS: usize = 12;
+    let barrier = Barrier::new(WRITERS);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|i| {
+                let server = if i % 2 == 0 { &first } else { &second };
+                let (barrier, token) = (&barrier, &token);
+                s.spawn(move || {
+                    barrier.wait();
+                    upload(server, token, &format!("racer{i:02}"), "1.0.0")
+                })
+            })
+            .collect();
+        for handle in handles {
+            assert!(handle.join().unwrap());
+        }
+    });
+    let (_dir, checkout) = clone(&git_url(&first, "main"));
+    let cloned = files_under(&checkout);
+    for i in 0..WRITERS {
+        let path = format!("ra/ce/racer{i:02}");
+        assert!(
+            cloned.iter().any(|(p, _)| *p == path),
+            "racer{i:02} is missing from the git tree: {:?}",
+            cloned.iter().map(|(p, _)| p).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(cloned, files_under(&first.object("main/index")));
+}
+
+#[test]
+fn nothing_but_git_files_is_served_under_git() {
+    let server = Server::start();
+    let alice = server.token("alice");
+    assert!(upload(&server, &alice, "held", "1.0.0"));
+    let ok = server.get("main/git/info/refs");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.headers()["content-type"].to_str().unwrap(),
+        "text/plain",
+        "plain text, so git reads the files one by one (dumb HTTP)"
+    );
+    let refs = ok.text().unwrap();
+    let (commit, branch) = refs.trim_end().split_once('\t').unwrap();
+    assert_eq!(branch, "refs/heads/master");
+    let object = server.get(&format!(
+        "main/git/objects/{}/{}",
+        &commit[..2],
+        &commit[2..]
+    ));
+    assert_eq!(object.status(), 200);
+    assert_eq!(
+        object.headers()["cache-control"].to_str().unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        server.get("main/git/HEAD").text().unwrap(),
+        "ref: refs/heads/master\n"
+    );
+    for path in [
+        "main/git/%2e%2e/index/config.json",
+        "main/git/objects/%2e%2e/%2e%2e/index/config.json",
+        "main/git/objects/..%2f..%2f..%2fconfig.json",
+        "main/git/../index/config.json",
+        "main/git/objects/../../../../etc/passwd",
+        "main/git/config",
+        "main/git/refs/heads/master",
+        "main/git/objects/pack/x.pack",
+        "main/git/objects/zz/0000000000000000000000000000000000000000",
+        "main/git/info/refs/",
+        "main/git/",
+        "nope/git/info/refs",
+    ] {
+        assert_eq!(raw_get_status(&server, path), 404, "{path}");
+    }
+
+    // A private repository's git index needs a token, like its index.
+    server.admin_ok(&["repo", "set", "main", "--anonymous-read", "false"]);
+    // Settings reach a running server within a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.get("main/git/info/refs").status() != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the git index stays public"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let with_token = server
+        .http()
+        .get(format!("{}/main/git/info/refs", server.url))
+        .header("Authorization", &alice)
+        .send()
+        .unwrap();
+    assert_eq!(with_token.status(), 200);
+    assert_eq!(
+        with_token.headers()["cache-control"].to_str().unwrap(),
+        "private, no-cache"
+    );
+    // Its config.json followed the setting.
+    let dir = tempfile::tempdir().unwrap();
+    git(
+        dir.path(),
+        &[
+            "-c",
+            &format!("http.extraHeader=Authorization: {alice}"),
+            "clone",
+            "--quiet",
+            &git_url(&server, "main"),
+            "index",
+        ],
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["auth-required"], true);
+}
+
+#[test]
+fn on_aws_a_clone_from_the_bucket_holds_the_sparse_index_files() {
+    let server = Server::start_aws();
+    let alice = server.token("alice");
+    for name in ["a", "ab", "serde-like"] {
+        assert!(upload(&server, &alice, name, "1.0.0"), "{name}");
+    }
+    let same_as_sparse = |checkout: &Path, files: usize| {
+        let cloned = files_under(checkout);
+        assert_eq!(
+            cloned.len(),
+            files,
+            "{:?}",
+            cloned.iter().map(|(p, _)| p).collect::<Vec<_>>()
+        );
+        for (path, bytes) in cloned {
+            let sparse = server.get(&format!("main/index/{path}")).bytes().unwrap();
+            assert_eq!(bytes, sparse.to_vec(), "{path}");
+        }
+    };
+    // Straight from S3 (the bucket's public read policy), no server code.
+    let (_dir, checkout) = clone(&git_url(&server, "main"));
+    same_as_sparse(&checkout, 4);
+    // A publish after the clone: a fetch brings it.
+    assert!(upload(&server, &alice, "later", "1.0.0"));
+    git(&checkout, &["fetch", "--quiet", "origin"]);
+    git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
+    same_as_sparse(&checkout, 5);
+}
