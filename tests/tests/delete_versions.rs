@@ -125,6 +125,18 @@ fn deleting_versions_removes_them_and_keeps_their_numbers(server: Server) {
     assert_eq!(on_page, ["1.0.0"]);
     assert_eq!(page["max_version"], "1.0.0");
 
+    // The git index follows: a fresh clone holds the rewritten index file.
+    let clone = tempfile::tempdir().unwrap();
+    let cloned = std::process::Command::new("git")
+        .args(["clone", "-q", &format!("{}/main/git", server.public_url)])
+        .arg(clone.path().join("index"))
+        .status()
+        .unwrap();
+    assert!(cloned.success());
+    let sparse = server.get("main/index/le/ak/leaky").bytes().unwrap();
+    let git = std::fs::read(clone.path().join("index/le/ak/leaky")).unwrap();
+    assert_eq!(git, sparse.as_ref(), "the git index lags the delete");
+
     // The number stays reserved, whatever the bytes.
     let republish = Project::new("leaky", "1.1.0", "");
     republish.write("src/lib.rs", "pub fn other() {}\n");
