@@ -123,6 +123,10 @@ try {
   for (const expected of ["MIT OR Apache-2.0", "frobnicate", "1.70", "alice"]) {
     assert.ok(details.includes(expected), `details show ${expected}: ${details}`);
   }
+  // Download counts come from the crate API after the page renders.
+  await page.waitForFunction(() => document.getElementById("downloads")?.textContent !== "…");
+  assert.match(await text("#downloads"), /^\d+ \(\d+ of this version; \d+ in 90 days\)$/, "downloads shown");
+  assert.match(await text("#versions"), /· \d+ downloads/, "each version's downloads");
   const helper = page.locator("ul.deps[data-kind=normal] a:text-is('helper')");
   assert.equal(await helper.getAttribute("href"), "/ui/main/helper", "a dependency links to its page");
   assert.match(await text("ul.deps[data-kind=dev]"), /helper/);
