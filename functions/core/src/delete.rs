@@ -102,6 +102,14 @@ impl Registry {
                         max_version: max_version(remaining.iter().map(|v| &v.line)),
                         updated_at: now_rfc3339(),
                         deleted: tombstones,
+                        // Search shows the words of the last version
+                        // published, as a publish sets them: a deleted
+                        // version's words go with it.
+                        description: remaining.last().and_then(|v| v.package.description.clone()),
+                        keywords: remaining
+                            .last()
+                            .map(|v| v.package.keywords.clone())
+                            .unwrap_or_default(),
                         ..krate.clone()
                     },
                     expected_revision: Some(krate.revision),

@@ -277,7 +277,51 @@ impl Registry {
         &self,
         repo: &Repository,
         publish: RecentPublish,
+        read_before: Option<Option<(Bytes, ObjectMeta)>>,
+    ) -> Result<(), RegistryError> {
+        self.change_recent_publishes(repo, read_before, |recent| {
+            // This publish or a later one of this crate is already listed:
+            // a change stream's records may arrive late or twice.
+            if recent
+                .iter()
+                .any(|r| r.name == publish.name && !publish.published_after(r))
+            {
+                return false;
+            }
+            recent.retain(|r| r.name != publish.name);
+            recent.insert(0, publish.clone());
+            recent.sort_by(|a, b| b.published_at.cmp(&a.published_at));
+            recent.truncate(RECENT_PUBLISHES);
+            true
+        })
+        .await
+    }
+
+    /// Takes deleted versions of a crate off `recent.json`.
+    pub(crate) async fn forget_recent_publishes(
+        &self,
+        repo: &Repository,
+        name: &str,
+        versions: &[&str],
+    ) -> Result<(), RegistryError> {
+        self.change_recent_publishes(repo, None, |recent| {
+            let before = recent.len();
+            recent.retain(|r| !(r.name == name && versions.contains(&r.version.as_str())));
+            recent.len() != before
+        })
+        .await
+    }
+
+    /// Applies `change` to `recent.json` by compare-and-swap, so that
+    /// concurrent writers all count, over the copy `read_before` holds when
+    /// it was read ahead (one changed since fails the write's precondition,
+    /// and the loop reads again). `change` returns whether it changed
+    /// anything worth writing.
+    async fn change_recent_publishes(
+        &self,
+        repo: &Repository,
         mut read_before: Option<Option<(Bytes, ObjectMeta)>>,
+        change: impl Fn(&mut Vec<RecentPublish>) -> bool,
     ) -> Result<(), RegistryError> {
         let key = ObjectKey::recent_publishes(&repo.name)?;
         let what = key.to_string();
@@ -295,59 +339,14 @@ impl Registry {
                 ),
                 None => (Vec::new(), PutMode::Create),
             };
-            // This publish or a later one of this crate is already listed:
-            // a change stream's records may arrive late or twice.
-            if recent
-                .iter()
-                .any(|r| r.name == publish.name && !publish.published_after(r))
-            {
+            if !change(&mut recent) {
                 return Ok(());
             }
-            recent.retain(|r| r.name != publish.name);
-            recent.insert(0, publish.clone());
-            recent.sort_by(|a, b| b.published_at.cmp(&a.published_at));
-            recent.truncate(RECENT_PUBLISHES);
             let options = key.put_options(!repo.anonymous_read);
             let body = serde_json::to_vec(&recent).expect("publishes serialize");
             match self.blobs.put(&key, body.into(), mode, options).await {
                 Ok(_) => return Ok(()),
                 Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Takes deleted versions of a crate off `recent.json`, by
-    /// compare-and-swap like [`Self::try_record_recent_publish`].
-    pub(crate) async fn forget_recent_publishes(
-        &self,
-        repo: &Repository,
-        name: &str,
-        versions: &[&str],
-    ) -> Result<(), RegistryError> {
-        let key = ObjectKey::recent_publishes(&repo.name)?;
-        let what = key.to_string();
-        let mut retries = Retries::new(&what);
-        loop {
-            retries.next()?;
-            let Some((bytes, meta)) = self.blobs.get(&key).await? else {
-                return Ok(());
-            };
-            let mut recent: Vec<RecentPublish> = serde_json::from_slice(&bytes).unwrap_or_default();
-            let before = recent.len();
-            recent.retain(|r| !(r.name == name && versions.contains(&r.version.as_str())));
-            if recent.len() == before {
-                return Ok(());
-            }
-            let options = key.put_options(!repo.anonymous_read);
-            let body = serde_json::to_vec(&recent).expect("publishes serialize");
-            match self
-                .blobs
-                .put(&key, body.into(), PutMode::Update(meta.etag), options)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(BlobError::Precondition(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
