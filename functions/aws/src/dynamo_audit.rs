@@ -5,7 +5,7 @@
 //! table's TTL.
 
 use crate::dynamo_store::{DynamoStore, Item, TTL_ATTRIBUTE, backend, item, parse};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use crateyard_core::{AuditEntry, AuditPage, AuditQuery, StoreError};
 
 /// The prefix of the audit log's partitions.
@@ -38,25 +38,11 @@ fn audit_item(entry: &AuditEntry) -> Item {
 impl DynamoStore {
     /// The entry as one more item of a crate's commit transaction.
     pub(crate) fn audit_put(&self, entry: &AuditEntry) -> TransactWriteItem {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(audit_item(entry)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("table, item and condition are set");
-        TransactWriteItem::builder().put(put).build()
+        self.put(audit_item(entry), "attribute_not_exists(pk)", None)
     }
 
     pub(crate) async fn put_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(audit_item(entry)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(())
+        self.put_new(audit_item(entry), &entry.id).await
     }
 
     pub(crate) async fn query_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {

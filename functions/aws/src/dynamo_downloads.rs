@@ -7,7 +7,7 @@
 //! refused whole, so nothing counts twice.
 
 use crate::dynamo_store::{DynamoStore, TTL_ATTRIBUTE, backend, cancelled_at};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use crateyard_core::{DownloadCount, StoreError};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use std::collections::HashMap;
@@ -80,13 +80,8 @@ impl DynamoStore {
         for (number, chunk) in counts.chunks(CHUNK).enumerate() {
             let mut marker = key(format!("DLBATCH#{batch}"), number.to_string());
             marker.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(expires.to_string()));
-            let marker = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(marker))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("table, item and condition are set");
-            let items = std::iter::once(TransactWriteItem::builder().put(marker).build())
+            let marker = self.put(marker, "attribute_not_exists(pk)", None);
+            let items = std::iter::once(marker)
                 .chain(chunk.iter().map(|c| {
                     TransactWriteItem::builder()
                         .update(self.add_count(c))
@@ -120,30 +115,19 @@ impl DynamoStore {
         canonical: &str,
     ) -> Result<Vec<DownloadCount>, StoreError> {
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(downloads_pk(repo, canonical)))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            for item in page.map_err(backend)?.items.unwrap_or_default() {
-                let sk = item.get("sk").and_then(|v| v.as_s().ok());
-                let n = item.get("n").and_then(|v| v.as_n().ok());
-                let (Some((version, day)), Some(n)) = (sk.and_then(|s| s.rsplit_once('#')), n)
-                else {
-                    continue;
-                };
-                out.push(DownloadCount {
-                    repo: repo.into(),
-                    canonical: canonical.into(),
-                    version: version.into(),
-                    day: day.into(),
-                    count: n.parse().unwrap_or(0),
-                });
-            }
+        for item in self.query(downloads_pk(repo, canonical)).await? {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok());
+            let n = item.get("n").and_then(|v| v.as_n().ok());
+            let (Some((version, day)), Some(n)) = (sk.and_then(|s| s.rsplit_once('#')), n) else {
+                continue;
+            };
+            out.push(DownloadCount {
+                repo: repo.into(),
+                canonical: canonical.into(),
+                version: version.into(),
+                day: day.into(),
+                count: n.parse().unwrap_or(0),
+            });
         }
         Ok(out)
     }

@@ -89,7 +89,7 @@ impl DynamoStore {
     }
 
     /// Every item of a partition, strongly consistent, in `sk` order.
-    async fn query(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn query(&self, pk: String) -> Result<Vec<Item>, StoreError> {
         self.query_sk_prefix(pk, None).await
     }
 
@@ -139,7 +139,7 @@ impl DynamoStore {
     }
 
     /// Puts an item unless its key is taken.
-    async fn put_new(&self, item: Item, what: &str) -> Result<(), StoreError> {
+    pub(crate) async fn put_new(&self, item: Item, what: &str) -> Result<(), StoreError> {
         let failed = StoreError::AlreadyExists(what.into());
         self.put_if(item, "attribute_not_exists(pk)", None, failed)
             .await
@@ -207,7 +207,7 @@ impl DynamoStore {
         }
     }
 
-    fn put(
+    pub(crate) fn put(
         &self,
         item: Item,
         condition: &str,

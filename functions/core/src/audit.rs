@@ -256,22 +256,14 @@ impl Registry {
     }
 
     /// Records an entry for a change already made (one that is not a
-    /// crate's: those ride in their commit). A failure is logged, loudly,
-    /// and the change stands: failing the request now would tell the caller
-    /// it did not happen, and a retry would then fail on what it did.
+    /// crate's: those ride in their commit), or for a refusal. A failure is
+    /// logged, loudly, and the change (or refusal) stands: failing the
+    /// request now would tell the caller a change did not happen, and a
+    /// retry would then fail on what it did.
     pub(crate) async fn audit(&self, entry: AuditEntry) {
         let entry = self.audit_entry(entry);
         if let Err(e) = self.store.append_audit(&entry).await {
             tracing::error!(action = ?entry.action, detail = %entry.detail, error = %e, "audit entry not written");
-        }
-    }
-
-    /// Records a refused attempt. A failure to record is logged, and the
-    /// refusal stands.
-    pub(crate) async fn audit_denial(&self, entry: AuditEntry) {
-        let entry = self.audit_entry(entry);
-        if let Err(e) = self.store.append_audit(&entry).await {
-            tracing::error!(error = %e, "audit entry of a refused request not written");
         }
     }
 

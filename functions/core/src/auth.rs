@@ -197,7 +197,7 @@ impl Registry {
                     if let Some(name) = name {
                         entry = entry.krate(&canonical_name(name));
                     }
-                    self.audit_denial(entry).await;
+                    self.audit(entry).await;
                 }
             }
         }
@@ -230,7 +230,7 @@ impl Registry {
                 if let Some(caller) = caller
                     && change
                 {
-                    self.audit_denial(denial_entry(caller, "registry-admin", denial))
+                    self.audit(denial_entry(caller, "registry-admin", denial))
                         .await;
                 }
             }
@@ -258,8 +258,7 @@ impl Registry {
                 tracing::info!(target: "crateyard::access", user, token, permission = "tokens", outcome = "denied", reason = %denial, "access");
                 // A listing is a read: refused, it changed nothing.
                 if !matches!(action, TokenAction::List { .. }) {
-                    self.audit_denial(denial_entry(caller, "tokens", denial))
-                        .await;
+                    self.audit(denial_entry(caller, "tokens", denial)).await;
                 }
             }
         }
