@@ -53,6 +53,7 @@ pub fn generated_crate(i: usize) -> CrateWrite {
         size: 1000,
         published_by: "bench".into(),
         has_readme: false,
+        archived_at: None,
     };
     CrateWrite {
         krate,

@@ -13,7 +13,7 @@ pub use config::{
     derived_files_from_env, https_client, sdk_config_from_env, sdk_config_from_lambda_env,
 };
 pub use dynamo_store::{DynamoStore, committed_change};
-pub use s3_blob::S3BlobStore;
+pub use s3_blob::{ARCHIVE_TAG_VALUE, PRIVATE_TAG, S3BlobStore, STORAGE_TAG};
 pub use setup::{
     AwsClients, STACK_TAG, SetupError, TTL_ATTRIBUTE, bucket_stack, create_bucket, create_table,
     owning_stack, table_stack,

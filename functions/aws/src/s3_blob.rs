@@ -4,9 +4,11 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Tag, Tagging};
+use aws_sdk_s3::types::{MetadataDirective, StorageClass, Tag, Tagging, TaggingDirective};
 use bytes::Bytes;
-use crateyard_core::{BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions};
+use crateyard_core::{
+    BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions, StorageTier,
+};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
@@ -29,6 +31,41 @@ impl S3BlobStore {
         Ok(())
     }
 
+    /// Replaces the object's tag set (none: removes it).
+    async fn put_tags(&self, key: &ObjectKey, tags: Vec<Tag>) -> Result<(), BlobError> {
+        let key = key.to_string();
+        let sent = match tags.is_empty() {
+            true => self
+                .client
+                .delete_object_tagging()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| (status(&e), backend(e))),
+            false => {
+                let tagging = Tagging::builder()
+                    .set_tag_set(Some(tags))
+                    .build()
+                    .map_err(backend)?;
+                self.client
+                    .put_object_tagging()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .tagging(tagging)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| (status(&e), backend(e)))
+            }
+        };
+        match sent {
+            Err((Some(404), _)) => Err(BlobError::NotFound(key)),
+            sent => sent.map_err(|(_, e)| e),
+        }
+    }
+
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self {
             client,
@@ -41,6 +78,35 @@ impl S3BlobStore {
 /// read path: the bucket policy (`setup.rs`, `template.yaml`) lets readers
 /// get only objects without it.
 pub const PRIVATE_TAG: &str = "crateyard-private";
+
+/// The object tag, with [`ARCHIVE_TAG_VALUE`], that marks an archived
+/// `.crate`: the bucket's lifecycle rule `ArchiveTaggedCrates`
+/// (`template.yaml`, `setup.rs`) moves tagged objects of
+/// [`crateyard_core::ARCHIVE_MIN_OBJECT_SIZE`] and up to Glacier Instant
+/// Retrieval, which reads at once like Standard.
+pub const STORAGE_TAG: &str = "crateyard-storage";
+pub const ARCHIVE_TAG_VALUE: &str = "archive";
+
+fn tag(key: &str, value: &str) -> Result<Tag, BlobError> {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(backend)
+}
+
+/// `key` as `CopySource` wants it: bucket and key, URL-encoded.
+fn copy_source(bucket: &str, key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.');
+    format!(
+        "{bucket}/{}",
+        percent_encoding::utf8_percent_encode(key, KEEP)
+    )
+}
 
 /// The HTTP status S3 answered a failed request with, if it answered.
 fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
@@ -288,33 +354,75 @@ impl BlobStore for S3BlobStore {
             .collect())
     }
 
+    /// Keeps the object's other tags (its storage tier): a read, then a
+    /// write of the whole set, as S3 has no other way.
     async fn set_private(&self, key: &ObjectKey, private: bool) -> Result<(), BlobError> {
+        let current = self
+            .client
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key.to_string())
+            .send()
+            .await
+            .map_err(backend)?;
+        let mut tags: Vec<Tag> = current
+            .tag_set()
+            .iter()
+            .filter(|t| t.key() != PRIVATE_TAG)
+            .cloned()
+            .collect();
         if private {
-            let tag = Tag::builder()
-                .key(PRIVATE_TAG)
-                .value("true")
-                .build()
-                .map_err(backend)?;
-            let tagging = Tagging::builder().tag_set(tag).build().map_err(backend)?;
-            self.client
-                .put_object_tagging()
-                .bucket(&self.bucket)
-                .key(key.to_string())
-                .tagging(tagging)
-                .send()
-                .await
-                .map(drop)
-                .map_err(backend)
-        } else {
-            self.client
-                .delete_object_tagging()
-                .bucket(&self.bucket)
-                .key(key.to_string())
-                .send()
-                .await
-                .map(drop)
-                .map_err(backend)
+            tags.push(tag(PRIVATE_TAG, "true")?);
         }
+        self.put_tags(key, tags).await
+    }
+
+    /// Archive: a tag, which the lifecycle rule acts on (within a day, as
+    /// S3 runs lifecycle rules). Standard: the tag goes, and an object the
+    /// rule has moved already is copied onto itself in Standard (in a
+    /// versioned bucket the moved copy becomes a noncurrent version, which
+    /// the bucket's rule expires after 30 days).
+    async fn set_storage(
+        &self,
+        key: &ObjectKey,
+        tier: StorageTier,
+        private: bool,
+    ) -> Result<(), BlobError> {
+        let mut tags = Vec::new();
+        if private {
+            tags.push(tag(PRIVATE_TAG, "true")?);
+        }
+        if tier == StorageTier::Archive {
+            tags.push(tag(STORAGE_TAG, ARCHIVE_TAG_VALUE)?);
+        }
+        self.put_tags(key, tags).await?;
+        if tier == StorageTier::Standard {
+            let head = self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key.to_string())
+                .send()
+                .await
+                .map_err(backend)?;
+            if head
+                .storage_class()
+                .is_some_and(|class| *class != StorageClass::Standard)
+            {
+                self.client
+                    .copy_object()
+                    .bucket(&self.bucket)
+                    .key(key.to_string())
+                    .copy_source(copy_source(&self.bucket, &key.to_string()))
+                    .storage_class(StorageClass::Standard)
+                    .metadata_directive(MetadataDirective::Copy)
+                    .tagging_directive(TaggingDirective::Copy)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        Ok(())
     }
 
     async fn presigned_get(

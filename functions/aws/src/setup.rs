@@ -1,16 +1,17 @@
 //! Clients from the environment, and the bucket and table as `template.yaml`
 //! declares them, for emulators and first runs.
 
-use crate::s3_blob::PRIVATE_TAG;
+use crate::s3_blob::{ARCHIVE_TAG_VALUE, PRIVATE_TAG, STORAGE_TAG};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter, PublicAccessBlockConfiguration,
+    LifecycleRuleAndOperator, LifecycleRuleFilter, PublicAccessBlockConfiguration, Tag, Transition,
+    TransitionStorageClass,
 };
-use crateyard_core::{KeyPrefix, StoreError};
+use crateyard_core::{ARCHIVE_MIN_OBJECT_SIZE, KeyPrefix, StoreError};
 
 /// SDK clients configured from the environment (credentials, region,
 /// `AWS_ENDPOINT_URL` for LocalStack or moto).
@@ -232,6 +233,7 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
         .lifecycle_configuration(
             BucketLifecycleConfiguration::builder()
                 .rules(stale_uploads)
+                .rules(archive_rule()?)
                 .build()
                 .map_err(backend)?,
         )
@@ -239,6 +241,38 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
         .await
         .map_err(backend)?;
     Ok(())
+}
+
+/// Archived `.crate` files (tagged by `S3BlobStore::set_storage`) of
+/// [`ARCHIVE_MIN_OBJECT_SIZE`] and up move to Glacier Instant Retrieval:
+/// template.yaml's `ArchiveTaggedCrates`, which says why.
+fn archive_rule() -> Result<LifecycleRule, SetupError> {
+    let tag = Tag::builder()
+        .key(STORAGE_TAG)
+        .value(ARCHIVE_TAG_VALUE)
+        .build()
+        .map_err(backend)?;
+    Ok(LifecycleRule::builder()
+        .id("ArchiveTaggedCrates")
+        .status(ExpirationStatus::Enabled)
+        .filter(
+            LifecycleRuleFilter::builder()
+                .and(
+                    LifecycleRuleAndOperator::builder()
+                        .tags(tag)
+                        .object_size_greater_than(ARCHIVE_MIN_OBJECT_SIZE as i64 - 1)
+                        .build(),
+                )
+                .build(),
+        )
+        .transitions(
+            Transition::builder()
+                .days(0)
+                .storage_class(TransitionStorageClass::GlacierIr)
+                .build(),
+        )
+        .build()
+        .map_err(backend)?)
 }
 
 /// The table's TTL attribute (epoch seconds): upload records, and any other
@@ -325,6 +359,24 @@ pub async fn create_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_archive_rule_moves_tagged_crates_from_the_size_the_saving_counts() {
+        let rule = archive_rule().unwrap();
+        let and = rule.filter().and_then(|f| f.and()).unwrap();
+        assert_eq!(
+            and.object_size_greater_than(),
+            Some(ARCHIVE_MIN_OBJECT_SIZE as i64 - 1)
+        );
+        assert_eq!(and.tags()[0].key(), STORAGE_TAG);
+        assert_eq!(and.tags()[0].value(), ARCHIVE_TAG_VALUE);
+        let transition = &rule.transitions()[0];
+        assert_eq!(transition.days(), Some(0));
+        assert_eq!(
+            transition.storage_class(),
+            Some(&TransitionStorageClass::GlacierIr)
+        );
+    }
 
     #[test]
     fn the_stack_comes_from_cloudformations_tag() {

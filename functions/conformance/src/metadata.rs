@@ -14,6 +14,7 @@ fn repo(name: &str) -> Repository {
         members: vec![],
         default_member: None,
         created_at: "2026-01-01T00:00:00Z".into(),
+        retention: None,
     }
 }
 
@@ -53,6 +54,7 @@ fn version(name: &str, vers: &str, seq: u64) -> VersionRecord {
         size: 1,
         published_by: "alice".into(),
         has_readme: false,
+        archived_at: None,
     }
 }
 

@@ -30,6 +30,16 @@ pub struct PutOptions {
     pub private: bool,
 }
 
+/// Where an object's bytes are kept. Both read at once and at the same
+/// key: archive storage only costs less to keep and more to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageTier {
+    Standard,
+    /// S3: tagged for the lifecycle rule that moves it to Glacier Instant
+    /// Retrieval; locally: the data directory's `archive/`.
+    Archive,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
     /// Opaque; changes whenever the content changes.
@@ -100,6 +110,18 @@ pub trait BlobStore: Send + Sync + 'static {
     /// A store without a static read path of its own has nothing to do.
     async fn set_private(&self, _key: &ObjectKey, _private: bool) -> Result<(), BlobError> {
         Ok(())
+    }
+    /// Moves an existing object to `tier` (a no-op where it is already),
+    /// keeping it readable throughout. `private` is its repository's
+    /// visibility, which S3 keeps in the same tag set.
+    async fn set_storage(
+        &self,
+        key: &ObjectKey,
+        tier: StorageTier,
+        private: bool,
+    ) -> Result<(), BlobError> {
+        let _ = (key, tier, private);
+        Err(BlobError::Unsupported("move objects between storage tiers"))
     }
     /// A URL from which a client can read the object itself for `ttl`, if
     /// the store offers one (S3 presigned GET); `None` otherwise.

@@ -28,6 +28,7 @@ mod reindex;
 mod reindex_jobs;
 mod remote;
 mod repositories;
+mod retention;
 mod retry;
 mod search;
 mod tokens;
@@ -48,7 +49,9 @@ pub use audit::{
     AuditRequest, DEFAULT_AUDIT_RETENTION, OPERATOR, audit_retention_from_env,
 };
 pub use auth::token_from_header;
-pub use blob_store::{BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA};
+pub use blob_store::{
+    BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA, StorageTier,
+};
 pub use change_stream::CommittedChange;
 pub use downloads::{CrateDownloads, CrateInfo, DownloadCount, RECENT_DAYS, merge_counts};
 pub use error::RegistryError;
@@ -70,6 +73,10 @@ pub use reindex_jobs::{
 };
 pub use remote::{CachedFile, Upstream, expand_dl};
 pub use repositories::{RepositoryChange, RepositorySpec, check_repository_name, parse_grant};
+pub use retention::{
+    ARCHIVE_MIN_OBJECT_SIZE, ARCHIVE_USD_PER_GB_MONTH, ArchivedVersion, RetentionPolicy,
+    RetentionReport, STANDARD_USD_PER_GB_MONTH,
+};
 pub use search::{SearchHit, SearchResults};
 pub use tokens::{NewToken, TokenRequest, parse_lifetime};
 pub use uploads::{

@@ -3,6 +3,7 @@ use crate::audit::{AuditEntry, AuditPage, AuditQuery};
 use crate::clock::now_rfc3339;
 use crate::downloads::DownloadCount;
 use crate::remote::Upstream;
+use crate::retention::RetentionPolicy;
 use crate::{ReindexBatch, ReindexJob};
 use async_trait::async_trait;
 use crateyard_index::IndexLine;
@@ -40,6 +41,10 @@ pub struct Repository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_member: Option<String>,
     pub created_at: String,
+    /// Local repositories: which older versions move to archive storage
+    /// (`crateyard retention`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionPolicy>,
 }
 
 impl Repository {
@@ -66,6 +71,7 @@ impl Repository {
             members: Vec::new(),
             default_member: None,
             created_at: now_rfc3339(),
+            retention: None,
         }
     }
 }
@@ -116,6 +122,10 @@ pub struct VersionRecord {
     /// Whether its README was rendered for the web UI.
     #[serde(default)]
     pub has_readme: bool,
+    /// When its `.crate` moved to archive storage (still downloadable;
+    /// `crateyard restore` brings it back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<String>,
 }
 
 /// A crate and all its versions, as one bulk read returns them.

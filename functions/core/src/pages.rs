@@ -44,6 +44,9 @@ pub struct VersionPage<'a> {
     pub published_by: &'a str,
     /// The rendered README, relative to the repository's UI data.
     pub readme: Option<String>,
+    /// When its `.crate` was archived (see `retention.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<&'a str>,
 }
 
 /// The JSON of a crate's page.
@@ -70,6 +73,7 @@ pub(crate) fn crate_page(
                 size: v.size,
                 published_by: &v.published_by,
                 readme,
+                archived_at: v.archived_at.as_deref(),
             })
         })
         .collect::<Result<_, RegistryError>>()?;

@@ -174,6 +174,7 @@ impl Registry {
             size: inspected.size,
             published_by: who.login().into(),
             has_readme: readme.is_some(),
+            archived_at: None,
         };
         let committed = self
             .commit_new_version(&rules, version_record, &mut state)

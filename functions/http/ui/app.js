@@ -335,9 +335,11 @@ async function cratePage(repoName, name, wanted) {
 
   render(
     h("h1", {}, page.name, " ", h("span", { class: "badge", id: "shown-version" }, line.vers),
-      line.yanked ? [" ", h("span", { class: "badge yanked", id: "yanked-flag" }, "yanked")] : null),
+      line.yanked ? [" ", h("span", { class: "badge yanked", id: "yanked-flag" }, "yanked")] : null,
+      current.archived_at ? [" ", h("span", { class: "badge archived", id: "archived-flag" }, "archived")] : null),
     pkg.description ? h("p", { class: "lead" }, pkg.description) : null,
     line.yanked ? status(`Version ${line.vers} is yanked: existing lockfiles keep it, new resolutions skip it.`) : null,
+    current.archived_at ? status(`Version ${line.vers} was archived on ${formatTime(current.archived_at)} by the repository's retention policy: it still resolves and downloads as before, from cheaper storage.`) : null,
     h("div", { class: "crate-layout" },
       h("div", {},
         h("h2", {}, "Install"),
@@ -380,7 +382,8 @@ async function cratePage(repoName, name, wanted) {
         h("h2", { id: "versions-heading" }, `Versions (${versions.length})`),
         h("ul", { class: "list", id: "versions", "aria-labelledby": "versions-heading" }, versions.map((v) => h("li", {},
           h("a", { href: cratePath(registry, page.name, v.line.vers), "aria-current": v === current ? "page" : null }, v.line.vers),
-          v.line.yanked ? [" ", h("span", { class: "badge yanked" }, "yanked")] : null, " ",
+          v.line.yanked ? [" ", h("span", { class: "badge yanked" }, "yanked")] : null,
+          v.archived_at ? [" ", h("span", { class: "badge archived" }, "archived")] : null, " ",
           h("span", { class: "muted" }, formatTime(v.line.pubtime)), " ",
           h("span", { class: "muted version-downloads", "data-version": v.line.vers })))),
       ),

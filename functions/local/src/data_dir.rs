@@ -26,6 +26,13 @@ impl DataDir {
         self.root.join("object-meta")
     }
 
+    /// Archived `.crate` files (`crateyard retention`), by key; each one's
+    /// key under `objects/` is a link to it, so reads never notice. Mount
+    /// cheaper storage here.
+    pub fn archive(&self) -> PathBuf {
+        self.root.join("archive")
+    }
+
     /// Lock files that serialise writes of one object across processes.
     pub fn object_locks(&self) -> PathBuf {
         self.root.join("object-locks")

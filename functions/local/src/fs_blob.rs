@@ -1,7 +1,9 @@
 use crate::DataDir;
 use async_trait::async_trait;
 use bytes::Bytes;
-use crateyard_core::{BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions};
+use crateyard_core::{
+    BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions, StorageTier,
+};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -127,6 +129,51 @@ impl FsBlobStore {
         safe.then(|| self.dirs.objects().join(relative))
     }
 
+    /// Where `key` goes when archived: the same key under `archive/`.
+    fn archive_path(&self, key: &ObjectKey) -> Result<PathBuf, BlobError> {
+        let relative = self.checked_path(key)?;
+        let relative = relative
+            .strip_prefix(self.dirs.objects())
+            .map_err(|e| BlobError::Backend(e.to_string()))?;
+        Ok(self.dirs.archive().join(relative))
+    }
+
+    /// Moves `key`'s bytes to `archive/` and leaves a link in their place
+    /// (relative, so the data directory can move), or brings them back.
+    /// Readers find the object at every step: the copy is made before the
+    /// link replaces the file in one rename, and the file replaces the link
+    /// the same way.
+    fn move_to(&self, key: &ObjectKey, tier: StorageTier) -> Result<(), BlobError> {
+        let path = self.checked_path(key)?;
+        let archived = self.archive_path(key)?;
+        let _guard = self.lock(key)?;
+        let is_link = match fs::symlink_metadata(&path) {
+            Ok(stat) => stat.file_type().is_symlink(),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(BlobError::NotFound(key.to_string()));
+            }
+            Err(e) => return Err(io(e)),
+        };
+        if is_link == (tier == StorageTier::Archive) {
+            return Ok(());
+        }
+        let (body, meta) = self
+            .read(key)?
+            .ok_or_else(|| BlobError::NotFound(key.to_string()))?;
+        match tier {
+            StorageTier::Archive => {
+                write_atomically(&archived, &body, &meta.metadata)?;
+                let up = "../".repeat(key.to_string().split('/').count());
+                let target = format!("{up}archive/{key}");
+                replace_with_link(&path, Path::new(&target)).map_err(io)
+            }
+            StorageTier::Standard => {
+                write_atomically(&path, &body, &meta.metadata)?;
+                remove_if_present(&archived).map_err(io)
+            }
+        }
+    }
+
     /// Locks `key`'s lock file exclusively until the file is dropped.
     fn lock(&self, key: &ObjectKey) -> Result<File, BlobError> {
         let path = self
@@ -224,10 +271,12 @@ impl FsBlobStore {
                 Some(_) => {}
             }
         }
-        match fs::remove_file(path) {
-            Err(e) if e.kind() != ErrorKind::NotFound => Err(io(e)),
-            _ => Ok(()),
+        let archived = fs::symlink_metadata(&path).is_ok_and(|s| s.file_type().is_symlink());
+        remove_if_present(&path).map_err(io)?;
+        if archived {
+            remove_if_present(&self.archive_path(key)?).map_err(io)?;
         }
+        Ok(())
     }
 
     fn list_keys(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
@@ -374,6 +423,24 @@ fn write_atomically(
     result.map_err(io)
 }
 
+/// Replaces `path` with a symbolic link to `target`, in one rename.
+fn replace_with_link(path: &Path, target: &Path) -> std::io::Result<()> {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = path.with_file_name(format!(".{file_name}.{}-{n}.tmp", process_id()));
+    std::os::unix::fs::symlink(target, &temp)?;
+    fs::rename(&temp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&temp);
+    })
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// This process's id, asked of the kernel once (each ask is a system call).
 fn process_id() -> u32 {
     static ID: OnceLock<u32> = OnceLock::new();
@@ -463,6 +530,16 @@ impl BlobStore for FsBlobStore {
     async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
         let (this, prefix) = (self.clone(), prefix.clone());
         blocking(move || this.list_keys(&prefix)).await
+    }
+
+    async fn set_storage(
+        &self,
+        key: &ObjectKey,
+        tier: StorageTier,
+        _private: bool,
+    ) -> Result<(), BlobError> {
+        let (this, key) = (self.clone(), key.clone());
+        blocking(move || this.move_to(&key, tier)).await
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// Opens the registry for commands that write no index files, where the
 /// public URL does not matter.
-async fn open_for_admin(storage: &StorageArgs) -> anyhow::Result<Arc<Registry>> {
+pub(crate) async fn open_for_admin(storage: &StorageArgs) -> anyhow::Result<Arc<Registry>> {
     // A command run from another directory than `serve` would quietly make
     // a second, empty registry (./crateyard-data is relative): say so.
     if !storage.is_aws() && !storage.data.exists() {

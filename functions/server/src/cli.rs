@@ -40,6 +40,15 @@ pub enum Command {
     /// Delete a version (NAME@VERSION) or every version of a crate (NAME),
     /// for a leaked secret or a legal request; the numbers stay reserved.
     Delete(DeleteArgs),
+    /// Archive older versions to cheaper storage by a repository's policy;
+    /// they stay downloadable.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Bring archived versions (NAME@VERSION, or every one of NAME) back to
+    /// standard storage.
+    Restore(RestoreArgs),
     /// Create the S3 bucket and DynamoDB table as template.yaml declares them.
     Setup(SetupArgs),
 }
@@ -70,6 +79,78 @@ pub enum RepoCommand {
     Set(RepoSetArgs),
     /// List repositories with their settings.
     List(StorageOnly),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Set a repository's policy (pins stay as they are).
+    Set(RetentionSetArgs),
+    /// Pin versions that must never be archived: NAME (every version) or
+    /// NAME@VERSION.
+    Pin(RetentionPinArgs),
+    /// Unpin them.
+    Unpin(RetentionPinArgs),
+    /// Show the policies.
+    Show(RetentionShowArgs),
+    /// Remove a repository's policy (archived versions stay archived).
+    Off(RetentionShowArgs),
+    /// Archive what the policies pick now, or list it (`--dry-run`).
+    Run(RetentionRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionSetArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    pub repo: String,
+    /// Each crate's highest versions that stay (yanked ones count).
+    #[arg(long)]
+    pub keep_latest: u32,
+    /// Archive only versions published longer ago than this (`365d`).
+    #[arg(long)]
+    pub archive_after: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionPinArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    pub repo: String,
+    /// NAME or NAME@VERSION.
+    #[arg(required = true)]
+    pub pins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionShowArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// One repository (default for `show`: all).
+    pub repo: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionRunArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// One repository (default: every repository with a policy).
+    pub repo: Option<String>,
+    /// List what would be archived, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// `NAME@VERSION`, or `NAME` for every archived version.
+    pub target: String,
+    #[arg(long, default_value = "main")]
+    pub repo: String,
 }
 
 /// Where the registry keeps its state: a data directory (local mode), or

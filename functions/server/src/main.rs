@@ -7,6 +7,7 @@ mod cli;
 mod error;
 mod logging;
 mod mirror;
+mod retention;
 mod serve;
 #[cfg(feature = "aws")]
 mod stack;
@@ -47,6 +48,8 @@ async fn run() -> anyhow::Result<()> {
         cli::Command::Reindex(args) => admin::reindex(args).await,
         cli::Command::Audit(args) => access_admin::audit(args).await,
         cli::Command::Delete(args) => access_admin::delete(args).await,
+        cli::Command::Retention { command } => retention::run(command).await,
+        cli::Command::Restore(args) => retention::restore(args).await,
         cli::Command::Mirror(args) => mirror::run(args).await,
         cli::Command::Setup(args) => admin::setup(args).await,
     }
