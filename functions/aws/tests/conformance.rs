@@ -80,3 +80,66 @@ async fn setup_enables_ttl_and_expires_stale_uploads() {
     );
     assert_eq!(rule.expiration().and_then(|e| e.days()), Some(1));
 }
+
+/// An archived `.crate`'s tag set holds its visibility and its storage
+/// tier: changing either keeps the other (a lost private tag would put a
+/// private crate on the public read path).
+#[tokio::test]
+async fn visibility_and_storage_tags_keep_each_other() {
+    use crateyard_core::{BlobStore, ObjectKey, PutMode, PutOptions, StorageTier};
+    let clients = clients();
+    let bucket = unique("tags");
+    create_bucket(&clients.s3, &bucket).await.unwrap();
+    let store = S3BlobStore::new(clients.s3.clone(), &bucket);
+    let key = ObjectKey::crate_file("main", "serde", "1.0.0").unwrap();
+    let private = PutOptions {
+        private: true,
+        ..Default::default()
+    };
+    store
+        .put(&key, "bytes".into(), PutMode::Create, private)
+        .await
+        .unwrap();
+    let tags = || async {
+        let mut tags: Vec<(String, String)> = clients
+            .s3
+            .get_object_tagging()
+            .bucket(&bucket)
+            .key(key.to_string())
+            .send()
+            .await
+            .unwrap()
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        tags.sort();
+        tags
+    };
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let archive = pair(crateyard_aws::STORAGE_TAG, crateyard_aws::ARCHIVE_TAG_VALUE);
+    let private_tag = pair(crateyard_aws::PRIVATE_TAG, "true");
+
+    store
+        .set_storage(&key, StorageTier::Archive, true)
+        .await
+        .unwrap();
+    assert_eq!(tags().await, [private_tag.clone(), archive.clone()]);
+    store.set_private(&key, false).await.unwrap();
+    assert_eq!(tags().await, [archive.clone()]);
+    store.set_private(&key, true).await.unwrap();
+    assert_eq!(tags().await, [private_tag.clone(), archive.clone()]);
+    store
+        .set_storage(&key, StorageTier::Standard, true)
+        .await
+        .unwrap();
+    assert_eq!(tags().await, [private_tag]);
+    let missing = ObjectKey::crate_file("main", "serde", "9.0.0").unwrap();
+    let err = store
+        .set_storage(&missing, StorageTier::Archive, false)
+        .await;
+    assert!(
+        matches!(err, Err(crateyard_core::BlobError::NotFound(_))),
+        "{err:?}"
+    );
+}

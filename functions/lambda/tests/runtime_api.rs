@@ -1279,3 +1279,80 @@ async fn downloads_binary_counts_each_access_log_once_and_the_api_shows_the_coun
         .collect();
     assert_eq!(by_version, [("1.1.0", 1), ("1.0.0", 3)]);
 }
+
+/// The schedule's event (`{}`, template.yaml's `RetentionFunction`) runs
+/// every repository's policy through the real binary; an operator's dry
+/// run lists without moving; a malformed event says what is expected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_binary_archives_what_the_policy_picks_on_schedule() {
+    let fixture = Fixture::new("retention").await;
+    let token = fixture.token("alice").await;
+    let mut api = fixture
+        .start(&binary("api", env!("CARGO_BIN_EXE_api")))
+        .await;
+    for version in ["1.0.0", "1.1.0"] {
+        let published = api
+            .invoke(http_event(
+                version,
+                "PUT",
+                "/main/api/v1/crates/new",
+                "",
+                Some(&token),
+                Some(&publish_frame("aging", version)),
+            ))
+            .await;
+        assert_eq!(published["statusCode"], 200, "{published}");
+    }
+    let policy = crateyard_core::RetentionPolicy::new(1, None).unwrap();
+    fixture
+        .registry
+        .set_retention("main", Some(policy), &crateyard_core::Actor::operator())
+        .await
+        .unwrap();
+    let mut retention = fixture
+        .start_with(
+            &binary("retention", env!("CARGO_BIN_EXE_retention")),
+            &[("CRATEYARD_DERIVED_FILES", "change-stream")],
+        )
+        .await;
+    let key = "main/crates/aging/aging-1.0.0.crate";
+    let tags = || async {
+        AwsClients::for_emulator(&fixture.moto)
+            .s3
+            .get_object_tagging()
+            .bucket(&fixture.name)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .tag_set()
+            .len()
+    };
+
+    let bad = retention.invoke(json!({ "repos": ["main"] })).await;
+    assert!(bad.to_string().contains("expected {}"), "{bad}");
+    let dry = retention
+        .invoke(json!({ "repo": "main", "dry_run": true }))
+        .await;
+    assert_eq!(
+        dry["reports"][0]["versions"][0]["version"], "1.0.0",
+        "{dry}"
+    );
+    assert_eq!(tags().await, 0);
+
+    let scheduled = retention.invoke(json!({})).await;
+    let report = &scheduled["reports"][0];
+    assert_eq!(report["dry_run"], false, "{scheduled}");
+    assert_eq!(report["complete"], true, "{scheduled}");
+    let archived: Vec<&str> = report["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(archived, ["1.0.0"], "{scheduled}");
+    assert_eq!(tags().await, 1);
+    assert!(fixture.exists(key).await);
+    let again = retention.invoke(json!({})).await;
+    assert_eq!(again["reports"][0]["versions"], json!([]), "{again}");
+}

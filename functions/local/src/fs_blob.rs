@@ -547,6 +547,64 @@ impl BlobStore for FsBlobStore {
 mod tests {
     use super::*;
 
+    /// Archived, an object reads the same at its key (the key is a link
+    /// into `archive/`), lists, restores, and deleting it leaves no copy.
+    #[tokio::test]
+    async fn archived_objects_read_list_restore_and_delete_as_before() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs = DataDir::new(root.path());
+        let store = FsBlobStore::new(dirs.clone()).unwrap();
+        let key = ObjectKey::crate_file("main", "serde", "1.0.0").unwrap();
+        let options = PutOptions {
+            metadata: [("k".to_string(), "v".to_string())].into(),
+            private: false,
+        };
+        let body = Bytes::from_static(b"crate bytes");
+        store
+            .put(&key, body.clone(), PutMode::Create, options)
+            .await
+            .unwrap();
+        let archived = dirs.archive().join(key.to_string());
+        let object = dirs.objects().join(key.to_string());
+        let is_link = || fs::symlink_metadata(&object).unwrap().is_symlink();
+        for _ in 0..2 {
+            store
+                .set_storage(&key, StorageTier::Archive, false)
+                .await
+                .unwrap();
+            assert!(is_link() && archived.is_file());
+        }
+        let (read, meta) = store.get(&key).await.unwrap().unwrap();
+        assert_eq!((read, meta.metadata["k"].as_str()), (body.clone(), "v"));
+        // Served as a file: the static read path opens the key's path.
+        assert_eq!(fs::read(&object).unwrap(), body);
+        let repo = crateyard_core::RepoName::new("main").unwrap();
+        let listed = store.list(&KeyPrefix::Repository(repo)).await;
+        assert_eq!(listed.unwrap(), [key.clone()]);
+        assert!(matches!(
+            store
+                .put(&key, body.clone(), PutMode::Create, PutOptions::default())
+                .await,
+            Err(BlobError::AlreadyExists(_))
+        ));
+
+        store
+            .set_storage(&key, StorageTier::Standard, false)
+            .await
+            .unwrap();
+        assert!(!is_link() && !archived.exists());
+        assert_eq!(store.get(&key).await.unwrap().unwrap().1.metadata["k"], "v");
+
+        store
+            .set_storage(&key, StorageTier::Archive, false)
+            .await
+            .unwrap();
+        store.purge(&key).await.unwrap();
+        assert!(!archived.exists() && fs::symlink_metadata(&object).is_err());
+        let missing = store.set_storage(&key, StorageTier::Archive, false).await;
+        assert!(matches!(missing, Err(BlobError::NotFound(_))));
+    }
+
     #[test]
     fn lock_stripes_never_change() {
         // Processes of different versions must lock a key alike.
