@@ -351,6 +351,9 @@ fn web_ui_in_chromium() {
     let server = Server::start();
     let token = server.token("alice");
     let cargo = publish_widget(&server, &token);
+    // widget 0.1.0 goes to archive storage, to be marked on its page.
+    server.admin_ok(&["retention", "set", "main", "--keep-latest", "1"]);
+    server.admin_ok(&["retention", "run", "main"]);
     server.admin_ok(&["repo", "create", "secret", "--private"]);
     let (_hidden, hidden) = package(&cargo, "hidden", "0.3.0");
     put_crate(&server, "secret", &token, &hidden);

@@ -269,6 +269,13 @@ try {
   await page.locator("#shown-version").waitFor();
   assert.equal(await text("#shown-version"), "0.1.0", "the newest version not yanked is shown");
 
+  step = "an archived version is marked";
+  // widget 0.1.0 was archived by `crateyard retention run` (keep latest 1).
+  await page.locator("#archived-flag").waitFor();
+  assert.match(await text("#versions"), /0\.1\.0 archived/);
+  assert.match(await text("main"), /archived on .* still resolves and downloads/);
+  await shot("11-archived");
+
   assert.deepEqual(pageErrors, [], "no script errors");
   console.log("web UI: all steps passed");
 } catch (error) {
