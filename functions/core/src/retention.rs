@@ -380,7 +380,7 @@ impl Registry {
             if wanted
                 && v.archived_at.is_some()
                 && self
-                    .move_version(&repository, &krate, v, false, by, &detail)
+                    .move_version(&repository, &krate, v, false, by, detail)
                     .await?
             {
                 restored.push(v.line.vers.clone());

@@ -580,7 +580,7 @@ mod tests {
         assert_eq!(fs::read(&object).unwrap(), body);
         let repo = crateyard_core::RepoName::new("main").unwrap();
         let listed = store.list(&KeyPrefix::Repository(repo)).await;
-        assert_eq!(listed.unwrap(), [key.clone()]);
+        assert_eq!(listed.unwrap(), std::slice::from_ref(&key));
         assert!(matches!(
             store
                 .put(&key, body.clone(), PutMode::Create, PutOptions::default())
