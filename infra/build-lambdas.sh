@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the five Lambda functions the way `sam build` does, zips each as
+# Builds the seven Lambda functions the way `sam build` does, zips each as
 # SAM deploys it, and prints the sizes (README, Performance).
 #
 #   infra/build-lambdas.sh [x86_64] [arm64] [--time] [function...]
 #
 # Without an architecture it builds both (x86_64 first); without a function
-# name, all five. `--time` also starts each binary of the host's
+# name, all seven. `--time` also starts each binary of the host's
 # architecture five times and prints the time from exec to its first
 # Runtime API call.
 #
@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-all_functions=(api reindex indexer invalidator setup)
+all_functions=(api reindex indexer invalidator downloads retention setup)
 functions=()
 archs=()
 time_start=0
@@ -30,8 +30,8 @@ for arg in "$@"; do
     case "$arg" in
         x86_64 | arm64) archs+=("$arg") ;;
         --time) time_start=1 ;;
-        api | reindex | indexer | invalidator | setup) functions+=("$arg") ;;
-        *) echo "usage: $0 [x86_64] [arm64] [--time] [api|reindex|indexer|invalidator|setup...]" >&2; exit 64 ;;
+        api | reindex | indexer | invalidator | downloads | retention | setup) functions+=("$arg") ;;
+        *) echo "usage: $0 [x86_64] [arm64] [--time] [api|reindex|indexer|invalidator|downloads|retention|setup...]" >&2; exit 64 ;;
     esac
 done
 [ ${#archs[@]} -gt 0 ] || archs=(x86_64 arm64)
