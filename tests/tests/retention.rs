@@ -7,7 +7,7 @@
 //! and a restore of one the rule has moved copies it back to Standard.
 
 use crateyard_e2e::edge::stack::template;
-use crateyard_e2e::{Cargo, Project, REGISTRY, Server, publish};
+use crateyard_e2e::{Cargo, Project, REGISTRY, Server, crate_bytes, publish};
 use serde_json::Value;
 
 const KEY: &str = "main/crates/keepsake/keepsake-1.0.0.crate";
@@ -242,6 +242,15 @@ fn archiving_keeps_lockfiles_working(server: Server) {
 
     let restored = run_ok(&server, &["restore", "keepsake@1.0.0", "--repo", "main"]);
     assert!(restored.contains("restored keepsake 1.0.0"), "{restored}");
+    // Pinned, so that the next run leaves it restored.
+    assert!(
+        restored.contains("pinned in the retention policy"),
+        "{restored}"
+    );
+    let shown = run_ok(&server, &["retention", "show", "main"]);
+    assert!(shown.contains("keepsake@1.0.0"), "{shown}");
+    let after = run_ok(&server, &["retention", "run", "main"]);
+    assert!(after.contains("archived 0 versions"), "{after}");
     assert_eq!(stored_as(&server), unmoved);
     assert!(page_archived(&server).iter().all(|(_, archived)| !archived));
     assert_eq!(server.get(KEY).bytes().unwrap(), before);
@@ -324,4 +333,133 @@ fn the_stacks_lifecycle_rule_and_schedule_match_the_code() {
     ] {
         assert!(lifecycle.contains(part), "{part}: {lifecycle}");
     }
+}
+
+/// Two retention runs at once (two scheduled invocations, or an operator's
+/// run beside the schedule), in two processes: each version is archived
+/// once, neither run fails, and every `.crate` still reads the same.
+fn racing_runs_archive_each_version_once(server: Server) {
+    let alice = server.token("alice");
+    let cargo = Cargo::new(&server, Some(&alice));
+    let versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"];
+    for name in ["race-a", "race-b"] {
+        for version in versions {
+            publish(&cargo, name, version, "");
+        }
+    }
+    run_ok(&server, &["retention", "set", "main", "--keep-latest", "1"]);
+    let outputs: Vec<(bool, String)> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| run(&server, &["retention", "run", "main", "--json"])))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let mut archived = Vec::new();
+    for (ok, text) in &outputs {
+        assert!(ok, "{text}");
+        let report: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(report["errors"], serde_json::json!([]), "{text}");
+        for v in report["versions"].as_array().unwrap() {
+            archived.push(format!("{} {}", v["name"], v["version"]));
+        }
+    }
+    archived.sort();
+    // Eight versions, each reported by exactly one of the two runs.
+    assert_eq!(archived.len(), 8, "{archived:?}");
+    archived.dedup();
+    assert_eq!(archived.len(), 8, "{archived:?}");
+    let audit = run_ok(&server, &["audit", "--json"]);
+    let entries = audit.lines().filter(|l| l.contains("\"archive\"")).count();
+    assert_eq!(entries, 8, "{audit}");
+    for name in ["race-a", "race-b"] {
+        for version in versions {
+            let key = format!("main/crates/{name}/{name}-{version}.crate");
+            assert_eq!(server.get(&key).status(), 200, "{key}");
+        }
+    }
+}
+
+#[test]
+fn racing_retention_runs_locally() {
+    racing_runs_archive_each_version_once(Server::start());
+}
+
+#[test]
+fn racing_retention_runs_on_aws() {
+    racing_runs_archive_each_version_once(Server::start_aws());
+}
+
+/// A private repository's archived `.crate` stays off the public read
+/// path (the bucket policy refuses objects tagged private) through the
+/// archive and the restore, and its owner still downloads it.
+#[test]
+fn private_archives_stay_private_on_aws() {
+    let server = Server::start_aws();
+    let alice = server.token("alice");
+    let urls = ["--public-url", &server.public_url, "--api-url", &server.url];
+    run_ok(
+        &server,
+        &[&["repo", "create", "vault", "--private"][..], &urls].concat(),
+    );
+    for version in ["1.0.0", "1.1.0"] {
+        let put = server
+            .http()
+            .put(format!(
+                "{}/vault/crates/secretive/secretive-{version}.crate",
+                server.url
+            ))
+            .header("Authorization", &alice)
+            .body(crate_bytes("secretive", version, "// secret\n"))
+            .send()
+            .unwrap();
+        assert!(put.status().is_success(), "{:?}", put.text());
+    }
+    let key = "vault/crates/secretive/secretive-1.0.0.crate";
+    // moto does not apply bucket policies to anonymous reads: the tag the
+    // stack's policy (and the test edge's) refuses is what is checked.
+    let (bucket, _) = server.aws_storage().unwrap();
+    let moto = std::env::var("CRATEYARD_TEST_MOTO").unwrap();
+    let tags = || {
+        server
+            .http()
+            .get(format!("{moto}/{bucket}/{key}?tagging"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let private_only = |tags: &str| tags.contains("<Key>crateyard-private</Key>");
+    let owner = || {
+        let path = "vault/api/private/crates/secretive/secretive-1.0.0.crate";
+        server
+            .http()
+            .get(format!("{}/{path}", server.url))
+            .header("Authorization", &alice)
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap()
+    };
+    let bytes = owner();
+    assert!(bytes.starts_with(&[0x1f, 0x8b]), "not a .crate: {bytes:?}");
+    assert!(private_only(&tags()));
+    run_ok(
+        &server,
+        &["retention", "set", "vault", "--keep-latest", "1"],
+    );
+    let done = run_ok(&server, &["retention", "run", "vault"]);
+    assert!(done.contains("archived secretive 1.0.0"), "{done}");
+    let archived = tags();
+    assert!(
+        private_only(&archived) && archived.contains("<Value>archive</Value>"),
+        "{archived}"
+    );
+    assert_eq!(owner(), bytes);
+    run_ok(&server, &["restore", "secretive@1.0.0", "--repo", "vault"]);
+    let restored = tags();
+    assert!(
+        private_only(&restored) && !restored.contains("archive"),
+        "{restored}"
+    );
+    assert_eq!(owner(), bytes);
 }

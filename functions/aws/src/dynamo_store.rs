@@ -255,6 +255,8 @@ const BULK_QUERIES: usize = 32;
 /// The table's TTL attribute (Unix seconds), as `template.yaml` declares it.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 const TOKENS_PK: &str = "TOKENS";
+/// A repository item's revision, beside its body, for conditional updates.
+const REVISION_ATTRIBUTE: &str = "rev";
 const SETTINGS_PK: &str = "SETTINGS";
 const PUBLIC_URL_SETTING: &str = "public_url";
 
@@ -528,8 +530,40 @@ impl MetadataStore for DynamoStore {
     }
 
     async fn update_repository(&self, repo: &Repository) -> Result<(), StoreError> {
-        let item = item("REPOS".into(), &repo.name, repo);
-        self.replace(item, &repo.name).await
+        let mut item = item("REPOS".into(), &repo.name, repo);
+        item.insert(
+            REVISION_ATTRIBUTE.into(),
+            AttributeValue::N(repo.revision.to_string()),
+        );
+        let expected = repo.revision.saturating_sub(1);
+        // Items written before revisions existed have none: revision 0.
+        let condition = match expected {
+            0 => "attribute_exists(pk) AND (attribute_not_exists(#rev) OR #rev = :rev)",
+            _ => "#rev = :rev",
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#rev", REVISION_ATTRIBUTE)
+            .expression_attribute_values(":rev", AttributeValue::N(expected.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                match self.get_repository(&repo.name).await? {
+                    Some(_) => Err(StoreError::Conflict(format!("repository `{}`", repo.name))),
+                    None => Err(StoreError::NotFound(repo.name.clone())),
+                }
+            }
+            Err(e) => Err(backend(e)),
+        }
     }
 
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {

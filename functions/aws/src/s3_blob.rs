@@ -31,6 +31,22 @@ impl S3BlobStore {
         Ok(())
     }
 
+    /// The object's tags; [`BlobError::NotFound`] when it does not exist.
+    async fn tags(&self, key: &ObjectKey) -> Result<Vec<Tag>, BlobError> {
+        match self
+            .client
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key.to_string())
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output.tag_set().to_vec()),
+            Err(e) if status(&e) == Some(404) => Err(BlobError::NotFound(key.to_string())),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     /// Replaces the object's tag set (none: removes it).
     async fn put_tags(&self, key: &ObjectKey, tags: Vec<Tag>) -> Result<(), BlobError> {
         let key = key.to_string();
@@ -357,19 +373,11 @@ impl BlobStore for S3BlobStore {
     /// Keeps the object's other tags (its storage tier): a read, then a
     /// write of the whole set, as S3 has no other way.
     async fn set_private(&self, key: &ObjectKey, private: bool) -> Result<(), BlobError> {
-        let current = self
-            .client
-            .get_object_tagging()
-            .bucket(&self.bucket)
-            .key(key.to_string())
-            .send()
-            .await
-            .map_err(backend)?;
-        let mut tags: Vec<Tag> = current
-            .tag_set()
-            .iter()
+        let mut tags: Vec<Tag> = self
+            .tags(key)
+            .await?
+            .into_iter()
             .filter(|t| t.key() != PRIVATE_TAG)
-            .cloned()
             .collect();
         if private {
             tags.push(tag(PRIVATE_TAG, "true")?);
@@ -388,8 +396,12 @@ impl BlobStore for S3BlobStore {
         tier: StorageTier,
         private: bool,
     ) -> Result<(), BlobError> {
+        // Fails closed: a private tag already there stays, whatever
+        // `private` says (a visibility change may have set it since the
+        // caller read the repository); only `set_private` removes it.
+        let current = self.tags(key).await?;
         let mut tags = Vec::new();
-        if private {
+        if private || current.iter().any(|t| t.key() == PRIVATE_TAG) {
             tags.push(tag(PRIVATE_TAG, "true")?);
         }
         if tier == StorageTier::Archive {

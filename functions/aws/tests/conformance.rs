@@ -129,6 +129,18 @@ async fn visibility_and_storage_tags_keep_each_other() {
     assert_eq!(tags().await, std::slice::from_ref(&archive));
     store.set_private(&key, true).await.unwrap();
     assert_eq!(tags().await, [private_tag.clone(), archive.clone()]);
+    // A mover that read the repository before it became private keeps
+    // the private tag it finds (fails closed).
+    store
+        .set_storage(&key, StorageTier::Standard, false)
+        .await
+        .unwrap();
+    assert_eq!(tags().await, std::slice::from_ref(&private_tag));
+    store
+        .set_storage(&key, StorageTier::Archive, false)
+        .await
+        .unwrap();
+    assert_eq!(tags().await, [private_tag.clone(), archive.clone()]);
     store
         .set_storage(&key, StorageTier::Standard, true)
         .await

@@ -14,6 +14,7 @@ fn repo(name: &str) -> Repository {
         members: vec![],
         default_member: None,
         created_at: "2026-01-01T00:00:00Z".into(),
+        revision: 0,
         retention: None,
     }
 }
@@ -101,10 +102,34 @@ pub async fn store_repositories(store: &dyn MetadataStore) {
         token: None,
         revalidate_secs: 600,
     });
+    private.revision = 1;
     store.update_repository(&private).await.unwrap();
-    assert_eq!(store.get_repository("main").await.unwrap(), Some(private));
+    assert_eq!(
+        store.get_repository("main").await.unwrap(),
+        Some(private.clone())
+    );
+    // An update made over a revision read before another's is refused.
+    let mut stale = private.clone();
+    stale.anonymous_read = true;
     assert!(matches!(
-        store.update_repository(&repo("nowhere")).await,
+        store.update_repository(&stale).await,
+        Err(StoreError::Conflict(_))
+    ));
+    stale.revision = 2;
+    store.update_repository(&stale).await.unwrap();
+    assert_eq!(
+        store
+            .get_repository("main")
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        2
+    );
+    let mut nowhere = repo("nowhere");
+    nowhere.revision = 1;
+    assert!(matches!(
+        store.update_repository(&nowhere).await,
         Err(StoreError::NotFound(_))
     ));
 }

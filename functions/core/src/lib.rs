@@ -74,7 +74,7 @@ pub use reindex_jobs::{
 pub use remote::{CachedFile, Upstream, expand_dl};
 pub use repositories::{RepositoryChange, RepositorySpec, check_repository_name, parse_grant};
 pub use retention::{
-    ARCHIVE_MIN_OBJECT_SIZE, ARCHIVE_USD_PER_GB_MONTH, ArchivedVersion, RetentionPolicy,
+    ARCHIVE_MIN_OBJECT_SIZE, ARCHIVE_USD_PER_GB_MONTH, ArchivedVersion, Restored, RetentionPolicy,
     RetentionReport, STANDARD_USD_PER_GB_MONTH,
 };
 pub use search::{SearchHit, SearchResults};

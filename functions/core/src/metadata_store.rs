@@ -41,6 +41,12 @@ pub struct Repository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_member: Option<String>,
     pub created_at: String,
+    /// Grows by one with every update: an update commits only over the
+    /// revision it read ([`MetadataStore::update_repository`]), so two
+    /// changes made at once (a visibility change, a retention policy)
+    /// never undo each other.
+    #[serde(default)]
+    pub revision: u64,
     /// Local repositories: which older versions move to archive storage
     /// (`crateyard retention`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +77,7 @@ impl Repository {
             members: Vec::new(),
             default_member: None,
             created_at: now_rfc3339(),
+            revision: 0,
             retention: None,
         }
     }
@@ -277,8 +284,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<(Vec<CrateRecord>, u64), StoreError>;
 
     /// Fails with [`StoreError::AlreadyExists`] if the login is taken.
-    /// Replaces a repository's settings; fails with [`StoreError::NotFound`]
-    /// if it does not exist.
+    /// Replaces a repository's settings, only over the revision before
+    /// `repo.revision`: [`StoreError::Conflict`] if another update came
+    /// first, [`StoreError::NotFound`] if it does not exist.
     async fn update_repository(&self, repo: &Repository) -> Result<(), StoreError>;
 
     /// Fails with [`StoreError::AlreadyExists`] if the login is taken.

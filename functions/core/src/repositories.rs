@@ -2,6 +2,7 @@
 
 use crate::access::{Grant, Permission, Subject};
 use crate::audit::{Actor, AuditAction, AuditEntry};
+use crate::retry::Retries;
 use crate::{
     KeyPrefix, ObjectKey, PutMode, Registry, RegistryError, RepoKind, RepoName, Repository,
     StoreError, Upstream,
@@ -206,25 +207,28 @@ impl Registry {
         change: RepositoryChange,
         by: &Actor,
     ) -> Result<Repository, RegistryError> {
-        let mut repo = self.repository(name).await?;
         self.check_repository_change(&change).await?;
-        let was_public = repo.anonymous_read;
-        if let Some(anonymous_read) = change.anonymous_read {
-            repo.anonymous_read = anonymous_read;
-        }
-        for grant in change.grants {
-            repo.grants.retain(|g| g.to != grant.to);
-            if !grant.permissions.is_empty() {
-                let mut permissions = grant.permissions;
-                permissions.sort();
-                permissions.dedup();
-                repo.grants.push(Grant {
-                    to: grant.to,
-                    permissions,
-                });
-            }
-        }
-        self.store.update_repository(&repo).await?;
+        let (was_public, repo) = self
+            .change_repository(name, |repo| {
+                if let Some(anonymous_read) = change.anonymous_read {
+                    repo.anonymous_read = anonymous_read;
+                }
+                for grant in &change.grants {
+                    repo.grants.retain(|g| g.to != grant.to);
+                    if !grant.permissions.is_empty() {
+                        let mut permissions = grant.permissions.clone();
+                        permissions.sort();
+                        permissions.dedup();
+                        repo.grants.push(Grant {
+                            to: grant.to.clone(),
+                            permissions,
+                        });
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        let was_public = was_public.anonymous_read;
         let detail = format!(
             "anonymous read: {}; grants: {}",
             repo.anonymous_read,
@@ -247,6 +251,29 @@ impl Registry {
         self.write_repository_list().await?;
         tracing::info!(target: "crateyard::access", repo = %repo.name, anonymous_read = repo.anonymous_read, grants = ?repo.grants, "repository settings changed");
         Ok(repo)
+    }
+
+    /// Applies `change` to the repository as stored and writes it over the
+    /// revision it read, reading again when another update came first (see
+    /// [`Repository::revision`]). Returns the repository before and after.
+    pub(crate) async fn change_repository(
+        &self,
+        name: &str,
+        change: impl Fn(&mut Repository) -> Result<(), RegistryError>,
+    ) -> Result<(Repository, Repository), RegistryError> {
+        let mut retries = Retries::new(name);
+        loop {
+            retries.next()?;
+            let before = self.repository(name).await?;
+            let mut after = before.clone();
+            change(&mut after)?;
+            after.revision = before.revision + 1;
+            match self.store.update_repository(&after).await {
+                Ok(()) => return Ok((before, after)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// `index/config.json`: where cargo downloads crates and finds the API,

@@ -10,8 +10,8 @@ use crate::clock::{now_rfc3339, now_unix};
 use crate::publish::lookup_crate_name;
 use crate::retry::Retries;
 use crate::{
-    CrateName, CrateRecord, CrateWrite, DerivedFiles, ObjectKey, Registry, RegistryError, RepoKind,
-    Repository, StoreError, VersionRecord, VersionWrite, parse_lifetime,
+    CrateName, CrateRecord, CrateVersions, CrateWrite, DerivedFiles, ObjectKey, Registry,
+    RegistryError, RepoKind, Repository, StoreError, VersionRecord, VersionWrite, parse_lifetime,
 };
 use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
@@ -25,8 +25,8 @@ pub const STANDARD_USD_PER_GB_MONTH: f64 = 0.023;
 /// S3 Glacier Instant Retrieval, per GB-month, same list: what an archived
 /// `.crate` costs once the lifecycle rule has moved it.
 pub const ARCHIVE_USD_PER_GB_MONTH: f64 = 0.004;
-/// The smallest `.crate` the lifecycle rule moves (the template's
-/// `ArchiveMinimumObjectSize`, which a test keeps equal). Glacier IR bills
+/// The smallest `.crate` the lifecycle rule moves (template.yaml's
+/// `ArchiveTaggedCrates` rule, which a test keeps equal). Glacier IR bills
 /// at least 128 KiB an object and each transition costs $0.02 per 1,000:
 /// a 30 KB crate would take ten years to earn its transition back, a
 /// 128 KiB one nine months, a 1 MB one a month.
@@ -175,6 +175,14 @@ pub struct ArchivedVersion {
     pub published_at: Option<String>,
 }
 
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub versions: Vec<String>,
+    /// Whether they were pinned in the repository's policy.
+    pub pinned: bool,
+}
+
 /// What a retention run did to one repository, or would do (`dry_run`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RetentionReport {
@@ -198,12 +206,28 @@ pub struct RetentionReport {
 }
 
 impl RetentionReport {
+    fn new(repo: &str, dry_run: bool, policy: RetentionPolicy) -> Self {
+        Self {
+            repo: repo.into(),
+            dry_run,
+            policy,
+            crates: 0,
+            versions: Vec::new(),
+            bytes: 0,
+            archive_bytes: 0,
+            monthly_saving_usd: 0.0,
+            complete: true,
+            errors: Vec::new(),
+        }
+    }
+
     fn add(&mut self, version: ArchivedVersion) {
         self.bytes += version.size;
         if version.size >= ARCHIVE_MIN_OBJECT_SIZE {
             self.archive_bytes += version.size;
         }
-        self.monthly_saving_usd = self.archive_bytes as f64 / 1e9
+        // S3 bills a "GB" of 2^30 bytes.
+        self.monthly_saving_usd = self.archive_bytes as f64 / (1u64 << 30) as f64
             * (STANDARD_USD_PER_GB_MONTH - ARCHIVE_USD_PER_GB_MONTH);
         self.versions.push(version);
     }
@@ -216,31 +240,36 @@ impl RetentionReport {
 }
 
 impl Registry {
-    /// Sets (or, with `None`, removes) a local repository's policy.
-    pub async fn set_retention(
+    /// Changes a local repository's policy (`None`: none) with `change`,
+    /// applied to the policy as stored, so concurrent changes (another
+    /// pin, a visibility change) are never lost.
+    pub async fn update_retention(
         &self,
         repo: &str,
-        policy: Option<RetentionPolicy>,
         by: &Actor,
+        change: impl Fn(&mut Option<RetentionPolicy>) -> Result<(), RegistryError>,
     ) -> Result<Repository, RegistryError> {
-        let mut repository = self.repository(repo).await?;
-        if repository.kind != RepoKind::Local {
-            return Err(RegistryError::BadRequest(format!(
-                "`{repo}` is not a local repository: retention applies where crates are published"
-            )));
-        }
-        let detail = match &policy {
+        let (_, repository) = self
+            .change_repository(repo, |repository| {
+                if repository.kind != RepoKind::Local {
+                    return Err(RegistryError::BadRequest(format!(
+                        "`{repo}` is not a local repository: retention applies where crates are published"
+                    )));
+                }
+                change(&mut repository.retention)
+            })
+            .await?;
+        let detail = match &repository.retention {
             Some(policy) => format!("retention: {}", policy.describe()),
             None => "retention: none".into(),
         };
-        repository.retention = policy;
-        self.store.update_repository(&repository).await?;
         self.audit(AuditEntry::new(by, AuditAction::RepositoryChange, detail).repo(repo))
             .await;
         Ok(repository)
     }
 
     /// Every repository that has a policy, run in turn until `deadline`.
+    /// A repository that fails is reported, and the others still run.
     pub async fn run_all_retention(
         &self,
         dry_run: bool,
@@ -248,12 +277,22 @@ impl Registry {
     ) -> Result<Vec<RetentionReport>, RegistryError> {
         let mut reports = Vec::new();
         for repository in self.store.list_repositories().await? {
-            if repository.retention.is_some() {
-                reports.push(
-                    self.run_retention(&repository.name, dry_run, deadline)
-                        .await?,
-                );
-            }
+            let Some(policy) = repository.retention else {
+                continue;
+            };
+            let report = match self
+                .run_retention(&repository.name, dry_run, deadline)
+                .await
+            {
+                Ok(report) => report,
+                Err(e) => {
+                    let mut failed = RetentionReport::new(&repository.name, dry_run, policy);
+                    failed.complete = false;
+                    failed.error(e.to_string());
+                    failed
+                }
+            };
+            reports.push(report);
         }
         Ok(reports)
     }
@@ -273,18 +312,7 @@ impl Registry {
                 "`{repo}` has no retention policy: set one with `crateyard retention set {repo} --keep-latest N`"
             )));
         };
-        let mut report = RetentionReport {
-            repo: repo.into(),
-            dry_run,
-            policy: policy.clone(),
-            crates: 0,
-            versions: Vec::new(),
-            bytes: 0,
-            archive_bytes: 0,
-            monthly_saving_usd: 0.0,
-            complete: true,
-            errors: Vec::new(),
-        };
+        let mut report = RetentionReport::new(repo, dry_run, policy.clone());
         let now = now_unix();
         let crates = self.store.list_crates_with_versions(repo).await?;
         let detail = format!("archived by the retention policy: {}", policy.describe());
@@ -295,13 +323,14 @@ impl Registry {
                     return None;
                 }
                 let picked = policy.archivable(&c.krate.canonical, &c.versions, now);
-                let mut done = Vec::new();
+                let (mut known, mut done) = (c.clone(), Vec::new());
                 for version in picked {
+                    let vers = &version.line.vers;
                     let moved = match dry_run {
                         true => Ok(true),
                         false => {
                             self.move_version(
-                                repository, &c.krate, version, true, &operator, &detail,
+                                repository, &mut known, vers, true, &operator, &detail,
                             )
                             .await
                         }
@@ -341,9 +370,6 @@ impl Registry {
             }
         }
         drop(runs);
-        if !dry_run && !report.versions.is_empty() {
-            self.follow_visibility(repository, &report.versions).await?;
-        }
         report
             .versions
             .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
@@ -351,14 +377,16 @@ impl Registry {
     }
 
     /// Brings `version` of `name` (every archived version with `None`)
-    /// back to standard storage; returns the versions restored.
+    /// back to standard storage, and pins what it restores where the
+    /// repository has a policy, so that the next run does not archive it
+    /// again (`crateyard retention unpin` lets it).
     pub async fn restore_versions(
         &self,
         repo: &str,
         name: &str,
         version: Option<&str>,
         by: &Actor,
-    ) -> Result<Vec<String>, RegistryError> {
+    ) -> Result<Restored, RegistryError> {
         let crate_name = lookup_crate_name(name)?;
         let repository = self.repository(repo).await?;
         let state = self.crate_state(repo, &crate_name).await?;
@@ -373,73 +401,96 @@ impl Registry {
                 version: v.into(),
             });
         }
-        let mut restored = Vec::new();
-        let detail = "restored to standard storage";
-        for v in &state.versions {
-            let wanted = version.is_none_or(|want| want == v.line.vers);
-            if wanted
-                && v.archived_at.is_some()
-                && self
-                    .move_version(&repository, &krate, v, false, by, detail)
-                    .await?
+        let wanted: Vec<String> = state
+            .versions
+            .iter()
+            .filter(|v| v.archived_at.is_some() && version.is_none_or(|want| want == v.line.vers))
+            .map(|v| v.line.vers.clone())
+            .collect();
+        // Pinned first: a scheduled run in between must not archive them again.
+        let pinned = repository.retention.is_some() && !wanted.is_empty();
+        if pinned {
+            self.update_retention(repo, by, |policy| match policy {
+                Some(policy) => wanted
+                    .iter()
+                    .try_for_each(|v| policy.pin(&format!("{}@{v}", krate.name), true)),
+                None => Ok(()),
+            })
+            .await?;
+        }
+        let mut known = CrateVersions {
+            krate,
+            versions: state.versions,
+        };
+        let mut versions = Vec::new();
+        for vers in wanted {
+            let detail = "restored to standard storage";
+            if self
+                .move_version(&repository, &mut known, &vers, false, by, detail)
+                .await?
             {
-                restored.push(v.line.vers.clone());
+                versions.push(vers);
             }
         }
-        if !restored.is_empty() {
-            self.rewrite_page(repo, &krate.canonical).await?;
-            let moved: Vec<ArchivedVersion> = restored
-                .iter()
-                .map(|v| ArchivedVersion {
-                    name: krate.name.clone(),
-                    version: v.clone(),
-                    size: 0,
-                    published_at: None,
-                })
-                .collect();
-            self.follow_visibility(&repository, &moved).await?;
+        if !versions.is_empty() {
+            self.rewrite_page(repo, &known.krate.canonical).await?;
         }
-        Ok(restored)
+        Ok(Restored { versions, pinned })
     }
 
     /// Moves one version's `.crate` to archive storage (`archive`) or back,
-    /// then records it. The move comes first, so a recorded state always
-    /// has its move behind it; both are idempotent, so a run that stopped
-    /// between them is completed by the next. `false`: already so.
+    /// then records it over `known` (the crate and its versions as last
+    /// read together, which a commit or a re-read advances, so that the
+    /// next version of the same crate is decided on a consistent state).
+    /// The move comes before each attempt to record it, so the state last
+    /// recorded always has its move behind it, whoever else moved the file
+    /// in between; both are idempotent, so a run that stopped between them
+    /// is completed by the next. `false`: already so, or deleted.
     async fn move_version(
         &self,
         repository: &Repository,
-        krate: &CrateRecord,
-        version: &VersionRecord,
+        known: &mut CrateVersions,
+        vers: &str,
         archive: bool,
         by: &Actor,
         detail: &str,
     ) -> Result<bool, RegistryError> {
         let repo = repository.name.as_str();
-        let vers = version.line.vers.as_str();
-        let key = ObjectKey::crate_file(repo, &krate.name, vers)?;
+        let key = ObjectKey::crate_file(repo, &known.krate.name, vers)?;
         let tier = match archive {
             true => StorageTier::Archive,
             false => StorageTier::Standard,
         };
-        self.blobs
-            .set_storage(&key, tier, !repository.anonymous_read)
-            .await?;
-        let crate_name = CrateName::new(&krate.name)?;
-        let (mut krate, mut versions) = (krate.clone(), vec![version.clone()]);
+        let crate_name = CrateName::new(&known.krate.name)?;
+        let mut private = !repository.anonymous_read;
         let mut retries = Retries::new(vers);
         loop {
             retries.next()?;
-            let Some(current) = versions.iter().find(|v| v.line.vers == vers) else {
-                // Deleted meanwhile: nothing left to record.
+            let krate = &known.krate;
+            let Some(at) = known.versions.iter().position(|v| v.line.vers == vers) else {
+                // Deleted meanwhile. On S3 a restore's copy may have made a
+                // new stored copy after the deletion's purge listed them:
+                // purge again, so a deleted version stays gone.
+                if !archive && krate.deleted.iter().any(|d| d.version == vers) {
+                    self.blobs.purge(&key).await?;
+                }
                 return Ok(false);
             };
-            if current.archived_at.is_some() == archive {
+            if known.versions[at].archived_at.is_some() == archive {
                 return Ok(false);
+            }
+            self.blobs.set_storage(&key, tier, private).await?;
+            // The tags just written carry the visibility this run read; a
+            // visibility change since then may have re-tagged the object
+            // before they landed. (An existing private tag is always kept.)
+            let now_private = !self.repository(repo).await?.anonymous_read;
+            if now_private != private {
+                self.blobs.set_private(&key, now_private).await?;
+                private = now_private;
             }
             let changed = VersionRecord {
                 archived_at: archive.then(now_rfc3339),
-                ..current.clone()
+                ..known.versions[at].clone()
             };
             let (action, what) = match archive {
                 true => (AuditAction::Archive, "archived"),
@@ -449,27 +500,30 @@ impl Registry {
                 .repo(repo)
                 .krate(&krate.canonical)
                 .version(vers);
+            let committed = CrateRecord {
+                revision: krate.revision + 1,
+                updated_at: now_rfc3339(),
+                ..krate.clone()
+            };
             let write = CrateWrite {
-                krate: CrateRecord {
-                    revision: krate.revision + 1,
-                    updated_at: now_rfc3339(),
-                    ..krate.clone()
-                },
+                krate: committed.clone(),
                 expected_revision: Some(krate.revision),
-                version: Some(VersionWrite::Replace(changed)),
+                version: Some(VersionWrite::Replace(changed.clone())),
                 audit: Some(self.audit_entry(entry)),
             };
             match self.store.commit(repo, write).await {
                 Ok(()) => {
-                    tracing::info!(repo, name = %krate.name, version = vers, "version {what}");
+                    tracing::info!(repo, name = %committed.name, version = vers, "version {what}");
+                    known.krate = committed;
+                    known.versions[at] = changed;
                     return Ok(true);
                 }
                 Err(StoreError::Conflict(_) | StoreError::NotFound(_)) => {
                     let state = self.crate_state(repo, &crate_name).await?;
-                    let Some(now) = state.krate else {
+                    let Some(krate) = state.krate else {
                         return Ok(false);
                     };
-                    (krate, versions) = (now, state.versions);
+                    (known.krate, known.versions) = (krate, state.versions);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -483,27 +537,6 @@ impl Registry {
             DerivedFiles::InRequest => self.rebuild_crate_files(repo, canonical).await,
             DerivedFiles::ChangeStream => Ok(()),
         }
-    }
-
-    /// A move wrote each object's tags for the visibility read when the
-    /// run began. A visibility change since may have re-tagged an object
-    /// before the move's write landed: re-read it, and where it changed,
-    /// tag the moved objects again (the change's own re-tagging covers
-    /// any move that lands after its commit).
-    async fn follow_visibility(
-        &self,
-        started: &Repository,
-        moved: &[ArchivedVersion],
-    ) -> Result<(), RegistryError> {
-        let now = self.repository(&started.name).await?;
-        if now.anonymous_read == started.anonymous_read {
-            return Ok(());
-        }
-        for v in moved {
-            let key = ObjectKey::crate_file(&started.name, &v.name, &v.version)?;
-            self.blobs.set_private(&key, !now.anonymous_read).await?;
-        }
-        Ok(())
     }
 }
 
@@ -614,19 +647,8 @@ mod tests {
 
     #[test]
     fn the_saving_counts_only_crates_the_lifecycle_rule_moves() {
-        let mut report = RetentionReport {
-            repo: "main".into(),
-            dry_run: true,
-            policy: RetentionPolicy::new(1, None).unwrap(),
-            crates: 1,
-            versions: vec![],
-            bytes: 0,
-            archive_bytes: 0,
-            monthly_saving_usd: 0.0,
-            complete: true,
-            errors: vec![],
-        };
-        for size in [30_000, 1_000_000_000] {
+        let mut report = RetentionReport::new("main", true, RetentionPolicy::new(1, None).unwrap());
+        for size in [30_000, 1 << 30] {
             report.add(ArchivedVersion {
                 name: "serde".into(),
                 version: "1.0.0".into(),
@@ -634,8 +656,8 @@ mod tests {
                 published_at: None,
             });
         }
-        assert_eq!(report.bytes, 1_000_030_000);
-        assert_eq!(report.archive_bytes, 1_000_000_000);
+        assert_eq!(report.bytes, 30_000 + (1 << 30));
+        assert_eq!(report.archive_bytes, 1 << 30);
         assert!((report.monthly_saving_usd - 0.019).abs() < 1e-9);
     }
 }

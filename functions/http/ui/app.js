@@ -340,7 +340,7 @@ async function cratePage(repoName, name, wanted) {
     pkg.description ? h("p", { class: "lead" }, pkg.description) : null,
     line.yanked ? status(`Version ${line.vers} is yanked: existing lockfiles keep it, new resolutions skip it.`) : null,
     current.archived_at ? status([`Version ${line.vers} was archived on `, formatTime(current.archived_at),
-      " by the repository's retention policy: it still resolves and downloads as before, from cheaper storage."]) : null,
+      " by the repository's retention policy: it still resolves and downloads as before."]) : null,
     h("div", { class: "crate-layout" },
       h("div", {},
         h("h2", {}, "Install"),

@@ -1306,7 +1306,10 @@ async fn retention_binary_archives_what_the_policy_picks_on_schedule() {
     let policy = crateyard_core::RetentionPolicy::new(1, None).unwrap();
     fixture
         .registry
-        .set_retention("main", Some(policy), &crateyard_core::Actor::operator())
+        .update_retention("main", &crateyard_core::Actor::operator(), |current| {
+            *current = Some(policy.clone());
+            Ok(())
+        })
         .await
         .unwrap();
     let mut retention = fixture

@@ -464,13 +464,28 @@ impl MetadataStore for SqliteStore {
 
     async fn update_repository(&self, repo: &Repository) -> Result<(), StoreError> {
         let repo = repo.clone();
+        let expected = repo.revision.saturating_sub(1) as i64;
         self.run(move |c| {
-            change_one(
+            // Records written before revisions existed have none: 0.
+            let changed = c
+                .execute(
+                    "UPDATE repositories SET body = ?2 WHERE name = ?1 \
+                     AND COALESCE(json_extract(body, '$.revision'), 0) = ?3",
+                    params![repo.name, to_json(&repo), expected],
+                )
+                .map_err(db)?;
+            if changed > 0 {
+                return Ok(());
+            }
+            let exists: Option<Repository> = query_one(
                 c,
-                "UPDATE repositories SET body = ?2 WHERE name = ?1",
-                params![repo.name, to_json(&repo)],
-                &repo.name,
-            )
+                "SELECT body FROM repositories WHERE name = ?1",
+                [&repo.name],
+            )?;
+            Err(match exists {
+                Some(_) => StoreError::Conflict(format!("repository `{}`", repo.name)),
+                None => StoreError::NotFound(repo.name.clone()),
+            })
         })
         .await
     }

@@ -4,17 +4,24 @@
 use crate::access_admin::open_for_admin;
 use crate::cli::{RestoreArgs, RetentionCommand, RetentionPinArgs};
 use anyhow::bail;
-use crateyard_core::{ARCHIVE_MIN_OBJECT_SIZE, Actor, RetentionPolicy, RetentionReport};
+use crateyard_core::{
+    ARCHIVE_MIN_OBJECT_SIZE, Actor, RegistryError, RetentionPolicy, RetentionReport,
+};
 
 pub async fn run(command: RetentionCommand) -> anyhow::Result<()> {
     match command {
         RetentionCommand::Set(args) => {
             let registry = open_for_admin(&args.storage).await?;
-            let mut policy = RetentionPolicy::new(args.keep_latest, args.archive_after.as_deref())?;
-            let current = registry.repository(&args.repo).await?;
-            policy.pins = current.retention.map(|p| p.pins).unwrap_or_default();
+            let policy = RetentionPolicy::new(args.keep_latest, args.archive_after.as_deref())?;
             let set = registry
-                .set_retention(&args.repo, Some(policy), &Actor::operator())
+                .update_retention(&args.repo, &Actor::operator(), |current| {
+                    let pins = current.take().map(|p| p.pins).unwrap_or_default();
+                    *current = Some(RetentionPolicy {
+                        pins,
+                        ..policy.clone()
+                    });
+                    Ok(())
+                })
                 .await?;
             print_policy(&set.name, set.retention.as_ref());
         }
@@ -34,7 +41,10 @@ pub async fn run(command: RetentionCommand) -> anyhow::Result<()> {
             };
             let registry = open_for_admin(&args.storage).await?;
             registry
-                .set_retention(&repo, None, &Actor::operator())
+                .update_retention(&repo, &Actor::operator(), |current| {
+                    *current = None;
+                    Ok(())
+                })
                 .await?;
             print_policy(&repo, None);
         }
@@ -64,18 +74,16 @@ pub async fn run(command: RetentionCommand) -> anyhow::Result<()> {
 
 async fn pin(args: RetentionPinArgs, pinned: bool) -> anyhow::Result<()> {
     let registry = open_for_admin(&args.storage).await?;
-    let Some(mut policy) = registry.repository(&args.repo).await?.retention else {
-        bail!(
-            "`{}` has no retention policy to pin versions in: set one first with `crateyard retention set {} --keep-latest N`",
-            args.repo,
-            args.repo
-        );
-    };
-    for pin in &args.pins {
-        policy.pin(pin, pinned)?;
-    }
     let set = registry
-        .set_retention(&args.repo, Some(policy), &Actor::operator())
+        .update_retention(&args.repo, &Actor::operator(), |current| {
+            let Some(policy) = current else {
+                return Err(RegistryError::BadRequest(format!(
+                    "`{}` has no retention policy to pin versions in: set one first with `crateyard retention set {} --keep-latest N`",
+                    args.repo, args.repo
+                )));
+            };
+            args.pins.iter().try_for_each(|pin| policy.pin(pin, pinned))
+        })
         .await?;
     print_policy(&set.name, set.retention.as_ref());
     Ok(())
@@ -90,13 +98,21 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let restored = registry
         .restore_versions(&args.repo, name, version, &Actor::operator())
         .await?;
-    match restored.is_empty() {
-        true => eprintln!("`{}` in `{}` is not archived", args.target, args.repo),
-        false => eprintln!(
-            "restored {name} {} in `{}` to standard storage",
-            restored.join(", "),
+    if restored.versions.is_empty() {
+        eprintln!("`{}` in `{}` is not archived", args.target, args.repo);
+        return Ok(());
+    }
+    eprintln!(
+        "restored {name} {} in `{}` to standard storage",
+        restored.versions.join(", "),
+        args.repo
+    );
+    if restored.pinned {
+        eprintln!(
+            "pinned in the retention policy, so that it stays restored \
+             (`crateyard retention unpin {} {name}@VERSION` lets the policy archive it again)",
             args.repo
-        ),
+        );
     }
     Ok(())
 }

@@ -19,6 +19,9 @@ struct RunRequest {
     dry_run: bool,
 }
 
+/// The versions an answer lists per repository (all are in the log).
+const MAX_LISTED: usize = 1000;
+
 /// Left for answering (and for writing the last commit) at the deadline.
 const MARGIN: Duration = Duration::from_secs(60);
 
@@ -59,6 +62,18 @@ async fn main() -> Result<(), lambda_http::Error> {
                 "retention run"
             );
         }
+        // Within Lambda's 6 MB response: the first versions of each report.
+        let reports: Vec<Value> = reports
+            .iter()
+            .map(|report| {
+                let mut value = json!(report);
+                value["versions_total"] = json!(report.versions.len());
+                if let Some(listed) = value["versions"].as_array_mut() {
+                    listed.truncate(MAX_LISTED);
+                }
+                value
+            })
+            .collect();
         Ok::<Value, lambda_http::Error>(json!({ "reports": reports }))
     }))
     .await
