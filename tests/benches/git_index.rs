@@ -98,7 +98,8 @@ fn publish_all(server: &Server, token: &str, crates: usize) -> f64 {
 /// The AWS backend on moto: `crates` publishes, a reindex job (whose last
 /// task packs the git index), then a clone straight from the bucket.
 fn aws_clone_after_reindex_job(endpoint: &str, crates: usize) {
-    let server = Server::start_aws_at(endpoint);
+    // Repacking off, so that the job's pack is the first.
+    let server = Server::start_aws_with(endpoint, &[("CRATEYARD_GIT_REPACK_LOOSE", "never")]);
     let token = server.token("bench");
     publish_all(&server, &token, crates);
     let url = format!("{}/main/git", server.public_url);
