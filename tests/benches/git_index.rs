@@ -5,6 +5,10 @@
 //! `GIT_TRACE_CURL` (each `GET` git sends, and the 404s it gets back).
 //! Crate names are spread over the index's shards as real names are.
 //!
+//! Also a clone after N publishes on a server that repacks as it goes
+//! (the default), and, with `CRATEYARD_TEST_MOTO` set, a clone from the
+//! AWS backend on moto before and after a reindex job.
+//!
 //! `cargo build -p crateyard_server && cargo bench -p crateyard_e2e --bench git_index [-- N]`
 
 use crateyard_e2e::{Server, crate_bytes, machine_load};
@@ -75,6 +79,63 @@ fn traced_git(dir: &Path, args: &[&str]) -> Cost {
     }
 }
 
+/// Publishes `crates` crates with 4 uploaders; returns the seconds taken.
+fn publish_all(server: &Server, token: &str, crates: usize) -> f64 {
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for worker in 0..4 {
+            s.spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                for i in (worker..crates).step_by(4) {
+                    upload(server, &client, token, &name(i));
+                }
+            });
+        }
+    });
+    started.elapsed().as_secs_f64()
+}
+
+/// The AWS backend on moto: `crates` publishes, a reindex job (whose last
+/// task packs the git index), then a clone straight from the bucket.
+fn aws_clone_after_reindex_job(endpoint: &str, crates: usize) {
+    // Repacking off, so that the job's pack is the first.
+    let server = Server::start_aws_with(endpoint, &[("CRATEYARD_GIT_REPACK_LOOSE", "never")]);
+    let token = server.token("bench");
+    publish_all(&server, &token, crates);
+    let url = format!("{}/main/git", server.public_url);
+    let loose_dir = tempfile::tempdir().unwrap();
+    let before = traced_git(loose_dir.path(), &["clone", "--quiet", &url, "index"]);
+    server.admin_ok(&["user", "set", "root", "--admin", "true"]);
+    let root = server.token("root");
+    let started = Instant::now();
+    let res = server
+        .http()
+        .post(format!("{}/main/api/v1/reindex", server.url))
+        .header("Authorization", &root)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    while server.get("main/git/objects/info/packs").status() != 200 {
+        assert!(started.elapsed().as_secs() < 300, "the job never packed");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let job = started.elapsed().as_secs_f64();
+    let packed_dir = tempfile::tempdir().unwrap();
+    let after = traced_git(packed_dir.path(), &["clone", "--quiet", &url, "index"]);
+    println!("\nAWS backend on moto, {crates} crates, clone straight from the bucket:\n");
+    println!("| git command | wall | HTTP GETs | of which 404 |\n|---|---|---|---|");
+    for (what, cost) in [
+        ("clone, every object loose", before),
+        ("clone after a reindex job (packed)", after),
+    ] {
+        println!(
+            "| {what} | {:.2} s | {} | {} |",
+            cost.seconds, cost.gets, cost.not_found
+        );
+    }
+    println!("reindex job to pack listed: {job:.1} s");
+}
+
 fn main() {
     let crates: usize = std::env::args()
         .skip(1)
@@ -84,22 +145,10 @@ fn main() {
         "Git index (dumb HTTP), local mode; before: {}\n",
         machine_load()
     );
-    let server = Server::start();
+    // Repacking off: every object stays loose until the reindex.
+    let server = Server::start_with(&[("CRATEYARD_GIT_REPACK_LOOSE", "never")]);
     let token = server.token("bench");
-
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for worker in 0..4 {
-            let (server, token) = (&server, &token);
-            s.spawn(move || {
-                let client = reqwest::blocking::Client::new();
-                for i in (worker..crates).step_by(4) {
-                    upload(server, &client, token, &name(i));
-                }
-            });
-        }
-    });
-    let publishing = started.elapsed().as_secs_f64();
+    let publishing = publish_all(&server, &token, crates);
     println!("published {crates} crates (each commits to the git index) in {publishing:.1} s\n");
 
     let url = format!("{}/main/git", server.public_url);
@@ -162,6 +211,28 @@ fn main() {
     let (cost, _, shape) = fresh_clone(later_dir.path());
     rows.push((format!("clone after that publish ({shape})"), cost));
 
+    // As a server leaves it by default: repacked past 256 loose objects.
+    let repacking = Server::start();
+    let token = repacking.token("bench");
+    let repacking_publish = publish_all(&repacking, &token, crates);
+    let url = format!("{}/main/git", repacking.public_url);
+    let repacked_dir = tempfile::tempdir().unwrap();
+    let cost = traced_git(repacked_dir.path(), &["clone", "--quiet", &url, "index"]);
+    let packs = std::fs::read_to_string(repacking.object("main/git/objects/info/packs"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    rows.push((
+        format!("clone after {crates} publishes, repacked automatically ({packs} packs listed)"),
+        cost,
+    ));
+    let checkout = repacked_dir.path().join("index");
+    upload(&repacking, &client, &token, "onemore");
+    rows.push((
+        "fetch after one more publish (by that clone)".to_string(),
+        traced_git(&checkout, &["fetch", "--quiet", "origin"]),
+    ));
+
     println!("| git command | wall | HTTP GETs | of which 404 |\n|---|---|---|---|");
     for (what, cost) in &rows {
         println!(
@@ -172,5 +243,11 @@ fn main() {
     println!(
         "\n`crateyard reindex` (index files checked, git tree rebuilt whole and packed): {reindex:.1} s"
     );
+    println!(
+        "publishing with automatic repacks took {repacking_publish:.1} s (without: {publishing:.1} s)"
+    );
+    if let Ok(endpoint) = std::env::var("CRATEYARD_TEST_MOTO") {
+        aws_clone_after_reindex_job(&endpoint, crates.min(300));
+    }
     println!("\nafter: {}", machine_load());
 }

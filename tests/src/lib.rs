@@ -96,6 +96,17 @@ impl Server {
         Self::spawn(data, storage, Vec::new(), None)
     }
 
+    /// Local mode, the server's environment adding `extra`.
+    pub fn start_with(extra: &[(&str, &str)]) -> Self {
+        let data = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let storage = vec!["--data".to_string(), data.path().display().to_string()];
+        let env = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::spawn(data, storage, env, None)
+    }
+
     /// Local mode, with the server's info-level log kept for [`Server::log`].
     pub fn start_logged() -> Self {
         let data = Arc::new(tempfile::tempdir().expect("temp dir"));

@@ -379,3 +379,106 @@ fn on_aws_a_clone_from_the_bucket_holds_the_sparse_index_files() {
     git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
     same_as_sparse(&checkout, 5);
 }
+
+/// Publishes racing through two processes on one store, each committing
+/// and, past 4 loose objects, repacking: the clone afterwards holds every
+/// crate, byte for byte as the sparse index, from packs and few loose
+/// objects.
+fn racing_publishes_and_repacks(first: &Server) {
+    let second = first.start_beside();
+    let token = first.token("alice");
+    const WRITERS: usize = 24;
+    let barrier = Barrier::new(WRITERS / 3);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..WRITERS / 3)
+            .map(|t| {
+                let server = if t % 2 == 0 { first } else { &second };
+                let (barrier, token) = (&barrier, &token);
+                s.spawn(move || {
+                    barrier.wait();
+                    (0..3).all(|k| upload(server, token, &format!("pk{t}x{k}"), "1.0.0"))
+                })
+            })
+            .collect();
+        for handle in handles {
+            assert!(handle.join().unwrap());
+        }
+    });
+    let packs = first
+        .get("main/git/objects/info/packs")
+        .text()
+        .unwrap_or_default();
+    assert!(
+        packs.starts_with("P pack-"),
+        "nothing was packed: {packs:?}"
+    );
+    let (_dir, checkout) = clone(&git_url(first, "main"));
+    let cloned = files_under(&checkout);
+    assert_eq!(cloned.len(), WRITERS + 1, "{cloned:?}");
+    for (path, bytes) in cloned {
+        let sparse = first.get(&format!("main/index/{path}")).bytes().unwrap();
+        assert_eq!(bytes, sparse.to_vec(), "{path}");
+    }
+    let counted = git(&checkout, &["count-objects", "-v"]);
+    assert!(counted.contains("packs: "), "{counted}");
+    assert!(
+        !counted.contains("in-pack: 0\n"),
+        "the clone took no pack: {counted}"
+    );
+}
+
+#[test]
+fn racing_publishes_repack_in_two_processes_and_lose_no_crate() {
+    racing_publishes_and_repacks(&Server::start_with(&[("CRATEYARD_GIT_REPACK_LOOSE", "4")]));
+}
+
+#[test]
+fn on_aws_racing_publishes_repack_and_lose_no_crate() {
+    let endpoint = std::env::var("CRATEYARD_TEST_MOTO").expect("CRATEYARD_TEST_MOTO");
+    racing_publishes_and_repacks(&Server::start_aws_with(
+        &endpoint,
+        &[("CRATEYARD_GIT_REPACK_LOOSE", "4")],
+    ));
+}
+
+/// A reindex job on the AWS backend (its tasks run in the server, as the
+/// reindex function runs them) ends by packing the git index: a clone
+/// takes one pack.
+#[test]
+fn on_aws_a_reindex_job_ends_with_the_git_index_in_one_pack() {
+    let server = Server::start_aws();
+    let alice = server.token("alice");
+    for name in ["a", "ab", "serde-like", "other"] {
+        assert!(upload(&server, &alice, name, "1.0.0"), "{name}");
+    }
+    assert_ne!(
+        server.get("main/git/objects/info/packs").status(),
+        200,
+        "nothing packed before the job"
+    );
+    server.admin_ok(&["user", "set", "root", "--admin", "true"]);
+    let root = server.token("root");
+    let http = server.http();
+    let started = http
+        .post(format!("{}/main/api/v1/reindex", server.url))
+        .header("Authorization", &root)
+        .send()
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.get("main/git/objects/info/packs").status() != 200 {
+        assert!(std::time::Instant::now() < deadline, "never packed");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (_dir, checkout) = clone(&git_url(&server, "main"));
+    let cloned = files_under(&checkout);
+    assert_eq!(cloned.len(), 5);
+    for (path, bytes) in cloned {
+        let sparse = server.get(&format!("main/index/{path}")).bytes().unwrap();
+        assert_eq!(bytes, sparse.to_vec(), "{path}");
+    }
+    let counted = git(&checkout, &["count-objects", "-v"]);
+    assert!(counted.contains("packs: 1\n"), "{counted}");
+    // Only the commit stays loose: the tree came in the pack.
+    assert!(counted.contains("count: 1\n"), "{counted}");
+}

@@ -73,10 +73,10 @@ pub enum ObjectKey {
     /// A file of the repository's index as a git repository, read by git's
     /// dumb HTTP protocol (`{repo}/git/…`).
     Git { repo: RepoName, file: GitFile },
-    /// A copy of a tree of a repository's git index (a loose object's
-    /// bytes), read by the writer that builds the next tree on it: a
-    /// tree packed for clones has no loose object (git would fetch that
-    /// first, and the pack would save nothing). Never served: no route,
+    /// A copy of a tree or commit of a repository's git index (a loose
+    /// object's bytes), read by the writer that builds the next tree on
+    /// it: a tree packed for clones has no loose object (git would fetch
+    /// that first, and the pack would save nothing). Never served: no route,
     /// static path or CloudFront bucket policy names `{repo}/git-trees/`
     /// (private as its repository is: the same bytes as a loose tree).
     GitTreeCopy { repo: RepoName, id: GitObjectId },
@@ -558,12 +558,19 @@ impl ObjectKey {
             | Self::CratePage { .. }
             | Self::RecentPublishes { .. }
             | Self::Repositories => "public, max-age=60, must-revalidate",
-            // A commit replaces `info/refs` (HEAD never changes, and
-            // `objects/info/packs` rarely): revalidated like index files.
+            // A commit replaces `info/refs` (HEAD never changes):
+            // revalidated like index files.
             Self::Git {
-                file: GitFile::Head | GitFile::InfoRefs | GitFile::InfoPacks,
+                file: GitFile::Head | GitFile::InfoRefs,
                 ..
             } => "public, max-age=60, must-revalidate",
+            // A repack lists a pack here, then deletes the loose copies of
+            // what it holds: a cached older list would send git after an
+            // object it can no longer find. Never served stale.
+            Self::Git {
+                file: GitFile::InfoPacks,
+                ..
+            } => "no-cache",
             // Named by their content.
             Self::CrateFile { .. }
             | Self::Git {

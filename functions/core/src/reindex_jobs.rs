@@ -1,7 +1,9 @@
 //! Reindex as a job that fans out, for "Recalculate Index" on a registry of
 //! any size: a plan task lists the repository's crates and sends them on in
 //! batches of [`BATCH_CRATES`]; each batch task rebuilds its crates (as
-//! [`Registry::reindex`] does, crate by crate) and records what it did.
+//! [`Registry::reindex`] does, crate by crate) and records what it did; the
+//! batch that finds every batch recorded sends a last task that rebuilds
+//! the index mirror whole (the git index, packed for clones).
 //! The job and its finished batches live in the metadata store, where
 //! `crateyard reindex --status` and `GET /{repo}/api/v1/reindex/{id}` read
 //! its progress and errors.
@@ -132,6 +134,10 @@ pub enum ReindexTask {
         number: u32,
         crates: Vec<String>,
     },
+    /// Every batch is done: rebuild the index mirror whole, as
+    /// [`Registry::reindex`] does at its end (the git index's tree in one
+    /// pack, which the batches' commits left loose).
+    Pack { repo: String, job: String },
 }
 
 impl ReindexTask {
@@ -140,6 +146,7 @@ impl ReindexTask {
         match self {
             Self::Plan { job, .. } => TaskId::new(&format!("{job}-plan")),
             Self::Batch { job, number, .. } => TaskId::new(&format!("{job}-b{number:06}")),
+            Self::Pack { job, .. } => TaskId::new(&format!("{job}-pack")),
         }
     }
 }
@@ -256,6 +263,12 @@ impl Registry {
                 number,
                 crates,
             } => self.reindex_batch(&repo, &job, number, &crates).await,
+            ReindexTask::Pack { repo, job } => {
+                let repository = self.repository(&repo).await?;
+                self.mirror_repository(&repository).await?;
+                tracing::info!(repo, job, "reindex job's index mirror rebuilt and packed");
+                Ok(())
+            }
         }
     }
 
@@ -329,6 +342,7 @@ impl Registry {
             .collect();
         job.crates = Some(names.len() as u64);
         job.batches = Some(batches.len() as u32);
+        let none = batches.is_empty();
         // Recorded first: a batch that finishes before the last is sent
         // already counts towards a known total.
         self.store.put_reindex_job(&job).await?;
@@ -337,6 +351,10 @@ impl Registry {
             .buffer_unordered(SENDS_AT_ONCE)
             .try_collect::<()>()
             .await?;
+        // No batch will find the job done: the plan sends the last task.
+        if none {
+            self.send_pack(repo, id).await?;
+        }
         tracing::info!(repo, job = id, crates = names.len(), "reindex planned");
         Ok(())
     }
@@ -368,7 +386,7 @@ impl Registry {
             .iter()
             .filter_map(|(_, outcome)| outcome.as_ref().ok().cloned().flatten())
             .collect();
-        self.mirror_crates(repository, &rebuilt).await?;
+        self.mirror_reindexed_crates(repository, &rebuilt).await?;
         let failures: Vec<String> = outcomes
             .iter()
             .filter_map(|(i, outcome)| {
@@ -389,7 +407,25 @@ impl Registry {
             finished_at: now_rfc3339(),
         };
         self.store.put_reindex_batch(repo, job, &batch).await?;
+        // Each batch looks after recording itself (strongly consistent
+        // reads), so the last to record sees them all; two that finish
+        // together may both send the task, which only runs twice.
+        if let Some((job_record, batches)) = self.store.get_reindex_job(repo, job).await?
+            && ReindexStatus::new(job_record, &batches)
+                .finished_at
+                .is_some()
+        {
+            self.send_pack(repo, job).await?;
+        }
         Ok(())
+    }
+
+    async fn send_pack(&self, repo: &str, job: &str) -> Result<(), RegistryError> {
+        self.send_task(ReindexTask::Pack {
+            repo: repo.to_string(),
+            job: job.to_string(),
+        })
+        .await
     }
 }
 
@@ -519,6 +555,13 @@ mod tests {
             r#"{"task":"batch","repo":"main","job":"20261202-000000-abcdef","number":7,"crates":["serde"]}"#
         );
         assert_eq!(serde_json::from_str::<ReindexTask>(&json).unwrap(), batch);
+        let pack = ReindexTask::Pack {
+            repo: "main".into(),
+            job: "20261202-000000-abcdef".into(),
+        };
+        assert_eq!(pack.id().unwrap().as_str(), "20261202-000000-abcdef-pack");
+        let json = serde_json::to_string(&pack).unwrap();
+        assert_eq!(serde_json::from_str::<ReindexTask>(&json).unwrap(), pack);
         // A job id from elsewhere that makes no valid key makes no task.
         let odd = ReindexTask::Plan {
             repo: "main".into(),

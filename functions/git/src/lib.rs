@@ -7,10 +7,12 @@ mod error;
 mod object;
 mod pack;
 mod refs;
+mod repack;
 mod tree_edit;
 mod writer;
 
 pub use error::GitError;
 pub use object::EncodedObject;
+pub use repack::{REPACK_LOOSE, Repacked};
 pub use tree_edit::{Change, Edited, Trees, apply, missing_trees};
 pub use writer::{GitIndex, Outcome};

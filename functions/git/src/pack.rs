@@ -86,6 +86,24 @@ impl PackReader {
         Ok(Self { _dir: dir, bundles })
     }
 
+    /// Every object of every pack, each once (CPU work: run it off the
+    /// async threads).
+    pub fn all_objects(&self) -> Result<Vec<EncodedObject>, GitError> {
+        let mut ids: Vec<gix_hash::ObjectId> = self
+            .bundles
+            .iter()
+            .flat_map(|bundle| bundle.index.iter().map(|entry| entry.oid))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .map(|id| {
+                self.find(id)?
+                    .ok_or_else(|| failed("pack", format!("{id} is indexed but unreadable")))
+            })
+            .collect()
+    }
+
     pub fn find(&self, id: gix_hash::ObjectId) -> Result<Option<EncodedObject>, GitError> {
         let mut inflate = gix_zlib::Inflate::default();
         for bundle in &self.bundles {
@@ -130,5 +148,10 @@ mod tests {
         }
         let absent = EncodedObject::blob(b"absent").unwrap();
         assert_eq!(reader.find(absent.id).unwrap(), None);
+        let mut all = reader.all_objects().unwrap();
+        let mut expected = objects.clone();
+        all.sort_by_key(|o| o.id);
+        expected.sort_by_key(|o| o.id);
+        assert_eq!(all, expected);
     }
 }

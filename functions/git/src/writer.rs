@@ -10,7 +10,8 @@
 //! so a concurrent writer's change is never dropped.
 
 use crate::object::{EncodedObject, HASH, key_id};
-use crate::pack::{PackReader, write_pack};
+use crate::pack::PackReader;
+use crate::repack::REPACK_LOOSE;
 use crate::tree_edit::{Change, Trees, apply, missing_trees};
 use crate::{GitError, refs};
 use async_trait::async_trait;
@@ -24,14 +25,19 @@ use gix_hash::ObjectId;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How many rounds a commit may take before giving up on a busy branch.
-const MAX_ROUNDS: u32 = 20;
+/// Sets the repack threshold ([`GitIndex::from_env`]).
+const REPACK_ENV: &str = "CRATEYARD_GIT_REPACK_LOOSE";
+/// How many rounds a compare-and-swap may take before giving up on a
+/// busy branch or pack list.
+pub(crate) const MAX_ROUNDS: u32 = 20;
 /// Reads and writes in flight at once (each a round trip on AWS).
-const CONCURRENCY: usize = 32;
+pub(crate) const CONCURRENCY: usize = 32;
 
 /// The git index writer, over the store that holds the sparse index.
 pub struct GitIndex {
-    blobs: Arc<dyn BlobStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    /// Loose objects past which a change packs them (see `repack`).
+    pub(crate) repack_threshold: usize,
 }
 
 /// What a commit takes from the sparse index.
@@ -54,7 +60,58 @@ pub enum Outcome {
 
 impl GitIndex {
     pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
-        Self { blobs }
+        Self {
+            blobs,
+            repack_threshold: REPACK_LOOSE,
+        }
+    }
+
+    /// A writer whose repack threshold `CRATEYARD_GIT_REPACK_LOOSE` may
+    /// set (a number of loose objects, or `never`; for tests and benches).
+    /// A value that is neither is logged and ignored.
+    pub fn from_env(blobs: Arc<dyn BlobStore>) -> Self {
+        let git = Self::new(blobs);
+        match std::env::var(REPACK_ENV).ok().as_deref().map(str::trim) {
+            None => git,
+            Some("never") => git.with_repack_threshold(usize::MAX),
+            Some(value) => match value.parse() {
+                Ok(loose) => git.with_repack_threshold(loose),
+                Err(_) => {
+                    tracing::warn!(
+                        value,
+                        "{REPACK_ENV} is neither a number nor `never`; ignored"
+                    );
+                    git
+                }
+            },
+        }
+    }
+
+    /// Packs loose objects past `loose` of them instead of
+    /// [`REPACK_LOOSE`] (`usize::MAX`: never).
+    pub fn with_repack_threshold(mut self, loose: usize) -> Self {
+        self.repack_threshold = loose;
+        self
+    }
+
+    /// Commits these crates' index files as they are now, then packs the
+    /// loose objects if too many lie about. A failed repack fails nothing:
+    /// the commit stands, and the next change tries again.
+    pub async fn update_and_repack(
+        &self,
+        repository: &Repository,
+        names: &[CrateName],
+    ) -> Result<Outcome, GitError> {
+        let outcome = self.update(repository, names).await?;
+        if matches!(outcome, Outcome::Committed { .. })
+            && let Ok(repo) = RepoName::new(&repository.name)
+            && let Err(e) = self
+                .repack_if_needed(&repo, !repository.anonymous_read)
+                .await
+        {
+            tracing::warn!(repo = %repo, error = %e, "git index repack failed; the next change retries");
+        }
+        Ok(outcome)
     }
 
     /// Commits these crates' index files as they are now.
@@ -116,8 +173,10 @@ impl GitIndex {
             }
             let commit = new_commit(edited.root, &changes, base.is_none())?;
             let written = edited.objects.len() + 1;
-            // The writer's own copies of the trees, whatever git reads.
-            self.put_tree_copies(&repo, private, &edited.objects)
+            // The writer's own copies of the trees and the commit, which
+            // a repack may pack.
+            self.put_copies(&repo, private, &edited.objects).await?;
+            self.put_copies(&repo, private, std::slice::from_ref(&commit))
                 .await?;
             // A rebuild packs its objects for clones, listed before the
             // branch points at them; a change writes them loose.
@@ -168,12 +227,39 @@ impl GitIndex {
         let Some((refs, _)) = self.blobs.get(&git_key(&repo, GitFile::InfoRefs)).await? else {
             return Ok(Vec::new());
         };
-        let root = self
-            .commit_tree(&repo, refs::parse_info_refs(&refs)?)
-            .await?;
+        self.files_of(&repo, refs::parse_info_refs(&refs)?).await
+    }
+
+    /// Every file of a commit's tree (an earlier tip's, say), read as
+    /// [`GitIndex::files`] reads the tip's.
+    pub async fn files_at(
+        &self,
+        repository: &Repository,
+        commit: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+        let repo = RepoName::new(&repository.name)
+            .map_err(|_| GitError::BadPath(repository.name.clone()))?;
+        let id = ObjectId::from_hex(commit.as_bytes())
+            .map_err(|_| GitError::MissingObject(commit.to_string()))?;
+        self.files_of(&repo, id).await
+    }
+
+    async fn files_of(
+        &self,
+        repo: &RepoName,
+        commit: ObjectId,
+    ) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+        let repo = repo.clone();
+        let packs = self.pack_reader(&repo).await?;
+        let object = self.read_visible(&repo, commit, &packs).await?;
+        let root = gix_object::CommitRef::from_bytes(&object.data, HASH)
+            .map(|c| c.tree())
+            .map_err(|e| GitError::BadObject {
+                id: commit.to_string(),
+                why: e.to_string(),
+            })?;
         let mut files = Vec::new();
         let mut pending = vec![(String::new(), root)];
-        let packs = self.pack_reader(&repo).await?;
         while let Some((prefix, id)) = pending.pop() {
             let object = self.read_visible(&repo, id, &packs).await?;
             let tree = gix_object::TreeRef::from_bytes(&object.data, HASH).map_err(|e| {
@@ -198,7 +284,7 @@ impl GitIndex {
 
     /// The tree of a commit.
     async fn commit_tree(&self, repo: &RepoName, commit: ObjectId) -> Result<ObjectId, GitError> {
-        let object = self.read_object(repo, commit).await?;
+        let object = self.read_own(repo, commit).await?;
         gix_object::CommitRef::from_bytes(&object.data, HASH)
             .map(|c| c.tree())
             .map_err(|e| GitError::BadObject {
@@ -269,7 +355,7 @@ impl GitIndex {
             }
             let loaded: Vec<_> = stream::iter(missing)
                 .map(|id| async move {
-                    let object = self.read_tree(repo, id).await?;
+                    let object = self.read_own(repo, id).await?;
                     let tree = gix_object::TreeRef::from_bytes(&object.data, HASH)
                         .map_err(|e| GitError::BadObject {
                             id: id.to_string(),
@@ -285,17 +371,28 @@ impl GitIndex {
         }
     }
 
-    /// A tree, from the writer's copy (or, written before copies were
-    /// kept, its loose object).
-    async fn read_tree(&self, repo: &RepoName, id: ObjectId) -> Result<EncodedObject, GitError> {
+    /// A tree or commit, from the writer's copy, or (written before
+    /// copies were kept) its loose object, or else from the listed packs
+    /// (a repack packed it): the last read once, by the first writer after.
+    async fn read_own(&self, repo: &RepoName, id: ObjectId) -> Result<EncodedObject, GitError> {
         let copy = ObjectKey::GitTreeCopy {
             repo: repo.clone(),
             id: key_id(&id),
         };
-        match self.blobs.get(&copy).await? {
-            Some((bytes, _)) => EncodedObject::from_loose(id, &bytes),
-            None => self.read_object(repo, id).await,
+        if let Some((bytes, _)) = self.blobs.get(&copy).await? {
+            return EncodedObject::from_loose(id, &bytes);
         }
+        let packs = match self.read_object(repo, id).await {
+            Err(GitError::MissingObject(_)) => self.pack_reader(repo).await?,
+            other => return other,
+        };
+        let object = packs
+            .find(id)?
+            .ok_or_else(|| GitError::MissingObject(id.to_string()))?;
+        // Kept, so that the next writer reads it at once.
+        self.put_copies(repo, true, std::slice::from_ref(&object))
+            .await?;
+        Ok(object)
     }
 
     /// An object as git reads it: loose, or else from a listed pack.
@@ -360,8 +457,8 @@ impl GitIndex {
         self.put_all(files, private).await
     }
 
-    /// Writes the writer's copies of the trees among `objects`.
-    async fn put_tree_copies(
+    /// Writes the writer's copies of the trees and commits among `objects`.
+    async fn put_copies(
         &self,
         repo: &RepoName,
         private: bool,
@@ -369,7 +466,12 @@ impl GitIndex {
     ) -> Result<(), GitError> {
         let files = objects
             .iter()
-            .filter(|object| object.kind == gix_object::Kind::Tree)
+            .filter(|object| {
+                matches!(
+                    object.kind,
+                    gix_object::Kind::Tree | gix_object::Kind::Commit
+                )
+            })
             .map(|object| {
                 let key = ObjectKey::GitTreeCopy {
                     repo: repo.clone(),
@@ -381,8 +483,9 @@ impl GitIndex {
         self.put_all(files, private).await
     }
 
-    /// Writes objects in one pack (and its index), and lists it first in
-    /// `objects/info/packs`; returns what it holds.
+    /// Writes objects in one pack (and its index), and lists it in
+    /// `objects/info/packs`; returns what it holds. Older packs stay
+    /// listed: an object a tip reaches may be only there.
     async fn put_pack(
         &self,
         repo: &RepoName,
@@ -390,55 +493,18 @@ impl GitIndex {
         objects: Vec<EncodedObject>,
     ) -> Result<Vec<ObjectId>, GitError> {
         let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
-        let pack = tokio::task::spawn_blocking(move || write_pack(&objects))
-            .await
-            .map_err(|e| GitError::Encode(e.to_string()))??;
-        let id = key_id(&pack.id);
-        let files = vec![
-            (
-                git_key(repo, GitFile::Pack(id.clone())),
-                Bytes::from(pack.pack),
-            ),
-            (
-                git_key(repo, GitFile::PackIndex(id)),
-                Bytes::from(pack.index),
-            ),
-        ];
-        self.put_all(files, private).await?;
-        let key = git_key(repo, GitFile::InfoPacks);
-        for _ in 0..MAX_ROUNDS {
-            let current = self.blobs.get(&key).await?;
-            let mut listed = match &current {
-                Some((bytes, _)) => refs::parse_info_packs(bytes),
-                None => Vec::new(),
-            };
-            if listed.contains(&pack.id) {
-                return Ok(ids);
-            }
-            // Newest first: git searches the packs in this order. Older
-            // packs stay listed: an object a tip reaches may be only there.
-            listed.insert(0, pack.id);
-            let mode = match current {
-                Some((_, meta)) => PutMode::Update(meta.etag),
-                None => PutMode::Create,
-            };
-            let body = Bytes::from(refs::info_packs(&listed));
-            match self
-                .blobs
-                .put(&key, body, mode, key.put_options(private))
-                .await
-            {
-                Ok(_) => return Ok(ids),
-                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(GitError::Contention(repo.to_string()))
+        let pack = self.put_pack_files(repo, private, objects).await?;
+        self.list_pack(repo, private, pack, &[]).await?;
+        Ok(ids)
     }
 
     /// Removes the loose copies of objects a listed pack holds, so that git
     /// (which asks for an object loose first) fetches the pack instead.
-    async fn remove_loose(&self, repo: &RepoName, packed: &[ObjectId]) -> Result<(), GitError> {
+    pub(crate) async fn remove_loose(
+        &self,
+        repo: &RepoName,
+        packed: &[ObjectId],
+    ) -> Result<(), GitError> {
         let keys: Vec<ObjectKey> = packed
             .iter()
             .map(|id| git_key(repo, GitFile::Object(key_id(id))))
@@ -451,7 +517,11 @@ impl GitIndex {
     }
 
     /// Writes content-addressed files: one already there is the same.
-    async fn put_all(&self, files: Vec<(ObjectKey, Bytes)>, private: bool) -> Result<(), GitError> {
+    pub(crate) async fn put_all(
+        &self,
+        files: Vec<(ObjectKey, Bytes)>,
+        private: bool,
+    ) -> Result<(), GitError> {
         stream::iter(files)
             .map(|(key, body)| async move {
                 let options = key.put_options(private);
@@ -480,7 +550,7 @@ impl GitIndex {
     }
 }
 
-fn git_key(repo: &RepoName, file: GitFile) -> ObjectKey {
+pub(crate) fn git_key(repo: &RepoName, file: GitFile) -> ObjectKey {
     ObjectKey::Git {
         repo: repo.clone(),
         file,
@@ -528,7 +598,7 @@ fn new_commit(
 const CONFIG: &str = "config.json";
 
 /// A short, growing wait with jitter, so racing writers spread out.
-fn backoff(round: u32) -> Duration {
+pub(crate) fn backoff(round: u32) -> Duration {
     let jitter = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos() % 20)
@@ -548,6 +618,19 @@ impl IndexMirror for GitIndex {
         if repository.kind != RepoKind::Local {
             return Ok(());
         }
+        self.update_and_repack(repository, names).await?;
+        Ok(())
+    }
+
+    async fn crates_reindexed(
+        &self,
+        repository: &Repository,
+        names: &[CrateName],
+    ) -> Result<(), RegistryError> {
+        if repository.kind != RepoKind::Local {
+            return Ok(());
+        }
+        // The job's last task packs the whole tree: no repack per batch.
         self.update(repository, names).await?;
         Ok(())
     }

@@ -269,3 +269,108 @@ async fn a_rebuild_repairs_a_damaged_ref() {
         pairs(&[("3/a/abc", "abc 1\n"), ("config.json", "{\"dl\":\"x\"}")])
     );
 }
+
+/// The packs `objects/info/packs` lists.
+async fn listed_packs(f: &Fixture) -> Vec<String> {
+    let text = f
+        .get("main/git/objects/info/packs")
+        .await
+        .unwrap_or_default();
+    String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn changes_past_the_threshold_are_packed_and_stay_readable() {
+    let mut f = fixture();
+    f.git = Arc::new(GitIndex::new(f.blobs.clone()).with_repack_threshold(8));
+    f.write_config().await;
+    for i in 0..40 {
+        let name = format!("pk{i:02}");
+        f.write_index_file(&name, &format!("{name}\n")).await;
+        f.git
+            .update_and_repack(&f.repo, &names(&[&name]))
+            .await
+            .unwrap();
+        assert!(f.loose_objects().await.len() <= 8, "after {name}");
+    }
+    let files = f.files().await;
+    assert_eq!(files.len(), 41);
+    for i in 0..40 {
+        let name = format!("pk{i:02}");
+        assert!(
+            files
+                .iter()
+                .any(|(p, c)| p.ends_with(&name) && *c == format!("{name}\n")),
+            "{name} lost"
+        );
+    }
+    // Merged as they grow: far fewer packs than repacks.
+    let packs = listed_packs(&f).await;
+    assert!(!packs.is_empty() && packs.len() <= 4, "{packs:?}");
+}
+
+/// Writers and packers at once (threshold 2: nearly every commit repacks,
+/// and explicit repacks race them): no crate is lost from the tip, and
+/// every commit any writer made stays readable whole, loose or packed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_writers_and_packers_lose_no_commit_and_no_object() {
+    let mut f = fixture();
+    f.git = Arc::new(GitIndex::new(f.blobs.clone()).with_repack_threshold(2));
+    let f = Arc::new(f);
+    f.write_config().await;
+    let crates: Vec<String> = (0..32).map(|i| format!("race{i:02}")).collect();
+    let mut tasks = Vec::new();
+    for (i, name) in crates.clone().into_iter().enumerate() {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            f.write_index_file(&name, &format!("{name}\n")).await;
+            let outcome = f.git.update_and_repack(&f.repo, &names(&[&name])).await;
+            // Every eighth also rebuilds the whole index into one pack.
+            if i % 8 == 0 {
+                f.git.rebuild(&f.repo).await.unwrap();
+            }
+            outcome.unwrap()
+        }));
+    }
+    // Packers with no change of their own, racing the writers.
+    let repo = RepoName::new("main").unwrap();
+    let mut packers = Vec::new();
+    for _ in 0..4 {
+        let (f, repo) = (f.clone(), repo.clone());
+        packers.push(tokio::spawn(async move {
+            let packer = GitIndex::new(f.blobs.clone()).with_repack_threshold(0);
+            for _ in 0..8 {
+                packer.repack_if_needed(&repo, false).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut commits = Vec::new();
+    for task in tasks {
+        if let Outcome::Committed { commit, .. } = task.await.unwrap() {
+            commits.push(commit);
+        }
+    }
+    for packer in packers {
+        packer.await.unwrap();
+    }
+    let files = f.files().await;
+    for name in &crates {
+        let path = format!("ra/ce/{name}");
+        assert!(files.iter().any(|(p, _)| *p == path), "{name} lost");
+    }
+    assert_eq!(files.len(), crates.len() + 1);
+    // Each commit's whole tree: nothing any tip reached was lost.
+    for commit in &commits {
+        let at = f.git.files_at(&f.repo, commit).await;
+        assert!(at.is_ok(), "commit {commit}: {at:?}");
+    }
+    // And one more writer builds on what the packers left.
+    f.write_index_file("last", "last\n").await;
+    f.git.update(&f.repo, &names(&["last"])).await.unwrap();
+    assert_eq!(f.files().await.len(), crates.len() + 2);
+}

@@ -69,7 +69,7 @@ pub fn s3_event_key(raw: &str) -> String {
 pub fn git_index(
     blobs: Arc<dyn crateyard_core::BlobStore>,
 ) -> Arc<dyn crateyard_core::IndexMirror> {
-    Arc::new(crateyard_git::GitIndex::new(blobs))
+    Arc::new(crateyard_git::GitIndex::from_env(blobs))
 }
 
 #[cfg(test)]

@@ -180,5 +180,5 @@ fn data_dir_error(data: &Path, error: std::io::Error) -> anyhow::Error {
 /// The git index, written beside the sparse index by whatever this process
 /// writes (see `crateyard_git`).
 fn git_index(blobs: Arc<dyn crateyard_core::BlobStore>) -> Arc<dyn crateyard_core::IndexMirror> {
-    Arc::new(crateyard_git::GitIndex::new(blobs))
+    Arc::new(crateyard_git::GitIndex::from_env(blobs))
 }
