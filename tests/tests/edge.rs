@@ -431,10 +431,11 @@ fn recalculate_index_fans_out_over_the_reindex_function() {
     assert_eq!(started["job"]["state"], "planning", "{started}");
     let job = started["job"]["id"].as_str().unwrap().to_string();
 
-    // The plan, then each batch: one invocation each, through S3's
-    // notifications of the task objects; none left behind.
+    // The plan, then each batch, then the task that rebuilds and packs
+    // the git index: one invocation each, through S3's notifications of
+    // the task objects; none left behind.
     edge.settle();
-    assert_eq!(edge.invocations("ReindexFunction") - before, 3);
+    assert_eq!(edge.invocations("ReindexFunction") - before, 4);
     assert_eq!(edge.keys(".tasks/"), Vec::<String>::new());
     let status: serde_json::Value = http()
         .get(format!("{}/main/api/v1/reindex/{job}", edge.url))

@@ -18,17 +18,6 @@ pub trait IndexMirror: Send + Sync + 'static {
         names: &[CrateName],
     ) -> Result<(), RegistryError>;
 
-    /// As [`Self::crates_changed`], for a reindex job's batch: the job's
-    /// last task rebuilds the whole mirror, so upkeep that a stream of
-    /// changes needs (the git index's repacking) can wait for it.
-    async fn crates_reindexed(
-        &self,
-        repository: &Repository,
-        names: &[CrateName],
-    ) -> Result<(), RegistryError> {
-        self.crates_changed(repository, names).await
-    }
-
     /// Rebuilds the whole mirror from the repository's index files.
     async fn rebuild(&self, repository: &Repository) -> Result<(), RegistryError>;
 }
@@ -53,19 +42,6 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         match &self.mirror {
             Some(mirror) => mirror.crates_changed(repository, names).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Tells the mirror, if any, that a reindex batch wrote these crates'
-    /// index files.
-    pub(crate) async fn mirror_reindexed_crates(
-        &self,
-        repository: &Repository,
-        names: &[CrateName],
-    ) -> Result<(), RegistryError> {
-        match &self.mirror {
-            Some(mirror) => mirror.crates_reindexed(repository, names).await,
             None => Ok(()),
         }
     }

@@ -18,7 +18,7 @@
 use crate::access::Permission;
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::clock::now_rfc3339;
-use crate::{BlobError, CrateName, ObjectKey, Principal, PutMode, Registry, RegistryError, TaskId};
+use crate::{BlobError, ObjectKey, Principal, PutMode, Registry, RegistryError, TaskId};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -368,25 +368,17 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let repository = &self.repository(repo).await?;
         // By index: a closure taking `&String` would make the future's
-        // lifetime higher-ranked, which Send bounds reject.
-        let outcomes: Vec<(usize, Result<Option<CrateName>, RegistryError>)> =
-            stream::iter(0..crates.len())
-                .map(|i| async move {
-                    let outcome = self.reindex_one_crate(repository, &crates[i]).await;
-                    let name = outcome
-                        .and_then(|krate| krate.map(|k| CrateName::new(&k.krate.name)).transpose());
-                    (i, name)
-                })
-                .buffer_unordered(crate::reindex::REINDEX_CONCURRENCY)
-                .collect()
-                .await;
-        // The batch's index files, in one commit of the git index (the
-        // first builds it whole): a failure has the task retried.
-        let rebuilt: Vec<CrateName> = outcomes
-            .iter()
-            .filter_map(|(_, outcome)| outcome.as_ref().ok().cloned().flatten())
-            .collect();
-        self.mirror_reindexed_crates(repository, &rebuilt).await?;
+        // lifetime higher-ranked, which Send bounds reject. The git index
+        // is left to the job's last task, which rebuilds and packs it
+        // whole (`ReindexTask::Pack`).
+        let outcomes: Vec<(usize, Result<(), RegistryError>)> = stream::iter(0..crates.len())
+            .map(|i| async move {
+                let outcome = self.reindex_one_crate(repository, &crates[i]).await;
+                (i, outcome.map(drop))
+            })
+            .buffer_unordered(crate::reindex::REINDEX_CONCURRENCY)
+            .collect()
+            .await;
         let failures: Vec<String> = outcomes
             .iter()
             .filter_map(|(i, outcome)| {

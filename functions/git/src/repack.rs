@@ -35,6 +35,16 @@ use gix_hash::ObjectId;
 /// every few publishes until the merges caught up; more, slower clones.
 pub const REPACK_LOOSE: usize = 256;
 
+/// The most loose objects one repack takes (the next change's repack
+/// takes more): a repack reads each with a GET and holds them in memory,
+/// inside the `indexer` function's time and memory.
+pub const MAX_LOOSE_PER_REPACK: usize = 4096;
+
+/// The largest pack a repack writes by merging: merging reads the packs it
+/// takes in whole and unpacks every object, so past this a pack stays as
+/// it is (listed packs then grow by one per this much of new objects).
+pub const MAX_MERGE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// What a repack did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repacked {
@@ -62,10 +72,11 @@ impl GitIndex {
         repo: &RepoName,
         private: bool,
     ) -> Result<Option<Repacked>, GitError> {
-        let loose = self.loose_objects(repo).await?;
+        let mut loose = self.loose_objects(repo).await?;
         if loose.len() <= self.repack_threshold {
             return Ok(None);
         }
+        loose.truncate(MAX_LOOSE_PER_REPACK);
         self.repack(repo, private, loose).await
     }
 
@@ -231,6 +242,32 @@ impl GitIndex {
         pack: ObjectId,
         replaced: &[ObjectId],
     ) -> Result<(), GitError> {
+        self.edit_pack_list(repo, private, |listed| relist(listed, pack, replaced))
+            .await
+    }
+
+    /// Unlists `pack` (compare-and-swap); already gone is done.
+    pub(crate) async fn unlist_pack(
+        &self,
+        repo: &RepoName,
+        private: bool,
+        pack: ObjectId,
+    ) -> Result<(), GitError> {
+        self.edit_pack_list(repo, private, |listed| {
+            listed.iter().filter(|id| **id != pack).copied().collect()
+        })
+        .await
+    }
+
+    /// Rewrites `objects/info/packs` as `edit` makes it from the list as
+    /// stored, by compare-and-swap, reading again when another writer
+    /// came first.
+    async fn edit_pack_list(
+        &self,
+        repo: &RepoName,
+        private: bool,
+        edit: impl Fn(&[ObjectId]) -> Vec<ObjectId>,
+    ) -> Result<(), GitError> {
         let key = git_key(repo, GitFile::InfoPacks);
         for round in 0..MAX_ROUNDS {
             if round > 0 {
@@ -241,7 +278,7 @@ impl GitIndex {
                 Some((bytes, _)) => refs::parse_info_packs(bytes),
                 None => Vec::new(),
             };
-            let next = relist(&listed, pack, replaced);
+            let next = edit(&listed);
             if next == listed {
                 return Ok(());
             }
@@ -265,14 +302,15 @@ impl GitIndex {
 }
 
 /// The listed packs a new pack of `loose_bytes` takes in: smallest first,
-/// each smaller than twice what the new pack holds so far.
+/// each smaller than twice what the new pack holds so far, while the new
+/// pack stays within [`MAX_MERGE_BYTES`].
 fn geometric_merge(listed: &[ListedPack], loose_bytes: u64) -> Vec<ObjectId> {
     let mut by_size: Vec<&ListedPack> = listed.iter().collect();
     by_size.sort_by_key(|p| p.bytes);
     let mut holds = loose_bytes;
     let mut merged = Vec::new();
     for pack in by_size {
-        if pack.bytes >= holds.saturating_mul(2) {
+        if pack.bytes >= holds.saturating_mul(2) || holds + pack.bytes > MAX_MERGE_BYTES {
             break;
         }
         holds += pack.bytes;
@@ -316,6 +354,9 @@ mod tests {
         assert_eq!(geometric_merge(&listed, 100), [id(3), id(2)]);
         // A pack as large as twice the loose objects stays.
         assert!(geometric_merge(&[pack(1, 200)], 100).is_empty());
+        // No merge makes a pack past the cap: it is read whole to merge.
+        let big = MAX_MERGE_BYTES / 2 + 1;
+        assert!(geometric_merge(&[pack(1, big)], big).is_empty());
     }
 
     #[test]

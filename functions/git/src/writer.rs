@@ -203,7 +203,7 @@ impl GitIndex {
             {
                 Ok(_) => {
                     tracing::info!(repo = %repo, commit = %commit.id, objects = written, "git index committed");
-                    if let Some(packed) = packed {
+                    if let Some((_, packed)) = packed {
                         self.remove_loose(&repo, &packed).await?;
                     }
                     return Ok(Outcome::Committed {
@@ -211,7 +211,19 @@ impl GitIndex {
                         objects: written,
                     });
                 }
-                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => {
+                    // A rebuild that lost the race unlists its pack: no tip
+                    // points at it, and no loose copy was removed for it
+                    // (only its own writer removes those, after moving the
+                    // branch), so nothing needs it; listed, every clone
+                    // would fetch its index for nothing.
+                    if let Some((pack, _)) = packed
+                        && let Err(e) = self.unlist_pack(&repo, private, pack).await
+                    {
+                        tracing::warn!(repo = %repo, error = %e, "a lost rebuild's pack stays listed");
+                    }
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -486,16 +498,17 @@ impl GitIndex {
     /// Writes objects in one pack (and its index), and lists it in
     /// `objects/info/packs`; returns what it holds. Older packs stay
     /// listed: an object a tip reaches may be only there.
+    /// Writes and lists one pack of `objects`; returns its id and theirs.
     async fn put_pack(
         &self,
         repo: &RepoName,
         private: bool,
         objects: Vec<EncodedObject>,
-    ) -> Result<Vec<ObjectId>, GitError> {
+    ) -> Result<(ObjectId, Vec<ObjectId>), GitError> {
         let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
         let pack = self.put_pack_files(repo, private, objects).await?;
         self.list_pack(repo, private, pack, &[]).await?;
-        Ok(ids)
+        Ok((pack, ids))
     }
 
     /// Removes the loose copies of objects a listed pack holds, so that git
@@ -619,19 +632,6 @@ impl IndexMirror for GitIndex {
             return Ok(());
         }
         self.update_and_repack(repository, names).await?;
-        Ok(())
-    }
-
-    async fn crates_reindexed(
-        &self,
-        repository: &Repository,
-        names: &[CrateName],
-    ) -> Result<(), RegistryError> {
-        if repository.kind != RepoKind::Local {
-            return Ok(());
-        }
-        // The job's last task packs the whole tree: no repack per batch.
-        self.update(repository, names).await?;
         Ok(())
     }
 

@@ -374,3 +374,95 @@ async fn racing_writers_and_packers_lose_no_commit_and_no_object() {
     f.git.update(&f.repo, &names(&["last"])).await.unwrap();
     assert_eq!(f.files().await.len(), crates.len() + 2);
 }
+
+/// The local store, refusing writes of `objects/info/packs` while told to.
+struct PackListRefused {
+    inner: Arc<dyn BlobStore>,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl BlobStore for PackListRefused {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Bytes,
+        mode: PutMode,
+        options: crateyard_core::PutOptions,
+    ) -> Result<crateyard_core::ObjectMeta, crateyard_core::BlobError> {
+        let refused = matches!(
+            key,
+            ObjectKey::Git {
+                file: GitFile::InfoPacks,
+                ..
+            }
+        ) && self.refuse.load(std::sync::atomic::Ordering::SeqCst);
+        if refused {
+            return Err(crateyard_core::BlobError::Backend("refused".into()));
+        }
+        self.inner.put(key, body, mode, options).await
+    }
+    async fn get(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<(Bytes, crateyard_core::ObjectMeta)>, crateyard_core::BlobError> {
+        self.inner.get(key).await
+    }
+    async fn head(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<crateyard_core::ObjectMeta>, crateyard_core::BlobError> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> Result<(), crateyard_core::BlobError> {
+        self.inner.delete(key).await
+    }
+    async fn delete_if(
+        &self,
+        key: &ObjectKey,
+        etag: &str,
+    ) -> Result<(), crateyard_core::BlobError> {
+        self.inner.delete_if(key, etag).await
+    }
+    async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, crateyard_core::BlobError> {
+        self.inner.list(prefix).await
+    }
+}
+
+/// A repack whose pack cannot be listed deletes no loose copy: the tip
+/// stays readable whole, and the next change packs once it can.
+#[tokio::test]
+async fn a_repack_that_cannot_list_its_pack_removes_nothing() {
+    let mut f = fixture();
+    let refusing = Arc::new(PackListRefused {
+        inner: f.blobs.clone(),
+        refuse: std::sync::atomic::AtomicBool::new(true),
+    });
+    f.blobs = refusing.clone();
+    f.git = Arc::new(GitIndex::new(f.blobs.clone()).with_repack_threshold(8));
+    f.write_config().await;
+    for i in 0..12 {
+        let name = format!("nl{i:02}");
+        f.write_index_file(&name, &format!("{name}\n")).await;
+        // The commit stands; the repack's failure is only logged.
+        f.git
+            .update_and_repack(&f.repo, &names(&[&name]))
+            .await
+            .unwrap();
+    }
+    assert!(f.loose_objects().await.len() > 8);
+    assert!(listed_packs(&f).await.is_empty());
+    assert_eq!(f.files().await.len(), 13);
+
+    refusing
+        .refuse
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    f.write_index_file("nl99", "nl99\n").await;
+    f.git
+        .update_and_repack(&f.repo, &names(&["nl99"]))
+        .await
+        .unwrap();
+    assert!(f.loose_objects().await.len() <= 8);
+    assert_eq!(listed_packs(&f).await.len(), 1);
+    assert_eq!(f.files().await.len(), 14);
+}
