@@ -4,7 +4,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{MetadataDirective, StorageClass, Tag, Tagging, TaggingDirective};
+use aws_sdk_s3::types::{StorageClass, Tag, Tagging};
 use bytes::Bytes;
 use crateyard_core::{
     BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions, StorageTier,
@@ -109,19 +109,6 @@ fn tag(key: &str, value: &str) -> Result<Tag, BlobError> {
         .value(value)
         .build()
         .map_err(backend)
-}
-
-/// `key` as `CopySource` wants it: bucket and key, URL-encoded.
-fn copy_source(bucket: &str, key: &str) -> String {
-    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'/')
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.');
-    format!(
-        "{bucket}/{}",
-        percent_encoding::utf8_percent_encode(key, KEEP)
-    )
 }
 
 /// The HTTP status S3 answered a failed request with, if it answered.
@@ -387,9 +374,9 @@ impl BlobStore for S3BlobStore {
 
     /// Archive: a tag, which the lifecycle rule acts on (within a day, as
     /// S3 runs lifecycle rules). Standard: the tag goes, and an object the
-    /// rule has moved already is copied onto itself in Standard (in a
-    /// versioned bucket the moved copy becomes a noncurrent version, which
-    /// the bucket's rule expires after 30 days).
+    /// rule has moved already is written again in Standard (in a versioned
+    /// bucket the moved copy becomes a noncurrent version, which the
+    /// bucket's rule expires after 30 days).
     async fn set_storage(
         &self,
         key: &ObjectKey,
@@ -400,8 +387,9 @@ impl BlobStore for S3BlobStore {
         // `private` says (a visibility change may have set it since the
         // caller read the repository); only `set_private` removes it.
         let current = self.tags(key).await?;
+        let keep_private = private || current.iter().any(|t| t.key() == PRIVATE_TAG);
         let mut tags = Vec::new();
-        if private || current.iter().any(|t| t.key() == PRIVATE_TAG) {
+        if keep_private {
             tags.push(tag(PRIVATE_TAG, "true")?);
         }
         if tier == StorageTier::Archive {
@@ -421,17 +409,21 @@ impl BlobStore for S3BlobStore {
                 .storage_class()
                 .is_some_and(|class| *class != StorageClass::Standard)
             {
-                self.client
-                    .copy_object()
-                    .bucket(&self.bucket)
-                    .key(key.to_string())
-                    .copy_source(copy_source(&self.bucket, &key.to_string()))
-                    .storage_class(StorageClass::Standard)
-                    .metadata_directive(MetadataDirective::Copy)
-                    .tagging_directive(TaggingDirective::Copy)
-                    .send()
-                    .await
-                    .map_err(backend)?;
+                // Written again in Standard, over the same object only
+                // (If-Match), with its metadata and visibility. (A GET and
+                // a PUT rather than CopyObject, whose client code would
+                // weigh on every function's zip: the API's must stay
+                // under 4 MB.)
+                let (body, meta) = self
+                    .get(key)
+                    .await?
+                    .ok_or_else(|| BlobError::NotFound(key.to_string()))?;
+                let options = PutOptions {
+                    metadata: meta.metadata,
+                    private: keep_private,
+                };
+                self.put(key, body, PutMode::Update(meta.etag), options)
+                    .await?;
             }
         }
         Ok(())
