@@ -246,19 +246,6 @@ impl GitIndex {
             .await
     }
 
-    /// Unlists `pack` (compare-and-swap); already gone is done.
-    pub(crate) async fn unlist_pack(
-        &self,
-        repo: &RepoName,
-        private: bool,
-        pack: ObjectId,
-    ) -> Result<(), GitError> {
-        self.edit_pack_list(repo, private, |listed| {
-            listed.iter().filter(|id| **id != pack).copied().collect()
-        })
-        .await
-    }
-
     /// Rewrites `objects/info/packs` as `edit` makes it from the list as
     /// stored, by compare-and-swap, reading again when another writer
     /// came first.

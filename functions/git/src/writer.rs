@@ -203,7 +203,7 @@ impl GitIndex {
             {
                 Ok(_) => {
                     tracing::info!(repo = %repo, commit = %commit.id, objects = written, "git index committed");
-                    if let Some((_, packed)) = packed {
+                    if let Some(packed) = packed {
                         self.remove_loose(&repo, &packed).await?;
                     }
                     return Ok(Outcome::Committed {
@@ -211,19 +211,11 @@ impl GitIndex {
                         objects: written,
                     });
                 }
-                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => {
-                    // A rebuild that lost the race unlists its pack: no tip
-                    // points at it, and no loose copy was removed for it
-                    // (only its own writer removes those, after moving the
-                    // branch), so nothing needs it; listed, every clone
-                    // would fetch its index for nothing.
-                    if let Some((pack, _)) = packed
-                        && let Err(e) = self.unlist_pack(&repo, private, pack).await
-                    {
-                        tracing::warn!(repo = %repo, error = %e, "a lost rebuild's pack stays listed");
-                    }
-                    continue;
-                }
+                // A rebuild that lost keeps its pack listed: pack ids come
+                // from their content, so the winner (a rebuild of the same
+                // files) may hold the very same pack, whose loose copies it
+                // removes; unlisting it would break that tip.
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -498,17 +490,17 @@ impl GitIndex {
     /// Writes objects in one pack (and its index), and lists it in
     /// `objects/info/packs`; returns what it holds. Older packs stay
     /// listed: an object a tip reaches may be only there.
-    /// Writes and lists one pack of `objects`; returns its id and theirs.
+    /// Writes and lists one pack of `objects`; returns their ids.
     async fn put_pack(
         &self,
         repo: &RepoName,
         private: bool,
         objects: Vec<EncodedObject>,
-    ) -> Result<(ObjectId, Vec<ObjectId>), GitError> {
+    ) -> Result<Vec<ObjectId>, GitError> {
         let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
         let pack = self.put_pack_files(repo, private, objects).await?;
         self.list_pack(repo, private, pack, &[]).await?;
-        Ok((pack, ids))
+        Ok(ids)
     }
 
     /// Removes the loose copies of objects a listed pack holds, so that git
