@@ -480,13 +480,24 @@ impl Registry {
                 return Ok(false);
             }
             self.blobs.set_storage(&key, tier, private).await?;
+            let now = self.repository(repo).await?;
             // The tags just written carry the visibility this run read; a
             // visibility change since then may have re-tagged the object
             // before they landed. (An existing private tag is always kept.)
-            let now_private = !self.repository(repo).await?.anonymous_read;
-            if now_private != private {
-                self.blobs.set_private(&key, now_private).await?;
-                private = now_private;
+            if now.anonymous_read == private {
+                private = !now.anonymous_read;
+                self.blobs.set_private(&key, private).await?;
+            }
+            // A restore pins what it restores (or the policy went) after
+            // this run read the policy: leave the version where it is.
+            let unwanted = now
+                .retention
+                .is_none_or(|p| p.is_pinned(&known.krate.canonical, vers));
+            if archive && unwanted {
+                self.blobs
+                    .set_storage(&key, StorageTier::Standard, private)
+                    .await?;
+                return Ok(false);
             }
             let changed = VersionRecord {
                 archived_at: archive.then(now_rfc3339),
