@@ -35,12 +35,16 @@ fn cargo_git_run(cargo: &Cargo, dir: &Path, args: &[&str]) -> String {
 }
 
 fn upload(server: &Server, token: &str, name: &str, version: &str) -> bool {
+    upload_to(server, token, "main", name, version)
+}
+
+fn upload_to(server: &Server, token: &str, repo: &str, name: &str, version: &str) -> bool {
     reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .unwrap()
         .put(format!(
-            "{}/main/crates/{name}/{name}-{version}.crate",
+            "{}/{repo}/crates/{name}/{name}-{version}.crate",
             server.url
         ))
         .header("Authorization", format!("Bearer {token}"))
@@ -481,4 +485,226 @@ fn on_aws_a_reindex_job_ends_with_the_git_index_in_one_pack() {
     assert!(counted.contains("packs: 1\n"), "{counted}");
     // Only the commit stays loose: the tree came in the pack.
     assert!(counted.contains("count: 1\n"), "{counted}");
+}
+
+/// The files of a fresh clone of `repo`'s git index, by path.
+fn cloned_files(server: &Server, repo: &str) -> Vec<(String, Vec<u8>)> {
+    let (_dir, checkout) = clone(&git_url(server, repo));
+    files_under(&checkout)
+}
+
+/// A file of `repo`'s sparse index, as cargo reads it (a remote or virtual
+/// repository's fetched or chosen on the way).
+fn sparse_file(server: &Server, repo: &str, path: &str) -> Vec<u8> {
+    let answer = server.get(&format!("{repo}/index/{path}"));
+    assert_eq!(answer.status(), 200, "{repo}/index/{path}");
+    answer.bytes().unwrap().to_vec()
+}
+
+fn paths(files: &[(String, Vec<u8>)]) -> Vec<&str> {
+    files.iter().map(|(p, _)| p.as_str()).collect()
+}
+
+#[test]
+fn remote_and_virtual_repositories_have_git_indexes_of_what_they_serve() {
+    // An upstream registry, and a downstream with a remote repository of
+    // it (revalidated after 1 s) and a virtual one over main and it.
+    let upstream = Server::start();
+    let upstream_token = upstream.token("upstream-author");
+    for (name, version) in [
+        ("leaf", "1.0.0"),
+        ("leaf", "1.1.0"),
+        ("public-only", "1.0.0"),
+    ] {
+        assert!(upload(&upstream, &upstream_token, name, version));
+    }
+    let server = Server::start();
+    let alice = server.token("alice");
+    server.admin_ok(&[
+        "repo",
+        "create",
+        "mirror",
+        "--kind",
+        "remote",
+        "--upstream",
+        &format!("sparse+{}/main/index/", upstream.url),
+        "--revalidate",
+        "1s",
+    ]);
+    // Our own leaf, older than the upstream's: it is the one `all` serves.
+    assert!(upload(&server, &alice, "leaf", "0.1.0"));
+    server.admin_ok(&[
+        "repo",
+        "create",
+        "all",
+        "--kind",
+        "virtual",
+        "--members",
+        "main,mirror",
+    ]);
+    // Nothing cached yet: the remote's git index holds its config.json,
+    // the virtual one's main's crates.
+    assert_eq!(paths(&cloned_files(&server, "mirror")), ["config.json"]);
+    assert_eq!(
+        paths(&cloned_files(&server, "all")),
+        ["config.json", "le/af/leaf"]
+    );
+
+    // cargo reads through the sparse indexes: the remote caches two files.
+    for path in ["le/af/leaf", "pu/bl/public-only"] {
+        sparse_file(&server, "mirror", path);
+    }
+    let cloned = cloned_files(&server, "mirror");
+    assert_eq!(
+        paths(&cloned),
+        ["config.json", "le/af/leaf", "pu/bl/public-only"]
+    );
+    for (path, bytes) in &cloned {
+        assert_eq!(
+            *bytes,
+            sparse_file(&server, "mirror", path),
+            "mirror {path}"
+        );
+    }
+    // The virtual repository's: each crate as its sparse index serves it,
+    // main's leaf and not the upstream's.
+    let cloned = cloned_files(&server, "all");
+    assert_eq!(
+        paths(&cloned),
+        ["config.json", "le/af/leaf", "pu/bl/public-only"]
+    );
+    for (path, bytes) in &cloned {
+        assert_eq!(*bytes, sparse_file(&server, "all", path), "all {path}");
+    }
+    let leaf = String::from_utf8(cloned[1].1.clone()).unwrap();
+    assert!(
+        leaf.contains("\"0.1.0\"") && !leaf.contains("\"1.1.0\""),
+        "{leaf}"
+    );
+
+    // cargo through the virtual repository's git index.
+    let app = Project::new(
+        "app",
+        "0.1.0",
+        &format!(
+            "[dependencies]\npublic-only = {{ version = \"1\", registry = \"{REGISTRY}\" }}\n"
+        ),
+    );
+    app.write(
+        "src/lib.rs",
+        "pub fn run() -> &'static str { public_only::public_only() }\n",
+    );
+    let cargo = Cargo::with_index(&git_url(&server, "all"), Some(&alice));
+    let out = cargo_git_run(&cargo, app.path(), &["build"]);
+    assert!(out.contains("Compiling public-only v1.0.0"), "{out}");
+
+    // The upstream moves on; the next read after revalidation caches the
+    // new file, and both git indexes follow, as a fetch shows.
+    let (_dir, checkout) = clone(&git_url(&server, "all"));
+    assert!(upload(&upstream, &upstream_token, "public-only", "1.1.0"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let fresh = sparse_file(&server, "mirror", "pu/bl/public-only");
+    assert!(String::from_utf8_lossy(&fresh).contains("\"1.1.0\""));
+    git(&checkout, &["fetch", "--quiet", "origin"]);
+    git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
+    assert_eq!(
+        std::fs::read(checkout.join("pu/bl/public-only")).unwrap(),
+        fresh
+    );
+    // A publish to main reaches the virtual repository's git index too.
+    assert!(upload(&server, &alice, "ours", "1.0.0"));
+    git(&checkout, &["fetch", "--quiet", "origin"]);
+    git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
+    assert_eq!(
+        std::fs::read(checkout.join("ou/rs/ours")).unwrap(),
+        sparse_file(&server, "all", "ou/rs/ours")
+    );
+}
+
+#[test]
+fn a_public_virtual_git_index_shows_no_private_members_crate() {
+    let server = Server::start();
+    server.admin_ok(&["user", "set", "root", "--admin", "true"]);
+    let root = server.token("root");
+    let alice = server.token("alice");
+    server.admin_ok(&["repo", "create", "secret", "--private"]);
+    // The private member's crate, and a public crate of the same name in
+    // a later member: a public view must show neither.
+    assert!(upload_to(&server, &root, "secret", "hidden", "1.0.0"));
+    assert!(upload(&server, &alice, "hidden", "9.0.0"));
+    assert!(upload(&server, &alice, "open", "1.0.0"));
+    server.admin_ok(&[
+        "repo",
+        "create",
+        "pub",
+        "--kind",
+        "virtual",
+        "--members",
+        "secret,main",
+    ]);
+    assert_eq!(
+        paths(&cloned_files(&server, "pub")),
+        ["config.json", "op/en/open"]
+    );
+    assert_eq!(server.get("pub/index/hi/dd/hidden").status(), 404);
+
+    // Turned private, it shows every member's crates, to readers of them
+    // all: anonymous git gets 401, and alice, who may read `pub` but not
+    // its member `secret`, 404.
+    server.admin_ok(&[
+        "repo",
+        "set",
+        "pub",
+        "--anonymous-read",
+        "false",
+        "--grant",
+        "user:alice=read",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.get("pub/git/info/refs").status() != 401 {
+        assert!(std::time::Instant::now() < deadline, "still public");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let refs_with = |token: &str| {
+        server
+            .http()
+            .get(format!("{}/pub/git/info/refs", server.url))
+            .header("Authorization", token)
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(refs_with(&alice), 404);
+    assert_eq!(refs_with(&root), 200);
+    // Her read of `pub`'s sparse index is allowed: only the git index,
+    // which holds `secret`'s crates too, is refused.
+    let config = server
+        .http()
+        .get(format!("{}/pub/index/config.json", server.url))
+        .header("Authorization", &alice)
+        .send()
+        .unwrap();
+    assert_eq!(config.status(), 200);
+    let dir = tempfile::tempdir().unwrap();
+    git(
+        dir.path(),
+        &[
+            "-c",
+            &format!("http.extraHeader=Authorization: {root}"),
+            "clone",
+            "--quiet",
+            &git_url(&server, "pub"),
+            "index",
+        ],
+    );
+    let cloned = files_under(&dir.path().join("index"));
+    assert_eq!(
+        paths(&cloned),
+        ["config.json", "hi/dd/hidden", "op/en/open"]
+    );
+    let hidden = String::from_utf8(cloned[1].1.clone()).unwrap();
+    assert!(
+        hidden.contains("\"1.0.0\"") && !hidden.contains("9.0.0"),
+        "{hidden}"
+    );
 }

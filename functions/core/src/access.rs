@@ -291,6 +291,38 @@ pub fn decide(
     Ok(())
 }
 
+/// Whether a virtual repository's git index shows crate `name` of the
+/// `member` that serves it. A git index is one document for all its
+/// readers, so a public virtual repository's shows only what anyone may
+/// read; a crate it may not show is left out, never replaced by a later
+/// member's crate of that name. A private one shows every member's crates,
+/// and [`decide_virtual_git_read`] keeps it to readers of them all.
+pub fn in_virtual_git_index(repo: &Repository, member: &Repository, name: &str) -> bool {
+    let target = CrateTarget { name, owners: None };
+    !repo.anonymous_read || decide(None, member, Permission::Read, Some(target)).is_ok()
+}
+
+/// Who may read a virtual repository's git index: anyone who may read it,
+/// if it is public (it then holds only public crates); if private, a
+/// caller who may read every crate of it and of each of its `members`.
+pub fn decide_virtual_git_read(
+    caller: Option<&Principal>,
+    repo: &Repository,
+    members: &[Repository],
+) -> Result<(), Denial> {
+    let every = Some(CrateTarget {
+        name: "*",
+        owners: None,
+    });
+    decide(caller, repo, Permission::Read, every)?;
+    if repo.anonymous_read {
+        return Ok(());
+    }
+    members
+        .iter()
+        .try_for_each(|member| decide(caller, member, Permission::Read, every))
+}
+
 /// The rule for registry-wide administration (users, repositories, other
 /// users' tokens): a global admin, with a token that is not limited to some
 /// repositories or crates (settings reach every crate) and has the `admin`

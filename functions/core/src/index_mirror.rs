@@ -2,24 +2,111 @@
 //! index files (the git index: `crateyard_git`). The port lets the binaries
 //! that write derived files carry its code, and the others (the API
 //! function on AWS, whose index follows the change stream) leave it out.
+//!
+//! Every kind of repository has one. A local repository's and a remote
+//! one's (its cached files) mirror their stored index files; a virtual
+//! one's holds, for each crate, the file of the member that serves it
+//! ([`crate::access::in_virtual_git_index`] decides what it may show).
 
-use crate::{BlobStore, CrateName, Registry, RegistryError, Repository};
+use crate::{
+    BlobStore, CrateName, KeyPrefix, ObjectKey, RegistryError, RepoKind, Repository,
+    reindex_jobs::ReindexTask,
+};
+use crate::{Registry, TaskQueue};
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use std::sync::Arc;
+
+/// A file of a mirrored index, by its path in the index (`config.json`,
+/// `se/rd/serde`); `None`: not in the index (any more).
+pub type IndexFileEntry = (String, Option<Bytes>);
+
+/// Reads and writes in flight at once (each a round trip on AWS).
+const CONCURRENCY: usize = 32;
+
+/// What a repository's index holds now: what its mirror copies.
+#[async_trait]
+pub trait IndexFiles: Send + Sync {
+    /// `config.json` and these crates' files.
+    async fn some(&self, names: &[CrateName]) -> Result<Vec<IndexFileEntry>, RegistryError>;
+    /// Every file.
+    async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError>;
+}
 
 #[async_trait]
 pub trait IndexMirror: Send + Sync + 'static {
-    /// Brings the mirror in step with these crates' index files (and the
-    /// repository's `config.json`) as they are now in the blob store.
-    /// `names` as published: their index files' keys follow from them.
+    /// Brings the mirror of `repository` in step with these crates' files
+    /// (and `config.json`) as `files` holds them now. `names` as
+    /// published: their paths follow from them.
     async fn crates_changed(
         &self,
         repository: &Repository,
+        files: &dyn IndexFiles,
         names: &[CrateName],
     ) -> Result<(), RegistryError>;
 
-    /// Rebuilds the whole mirror from the repository's index files.
-    async fn rebuild(&self, repository: &Repository) -> Result<(), RegistryError>;
+    /// Rebuilds the whole mirror of `repository` from `files`.
+    async fn rebuild(
+        &self,
+        repository: &Repository,
+        files: &dyn IndexFiles,
+    ) -> Result<(), RegistryError>;
+}
+
+/// The index files a repository keeps in the blob store: a local
+/// repository's, a remote one's cached copies.
+pub struct StoredIndexFiles {
+    blobs: Arc<dyn BlobStore>,
+    repo: String,
+}
+
+impl StoredIndexFiles {
+    pub fn new(blobs: Arc<dyn BlobStore>, repo: &str) -> Self {
+        Self {
+            blobs,
+            repo: repo.to_string(),
+        }
+    }
+
+    async fn read(&self, keys: Vec<ObjectKey>) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        let index = KeyPrefix::Index(crate::RepoName::new(&self.repo)?);
+        stream::iter(keys)
+            .map(|key| {
+                let index = &index;
+                async move {
+                    let path = key
+                        .below(index)
+                        .expect("index files and config.json are under index/");
+                    let content = self.blobs.get(&key).await?.map(|(bytes, _)| bytes);
+                    Ok::<_, RegistryError>((path, content))
+                }
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
+    }
+}
+
+#[async_trait]
+impl IndexFiles for StoredIndexFiles {
+    async fn some(&self, names: &[CrateName]) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        let mut keys = vec![ObjectKey::index_config(&self.repo)?];
+        for name in names {
+            keys.push(ObjectKey::index_file(&self.repo, name.as_str())?);
+        }
+        self.read(keys).await
+    }
+
+    async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        let repo = crate::RepoName::new(&self.repo)?;
+        let mut keys = self.blobs.list(&KeyPrefix::Index(repo)).await?;
+        let config = ObjectKey::index_config(&self.repo)?;
+        if !keys.contains(&config) {
+            keys.push(config);
+        }
+        self.read(keys).await
+    }
 }
 
 impl Registry {
@@ -34,26 +121,114 @@ impl Registry {
     }
 
     /// Tells the mirror, if any, that these crates' index files (none:
-    /// only `config.json`) were written.
+    /// only `config.json`) were written in `repository`, whose virtual
+    /// repositories' mirrors then follow.
     pub(crate) async fn mirror_crates(
         &self,
         repository: &Repository,
         names: &[CrateName],
     ) -> Result<(), RegistryError> {
-        match &self.mirror {
-            Some(mirror) => mirror.crates_changed(repository, names).await,
-            None => Ok(()),
+        let Some(mirror) = &self.mirror else {
+            return Ok(());
+        };
+        let own = self.index_files(repository).await?;
+        mirror.crates_changed(repository, &*own, names).await?;
+        if names.is_empty() {
+            return Ok(());
         }
+        for over in self.virtual_repositories_over(repository).await? {
+            let files = self.index_files(&over).await?;
+            mirror.crates_changed(&over, &*files, names).await?;
+        }
+        Ok(())
     }
 
-    /// Rebuilds the mirror, if any, of a repository.
+    /// Rebuilds the mirror, if any, of a repository and of the virtual
+    /// repositories over it.
     pub(crate) async fn mirror_repository(
         &self,
         repository: &Repository,
     ) -> Result<(), RegistryError> {
-        match &self.mirror {
-            Some(mirror) => mirror.rebuild(repository).await,
-            None => Ok(()),
+        let Some(mirror) = &self.mirror else {
+            return Ok(());
+        };
+        for repo in std::iter::once(repository.clone())
+            .chain(self.virtual_repositories_over(repository).await?)
+        {
+            let files = self.index_files(&repo).await?;
+            mirror.rebuild(&repo, &*files).await?;
         }
+        Ok(())
+    }
+
+    /// For index writes no change stream reports (a remote repository's
+    /// cache, a repository's settings): the mirror here, or else a task
+    /// for the process that has it (on AWS the reindex function). `None`:
+    /// rebuild the repository's mirror whole. A failure is logged, not
+    /// returned: the write it follows stands, and the next one catches up.
+    pub(crate) async fn mirror_soon(&self, repository: &Repository, names: Option<&[CrateName]>) {
+        let outcome = match (&self.mirror, &self.tasks, names) {
+            (Some(_), _, Some(names)) => self.mirror_crates(repository, names).await,
+            (Some(_), _, None) => self.mirror_repository(repository).await,
+            (None, Some(TaskQueue::Objects), _) => {
+                self.send_task(ReindexTask::Mirror {
+                    repo: repository.name.clone(),
+                    crates: names.map(|n| n.iter().map(|n| n.as_str().to_string()).collect()),
+                })
+                .await
+            }
+            // No process here keeps a mirror (local mode without one).
+            _ => Ok(()),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(repo = %repository.name, error = %e, "git index not brought up to date; the next change does");
+        }
+    }
+
+    /// A virtual repository's git index shows what its visibility allows
+    /// of its members' (see [`crate::access::in_virtual_git_index`]): when
+    /// `repository`'s visibility changed, the git indexes of it (if
+    /// virtual) and of the virtual repositories over it are rebuilt.
+    pub(crate) async fn mirror_visibility_change(
+        &self,
+        repository: &Repository,
+    ) -> Result<(), RegistryError> {
+        let own = (repository.kind == RepoKind::Virtual).then(|| repository.clone());
+        for repo in own
+            .into_iter()
+            .chain(self.virtual_repositories_over(repository).await?)
+        {
+            self.mirror_soon(&repo, None).await;
+        }
+        Ok(())
+    }
+
+    /// What a repository's mirror copies.
+    async fn index_files(
+        &self,
+        repository: &Repository,
+    ) -> Result<Box<dyn IndexFiles + '_>, RegistryError> {
+        Ok(match repository.kind {
+            RepoKind::Virtual => Box::new(self.virtual_index_files(repository).await?),
+            RepoKind::Local | RepoKind::Remote => {
+                Box::new(StoredIndexFiles::new(self.blobs.clone(), &repository.name))
+            }
+        })
+    }
+
+    /// The virtual repositories with `repository` among their members.
+    async fn virtual_repositories_over(
+        &self,
+        repository: &Repository,
+    ) -> Result<Vec<Repository>, RegistryError> {
+        if repository.kind == RepoKind::Virtual {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .repositories()
+            .await?
+            .into_iter()
+            .filter(|r| r.kind == RepoKind::Virtual && r.members.contains(&repository.name))
+            .collect())
     }
 }

@@ -41,7 +41,8 @@ mod yank;
 
 pub use access::{
     CrateTarget, Denial, GROUP_PREFIX, Grant, Permission, Principal, Subject, TokenAction, decide,
-    decide_global_admin, decide_token_action, glob_matches,
+    decide_global_admin, decide_token_action, decide_virtual_git_read, glob_matches,
+    in_virtual_git_index,
 };
 pub use access_log::access_log_counts;
 pub use audit::{
@@ -55,7 +56,7 @@ pub use blob_store::{
 pub use change_stream::CommittedChange;
 pub use downloads::{CrateDownloads, CrateInfo, DownloadCount, RECENT_DAYS, merge_counts};
 pub use error::RegistryError;
-pub use index_mirror::IndexMirror;
+pub use index_mirror::{IndexFileEntry, IndexFiles, IndexMirror, StoredIndexFiles};
 pub use keys::{GitFile, GitObjectId, KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
 pub use metadata_store::{
     CrateRecord, CrateVersions, CrateWrite, DeletedVersion, MetadataStore, REINDEX_JOB_LIFETIME,

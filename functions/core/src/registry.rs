@@ -180,13 +180,18 @@ impl Registry {
 
     /// The repository's index as a git repository (git's dumb HTTP
     /// protocol), for cargo before 1.68 and `net.git-fetch-with-cli`:
-    /// where it is kept, a local repository's, beside its `index/`. Kept
-    /// by the process that writes index files (`with_index_mirror`) or,
-    /// on AWS, by the change stream's consumer.
+    /// where it is kept, for every kind of repository. Kept by the process
+    /// that writes index files (`with_index_mirror`) or, on AWS, by the
+    /// change stream's consumer and the reindex function's tasks.
     pub fn git_index_url(&self, repo: &Repository) -> Option<String> {
         let kept = self.mirror.is_some() || self.config.derived_files == DerivedFiles::ChangeStream;
-        (kept && repo.kind == RepoKind::Local)
-            .then(|| format!("{}/{}", self.read_base(repo), crate::Section::Git.as_str()))
+        // Static for everyone where the repository is public (a remote or
+        // virtual one's other files are not: they are chosen per read).
+        let base = match repo.anonymous_read {
+            true => format!("{}/{}", self.config.public_url, repo.name),
+            false => self.read_base(repo),
+        };
+        kept.then(|| format!("{base}/{}", crate::Section::Git.as_str()))
     }
 
     /// The "Set Me Up" snippet for the git index, where there is one.

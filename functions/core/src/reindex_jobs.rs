@@ -14,13 +14,18 @@
 //! allows, Lambda's retries when one fails. Locally `crateyard serve` runs
 //! them. Every task is idempotent, so a task delivered twice (S3's events
 //! are at least once) only does its work again.
+//!
+//! The same queue carries [`ReindexTask::Mirror`]: a git index update for
+//! index files no change stream reports, from a process without the git
+//! code (the API function) to one with it.
 
 use crate::access::Permission;
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::clock::now_rfc3339;
-use crate::{BlobError, ObjectKey, Principal, PutMode, Registry, RegistryError, TaskId};
+use crate::{BlobError, CrateName, ObjectKey, Principal, PutMode, Registry, RegistryError, TaskId};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use tokio::sync::mpsc;
 
 /// Crates per batch task. On AWS a crate takes a handful of calls (its
@@ -138,6 +143,15 @@ pub enum ReindexTask {
     /// [`Registry::reindex`] does at its end (the git index's tree in one
     /// pack, which the batches' commits left loose).
     Pack { repo: String, job: String },
+    /// Bring the index mirror of `repo` (and of the virtual repositories
+    /// over it) in step with these crates' index files, or rebuild it
+    /// whole (`None`): sent by a process without the mirror that wrote
+    /// index files no change stream reports (the API function caching a
+    /// remote repository's files, or changing a repository's settings).
+    Mirror {
+        repo: String,
+        crates: Option<Vec<String>>,
+    },
 }
 
 impl ReindexTask {
@@ -147,6 +161,12 @@ impl ReindexTask {
             Self::Plan { job, .. } => TaskId::new(&format!("{job}-plan")),
             Self::Batch { job, number, .. } => TaskId::new(&format!("{job}-b{number:06}")),
             Self::Pack { job, .. } => TaskId::new(&format!("{job}-pack")),
+            // From what it asks: the same request sent twice is one task.
+            Self::Mirror { .. } => {
+                let body = serde_json::to_vec(self).expect("tasks serialize");
+                let digest = hex::encode(sha2::Sha256::digest(&body));
+                TaskId::new(&format!("mirror-{}", &digest[..40]))
+            }
         }
     }
 }
@@ -269,6 +289,24 @@ impl Registry {
                 tracing::info!(repo, job, "reindex job's index mirror rebuilt and packed");
                 Ok(())
             }
+            ReindexTask::Mirror { repo, crates } => {
+                let repository = match self.repository(&repo).await {
+                    Ok(repository) => repository,
+                    // Deleted since: nothing of it is served any more.
+                    Err(RegistryError::UnknownRepository(_)) => return Ok(()),
+                    Err(e) => return Err(e),
+                };
+                match crates {
+                    Some(names) => {
+                        let names = names
+                            .iter()
+                            .map(|n| CrateName::new(n))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        self.mirror_crates(&repository, &names).await
+                    }
+                    None => self.mirror_repository(&repository).await,
+                }
+            }
         }
     }
 
@@ -291,7 +329,7 @@ impl Registry {
         }
     }
 
-    async fn send_task(&self, task: ReindexTask) -> Result<(), RegistryError> {
+    pub(crate) async fn send_task(&self, task: ReindexTask) -> Result<(), RegistryError> {
         match &self.tasks {
             Some(TaskQueue::Objects) => {
                 let id = task.id().ok_or_else(|| {

@@ -153,6 +153,7 @@ impl Registry {
             .get(&url, upstream.token.as_deref(), etag, MAX_INDEX_FILE)
             .await;
         tracing::info!(repo = %repo.name, %url, outcome = ?answer.as_ref().map(kind_of), bytes = answer.as_ref().map_or(0, body_len), "fetched from upstream");
+        let cached_body = cached.as_ref().map(|(body, _)| body.clone());
         let (body, upstream_etag) = match (answer, cached) {
             (Ok(UpstreamResponse::Fresh { body, etag }), _) => (body, etag),
             (Ok(UpstreamResponse::NotModified), Some((body, meta))) => {
@@ -164,8 +165,12 @@ impl Registry {
                 ))
                 .into());
             }
-            (Ok(UpstreamResponse::NotFound), _) => {
+            (Ok(UpstreamResponse::NotFound), cached) => {
                 self.blobs.delete(&key).await?;
+                if cached.is_some() {
+                    self.mirror_soon(repo, Some(std::slice::from_ref(name)))
+                        .await;
+                }
                 return Ok(None);
             }
             (Err(e), Some((body, meta))) => {
@@ -194,6 +199,12 @@ impl Registry {
             .blobs
             .put(&key, body.clone(), PutMode::Overwrite, options)
             .await?;
+        // The git index mirrors the cache: a new or changed file only (a
+        // revalidation that brought the same bytes commits nothing).
+        if cached_body.as_ref() != Some(&body) {
+            self.mirror_soon(repo, Some(std::slice::from_ref(name)))
+                .await;
+        }
         Ok(Some(CachedFile {
             key: key.clone(),
             body,

@@ -248,6 +248,9 @@ impl Registry {
         // every path at the edge, which must not refetch an object still
         // untagged.
         self.write_index_config(&repo).await?;
+        if was_public != repo.anonymous_read {
+            self.mirror_visibility_change(&repo).await?;
+        }
         self.write_repository_list().await?;
         tracing::info!(target: "crateyard::access", repo = %repo.name, anonymous_read = repo.anonymous_read, grants = ?repo.grants, "repository settings changed");
         Ok(repo)
@@ -294,8 +297,10 @@ impl Registry {
                 key.put_options(!repo.anonymous_read),
             )
             .await?;
-        // The git index carries a copy (and starts with it).
-        self.mirror_crates(repo, &[]).await
+        // The git index carries a copy (and starts with it: a virtual
+        // repository's first commit takes its members' files).
+        self.mirror_soon(repo, Some(&[])).await;
+        Ok(())
     }
 }
 

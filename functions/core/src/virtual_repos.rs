@@ -3,13 +3,18 @@
 //! never be shadowed by a public one of the same name (dependency
 //! confusion); writes go to the configured local member.
 
-use crate::access::{CrateTarget, Permission, decide};
+use crate::access::{
+    CrateTarget, Permission, decide, decide_virtual_git_read, in_virtual_git_index,
+};
+use crate::index_mirror::{IndexFileEntry, IndexFiles, StoredIndexFiles};
 use crate::remote::CachedFile;
 use crate::search::SearchHit;
 use crate::{
     CrateName, CrateVersion, ObjectKey, Principal, Registry, RegistryError, RepoKind, Repository,
     canonical_name,
 };
+use async_trait::async_trait;
+use std::collections::BTreeMap;
 
 impl Registry {
     async fn members(&self, repo: &Repository) -> Result<Vec<Repository>, RegistryError> {
@@ -36,6 +41,57 @@ impl Registry {
         self.authorize(caller, member, Permission::Read, Some(target))
             .await
             .is_ok()
+    }
+
+    /// Lets `caller` read the git index of virtual repository `repo`, or
+    /// says why not (see [`decide_virtual_git_read`]), and logs it.
+    pub async fn authorize_virtual_git_read(
+        &self,
+        caller: Option<&Principal>,
+        repo: &Repository,
+    ) -> Result<(), RegistryError> {
+        // A public one's holds only public crates: its members need no look.
+        let members = match repo.anonymous_read {
+            true => Vec::new(),
+            false => self.members(repo).await?,
+        };
+        let decision = decide_virtual_git_read(caller, repo, &members);
+        let user = caller.map(Principal::login);
+        let token = caller.map(|c| c.token.id());
+        let outcome = if decision.is_ok() {
+            "allowed"
+        } else {
+            "denied"
+        };
+        tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, permission = "read", krate = "*", what = "virtual git index", outcome, "access");
+        decision.map_err(|denial| match denial {
+            crate::Denial::NoToken => RegistryError::MissingToken,
+            _ => RegistryError::UnknownRepository(repo.name.clone()),
+        })
+    }
+
+    /// What a virtual repository's git index holds: each crate's file from
+    /// the first member that has it stored (a remote member's cached
+    /// copy; the index mirror never asks an upstream), where
+    /// [`in_virtual_git_index`] lets it show.
+    pub(crate) async fn virtual_index_files(
+        &self,
+        repo: &Repository,
+    ) -> Result<VirtualIndexFiles, RegistryError> {
+        let members = self
+            .members(repo)
+            .await?
+            .into_iter()
+            .map(|member| {
+                let files = StoredIndexFiles::new(self.blobs.clone(), &member.name);
+                (member, files)
+            })
+            .collect();
+        Ok(VirtualIndexFiles {
+            repo: repo.clone(),
+            own: StoredIndexFiles::new(self.blobs.clone(), &repo.name),
+            members,
+        })
     }
 
     /// The index file of crate `name` in a member repository, local or remote.
@@ -191,5 +247,78 @@ impl Registry {
         let total = hits.len() as u64;
         hits.truncate(limit);
         Ok((hits, total))
+    }
+}
+
+/// A virtual repository's index as its git index shows it (see
+/// [`Registry::virtual_index_files`]).
+pub(crate) struct VirtualIndexFiles {
+    repo: Repository,
+    /// Its own `config.json`.
+    own: StoredIndexFiles,
+    members: Vec<(Repository, StoredIndexFiles)>,
+}
+
+impl VirtualIndexFiles {
+    /// Merges the members' files, by path: the first member's wins, shown
+    /// or left out as it may be.
+    fn merge(
+        &self,
+        per_member: Vec<Vec<IndexFileEntry>>,
+    ) -> BTreeMap<String, Option<bytes::Bytes>> {
+        let mut merged = BTreeMap::new();
+        for ((member, _), files) in self.members.iter().zip(per_member) {
+            for (path, content) in files {
+                let Some(content) = content else { continue };
+                if path == CONFIG_JSON || merged.contains_key(&path) {
+                    continue;
+                }
+                let name = path.rsplit('/').next().unwrap_or_default();
+                let shown = in_virtual_git_index(&self.repo, member, name);
+                merged.insert(path, shown.then_some(content));
+            }
+        }
+        merged
+    }
+
+    async fn with_config(
+        &self,
+        mut merged: BTreeMap<String, Option<bytes::Bytes>>,
+    ) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        for (path, content) in self.own.some(&[]).await? {
+            merged.insert(path, content);
+        }
+        Ok(merged.into_iter().collect())
+    }
+}
+
+const CONFIG_JSON: &str = "config.json";
+
+#[async_trait]
+impl IndexFiles for VirtualIndexFiles {
+    async fn some(&self, names: &[CrateName]) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        let mut per_member = Vec::with_capacity(self.members.len());
+        for (_, files) in &self.members {
+            per_member.push(files.some(names).await?);
+        }
+        let mut merged = self.merge(per_member);
+        // A crate no member has (any more) leaves the tree.
+        for name in names {
+            merged
+                .entry(crateyard_index::index_file_path(name.as_str()))
+                .or_insert(None);
+        }
+        self.with_config(merged).await
+    }
+
+    async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        let mut per_member = Vec::with_capacity(self.members.len());
+        for (_, files) in &self.members {
+            per_member.push(files.all().await?);
+        }
+        let mut merged = self.merge(per_member);
+        // A tree built anew needs no removals.
+        merged.retain(|_, content| content.is_some());
+        self.with_config(merged).await
     }
 }

@@ -16,6 +16,18 @@ pub enum GitError {
     Encode(String),
     #[error("the git index of `{0}` changed under every attempt; try again")]
     Contention(String),
+    /// Reading the files the tree mirrors failed.
+    #[error("{0}")]
+    Files(Box<RegistryError>),
+}
+
+impl From<RegistryError> for GitError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Blob(e) => GitError::Blob(e),
+            other => GitError::Files(Box::new(other)),
+        }
+    }
 }
 
 impl From<GitError> for RegistryError {
@@ -23,6 +35,7 @@ impl From<GitError> for RegistryError {
         match e {
             GitError::Blob(e) => RegistryError::Blob(e),
             GitError::Contention(repo) => RegistryError::Contention(repo),
+            GitError::Files(e) => *e,
             other => RegistryError::GitIndex(other.to_string()),
         }
     }

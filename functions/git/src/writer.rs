@@ -17,8 +17,8 @@ use crate::{GitError, refs};
 use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_core::{
-    BlobError, BlobStore, CrateName, GitFile, IndexMirror, KeyPrefix, ObjectKey, PutMode,
-    RegistryError, RepoKind, RepoName, Repository,
+    BlobError, BlobStore, CrateName, GitFile, IndexFiles, IndexMirror, ObjectKey, PutMode,
+    RegistryError, RepoName, Repository, StoredIndexFiles,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use gix_hash::ObjectId;
@@ -94,15 +94,27 @@ impl GitIndex {
         self
     }
 
-    /// Commits these crates' index files as they are now, then packs the
-    /// loose objects if too many lie about. A failed repack fails nothing:
-    /// the commit stands, and the next change tries again.
+    /// Commits these crates' stored index files as they are now, then
+    /// packs the loose objects if too many lie about.
     pub async fn update_and_repack(
         &self,
         repository: &Repository,
         names: &[CrateName],
     ) -> Result<Outcome, GitError> {
-        let outcome = self.update(repository, names).await?;
+        let files = self.stored(repository);
+        self.update_and_repack_from(repository, &files, names).await
+    }
+
+    /// Commits these crates' files as `files` holds them now, then packs
+    /// the loose objects if too many lie about. A failed repack fails
+    /// nothing: the commit stands, and the next change tries again.
+    pub async fn update_and_repack_from(
+        &self,
+        repository: &Repository,
+        files: &dyn IndexFiles,
+        names: &[CrateName],
+    ) -> Result<Outcome, GitError> {
+        let outcome = self.commit(repository, files, Scope::Crates(names)).await?;
         if matches!(outcome, Outcome::Committed { .. })
             && let Ok(repo) = RepoName::new(&repository.name)
             && let Err(e) = self
@@ -114,21 +126,42 @@ impl GitIndex {
         Ok(outcome)
     }
 
-    /// Commits these crates' index files as they are now.
+    /// Commits these crates' stored index files as they are now.
     pub async fn update(
         &self,
         repository: &Repository,
         names: &[CrateName],
     ) -> Result<Outcome, GitError> {
-        self.commit(repository, Scope::Crates(names)).await
+        let files = self.stored(repository);
+        self.commit(repository, &files, Scope::Crates(names)).await
     }
 
-    /// Commits a tree built from every index file.
+    /// Commits a tree built from every stored index file.
     pub async fn rebuild(&self, repository: &Repository) -> Result<Outcome, GitError> {
-        self.commit(repository, Scope::Everything).await
+        let files = self.stored(repository);
+        self.rebuild_from(repository, &files).await
     }
 
-    async fn commit(&self, repository: &Repository, scope: Scope<'_>) -> Result<Outcome, GitError> {
+    /// Commits a tree built from every file `files` holds.
+    pub async fn rebuild_from(
+        &self,
+        repository: &Repository,
+        files: &dyn IndexFiles,
+    ) -> Result<Outcome, GitError> {
+        self.commit(repository, files, Scope::Everything).await
+    }
+
+    /// The index files a local (or remote) repository keeps in the store.
+    fn stored(&self, repository: &Repository) -> StoredIndexFiles {
+        StoredIndexFiles::new(self.blobs.clone(), &repository.name)
+    }
+
+    async fn commit(
+        &self,
+        repository: &Repository,
+        source: &dyn IndexFiles,
+        scope: Scope<'_>,
+    ) -> Result<Outcome, GitError> {
         let repo = RepoName::new(&repository.name)
             .map_err(|_| GitError::BadPath(repository.name.clone()))?;
         let private = !repository.anonymous_read;
@@ -156,9 +189,11 @@ impl GitIndex {
                 (Some(commit), Scope::Crates(_)) => Some(self.commit_tree(&repo, commit).await?),
                 _ => None,
             };
-            let files = self
-                .read_files(&repo, base.is_some().then_some(scope))
-                .await?;
+            // A change with no tree to start from builds it whole.
+            let files = match (base, scope) {
+                (Some(_), Scope::Crates(names)) => source.some(names).await?,
+                _ => source.all().await?,
+            };
             let changes: Vec<Change<'_>> = files
                 .iter()
                 .map(|(path, content)| Change {
@@ -295,53 +330,6 @@ impl GitIndex {
                 id: commit.to_string(),
                 why: e.to_string(),
             })
-    }
-
-    /// The files a commit takes, by their path in the tree (`None`: gone),
-    /// read now: `config.json` and the scope's index files, or every file
-    /// under `index/` when there is no tree to start from.
-    async fn read_files(
-        &self,
-        repo: &RepoName,
-        scope: Option<Scope<'_>>,
-    ) -> Result<Vec<(String, Option<Bytes>)>, GitError> {
-        let config = ObjectKey::IndexConfig { repo: repo.clone() };
-        let keys: Vec<ObjectKey> = match scope {
-            Some(Scope::Crates(names)) => std::iter::once(config)
-                .chain(names.iter().map(|name| {
-                    ObjectKey::IndexFile {
-                        repo: repo.clone(),
-                        name: CrateName::new(&name.as_str().to_ascii_lowercase())
-                            .expect("a valid name in lowercase is valid"),
-                    }
-                }))
-                .collect(),
-            Some(Scope::Everything) | None => {
-                let mut keys = self.blobs.list(&KeyPrefix::Index(repo.clone())).await?;
-                if !keys.contains(&config) {
-                    keys.push(config);
-                }
-                keys
-            }
-        };
-        let index = KeyPrefix::Index(repo.clone());
-        let keyed: Vec<(ObjectKey, String)> = keys
-            .into_iter()
-            .map(|key| {
-                let path = key
-                    .below(&index)
-                    .expect("index files and config.json are under index/");
-                (key, path)
-            })
-            .collect();
-        stream::iter(keyed)
-            .map(|(key, path)| async move {
-                let content = self.blobs.get(&key).await?.map(|(bytes, _)| bytes);
-                Ok::<_, GitError>((path, content))
-            })
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
     }
 
     /// The trees along the changed paths, read level by level.
@@ -616,22 +604,20 @@ impl IndexMirror for GitIndex {
     async fn crates_changed(
         &self,
         repository: &Repository,
+        files: &dyn IndexFiles,
         names: &[CrateName],
     ) -> Result<(), RegistryError> {
-        // Remote and virtual repositories' index files are fetched or
-        // chosen on demand: there is no whole index to mirror.
-        if repository.kind != RepoKind::Local {
-            return Ok(());
-        }
-        self.update_and_repack(repository, names).await?;
+        self.update_and_repack_from(repository, files, names)
+            .await?;
         Ok(())
     }
 
-    async fn rebuild(&self, repository: &Repository) -> Result<(), RegistryError> {
-        if repository.kind != RepoKind::Local {
-            return Ok(());
-        }
-        GitIndex::rebuild(self, repository).await?;
+    async fn rebuild(
+        &self,
+        repository: &Repository,
+        files: &dyn IndexFiles,
+    ) -> Result<(), RegistryError> {
+        self.rebuild_from(repository, files).await?;
         Ok(())
     }
 }

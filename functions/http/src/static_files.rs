@@ -2,13 +2,13 @@
 //! directory, with the caching headers CloudFront and S3 give on AWS.
 
 use crate::file_cache::{CachedFile, FileCache, FileIdentity, MAX_CACHED_FILE};
-use crate::{AppState, proxied_reads, read_access};
+use crate::{ApiError, AppState, proxied_reads, read_access};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use crateyard_core::{ObjectKey, Section};
+use crateyard_core::{ObjectKey, RepoKind, Section};
 use std::io::Read;
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
@@ -166,6 +166,17 @@ pub(crate) async fn serve(
         Ok(reader) => reader,
         Err(denied) => return denied,
     };
+    // A virtual repository's git index is one document over its members:
+    // a private one's readers must be able to read them all.
+    if matches!(key, ObjectKey::Git { .. })
+        && reader.repository.kind == RepoKind::Virtual
+        && let Err(e) = state
+            .registry
+            .authorize_virtual_git_read(reader.caller.as_ref(), &reader.repository)
+            .await
+    {
+        return ApiError(e).into_response();
+    }
     if let Some(response) = proxied_reads::serve(state, &reader, key, headers).await {
         return response;
     }
