@@ -526,3 +526,120 @@ fn the_git_index_is_static_through_the_edge() {
         assert_eq!(status, 404, "{path}");
     }
 }
+
+/// `git clone URL`; the clone's files (`.git` aside), by path.
+fn clone_files(url: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("git")
+        .args(["clone", "--quiet", url, "index"])
+        .current_dir(dir.path())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git clone {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = dir.path().join("index");
+    let mut files = Vec::new();
+    let mut pending = vec![root.clone()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.ends_with(".git") {
+                continue;
+            } else if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(&root).unwrap().to_string_lossy();
+                files.push((relative.into_owned(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn remote_and_virtual_git_indexes_follow_through_the_reindex_function() {
+    // The upstream: another registry on 127.0.0.1.
+    let upstream = crateyard_e2e::Server::start();
+    let upstream_cargo = Cargo::new(&upstream, Some(&upstream.token("upstream-author")));
+    publish(&upstream_cargo, "leaf", "1.0.0", "");
+    let edge = Edge::deploy();
+    let upstream_index = format!("sparse+{}/main/index/", upstream.url);
+    edge.admin_ok(&[
+        "repo",
+        "create",
+        "mirror",
+        "--kind",
+        "remote",
+        "--upstream",
+        &upstream_index,
+    ]);
+    edge.admin_ok(&[
+        "repo",
+        "create",
+        "all",
+        "--kind",
+        "virtual",
+        "--members",
+        "main,mirror",
+    ]);
+    let reindex_before = edge.invocations("ReindexFunction");
+
+    // cargo's first read of leaf through the remote repository: the API
+    // function caches it, and hands the git commit to the reindex function.
+    let sparse = http()
+        .get(format!("{}/mirror/api/proxy/index/le/af/leaf", edge.url))
+        .send()
+        .unwrap();
+    assert_eq!(sparse.status(), 200);
+    let leaf = sparse.bytes().unwrap().to_vec();
+    edge.settle();
+    assert!(
+        edge.invocations("ReindexFunction") > reindex_before,
+        "no task reached the reindex function"
+    );
+    // A publish to main: the indexer commits main's and all's.
+    let token = edge.token("alice");
+    let cargo = Cargo::with_index(&edge.index_url("main"), Some(&token));
+    publish(&cargo, "gitty", "1.0.0", "");
+    edge.settle();
+
+    // Clones through the edge: static, no API request.
+    let before = edge.counts();
+    let mirror = clone_files(&format!("{}/mirror/git", edge.url));
+    let all = clone_files(&format!("{}/all/git", edge.url));
+    let after = edge.counts();
+    assert_eq!(
+        after.api, before.api,
+        "a git clone made requests to the API"
+    );
+    let paths = |files: &[(String, Vec<u8>)]| -> Vec<String> {
+        files.iter().map(|(p, _)| p.clone()).collect()
+    };
+    assert_eq!(paths(&mirror), ["config.json", "le/af/leaf"]);
+    assert_eq!(mirror[1].1, leaf);
+    assert_eq!(paths(&all), ["config.json", "gi/tt/gitty", "le/af/leaf"]);
+    assert_eq!(all[2].1, leaf);
+    let gitty = http()
+        .get(format!("{}/main/index/gi/tt/gitty", edge.url))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(all[1].1, gitty.to_vec());
+    // Each config.json is the repository's own: cargo downloads through it.
+    let config: serde_json::Value = serde_json::from_slice(&all[0].1).unwrap();
+    assert!(
+        config["dl"]
+            .as_str()
+            .unwrap()
+            .contains("/all/api/proxy/crates/"),
+        "{config}"
+    );
+}

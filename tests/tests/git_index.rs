@@ -48,7 +48,14 @@ fn upload_to(server: &Server, token: &str, repo: &str, name: &str, version: &str
             server.url
         ))
         .header("Authorization", format!("Bearer {token}"))
-        .body(crate_bytes(name, version, name))
+        .body(crate_bytes(
+            name,
+            version,
+            &format!(
+                "pub fn {}() -> &'static str {{ \"{name}\" }}\n",
+                name.replace('-', "_")
+            ),
+        ))
         .send()
         .unwrap()
         .status()
@@ -511,11 +518,7 @@ fn remote_and_virtual_repositories_have_git_indexes_of_what_they_serve() {
     // it (revalidated after 1 s) and a virtual one over main and it.
     let upstream = Server::start();
     let upstream_token = upstream.token("upstream-author");
-    for (name, version) in [
-        ("leaf", "1.0.0"),
-        ("leaf", "1.1.0"),
-        ("public-only", "1.0.0"),
-    ] {
+    for (name, version) in [("leaf", "1.0.0"), ("leaf", "1.1.0"), ("outside", "1.0.0")] {
         assert!(upload(&upstream, &upstream_token, name, version));
     }
     let server = Server::start();
@@ -551,13 +554,13 @@ fn remote_and_virtual_repositories_have_git_indexes_of_what_they_serve() {
     );
 
     // cargo reads through the sparse indexes: the remote caches two files.
-    for path in ["le/af/leaf", "pu/bl/public-only"] {
+    for path in ["le/af/leaf", "ou/ts/outside"] {
         sparse_file(&server, "mirror", path);
     }
     let cloned = cloned_files(&server, "mirror");
     assert_eq!(
         paths(&cloned),
-        ["config.json", "le/af/leaf", "pu/bl/public-only"]
+        ["config.json", "le/af/leaf", "ou/ts/outside"]
     );
     for (path, bytes) in &cloned {
         assert_eq!(
@@ -571,7 +574,7 @@ fn remote_and_virtual_repositories_have_git_indexes_of_what_they_serve() {
     let cloned = cloned_files(&server, "all");
     assert_eq!(
         paths(&cloned),
-        ["config.json", "le/af/leaf", "pu/bl/public-only"]
+        ["config.json", "le/af/leaf", "ou/ts/outside"]
     );
     for (path, bytes) in &cloned {
         assert_eq!(*bytes, sparse_file(&server, "all", path), "all {path}");
@@ -586,29 +589,27 @@ fn remote_and_virtual_repositories_have_git_indexes_of_what_they_serve() {
     let app = Project::new(
         "app",
         "0.1.0",
-        &format!(
-            "[dependencies]\npublic-only = {{ version = \"1\", registry = \"{REGISTRY}\" }}\n"
-        ),
+        &format!("[dependencies]\noutside = {{ version = \"1\", registry = \"{REGISTRY}\" }}\n"),
     );
     app.write(
         "src/lib.rs",
-        "pub fn run() -> &'static str { public_only::public_only() }\n",
+        "pub fn run() -> &'static str { outside::outside() }\n",
     );
     let cargo = Cargo::with_index(&git_url(&server, "all"), Some(&alice));
     let out = cargo_git_run(&cargo, app.path(), &["build"]);
-    assert!(out.contains("Compiling public-only v1.0.0"), "{out}");
+    assert!(out.contains("Compiling outside v1.0.0"), "{out}");
 
     // The upstream moves on; the next read after revalidation caches the
     // new file, and both git indexes follow, as a fetch shows.
     let (_dir, checkout) = clone(&git_url(&server, "all"));
-    assert!(upload(&upstream, &upstream_token, "public-only", "1.1.0"));
+    assert!(upload(&upstream, &upstream_token, "outside", "1.1.0"));
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let fresh = sparse_file(&server, "mirror", "pu/bl/public-only");
+    let fresh = sparse_file(&server, "mirror", "ou/ts/outside");
     assert!(String::from_utf8_lossy(&fresh).contains("\"1.1.0\""));
     git(&checkout, &["fetch", "--quiet", "origin"]);
     git(&checkout, &["reset", "--quiet", "--hard", "origin/master"]);
     assert_eq!(
-        std::fs::read(checkout.join("pu/bl/public-only")).unwrap(),
+        std::fs::read(checkout.join("ou/ts/outside")).unwrap(),
         fresh
     );
     // A publish to main reaches the virtual repository's git index too.
@@ -627,7 +628,9 @@ fn a_public_virtual_git_index_shows_no_private_members_crate() {
     server.admin_ok(&["user", "set", "root", "--admin", "true"]);
     let root = server.token("root");
     let alice = server.token("alice");
+    // Only admins may read `secret`.
     server.admin_ok(&["repo", "create", "secret", "--private"]);
+    server.admin_ok(&["repo", "set", "secret", "--grant", "authenticated=none"]);
     // The private member's crate, and a public crate of the same name in
     // a later member: a public view must show neither.
     assert!(upload_to(&server, &root, "secret", "hidden", "1.0.0"));

@@ -132,7 +132,7 @@ impl Registry {
                 private: false,
             }));
         }
-        let _flight = self.single_flight(&key).await;
+        let flight = self.single_flight(&key).await;
         let cached = self.blobs.get(&key).await?;
         if let Some((body, meta)) = &cached
             && fresh(meta)
@@ -199,8 +199,10 @@ impl Registry {
             .blobs
             .put(&key, body.clone(), PutMode::Overwrite, options)
             .await?;
-        // The git index mirrors the cache: a new or changed file only (a
+        // Waiting readers go on with the new file while the git index,
+        // which mirrors the cache, takes it: a new or changed file only (a
         // revalidation that brought the same bytes commits nothing).
+        drop(flight);
         if cached_body.as_ref() != Some(&body) {
             self.mirror_soon(repo, Some(std::slice::from_ref(name)))
                 .await;
