@@ -509,6 +509,42 @@ mod tests {
     }
 
     #[test]
+    fn a_virtual_git_index_shows_what_its_audience_may_read() {
+        let reader = grant("user:ann", &[Permission::Read]);
+        let public_member = repo(true, vec![]);
+        let private_member = repo(false, vec![reader.clone()]);
+        let public_virtual = repo(true, vec![]);
+        let private_virtual = repo(false, vec![reader.clone()]);
+        // Public: only what anyone may read.
+        assert!(in_virtual_git_index(&public_virtual, &public_member, "a"));
+        assert!(!in_virtual_git_index(&public_virtual, &private_member, "a"));
+        assert!(
+            decide_virtual_git_read(None, &public_virtual, std::slice::from_ref(&private_member))
+                .is_ok()
+        );
+        // Private: everything, for readers of every member.
+        assert!(in_virtual_git_index(&private_virtual, &private_member, "a"));
+        let ann = principal("ann", &[], false);
+        let bob = principal("bob", &[], false);
+        let members = [public_member, private_member.clone()];
+        assert!(decide_virtual_git_read(Some(&ann), &private_virtual, &members).is_ok());
+        assert_eq!(
+            decide_virtual_git_read(None, &private_virtual, &members),
+            Err(Denial::NoToken)
+        );
+        let shut_out = repo(false, vec![]);
+        assert!(
+            decide_virtual_git_read(Some(&ann), &private_virtual, &[private_member, shut_out])
+                .is_err()
+        );
+        assert!(decide_virtual_git_read(Some(&bob), &private_virtual, &members).is_err());
+        // A token limited to some crates reads no whole index.
+        let mut limited = principal("ann", &[], false);
+        limited.token.crates = vec!["serde*".into()];
+        assert!(decide_virtual_git_read(Some(&limited), &private_virtual, &members).is_err());
+    }
+
+    #[test]
     fn globs_match_canonical_names() {
         assert!(glob_matches("serde*", "serde_json"));
         assert!(glob_matches("serde-*", "Serde_json"));

@@ -86,15 +86,28 @@ impl StoredIndexFiles {
             .try_collect()
             .await
     }
+
+    fn crate_keys(&self, names: &[CrateName]) -> Result<Vec<ObjectKey>, RegistryError> {
+        names
+            .iter()
+            .map(|name| ObjectKey::index_file(&self.repo, name.as_str()))
+            .collect()
+    }
+
+    /// These crates' files, without `config.json`.
+    pub(crate) async fn crates(
+        &self,
+        names: &[CrateName],
+    ) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        self.read(self.crate_keys(names)?).await
+    }
 }
 
 #[async_trait]
 impl IndexFiles for StoredIndexFiles {
     async fn some(&self, names: &[CrateName]) -> Result<Vec<IndexFileEntry>, RegistryError> {
         let mut keys = vec![ObjectKey::index_config(&self.repo)?];
-        for name in names {
-            keys.push(ObjectKey::index_file(&self.repo, name.as_str())?);
-        }
+        keys.extend(self.crate_keys(names)?);
         self.read(keys).await
     }
 

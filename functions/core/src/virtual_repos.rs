@@ -14,6 +14,7 @@ use crate::{
     canonical_name,
 };
 use async_trait::async_trait;
+use futures_util::future::try_join_all;
 use std::collections::BTreeMap;
 
 impl Registry {
@@ -297,10 +298,8 @@ const CONFIG_JSON: &str = "config.json";
 #[async_trait]
 impl IndexFiles for VirtualIndexFiles {
     async fn some(&self, names: &[CrateName]) -> Result<Vec<IndexFileEntry>, RegistryError> {
-        let mut per_member = Vec::with_capacity(self.members.len());
-        for (_, files) in &self.members {
-            per_member.push(files.some(names).await?);
-        }
+        let per_member =
+            try_join_all(self.members.iter().map(|(_, files)| files.crates(names))).await?;
         let mut merged = self.merge(per_member);
         // A crate no member has (any more) leaves the tree.
         for name in names {
@@ -312,10 +311,7 @@ impl IndexFiles for VirtualIndexFiles {
     }
 
     async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError> {
-        let mut per_member = Vec::with_capacity(self.members.len());
-        for (_, files) in &self.members {
-            per_member.push(files.all().await?);
-        }
+        let per_member = try_join_all(self.members.iter().map(|(_, files)| files.all())).await?;
         let mut merged = self.merge(per_member);
         // A tree built anew needs no removals.
         merged.retain(|_, content| content.is_some());
