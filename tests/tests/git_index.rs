@@ -710,4 +710,53 @@ fn a_public_virtual_git_index_shows_no_private_members_crate() {
         hidden.contains("\"1.0.0\"") && !hidden.contains("9.0.0"),
         "{hidden}"
     );
+
+    // Public again: the private view's objects and packs are gone, not
+    // re-tagged public, and the tree is the public view again.
+    let stored = |dir: &Path| -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(at) = pending.pop() {
+            for entry in std::fs::read_dir(&at).into_iter().flatten() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    };
+    // Packs are named by their content: the public view's are others.
+    let private_objects = stored(&server.object("pub/git/objects/pack"));
+    assert!(!private_objects.is_empty());
+    let hidden_blob = git(
+        &dir.path().join("index"),
+        &["rev-parse", "HEAD:hi/dd/hidden"],
+    );
+    let hidden_blob = hidden_blob.trim();
+    server.admin_ok(&["repo", "set", "pub", "--anonymous-read", "true"]);
+    for path in &private_objects {
+        assert!(
+            !path.exists(),
+            "{} outlived the private view",
+            path.display()
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.get("pub/git/info/refs").status() != 200 {
+        assert!(std::time::Instant::now() < deadline, "still private");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let loose = format!(
+        "pub/git/objects/{}/{}",
+        &hidden_blob[..2],
+        &hidden_blob[2..]
+    );
+    assert_eq!(server.get(&loose).status(), 404);
+    assert_eq!(
+        paths(&cloned_files(&server, "pub")),
+        ["config.json", "op/en/open"]
+    );
 }

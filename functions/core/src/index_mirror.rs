@@ -9,8 +9,8 @@
 //! ([`crate::access::in_virtual_git_index`] decides what it may show).
 
 use crate::{
-    BlobStore, CrateName, KeyPrefix, ObjectKey, RegistryError, RepoKind, Repository,
-    reindex_jobs::ReindexTask,
+    BlobError, BlobStore, CrateName, GitFile, KeyPrefix, ObjectKey, RegistryError, RepoKind,
+    RepoName, Repository, reindex_jobs::ReindexTask,
 };
 use crate::{Registry, TaskQueue};
 use async_trait::async_trait;
@@ -144,13 +144,13 @@ impl Registry {
         let Some(mirror) = &self.mirror else {
             return Ok(());
         };
-        let own = self.index_files(repository).await?;
+        let own = self.index_files(repository);
         mirror.crates_changed(repository, &*own, names).await?;
         if names.is_empty() {
             return Ok(());
         }
         for over in self.virtual_repositories_over(repository).await? {
-            let files = self.index_files(&over).await?;
+            let files = self.index_files(&over);
             mirror.crates_changed(&over, &*files, names).await?;
         }
         Ok(())
@@ -168,7 +168,7 @@ impl Registry {
         for repo in std::iter::once(repository.clone())
             .chain(self.virtual_repositories_over(repository).await?)
         {
-            let files = self.index_files(&repo).await?;
+            let files = self.index_files(&repo);
             mirror.rebuild(&repo, &*files).await?;
         }
         Ok(())
@@ -181,7 +181,8 @@ impl Registry {
     /// returned: the write it follows stands, and the next one catches up.
     pub(crate) async fn mirror_soon(&self, repository: &Repository, names: Option<&[CrateName]>) {
         let outcome = match (&self.mirror, &self.tasks, names) {
-            (Some(_), _, Some(names)) => self.mirror_crates(repository, names).await,
+            (Some(_), _, Some([])) => self.mirror_crates(repository, &[]).await,
+            (Some(_), _, Some(names)) => self.mirror_coalesced(repository, names).await,
             (Some(_), _, None) => self.mirror_repository(repository).await,
             (None, Some(TaskQueue::Objects), _) => {
                 self.send_task(ReindexTask::Mirror {
@@ -198,35 +199,92 @@ impl Registry {
         }
     }
 
-    /// A virtual repository's git index shows what its visibility allows
-    /// of its members' (see [`crate::access::in_virtual_git_index`]): when
-    /// `repository`'s visibility changed, the git indexes of it (if
-    /// virtual) and of the virtual repositories over it are rebuilt.
-    pub(crate) async fn mirror_visibility_change(
+    /// This process's commits of one repository's mirror, one at a time,
+    /// each taking every crate asked for meanwhile: a burst of cache fills
+    /// (a cold `cargo` resolve fetches hundreds of files at once) makes a
+    /// few commits instead of hundreds racing for the branch.
+    async fn mirror_coalesced(
         &self,
         repository: &Repository,
+        names: &[CrateName],
     ) -> Result<(), RegistryError> {
-        let own = (repository.kind == RepoKind::Virtual).then(|| repository.clone());
-        for repo in own
-            .into_iter()
-            .chain(self.virtual_repositories_over(repository).await?)
-        {
-            self.mirror_soon(&repo, None).await;
+        self.mirror_pending
+            .lock()
+            .expect("not poisoned")
+            .entry(repository.name.clone())
+            .or_default()
+            .extend(names.iter().map(|n| (n.as_str().to_string(), n.clone())));
+        let tip = ObjectKey::Git {
+            repo: RepoName::new(&repository.name)?,
+            file: GitFile::InfoRefs,
+        };
+        let _turn = self.single_flight(&tip).await;
+        let taken: Vec<CrateName> = self
+            .mirror_pending
+            .lock()
+            .expect("not poisoned")
+            .remove(&repository.name)
+            .map(|pending| pending.into_values().collect())
+            .unwrap_or_default();
+        // Empty: an earlier turn committed these crates too.
+        if taken.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.mirror_crates(repository, &taken).await
+    }
+
+    /// A virtual repository's git index shows what its visibility allows
+    /// of its members' crates (see [`crate::access::in_virtual_git_index`]).
+    /// Before `repository`'s visibility change reaches its objects, this
+    /// removes the git indexes that change affects: its own if it is
+    /// virtual, and those of the public virtual repositories over it.
+    /// Their packs and objects hold crates of the old view, which a
+    /// re-tag would otherwise publish (private to public) or leave public
+    /// (a member turned private). Returns them, for
+    /// [`Registry::rebuild_git_indexes`] once the change is stored.
+    pub(crate) async fn remove_git_indexes_for_visibility(
+        &self,
+        repository: &Repository,
+    ) -> Result<Vec<Repository>, RegistryError> {
+        let affected: Vec<Repository> = match repository.kind {
+            RepoKind::Virtual => vec![repository.clone()],
+            _ => self
+                .virtual_repositories_over(repository)
+                .await?
+                .into_iter()
+                .filter(|over| over.anonymous_read)
+                .collect(),
+        };
+        for repo in &affected {
+            let git = KeyPrefix::Git(RepoName::new(&repo.name)?);
+            for key in self.blobs.list(&git).await? {
+                match self.blobs.delete(&key).await {
+                    Ok(()) | Err(BlobError::NotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(affected)
+    }
+
+    /// Builds these repositories' git indexes anew (here, or by a task).
+    pub(crate) async fn rebuild_git_indexes(&self, repositories: &[Repository]) {
+        for repo in repositories {
+            match self.repository(&repo.name).await {
+                Ok(current) => self.mirror_soon(&current, None).await,
+                Err(e) => tracing::warn!(repo = %repo.name, error = %e, "git index not rebuilt"),
+            }
+        }
     }
 
     /// What a repository's mirror copies.
-    async fn index_files(
-        &self,
-        repository: &Repository,
-    ) -> Result<Box<dyn IndexFiles + '_>, RegistryError> {
-        Ok(match repository.kind {
-            RepoKind::Virtual => Box::new(self.virtual_index_files(repository).await?),
+    fn index_files(&self, repository: &Repository) -> Box<dyn IndexFiles + '_> {
+        match repository.kind {
+            RepoKind::Virtual => Box::new(self.virtual_index_files(repository)),
             RepoKind::Local | RepoKind::Remote => {
                 Box::new(StoredIndexFiles::new(self.blobs.clone(), &repository.name))
             }
-        })
+        }
     }
 
     /// The virtual repositories with `repository` among their members.

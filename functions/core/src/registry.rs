@@ -98,6 +98,9 @@ pub struct Registry {
     /// Another form of the index kept in step (the git index); `None`
     /// where this process does not write it.
     pub(crate) mirror: Option<Arc<dyn crate::IndexMirror>>,
+    /// Crates waiting for this process's next commit of a repository's
+    /// mirror, by repository (see `index_mirror.rs`).
+    pub(crate) mirror_pending: Mutex<HashMap<String, HashMap<String, crate::CrateName>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -125,6 +128,7 @@ impl Registry {
             token_users: Default::default(),
             tasks: None,
             mirror: None,
+            mirror_pending: Mutex::default(),
         }
     }
 

@@ -25,7 +25,6 @@ use crate::clock::now_rfc3339;
 use crate::{BlobError, CrateName, ObjectKey, Principal, PutMode, Registry, RegistryError, TaskId};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use tokio::sync::mpsc;
 
 /// Crates per batch task. On AWS a crate takes a handful of calls (its
@@ -161,12 +160,9 @@ impl ReindexTask {
             Self::Plan { job, .. } => TaskId::new(&format!("{job}-plan")),
             Self::Batch { job, number, .. } => TaskId::new(&format!("{job}-b{number:06}")),
             Self::Pack { job, .. } => TaskId::new(&format!("{job}-pack")),
-            // From what it asks: the same request sent twice is one task.
-            Self::Mirror { .. } => {
-                let body = serde_json::to_vec(self).expect("tasks serialize");
-                let digest = hex::encode(sha2::Sha256::digest(&body));
-                TaskId::new(&format!("mirror-{}", &digest[..40]))
-            }
+            // Each its own: a task deleted when run must not take a later
+            // request's copy with it.
+            Self::Mirror { .. } => TaskId::new(&format!("mirror-{}", new_job_id().ok()?)),
         }
     }
 }

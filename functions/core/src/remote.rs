@@ -94,7 +94,7 @@ impl Registry {
 
     /// One fetch at a time per key in this process: concurrent first
     /// requests wait for the first one's result instead of asking again.
-    async fn single_flight(&self, key: &ObjectKey) -> tokio::sync::OwnedMutexGuard<()> {
+    pub(crate) async fn single_flight(&self, key: &ObjectKey) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut inflight = self.inflight.lock().expect("not poisoned");
             inflight.retain(|_, lock| Arc::strong_count(lock) > 1);

@@ -75,24 +75,12 @@ impl Registry {
     /// the first member that has it stored (a remote member's cached
     /// copy; the index mirror never asks an upstream), where
     /// [`in_virtual_git_index`] lets it show.
-    pub(crate) async fn virtual_index_files(
-        &self,
-        repo: &Repository,
-    ) -> Result<VirtualIndexFiles, RegistryError> {
-        let members = self
-            .members(repo)
-            .await?
-            .into_iter()
-            .map(|member| {
-                let files = StoredIndexFiles::new(self.blobs.clone(), &member.name);
-                (member, files)
-            })
-            .collect();
-        Ok(VirtualIndexFiles {
+    pub(crate) fn virtual_index_files<'a>(&'a self, repo: &Repository) -> VirtualIndexFiles<'a> {
+        VirtualIndexFiles {
+            registry: self,
             repo: repo.clone(),
             own: StoredIndexFiles::new(self.blobs.clone(), &repo.name),
-            members,
-        })
+        }
     }
 
     /// The index file of crate `name` in a member repository, local or remote.
@@ -252,23 +240,41 @@ impl Registry {
 }
 
 /// A virtual repository's index as its git index shows it (see
-/// [`Registry::virtual_index_files`]).
-pub(crate) struct VirtualIndexFiles {
+/// [`Registry::virtual_index_files`]). The members' records are read at
+/// each call, so a commit that retries reads their visibility afresh; the
+/// repository's own record stays the one the commit writes with (its
+/// objects' visibility follows it).
+pub(crate) struct VirtualIndexFiles<'a> {
+    registry: &'a Registry,
     repo: Repository,
     /// Its own `config.json`.
     own: StoredIndexFiles,
-    members: Vec<(Repository, StoredIndexFiles)>,
 }
 
-impl VirtualIndexFiles {
+impl VirtualIndexFiles<'_> {
+    async fn members(&self) -> Result<Vec<(Repository, StoredIndexFiles)>, RegistryError> {
+        let blobs = &self.registry.blobs;
+        Ok(self
+            .registry
+            .members(&self.repo)
+            .await?
+            .into_iter()
+            .map(|member| {
+                let files = StoredIndexFiles::new(blobs.clone(), &member.name);
+                (member, files)
+            })
+            .collect())
+    }
+
     /// Merges the members' files, by path: the first member's wins, shown
     /// or left out as it may be.
     fn merge(
         &self,
+        members: &[(Repository, StoredIndexFiles)],
         per_member: Vec<Vec<IndexFileEntry>>,
     ) -> BTreeMap<String, Option<bytes::Bytes>> {
         let mut merged = BTreeMap::new();
-        for ((member, _), files) in self.members.iter().zip(per_member) {
+        for ((member, _), files) in members.iter().zip(per_member) {
             for (path, content) in files {
                 let Some(content) = content else { continue };
                 if path == CONFIG_JSON || merged.contains_key(&path) {
@@ -296,11 +302,11 @@ impl VirtualIndexFiles {
 const CONFIG_JSON: &str = "config.json";
 
 #[async_trait]
-impl IndexFiles for VirtualIndexFiles {
+impl IndexFiles for VirtualIndexFiles<'_> {
     async fn some(&self, names: &[CrateName]) -> Result<Vec<IndexFileEntry>, RegistryError> {
-        let per_member =
-            try_join_all(self.members.iter().map(|(_, files)| files.crates(names))).await?;
-        let mut merged = self.merge(per_member);
+        let members = self.members().await?;
+        let per_member = try_join_all(members.iter().map(|(_, files)| files.crates(names))).await?;
+        let mut merged = self.merge(&members, per_member);
         // A crate no member has (any more) leaves the tree.
         for name in names {
             merged
@@ -311,8 +317,9 @@ impl IndexFiles for VirtualIndexFiles {
     }
 
     async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError> {
-        let per_member = try_join_all(self.members.iter().map(|(_, files)| files.all())).await?;
-        let mut merged = self.merge(per_member);
+        let members = self.members().await?;
+        let per_member = try_join_all(members.iter().map(|(_, files)| files.all())).await?;
+        let mut merged = self.merge(&members, per_member);
         // A tree built anew needs no removals.
         merged.retain(|_, content| content.is_some());
         self.with_config(merged).await

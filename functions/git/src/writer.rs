@@ -567,13 +567,16 @@ fn new_commit(
             offset: 0,
         },
     };
+    // Named from the files the tree holds only: a removal's path may be a
+    // crate a reader may not see (a virtual repository's hidden crate).
     let crates: Vec<&str> = changes
         .iter()
-        .filter(|c| c.path != CONFIG)
+        .filter(|c| c.path != CONFIG && c.content.is_some())
         .map(|c| c.path.rsplit('/').next().unwrap_or(c.path))
         .collect();
     let message = match (whole, crates.as_slice()) {
         (true, _) => format!("Index of {} crates\n", crates.len()),
+        (false, []) => "Update the index\n".to_string(),
         (false, [one]) => format!("Update {one}\n"),
         (false, many) => format!("Update {} crates\n", many.len()),
     };
