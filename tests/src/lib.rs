@@ -512,6 +512,30 @@ pub fn crate_bytes(name: &str, version: &str, marker: &str) -> Vec<u8> {
 }
 
 /// The parsed lines of a crate's index file, fetched over HTTP.
+/// Every file under `root` (a git checkout's `.git` aside), by
+/// `/`-separated relative path, in path order.
+pub fn files_under(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy();
+                files.push((relative.replace('\\', "/"), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 pub fn index_lines(server: &Server, path: &str) -> Vec<serde_json::Value> {
     let res = server.get(&format!("main/index/{path}"));
     assert_eq!(res.status(), 200, "index file {path}");

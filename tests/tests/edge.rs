@@ -543,24 +543,7 @@ fn clone_files(url: &str) -> Vec<(String, Vec<u8>)> {
         "git clone {url}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let root = dir.path().join("index");
-    let mut files = Vec::new();
-    let mut pending = vec![root.clone()];
-    while let Some(at) = pending.pop() {
-        for entry in std::fs::read_dir(&at).unwrap() {
-            let path = entry.unwrap().path();
-            if path.ends_with(".git") {
-                continue;
-            } else if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path.strip_prefix(&root).unwrap().to_string_lossy();
-                files.push((relative.into_owned(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files.sort();
-    files
+    crateyard_e2e::files_under(&dir.path().join("index"))
 }
 
 #[test]

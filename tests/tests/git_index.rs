@@ -4,7 +4,7 @@
 //! index's files byte for byte, racing writers lose no crate, and nothing
 //! outside the repository's git files is served under it.
 
-use crateyard_e2e::{Cargo, Project, REGISTRY, Server, crate_bytes, publish};
+use crateyard_e2e::{Cargo, Project, REGISTRY, Server, crate_bytes, files_under, publish};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Barrier;
@@ -86,29 +86,6 @@ fn clone(url: &str) -> (tempfile::TempDir, PathBuf) {
     git(dir.path(), &["clone", "--quiet", url, "index"]);
     let checkout = dir.path().join("index");
     (dir, checkout)
-}
-
-/// Every file under `root` (`.git` aside), by `/`-separated relative path.
-fn files_under(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy();
-                files.push((relative.replace('\\', "/"), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// The status of a GET of `path` sent as is (an HTTP client would resolve
