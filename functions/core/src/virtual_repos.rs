@@ -44,19 +44,16 @@ impl Registry {
             .is_ok()
     }
 
-    /// Lets `caller` read the git index of virtual repository `repo`, or
-    /// says why not (see [`decide_virtual_git_read`]), and logs it.
-    pub async fn authorize_virtual_git_read(
+    /// Lets `caller` read the git index of virtual repository `repo`, whose
+    /// member repositories are `members` (none needed for a public one),
+    /// or says why not (see [`decide_virtual_git_read`]), and logs it.
+    pub fn authorize_virtual_git_read(
         &self,
         caller: Option<&Principal>,
         repo: &Repository,
+        members: &[Repository],
     ) -> Result<(), RegistryError> {
-        // A public one's holds only public crates: its members need no look.
-        let members = match repo.anonymous_read {
-            true => Vec::new(),
-            false => self.members(repo).await?,
-        };
-        let decision = decide_virtual_git_read(caller, repo, &members);
+        let decision = decide_virtual_git_read(caller, repo, members);
         let user = caller.map(Principal::login);
         let token = caller.map(|c| c.token.id());
         let outcome = if decision.is_ok() {

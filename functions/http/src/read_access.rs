@@ -26,7 +26,11 @@ pub struct RepositoryCache {
 }
 
 impl RepositoryCache {
-    async fn get(&self, registry: &Registry, name: &str) -> Result<Arc<Repository>, RegistryError> {
+    pub(crate) async fn get(
+        &self,
+        registry: &Registry,
+        name: &str,
+    ) -> Result<Arc<Repository>, RegistryError> {
         if let Some((at, repo)) = self.entries.read().expect("not poisoned").get(name)
             && at.elapsed() < SETTINGS_TTL
         {
@@ -79,6 +83,26 @@ pub(crate) async fn check(
         .await
         .map_err(|e| ApiError(e).into_response())?;
     Ok(Reader { repository, caller })
+}
+
+/// A virtual repository's git index is one document over its members: a
+/// private one's readers must be able to read them all (members' settings
+/// from the same short-lived cache as the repository's: a clone is
+/// hundreds of reads).
+pub(crate) async fn check_virtual_git(state: &AppState, reader: &Reader) -> Result<(), Response> {
+    let repository = &reader.repository;
+    let mut members = Vec::new();
+    if !repository.anonymous_read {
+        for name in &repository.members {
+            let member = state.repositories.get(&state.registry, name).await;
+            let member = member.map_err(|e| ApiError(e).into_response())?;
+            members.push(Repository::clone(&member));
+        }
+    }
+    state
+        .registry
+        .authorize_virtual_git_read(reader.caller.as_ref(), repository, &members)
+        .map_err(|e| ApiError(e).into_response())
 }
 
 /// Serves an object from the blob store, with the headers S3 would give.

@@ -2,7 +2,7 @@
 //! directory, with the caching headers CloudFront and S3 give on AWS.
 
 use crate::file_cache::{CachedFile, FileCache, FileIdentity, MAX_CACHED_FILE};
-use crate::{ApiError, AppState, proxied_reads, read_access};
+use crate::{AppState, proxied_reads, read_access};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -166,16 +166,11 @@ pub(crate) async fn serve(
         Ok(reader) => reader,
         Err(denied) => return denied,
     };
-    // A virtual repository's git index is one document over its members:
-    // a private one's readers must be able to read them all.
     if matches!(key, ObjectKey::Git { .. })
         && reader.repository.kind == RepoKind::Virtual
-        && let Err(e) = state
-            .registry
-            .authorize_virtual_git_read(reader.caller.as_ref(), &reader.repository)
-            .await
+        && let Err(denied) = read_access::check_virtual_git(state, &reader).await
     {
-        return ApiError(e).into_response();
+        return denied;
     }
     if let Some(response) = proxied_reads::serve(state, &reader, key, headers).await {
         return response;
