@@ -70,7 +70,7 @@ impl StoredIndexFiles {
     }
 
     async fn read(&self, keys: Vec<ObjectKey>) -> Result<Vec<IndexFileEntry>, RegistryError> {
-        let index = KeyPrefix::Index(crate::RepoName::new(&self.repo)?);
+        let index = KeyPrefix::Index(RepoName::new(&self.repo)?);
         stream::iter(keys)
             .map(|key| {
                 let index = &index;
@@ -112,7 +112,7 @@ impl IndexFiles for StoredIndexFiles {
     }
 
     async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError> {
-        let repo = crate::RepoName::new(&self.repo)?;
+        let repo = RepoName::new(&self.repo)?;
         let mut keys = self.blobs.list(&KeyPrefix::Index(repo)).await?;
         let config = ObjectKey::index_config(&self.repo)?;
         if !keys.contains(&config) {
