@@ -230,23 +230,33 @@ impl Registry {
         if taken.is_empty() {
             return Ok(());
         }
-        self.mirror_crates(repository, &taken).await
+        let committed = self.mirror_crates(repository, &taken).await;
+        if committed.is_err() {
+            // Back for the next turn: they are not this caller's alone.
+            self.mirror_pending
+                .lock()
+                .expect("not poisoned")
+                .entry(repository.name.clone())
+                .or_default()
+                .extend(taken.into_iter().map(|n| (n.as_str().to_string(), n)));
+        }
+        committed
     }
 
     /// A virtual repository's git index shows what its visibility allows
     /// of its members' crates (see [`crate::access::in_virtual_git_index`]).
-    /// Before `repository`'s visibility change reaches its objects, this
-    /// removes the git indexes that change affects: its own if it is
-    /// virtual, and those of the public virtual repositories over it.
-    /// Their packs and objects hold crates of the old view, which a
-    /// re-tag would otherwise publish (private to public) or leave public
-    /// (a member turned private). Returns them, for
-    /// [`Registry::rebuild_git_indexes`] once the change is stored.
-    pub(crate) async fn remove_git_indexes_for_visibility(
+    /// The git indexes a visibility change of `repository` affects: its
+    /// own if it is virtual, and those of the public virtual repositories
+    /// over it. Their packs and objects hold crates of the old view, which
+    /// a re-tag would publish (private to public) or leave public (a
+    /// member turned private): the change removes them
+    /// ([`Registry::remove_git_indexes`]) and builds them anew
+    /// ([`Registry::rebuild_git_indexes`]).
+    pub(crate) async fn git_indexes_shown_by_visibility(
         &self,
         repository: &Repository,
     ) -> Result<Vec<Repository>, RegistryError> {
-        let affected: Vec<Repository> = match repository.kind {
+        Ok(match repository.kind {
             RepoKind::Virtual => vec![repository.clone()],
             _ => self
                 .virtual_repositories_over(repository)
@@ -254,8 +264,15 @@ impl Registry {
                 .into_iter()
                 .filter(|over| over.anonymous_read)
                 .collect(),
-        };
-        for repo in &affected {
+        })
+    }
+
+    /// Deletes these repositories' git indexes whole.
+    pub(crate) async fn remove_git_indexes(
+        &self,
+        repositories: &[Repository],
+    ) -> Result<(), RegistryError> {
+        for repo in repositories {
             let git = KeyPrefix::Git(RepoName::new(&repo.name)?);
             for key in self.blobs.list(&git).await? {
                 match self.blobs.delete(&key).await {
@@ -264,7 +281,7 @@ impl Registry {
                 }
             }
         }
-        Ok(affected)
+        Ok(())
     }
 
     /// Builds these repositories' git indexes anew (here, or by a task).

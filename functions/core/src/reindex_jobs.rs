@@ -162,7 +162,11 @@ impl ReindexTask {
             Self::Pack { job, .. } => TaskId::new(&format!("{job}-pack")),
             // Each its own: a task deleted when run must not take a later
             // request's copy with it.
-            Self::Mirror { .. } => TaskId::new(&format!("mirror-{}", new_job_id().ok()?)),
+            Self::Mirror { .. } => {
+                let mut random = [0u8; 16];
+                getrandom::fill(&mut random).ok()?;
+                TaskId::new(&format!("mirror-{}", hex::encode(random)))
+            }
         }
     }
 }

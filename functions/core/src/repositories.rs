@@ -238,25 +238,31 @@ impl Registry {
             .await;
         let visibility_changed = was_public != repo.anonymous_read;
         let git_indexes = match visibility_changed {
-            true => self.remove_git_indexes_for_visibility(&repo).await?,
+            true => self.git_indexes_shown_by_visibility(&repo).await?,
             false => Vec::new(),
         };
-        if visibility_changed {
-            // Objects written before the change follow it; those written
-            // during it already carry the new visibility.
-            let everything = KeyPrefix::Repository(RepoName::new(&repo.name)?);
-            for key in self.blobs.list(&everything).await? {
-                self.blobs.set_private(&key, !repo.anonymous_read).await?;
+        let applied = async {
+            if visibility_changed {
+                self.remove_git_indexes(&git_indexes).await?;
+                // Objects written before the change follow it; those written
+                // during it already carry the new visibility.
+                let everything = KeyPrefix::Repository(RepoName::new(&repo.name)?);
+                for key in self.blobs.list(&everything).await? {
+                    self.blobs.set_private(&key, !repo.anonymous_read).await?;
+                }
+                // Again: a commit racing the change may have written the old
+                // view meanwhile, which the re-tag just published.
+                self.remove_git_indexes(&git_indexes).await?;
             }
-            // Again: a commit racing the change may have written the old
-            // view meanwhile, which the re-tag just published.
-            self.remove_git_indexes_for_visibility(&repo).await?;
+            // Last: on AWS a new `config.json` invalidates the repository's
+            // every path at the edge, which must not refetch an object still
+            // untagged.
+            self.write_index_config(&repo).await
         }
-        // Last: on AWS a new `config.json` invalidates the repository's
-        // every path at the edge, which must not refetch an object still
-        // untagged.
-        self.write_index_config(&repo).await?;
+        .await;
+        // Whatever failed above: a removed git index is built again.
         self.rebuild_git_indexes(&git_indexes).await;
+        applied?;
         self.write_repository_list().await?;
         tracing::info!(target: "crateyard::access", repo = %repo.name, anonymous_read = repo.anonymous_read, grants = ?repo.grants, "repository settings changed");
         Ok(repo)
