@@ -32,6 +32,12 @@ pub trait IndexFiles: Send + Sync {
     async fn some(&self, names: &[CrateName]) -> Result<Vec<IndexFileEntry>, RegistryError>;
     /// Every file.
     async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError>;
+    /// Whether the settings the last read went by still stand (a virtual
+    /// repository's members' visibility): a commit checks before it
+    /// publishes objects, and reads again when not.
+    async fn still_current(&self) -> Result<bool, RegistryError> {
+        Ok(true)
+    }
 }
 
 #[async_trait]

@@ -77,6 +77,7 @@ impl Registry {
             registry: self,
             repo: repo.clone(),
             own: StoredIndexFiles::new(self.blobs.clone(), &repo.name),
+            read_by: Default::default(),
         }
     }
 
@@ -246,15 +247,16 @@ pub(crate) struct VirtualIndexFiles<'a> {
     repo: Repository,
     /// Its own `config.json`.
     own: StoredIndexFiles,
+    /// The members' revisions the last read went by.
+    read_by: std::sync::Mutex<Vec<u64>>,
 }
 
 impl VirtualIndexFiles<'_> {
     async fn members(&self) -> Result<Vec<(Repository, StoredIndexFiles)>, RegistryError> {
         let blobs = &self.registry.blobs;
-        Ok(self
-            .registry
-            .members(&self.repo)
-            .await?
+        let members = self.registry.members(&self.repo).await?;
+        *self.read_by.lock().expect("not poisoned") = members.iter().map(|m| m.revision).collect();
+        Ok(members
             .into_iter()
             .map(|member| {
                 let files = StoredIndexFiles::new(blobs.clone(), &member.name);
@@ -320,5 +322,16 @@ impl IndexFiles for VirtualIndexFiles<'_> {
         // A tree built anew needs no removals.
         merged.retain(|_, content| content.is_some());
         self.with_config(merged).await
+    }
+
+    async fn still_current(&self) -> Result<bool, RegistryError> {
+        let now: Vec<u64> = self
+            .registry
+            .members(&self.repo)
+            .await?
+            .iter()
+            .map(|m| m.revision)
+            .collect();
+        Ok(*self.read_by.lock().expect("not poisoned") == now)
     }
 }

@@ -213,6 +213,12 @@ impl GitIndex {
             self.put_copies(&repo, private, &edited.objects).await?;
             self.put_copies(&repo, private, std::slice::from_ref(&commit))
                 .await?;
+            // Nothing is published from a view whose settings changed
+            // meanwhile (a member of a public virtual repository turned
+            // private): a rebuild's pack stays listed even if it loses.
+            if !source.still_current().await? {
+                continue;
+            }
             // A rebuild packs its objects for clones, listed before the
             // branch points at them; a change writes them loose.
             let packed = match scope {
