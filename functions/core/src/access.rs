@@ -291,6 +291,11 @@ pub fn decide(
     Ok(())
 }
 
+/// The crate a document naming any of a repository's crates counts as
+/// (its git index, `ui/recent.json`): in a private repository only a
+/// token limited to no crates (or to `*`) may read it.
+pub const EVERY_CRATE: &str = "*";
+
 /// Whether a virtual repository's git index shows crate `name` of the
 /// `member` that serves it. A git index is one document for all its
 /// readers, so a public virtual repository's shows only what anyone may
@@ -311,7 +316,7 @@ pub fn decide_virtual_git_read(
     members: &[Repository],
 ) -> Result<(), Denial> {
     let every = Some(CrateTarget {
-        name: "*",
+        name: EVERY_CRATE,
         owners: None,
     });
     decide(caller, repo, Permission::Read, every)?;

@@ -180,26 +180,17 @@ impl Registry {
         krate: Option<CrateTarget<'_>>,
     ) -> Result<(), RegistryError> {
         let decision = decide(caller, repo, permission, krate);
-        let user = caller.map(Principal::login);
-        let token = caller.map(|c| c.token.id());
         let name = krate.map(|k| k.name);
-        match &decision {
-            Ok(()) => {
-                tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate = name, outcome = "allowed", "access")
+        log_access(caller, repo, permission, name, &decision);
+        if let (Some(caller), Err(denial)) = (caller, &decision)
+            && permission != Permission::Read
+        {
+            let mut entry = denial_entry(caller, permission.as_str(), denial);
+            entry = entry.repo(&repo.name);
+            if let Some(name) = name {
+                entry = entry.krate(&canonical_name(name));
             }
-            Err(denial) => {
-                tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate = name, outcome = "denied", reason = %denial, "access");
-                if let Some(caller) = caller
-                    && permission != Permission::Read
-                {
-                    let mut entry = denial_entry(caller, permission.as_str(), denial);
-                    entry = entry.repo(&repo.name);
-                    if let Some(name) = name {
-                        entry = entry.krate(&canonical_name(name));
-                    }
-                    self.audit(entry).await;
-                }
-            }
+            self.audit(entry).await;
         }
         decision.map_err(|denial| match denial {
             Denial::NoToken => RegistryError::MissingToken,
@@ -289,6 +280,27 @@ fn denial_entry(caller: &Principal, needed: &str, denial: &Denial) -> AuditEntry
         AuditAction::Denied,
         format!("needed `{needed}`: {denial}"),
     )
+}
+
+/// Logs an access decision as a `crateyard::access` event (never the token,
+/// only its id).
+pub(crate) fn log_access(
+    caller: Option<&Principal>,
+    repo: &Repository,
+    permission: Permission,
+    krate: Option<&str>,
+    decision: &Result<(), Denial>,
+) {
+    let user = caller.map(Principal::login);
+    let token = caller.map(|c| c.token.id());
+    match decision {
+        Ok(()) => {
+            tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate, outcome = "allowed", "access")
+        }
+        Err(denial) => {
+            tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, %permission, krate, outcome = "denied", reason = %denial, "access")
+        }
+    }
 }
 
 #[cfg(test)]

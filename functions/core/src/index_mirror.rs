@@ -214,12 +214,7 @@ impl Registry {
         repository: &Repository,
         names: &[CrateName],
     ) -> Result<(), RegistryError> {
-        self.mirror_pending
-            .lock()
-            .expect("not poisoned")
-            .entry(repository.name.clone())
-            .or_default()
-            .extend(names.iter().map(|n| (n.as_str().to_string(), n.clone())));
+        self.queue_for_mirror(repository, names.iter().cloned());
         let tip = ObjectKey::Git {
             repo: RepoName::new(&repository.name)?,
             file: GitFile::InfoRefs,
@@ -239,14 +234,24 @@ impl Registry {
         let committed = self.mirror_crates(repository, &taken).await;
         if committed.is_err() {
             // Back for the next turn: they are not this caller's alone.
-            self.mirror_pending
-                .lock()
-                .expect("not poisoned")
-                .entry(repository.name.clone())
-                .or_default()
-                .extend(taken.into_iter().map(|n| (n.as_str().to_string(), n)));
+            self.queue_for_mirror(repository, taken);
         }
         committed
+    }
+
+    /// Adds crates to those waiting for the next commit of a repository's
+    /// mirror (see [`Registry::mirror_coalesced`]).
+    fn queue_for_mirror(
+        &self,
+        repository: &Repository,
+        names: impl IntoIterator<Item = CrateName>,
+    ) {
+        self.mirror_pending
+            .lock()
+            .expect("not poisoned")
+            .entry(repository.name.clone())
+            .or_default()
+            .extend(names.into_iter().map(|n| (n.as_str().to_string(), n)));
     }
 
     /// A virtual repository's git index shows what its visibility allows

@@ -40,9 +40,9 @@ mod virtual_repos;
 mod yank;
 
 pub use access::{
-    CrateTarget, Denial, GROUP_PREFIX, Grant, Permission, Principal, Subject, TokenAction, decide,
-    decide_global_admin, decide_token_action, decide_virtual_git_read, glob_matches,
-    in_virtual_git_index,
+    CrateTarget, Denial, EVERY_CRATE, GROUP_PREFIX, Grant, Permission, Principal, Subject,
+    TokenAction, decide, decide_global_admin, decide_token_action, decide_virtual_git_read,
+    glob_matches, in_virtual_git_index,
 };
 pub use access_log::access_log_counts;
 pub use audit::{

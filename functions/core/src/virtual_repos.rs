@@ -4,8 +4,9 @@
 //! confusion); writes go to the configured local member.
 
 use crate::access::{
-    CrateTarget, Permission, decide, decide_virtual_git_read, in_virtual_git_index,
+    CrateTarget, EVERY_CRATE, Permission, decide, decide_virtual_git_read, in_virtual_git_index,
 };
+use crate::auth::log_access;
 use crate::index_mirror::{IndexFileEntry, IndexFiles, StoredIndexFiles};
 use crate::remote::CachedFile;
 use crate::search::SearchHit;
@@ -54,14 +55,7 @@ impl Registry {
         members: &[Repository],
     ) -> Result<(), RegistryError> {
         let decision = decide_virtual_git_read(caller, repo, members);
-        let user = caller.map(Principal::login);
-        let token = caller.map(|c| c.token.id());
-        let outcome = if decision.is_ok() {
-            "allowed"
-        } else {
-            "denied"
-        };
-        tracing::info!(target: "crateyard::access", user, token, repo = %repo.name, permission = "read", krate = "*", what = "virtual git index", outcome, "access");
+        log_access(caller, repo, Permission::Read, Some(EVERY_CRATE), &decision);
         decision.map_err(|denial| match denial {
             crate::Denial::NoToken => RegistryError::MissingToken,
             _ => RegistryError::UnknownRepository(repo.name.clone()),

@@ -482,9 +482,8 @@ impl GitIndex {
     }
 
     /// Writes objects in one pack (and its index), and lists it in
-    /// `objects/info/packs`; returns what it holds. Older packs stay
-    /// listed: an object a tip reaches may be only there.
-    /// Writes and lists one pack of `objects`; returns their ids.
+    /// `objects/info/packs`; returns the ids of what it holds. Older packs
+    /// stay listed: an object a tip reaches may be only there.
     async fn put_pack(
         &self,
         repo: &RepoName,

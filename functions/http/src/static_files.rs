@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use crateyard_core::{ObjectKey, RepoKind, Section};
+use crateyard_core::{EVERY_CRATE, ObjectKey, RepoKind, Section};
 use std::io::Read;
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
@@ -195,11 +195,6 @@ pub(crate) async fn serve(
     }
     response
 }
-
-/// What a repository's recent publishes (`ui/recent.json`) and its git
-/// index count as: documents naming any of its crates, so in a private
-/// repository only a token limited to no crates (or to `*`) may read them.
-const EVERY_CRATE: &str = "*";
 
 /// The repository of a servable object, and the crate it belongs to
 /// (`config.json` belongs to none); `None` for what no read may name.
