@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use crateyard_core::{
     AuditEntry, AuditPage, AuditQuery, CommittedChange, CrateRecord, CrateVersions, CrateWrite,
     DownloadCount, MetadataStore, REINDEX_JOB_LIFETIME, ReindexBatch, ReindexJob, Repository,
@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
 /// Single-table design. Every item has `pk`, `sk` and `body` (the record as
-/// JSON); crate items add `revision` (the compare-and-swap guard) and
-/// `description` (lowercase, with the keywords, for search).
+/// JSON); crate items add `revision` (the compare-and-swap guard). Search
+/// does not read the table: see `crateyard_core`'s search shards.
 ///
 /// | item | pk | sk |
 /// |---|---|---|
@@ -309,16 +309,6 @@ fn crate_item(repo: &str, krate: &CrateRecord) -> Item {
         "revision".into(),
         AttributeValue::N(krate.revision.to_string()),
     );
-    // Keywords are searched with the description, in one attribute.
-    let mut searchable = krate.description.clone().unwrap_or_default();
-    for keyword in &krate.keywords {
-        searchable.push('\n');
-        searchable.push_str(keyword);
-    }
-    it.insert(
-        "description".into(),
-        AttributeValue::S(searchable.to_lowercase()),
-    );
     it
 }
 
@@ -491,42 +481,6 @@ impl MetadataStore for DynamoStore {
             // retried identical publish is idempotent.
             (None, _) => Err(backend(e)),
         }
-    }
-
-    async fn search(
-        &self,
-        repo: &str,
-        query: &str,
-        limit: usize,
-    ) -> Result<(Vec<CrateRecord>, u64), StoreError> {
-        let mut hits = Vec::new();
-        let mut total = 0u64;
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(crates_pk(repo)))
-            .select(Select::AllAttributes);
-        if !query.is_empty() {
-            request = request
-                .filter_expression("contains(sk, :name) OR contains(description, :text)")
-                .expression_attribute_values(
-                    ":name",
-                    AttributeValue::S(crateyard_core::canonical_name(query)),
-                )
-                .expression_attribute_values(":text", AttributeValue::S(query.to_lowercase()));
-        }
-        let mut pages = request.into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for it in page.map_err(backend)?.items.unwrap_or_default() {
-                total += 1;
-                if hits.len() < limit {
-                    hits.push(parse(&it)?);
-                }
-            }
-        }
-        Ok((hits, total))
     }
 
     async fn update_repository(&self, repo: &Repository) -> Result<(), StoreError> {

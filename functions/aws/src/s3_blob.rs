@@ -7,7 +7,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{StorageClass, Tag, Tagging};
 use bytes::Bytes;
 use crateyard_core::{
-    BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions, StorageTier,
+    BlobError, BlobStore, Freshness, KeyPrefix, ObjectKey, ObjectMeta, PutMode, PutOptions,
+    StorageTier,
 };
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -188,16 +189,31 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        match self.get_if_changed(key, None).await? {
+            Freshness::Changed(bytes, meta) => Ok(Some((bytes, meta))),
+            Freshness::Missing => Ok(None),
+            // Without an ETag to compare, S3 has nothing to answer 304 to.
+            Freshness::Unchanged => Err(BlobError::Backend(format!("{key}: 304 to a plain GET"))),
+        }
+    }
+
+    async fn get_if_changed(
+        &self,
+        key: &ObjectKey,
+        etag: Option<&str>,
+    ) -> Result<Freshness, BlobError> {
         let out = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key.to_string())
+            .set_if_none_match(etag.map(str::to_string))
             .send()
             .await
         {
             Ok(out) => out,
-            Err(e) if status(&e) == Some(404) => return Ok(None),
+            Err(e) if status(&e) == Some(304) => return Ok(Freshness::Unchanged),
+            Err(e) if status(&e) == Some(404) => return Ok(Freshness::Missing),
             Err(e) => return Err(backend(e)),
         };
         let meta = object_meta(
@@ -207,7 +223,7 @@ impl BlobStore for S3BlobStore {
             out.metadata(),
         );
         let body = out.body.collect().await.map_err(backend)?.into_bytes();
-        Ok(Some((body, meta)))
+        Ok(Freshness::Changed(body, meta))
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {

@@ -59,6 +59,14 @@ impl ObjectMeta {
     }
 }
 
+/// What [`BlobStore::get_if_changed`] found.
+#[derive(Debug)]
+pub enum Freshness {
+    Unchanged,
+    Changed(Bytes, ObjectMeta),
+    Missing,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     #[error("object `{0}` already exists")]
@@ -88,6 +96,24 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> Result<ObjectMeta, BlobError>;
     async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError>;
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError>;
+    /// The object, unless it still has `etag` (S3: `If-None-Match`, one
+    /// round trip whichever the answer). Stores without conditional reads
+    /// compare a `head` first.
+    async fn get_if_changed(
+        &self,
+        key: &ObjectKey,
+        etag: Option<&str>,
+    ) -> Result<Freshness, BlobError> {
+        if let Some(etag) = etag
+            && self.head(key).await?.is_some_and(|meta| meta.etag == etag)
+        {
+            return Ok(Freshness::Unchanged);
+        }
+        Ok(match self.get(key).await? {
+            Some((bytes, meta)) => Freshness::Changed(bytes, meta),
+            None => Freshness::Missing,
+        })
+    }
     /// Deleting a missing object succeeds.
     async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError>;
     /// Removes every stored copy of `key`, earlier versions included (a

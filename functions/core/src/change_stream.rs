@@ -9,6 +9,7 @@
 //! [`DerivedFiles::ChangeStream`]: crate::DerivedFiles::ChangeStream
 
 use crate::pages::RecentPublish;
+use crate::search_index::SearchEntry;
 use crate::{CrateName, Registry, RegistryError, Repository};
 use std::collections::BTreeMap;
 
@@ -40,21 +41,39 @@ impl Registry {
         // Per repository, the crates whose index files were written: the
         // mirror (the git index) takes them in one commit.
         let mut written: BTreeMap<&str, (Repository, Vec<CrateName>)> = BTreeMap::new();
+        // Per repository, the search entries to bring up to date (a crate
+        // gone has none), in one write per shard.
+        let mut searched: BTreeMap<&str, Vec<(String, Option<SearchEntry>)>> = BTreeMap::new();
         for ((repo, canonical), new_versions) in crates {
             match self
                 .write_changed_crate(repo, canonical, &new_versions)
                 .await
             {
-                Ok(Some((repository, name))) => {
-                    written
+                Ok(Some((repository, krate))) => {
+                    let (name, entry) = krate.unzip();
+                    searched
                         .entry(repo)
-                        .or_insert_with(|| (repository, Vec::new()))
-                        .1
-                        .push(name);
+                        .or_default()
+                        .push((canonical.to_string(), entry));
+                    if let Some(name) = name {
+                        written
+                            .entry(repo)
+                            .or_insert_with(|| (repository, Vec::new()))
+                            .1
+                            .push(name);
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::error!(repo, canonical, error = %e, "derived files not written");
+                    first_failure.get_or_insert(e);
+                }
+            }
+        }
+        if self.keeps_search_shards() {
+            for (repo, entries) in searched {
+                if let Err(e) = self.update_search_entries(repo, entries).await {
+                    tracing::error!(repo, error = %e, "search entries not updated");
                     first_failure.get_or_insert(e);
                 }
             }
@@ -73,7 +92,7 @@ impl Registry {
         repo: &str,
         canonical: &str,
         new_versions: &[&str],
-    ) -> Result<Option<(Repository, CrateName)>, RegistryError> {
+    ) -> Result<Option<(Repository, Option<(CrateName, SearchEntry)>)>, RegistryError> {
         let repository = match self.repository(repo).await {
             Ok(repository) => repository,
             // Deleted since: nothing of it is served any more.
@@ -82,7 +101,7 @@ impl Registry {
         };
         // The index file, the page and any README missing, from a fresh read.
         let Some(krate) = self.reindex_one_crate(&repository, canonical).await? else {
-            return Ok(None);
+            return Ok(Some((repository, None)));
         };
         for key in new_versions {
             let Some(version) = krate.versions.iter().find(|v| v.version_key == *key) else {
@@ -98,6 +117,9 @@ impl Registry {
                 .await?;
         }
         let name = CrateName::new(&krate.krate.name)?;
-        Ok(Some((repository, name)))
+        Ok(Some((
+            repository,
+            Some((name, SearchEntry::of(&krate.krate))),
+        )))
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::pages::crate_page;
 use crate::retry::Retries;
+use crate::search_index::SearchEntry;
 use crate::{
     BlobError, CrateName, CrateRecord, ObjectKey, ObjectMeta, PutMode, PutOptions,
     REVISION_METADATA, Registry, RegistryError, Repository, VersionRecord,
@@ -105,11 +106,21 @@ impl Registry {
                 Err(e) => Err(e.into()),
             }
         };
-        let (index, page) = tokio::join!(
+        let search = async {
+            if !self.keeps_search_shards() {
+                return Ok(());
+            }
+            let entry = SearchEntry::of(krate);
+            self.update_search_entries(repo, vec![(krate.canonical.clone(), Some(entry))])
+                .await
+        };
+        let (index, page, search) = tokio::join!(
             write(Derived::IndexFile, index, heads.index),
             write(Derived::Page, page, heads.page),
+            search,
         );
         index?;
+        search?;
         // After the index file: the mirror copies what it finds there.
         let name = CrateName::new(&krate.name)?;
         self.mirror_crates(repository, &[name]).await?;

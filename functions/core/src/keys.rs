@@ -12,6 +12,7 @@
 //! {repo}/git/objects/{xx}/{38 hex}              its loose objects
 //! {repo}/git/objects/pack/pack-{40 hex}.{pack,idx} its packs
 //! {repo}/git-trees/{40 hex}                    the git index's trees, kept for its writer
+//! {repo}/search/{00..0f}.json                  search entries, where the store has no text index
 //! ui/repositories.json, ui/index.html, ui/assets/app.{js,css}
 //! .uploads/{id}.crate                          a large upload, staged
 //! .tasks/{id}.json                             a reindex job's task (AWS)
@@ -80,6 +81,42 @@ pub enum ObjectKey {
     /// static path or CloudFront bucket policy names `{repo}/git-trees/`
     /// (private as its repository is: the same bytes as a loose tree).
     GitTreeCopy { repo: RepoName, id: GitObjectId },
+    /// One shard of a repository's search entries (see
+    /// [`crate::search_index`]), kept where the metadata store cannot
+    /// search text (DynamoDB). Read by the API only, never served: no
+    /// route, static path or CloudFront bucket policy names
+    /// `{repo}/search/`, and it is written private.
+    SearchShard {
+        repo: RepoName,
+        shard: SearchShardId,
+    },
+}
+
+/// Which of a repository's search shards: below
+/// [`SearchShardId::COUNT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SearchShardId(u8);
+
+impl SearchShardId {
+    /// Shards per repository: enough that a shard of a 100,000-crate
+    /// repository stays near 1 MB, few enough that one search checks them
+    /// all at once.
+    pub const COUNT: u8 = 16;
+
+    pub fn new(shard: u8) -> Option<Self> {
+        (shard < Self::COUNT).then_some(Self(shard))
+    }
+
+    pub fn all() -> impl Iterator<Item = Self> {
+        (0..Self::COUNT).map(Self)
+    }
+
+    /// The shard a crate's entry lives in, by its canonical name: a stable
+    /// hash (SHA-256), the same in every process and release.
+    pub fn of(canonical: &str) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(canonical.as_bytes())[0] % Self::COUNT)
+    }
 }
 
 /// The files of a git repository that git's dumb HTTP protocol reads.
@@ -247,6 +284,7 @@ impl Section {
 const UPLOADS_DIR: &str = ".uploads";
 const TASKS_DIR: &str = ".tasks";
 const GIT_TREES_DIR: &str = "git-trees";
+const SEARCH_DIR: &str = "search";
 const UI_DIR: &str = "ui";
 
 /// Where the objects of one kind, or one repository, are: what a listing,
@@ -326,6 +364,9 @@ impl fmt::Display for ObjectKey {
             Self::Task { id } => write!(f, "{TASKS_DIR}/{}.json", id.as_str()),
             Self::Git { repo, file } => write!(f, "{repo}/git/{file}"),
             Self::GitTreeCopy { repo, id } => write!(f, "{repo}/{GIT_TREES_DIR}/{}", id.as_str()),
+            Self::SearchShard { repo, shard } => {
+                write!(f, "{repo}/{SEARCH_DIR}/{:02x}.json", shard.0)
+            }
         }
     }
 }
@@ -422,6 +463,14 @@ impl ObjectKey {
                     };
                     return (copy.to_string() == key).then_some(copy);
                 }
+                if section == SEARCH_DIR {
+                    let shard = u8::from_str_radix(path.strip_suffix(".json")?, 16).ok()?;
+                    let shard = Self::SearchShard {
+                        repo: RepoName::new(repo).ok()?,
+                        shard: SearchShardId::new(shard)?,
+                    };
+                    return (shard.to_string() == key).then_some(shard);
+                }
                 let section = [Section::Index, Section::Crates, Section::Ui, Section::Git]
                     .into_iter()
                     .find(|s| s.as_str() == section)?;
@@ -494,7 +543,8 @@ impl ObjectKey {
             | Self::Readme { repo, .. }
             | Self::RecentPublishes { repo }
             | Self::Git { repo, .. }
-            | Self::GitTreeCopy { repo, .. } => Some(repo),
+            | Self::GitTreeCopy { repo, .. }
+            | Self::SearchShard { repo, .. } => Some(repo),
             Self::Repositories | Self::Ui(_) | Self::Upload { .. } | Self::Task { .. } => None,
         }
     }
@@ -541,7 +591,8 @@ impl ObjectKey {
             | Self::CratePage { .. }
             | Self::RecentPublishes { .. }
             | Self::Repositories
-            | Self::Task { .. } => "application/json",
+            | Self::Task { .. }
+            | Self::SearchShard { .. } => "application/json",
             Self::Readme { .. } | Self::Ui(UiFile::Shell) => "text/html; charset=utf-8",
             Self::Ui(UiFile::Script) => "text/javascript; charset=utf-8",
             Self::Ui(UiFile::Stylesheet) => "text/css; charset=utf-8",
@@ -583,9 +634,10 @@ impl ObjectKey {
             // The shell names the assets by path: revalidate it often.
             Self::Ui(UiFile::Shell) => "public, max-age=60",
             Self::Ui(_) => "public, max-age=300",
-            Self::Upload { .. } | Self::Task { .. } | Self::GitTreeCopy { .. } => {
-                "private, no-store"
-            }
+            Self::Upload { .. }
+            | Self::Task { .. }
+            | Self::GitTreeCopy { .. }
+            | Self::SearchShard { .. } => "private, no-store",
         }
     }
 
@@ -595,7 +647,7 @@ impl ObjectKey {
     pub fn put_options(&self, private_repository: bool) -> PutOptions {
         PutOptions {
             private: match self {
-                Self::Upload { .. } | Self::Task { .. } => true,
+                Self::Upload { .. } | Self::Task { .. } | Self::SearchShard { .. } => true,
                 _ => private_repository && self.repository().is_some(),
             },
             ..PutOptions::default()
@@ -649,6 +701,13 @@ mod tests {
             (
                 ObjectKey::recent_publishes("main").unwrap(),
                 "main/ui/recent.json",
+            ),
+            (
+                ObjectKey::SearchShard {
+                    repo: repo("main"),
+                    shard: SearchShardId::new(15).unwrap(),
+                },
+                "main/search/0f.json",
             ),
             (
                 ObjectKey::Git {

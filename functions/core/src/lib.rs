@@ -31,6 +31,7 @@ mod repositories;
 mod retention;
 mod retry;
 mod search;
+mod search_index;
 mod tokens;
 mod uploads;
 mod upstream;
@@ -51,13 +52,16 @@ pub use audit::{
 };
 pub use auth::token_from_header;
 pub use blob_store::{
-    BlobError, BlobStore, ObjectMeta, PutMode, PutOptions, REVISION_METADATA, StorageTier,
+    BlobError, BlobStore, Freshness, ObjectMeta, PutMode, PutOptions, REVISION_METADATA,
+    StorageTier,
 };
 pub use change_stream::CommittedChange;
 pub use downloads::{CrateDownloads, CrateInfo, DownloadCount, RECENT_DAYS, merge_counts};
 pub use error::RegistryError;
 pub use index_mirror::{IndexFileEntry, IndexFiles, IndexMirror, StoredIndexFiles};
-pub use keys::{GitFile, GitObjectId, KeyPrefix, ObjectKey, Section, TaskId, UiFile, UploadId};
+pub use keys::{
+    GitFile, GitObjectId, KeyPrefix, ObjectKey, SearchShardId, Section, TaskId, UiFile, UploadId,
+};
 pub use metadata_store::{
     CrateRecord, CrateVersions, CrateWrite, DeletedVersion, MetadataStore, REINDEX_JOB_LIFETIME,
     RepoKind, Repository, StoreError, TokenRecord, User, VersionRecord, VersionWrite,

@@ -274,14 +274,24 @@ pub trait MetadataStore: Send + Sync + 'static {
     -> Result<Vec<CrateVersions>, StoreError>;
     /// Applies the write atomically or not at all.
     async fn commit(&self, repo: &str, write: CrateWrite) -> Result<(), StoreError>;
+    /// Whether the store indexes text for [`Self::search`]. DynamoDB does
+    /// not (matching a substring there reads every crate item), and the
+    /// registry keeps search shards of its own instead (`search_index.rs`).
+    fn indexes_text(&self) -> bool {
+        false
+    }
     /// Crates whose name, description or keywords contain `query` (case-insensitive),
-    /// at most `limit`, by name; and how many match in all.
+    /// at most `limit`, by name; and how many match in all. Only for a
+    /// store that [indexes text](Self::indexes_text).
     async fn search(
         &self,
         repo: &str,
         query: &str,
         limit: usize,
-    ) -> Result<(Vec<CrateRecord>, u64), StoreError>;
+    ) -> Result<(Vec<CrateRecord>, u64), StoreError> {
+        let _ = (repo, query, limit);
+        Err(StoreError::Backend("this store has no text index".into()))
+    }
 
     /// Fails with [`StoreError::AlreadyExists`] if the login is taken.
     /// Replaces a repository's settings, only over the revision before

@@ -101,6 +101,8 @@ pub struct Registry {
     /// Crates waiting for this process's next commit of a repository's
     /// mirror, by repository (see `index_mirror.rs`).
     pub(crate) mirror_pending: Mutex<HashMap<String, HashMap<String, crate::CrateName>>>,
+    /// Search shards as last read (see `search_index.rs`).
+    pub(crate) search_cache: crate::search_index::ShardCache,
 }
 
 impl std::fmt::Debug for Registry {
@@ -129,6 +131,7 @@ impl Registry {
             tasks: None,
             mirror: None,
             mirror_pending: Mutex::default(),
+            search_cache: Default::default(),
         }
     }
 

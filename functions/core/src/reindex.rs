@@ -72,6 +72,10 @@ impl Registry {
             progress(done, total);
         }
         drop(work);
+        if self.keeps_search_shards() {
+            self.rebuild_search_shards(repo, crates.iter().map(|c| &c.krate))
+                .await?;
+        }
         // From the index files just made right.
         self.mirror_repository(&repository).await?;
         let detail = format!("rebuilt the derived files of {total} crates");

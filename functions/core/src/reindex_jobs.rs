@@ -361,13 +361,14 @@ impl Registry {
         };
         let repository = self.repository(repo).await?;
         self.write_index_config(&repository).await?;
-        let names: Vec<String> = self
-            .store
-            .list_crates(repo)
-            .await?
-            .into_iter()
-            .map(|c| c.canonical)
-            .collect();
+        let crates = self.store.list_crates(repo).await?;
+        // Search shards hold only what the crate records say: rebuilt from
+        // this listing, not crate by crate in the batches (one write per
+        // shard, not one per crate).
+        if self.keeps_search_shards() {
+            self.rebuild_search_shards(repo, crates.iter()).await?;
+        }
+        let names: Vec<String> = crates.into_iter().map(|c| c.canonical).collect();
         let batches: Vec<ReindexTask> = names
             .chunks(BATCH_CRATES)
             .enumerate()

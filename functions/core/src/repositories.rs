@@ -248,7 +248,8 @@ impl Registry {
                 // during it already carry the new visibility.
                 let everything = KeyPrefix::Repository(RepoName::new(&repo.name)?);
                 for key in self.blobs.list(&everything).await? {
-                    self.blobs.set_private(&key, !repo.anonymous_read).await?;
+                    let private = key.put_options(!repo.anonymous_read).private;
+                    self.blobs.set_private(&key, private).await?;
                 }
                 // Again: a commit racing the change may have written the old
                 // view meanwhile, which the re-tag just published.

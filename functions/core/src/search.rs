@@ -48,17 +48,32 @@ impl Registry {
         query: &str,
         limit: usize,
     ) -> Result<(Vec<SearchHit>, u64), RegistryError> {
-        let repo = repository.name.as_str();
-        let (mut records, mut total) = self.store.search(repo, query, limit).await?;
         // A token limited to some crates of a private repository sees only those.
-        if let Some(token) = caller.map(|c| &c.token)
-            && !repository.anonymous_read
-            && !token.crates.is_empty()
-        {
-            records.retain(|k| token_covers_crate(token, &k.name));
-            total = records.len() as u64;
+        let limited = caller
+            .map(|c| &c.token)
+            .filter(|token| !repository.anonymous_read && !token.crates.is_empty());
+        let keep =
+            |hit: &SearchHit| limited.is_none_or(|token| token_covers_crate(token, &hit.name));
+        self.search_crates(&repository.name, query, limit, keep)
+            .await
+    }
+
+    /// The crates of a local repository (or a virtual one's local member)
+    /// that `query` matches and `keep` keeps, at most `limit`, by name, and
+    /// how many in all: from the store's text index, or from search shards
+    /// where it has none.
+    pub(crate) async fn search_crates(
+        &self,
+        repo: &str,
+        query: &str,
+        limit: usize,
+        keep: impl Fn(&SearchHit) -> bool,
+    ) -> Result<(Vec<SearchHit>, u64), RegistryError> {
+        if self.keeps_search_shards() {
+            return self.search_shards(repo, query, limit, keep).await;
         }
-        let crates = records
+        let (records, total) = self.store.search(repo, query, limit).await?;
+        let hits: Vec<SearchHit> = records
             .into_iter()
             .map(|k| SearchHit {
                 name: k.name,
@@ -66,6 +81,14 @@ impl Registry {
                 description: k.description,
             })
             .collect();
-        Ok((crates, total))
+        let before = hits.len();
+        let hits: Vec<SearchHit> = hits.into_iter().filter(|h| keep(h)).collect();
+        // The store counted what it matched; those `keep` drops among the
+        // first `limit` are known, the rest are not.
+        let total = match hits.len() == before {
+            true => total,
+            false => hits.len() as u64,
+        };
+        Ok((hits, total))
     }
 }

@@ -197,18 +197,11 @@ impl Registry {
                         continue;
                     }
                 },
-                _ => self
-                    .store
-                    .search(&member.name, query, limit)
-                    .await?
-                    .0
-                    .into_iter()
-                    .map(|k| SearchHit {
-                        name: k.name,
-                        max_version: k.max_version,
-                        description: k.description,
-                    })
-                    .collect(),
+                _ => {
+                    self.search_crates(&member.name, query, limit, |_| true)
+                        .await?
+                        .0
+                }
             };
             let covered = |hit: &SearchHit| {
                 let target = CrateTarget {

@@ -211,7 +211,8 @@ fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
         | ObjectKey::Ui(_)
         | ObjectKey::Upload { .. }
         | ObjectKey::Task { .. }
-        | ObjectKey::GitTreeCopy { .. } => return None,
+        | ObjectKey::GitTreeCopy { .. }
+        | ObjectKey::SearchShard { .. } => return None,
     };
     Some((key.repository()?.as_str(), krate))
 }

@@ -419,6 +419,11 @@ impl MetadataStore for SqliteStore {
         self.run(move |c| commit(c, &repo, &write)).await
     }
 
+    /// An FTS5 table with the trigram tokenizer, kept by triggers.
+    fn indexes_text(&self) -> bool {
+        true
+    }
+
     async fn search(
         &self,
         repo: &str,

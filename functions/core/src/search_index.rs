@@ -1,0 +1,449 @@
+//! Search where the metadata store has no text index (DynamoDB, whose only
+//! way to match a substring is to read every crate item): each crate's
+//! search entry is kept in one of [`SearchShardId::COUNT`] objects per
+//! repository (`{repo}/search/{shard}.json`), written with the crate's other
+//! derived files, and a search reads the shards, not the crates.
+//!
+//! A search costs the same at 10 crates as at 100,000: one conditional GET
+//! of every shard at once (an unchanged shard answers `304` and is matched
+//! from memory), plus a download of each shard that changed since this
+//! process last read it. Matching is the rule below, shared with no one:
+//! SQLite's own search ([`crate::MetadataStore::search`]) is used where it
+//! exists, and is tested against the same cases.
+//!
+//! Writes are compare-and-swap per shard. An entry carries its crate's
+//! revision and never replaces a newer one, so the change stream's records
+//! arriving late or twice converge; reindex rebuilds every shard from its
+//! bulk read, keeping what a writer made newer meanwhile.
+
+use crate::retry::Retries;
+use crate::search::SearchHit;
+use crate::{
+    BlobError, CrateRecord, ObjectKey, PutMode, Registry, RegistryError, RepoName, SearchShardId,
+    canonical_name,
+};
+use bytes::Bytes;
+use futures_util::future::try_join_all;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// What search knows of a crate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SearchEntry {
+    pub name: String,
+    pub max_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// The crate revision this entry reflects.
+    pub revision: u64,
+}
+
+impl SearchEntry {
+    pub(crate) fn of(krate: &CrateRecord) -> Self {
+        Self {
+            name: krate.name.clone(),
+            max_version: krate.max_version.clone(),
+            description: krate.description.clone(),
+            keywords: krate.keywords.clone(),
+            revision: krate.revision,
+        }
+    }
+}
+
+/// A shard's content: entries by canonical name.
+type Shard = BTreeMap<String, SearchEntry>;
+
+/// What a search matches: the query as names and as text compare.
+pub(crate) struct Query {
+    canonical: String,
+    lowercase: String,
+}
+
+impl Query {
+    pub(crate) fn new(query: &str) -> Self {
+        Self {
+            canonical: canonical_name(query),
+            lowercase: query.to_lowercase(),
+        }
+    }
+}
+
+/// An entry ready to be matched: its name canonical, its description and
+/// keywords lowercase, once per shard read.
+#[derive(Debug)]
+struct Prepared {
+    canonical: String,
+    text: String,
+    hit: SearchHit,
+}
+
+impl Prepared {
+    fn new(canonical: String, entry: SearchEntry) -> Self {
+        let mut text = entry.description.clone().unwrap_or_default();
+        for keyword in &entry.keywords {
+            text.push('\n');
+            text.push_str(keyword);
+        }
+        Self {
+            canonical,
+            text: text.to_lowercase(),
+            hit: SearchHit {
+                name: entry.name,
+                max_version: entry.max_version,
+                description: entry.description,
+            },
+        }
+    }
+
+    /// The rule: the name contains the query (both canonical: case and
+    /// `-`/`_` do not matter), or the description or a keyword contains it,
+    /// case-insensitively. An empty query matches everything.
+    fn matches(&self, query: &Query) -> bool {
+        self.canonical.contains(&query.canonical) || self.text.contains(&query.lowercase)
+    }
+}
+
+/// A shard as this process last read it.
+#[derive(Debug)]
+struct LoadedShard {
+    etag: String,
+    entries: Vec<Prepared>,
+}
+
+/// The shards this process has read, by key: what a search revalidates.
+#[derive(Debug, Default)]
+pub(crate) struct ShardCache(Mutex<HashMap<ObjectKey, Arc<LoadedShard>>>);
+
+impl Registry {
+    /// Whether this registry keeps search shards: where its metadata store
+    /// cannot search text itself.
+    pub(crate) fn keeps_search_shards(&self) -> bool {
+        !self.store.indexes_text()
+    }
+
+    /// The crates of `repo` that `query` matches, by canonical name, at most
+    /// `limit` of them (after `keep`), and how many match in all.
+    pub(crate) async fn search_shards(
+        &self,
+        repo: &str,
+        query: &str,
+        limit: usize,
+        keep: impl Fn(&SearchHit) -> bool,
+    ) -> Result<(Vec<SearchHit>, u64), RegistryError> {
+        let repo = RepoName::new(repo)?;
+        let shards = try_join_all(SearchShardId::all().map(|shard| {
+            self.fresh_shard(ObjectKey::SearchShard {
+                repo: repo.clone(),
+                shard,
+            })
+        }))
+        .await?;
+        let query = Query::new(query);
+        let mut found: Vec<&Prepared> = shards
+            .iter()
+            .flat_map(|s| s.entries.iter())
+            .filter(|e| e.matches(&query) && keep(&e.hit))
+            .collect();
+        let total = found.len() as u64;
+        found.sort_unstable_by(|a, b| a.canonical.cmp(&b.canonical));
+        let hits = found
+            .into_iter()
+            .take(limit)
+            .map(|e| e.hit.clone())
+            .collect();
+        Ok((hits, total))
+    }
+
+    /// A shard as stored now: from memory if unchanged (a conditional GET),
+    /// else read and prepared again. A missing shard has no entries.
+    async fn fresh_shard(&self, key: ObjectKey) -> Result<Arc<LoadedShard>, RegistryError> {
+        let known = self.search_cache.0.lock().expect("lock").get(&key).cloned();
+        let etag = known.as_ref().map(|s| s.etag.as_str());
+        let (bytes, meta) = match self.blobs.get_if_changed(&key, etag).await? {
+            crate::Freshness::Unchanged => return Ok(known.expect("an ETag came from it")),
+            crate::Freshness::Missing => {
+                self.search_cache.0.lock().expect("lock").remove(&key);
+                return Ok(Arc::new(LoadedShard {
+                    etag: String::new(),
+                    entries: Vec::new(),
+                }));
+            }
+            crate::Freshness::Changed(bytes, meta) => (bytes, meta),
+        };
+        // Inline: a shard of 100,000 crates' share is about 1 MB, read
+        // only when it changed.
+        let entries = parse_shard(&bytes)
+            .into_iter()
+            .map(|(canonical, entry)| Prepared::new(canonical, entry))
+            .collect();
+        let loaded = Arc::new(LoadedShard {
+            etag: meta.etag,
+            entries,
+        });
+        self.search_cache
+            .0
+            .lock()
+            .expect("lock")
+            .insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Brings the entries of changed crates up to date in their shards,
+    /// one compare-and-swap per shard touched: `Some` for a crate as the
+    /// store now holds it, `None` for one that no longer exists.
+    pub(crate) async fn update_search_entries(
+        &self,
+        repo: &str,
+        changes: Vec<(String, Option<SearchEntry>)>,
+    ) -> Result<(), RegistryError> {
+        let mut by_shard: BTreeMap<SearchShardId, Vec<(String, Option<SearchEntry>)>> =
+            BTreeMap::new();
+        for (canonical, entry) in changes {
+            by_shard
+                .entry(SearchShardId::of(&canonical))
+                .or_default()
+                .push((canonical, entry));
+        }
+        let repo = RepoName::new(repo)?;
+        try_join_all(by_shard.into_iter().map(|(shard, changes)| {
+            let key = ObjectKey::SearchShard {
+                repo: repo.clone(),
+                shard,
+            };
+            self.change_shard(key, move |entries| {
+                let mut changed = false;
+                for (canonical, entry) in &changes {
+                    changed |= apply(entries, canonical, entry.clone());
+                }
+                changed
+            })
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// Rewrites every shard of `repo` from a bulk read of its crates (a
+    /// reindex, or a benchmark's generator), keeping an entry a writer made
+    /// newer since that read, and one for a crate created since (the store
+    /// is asked about each crate a shard lists that the bulk read lacks).
+    pub async fn rebuild_search_shards(
+        &self,
+        repo: &str,
+        crates: impl Iterator<Item = &CrateRecord>,
+    ) -> Result<(), RegistryError> {
+        let mut wanted: BTreeMap<SearchShardId, Shard> = BTreeMap::new();
+        for krate in crates {
+            wanted
+                .entry(SearchShardId::of(&krate.canonical))
+                .or_default()
+                .insert(krate.canonical.clone(), SearchEntry::of(krate));
+        }
+        let name = RepoName::new(repo)?;
+        try_join_all(SearchShardId::all().map(|shard| {
+            let wanted = wanted.remove(&shard).unwrap_or_default();
+            let key = ObjectKey::SearchShard {
+                repo: name.clone(),
+                shard,
+            };
+            async move {
+                // Crates the shard lists beyond the bulk read: created since
+                // (kept, as the store has them now) or deleted (dropped).
+                let stored = self.blobs.get(&key).await?;
+                let extra: Vec<String> = stored
+                    .as_ref()
+                    .map(|(bytes, _)| parse_shard(bytes))
+                    .unwrap_or_default()
+                    .into_keys()
+                    .filter(|c| !wanted.contains_key(c))
+                    .collect();
+                let mut now = Shard::new();
+                for canonical in extra {
+                    if let Some(krate) = self.store.get_crate(repo, &canonical).await? {
+                        now.insert(canonical, SearchEntry::of(&krate));
+                    }
+                }
+                let mut first = Some(stored);
+                self.change_shard_from(key, &mut first, |entries| {
+                    let before = entries.clone();
+                    entries.retain(|c, _| wanted.contains_key(c) || now.contains_key(c));
+                    for (canonical, entry) in wanted.iter().chain(&now) {
+                        apply(entries, canonical, Some(entry.clone()));
+                    }
+                    *entries != before
+                })
+                .await
+            }
+        }))
+        .await?;
+        Ok(())
+    }
+
+    async fn change_shard(
+        &self,
+        key: ObjectKey,
+        change: impl Fn(&mut Shard) -> bool,
+    ) -> Result<(), RegistryError> {
+        self.change_shard_from(key, &mut None, change).await
+    }
+
+    /// Applies `change` to a shard by compare-and-swap, first over the copy
+    /// `read_before` holds when it was read ahead. `change` returns whether
+    /// it changed anything worth writing.
+    async fn change_shard_from(
+        &self,
+        key: ObjectKey,
+        read_before: &mut Option<Option<(Bytes, crate::ObjectMeta)>>,
+        change: impl Fn(&mut Shard) -> bool,
+    ) -> Result<(), RegistryError> {
+        let what = key.to_string();
+        let mut retries = Retries::new(&what);
+        loop {
+            retries.next()?;
+            let current = match read_before.take() {
+                Some(current) => current,
+                None => self.blobs.get(&key).await?,
+            };
+            let (mut entries, mode) = match current {
+                Some((bytes, meta)) => (parse_shard(&bytes), PutMode::Update(meta.etag)),
+                None => (Shard::new(), PutMode::Create),
+            };
+            if !change(&mut entries) {
+                return Ok(());
+            }
+            let body = serde_json::to_vec(&entries).expect("entries serialize");
+            let options = key.put_options(true);
+            match self.blobs.put(&key, body.into(), mode, options).await {
+                Ok(_) => return Ok(()),
+                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Puts `entry` in place of the crate's, unless the one there is newer;
+/// `None` removes it. Returns whether anything changed.
+fn apply(entries: &mut Shard, canonical: &str, entry: Option<SearchEntry>) -> bool {
+    match entry {
+        Some(entry) => match entries.get(canonical) {
+            Some(current) if current.revision > entry.revision || *current == entry => false,
+            _ => {
+                entries.insert(canonical.to_string(), entry);
+                true
+            }
+        },
+        None => entries.remove(canonical).is_some(),
+    }
+}
+
+/// A shard's entries; one that cannot be read (damaged by hand) counts as
+/// empty, and the next write or reindex replaces it.
+fn parse_shard(bytes: &[u8]) -> Shard {
+    serde_json::from_slice(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, description: &str, keywords: &[&str], revision: u64) -> SearchEntry {
+        SearchEntry {
+            name: name.into(),
+            max_version: "1.0.0".into(),
+            description: Some(description.into()),
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+            revision,
+        }
+    }
+
+    fn matching(query: &str) -> Vec<String> {
+        let shard: Vec<Prepared> = [
+            entry("serde_json", "JSON support", &[], 1),
+            entry("tokio", "async runtime", &["kw-tokio"], 1),
+            entry("Json-Tools", "tools", &[], 1),
+            entry("other", "nothing", &[], 1),
+        ]
+        .into_iter()
+        .map(|e| Prepared::new(canonical_name(&e.name), e))
+        .collect();
+        let query = Query::new(query);
+        let mut names: Vec<String> = shard
+            .iter()
+            .filter(|e| e.matches(&query))
+            .map(|e| e.hit.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The cases the metadata stores' own search is held to
+    /// (`crateyard_conformance::store_search`).
+    #[test]
+    fn the_rule_matches_names_descriptions_and_keywords() {
+        assert_eq!(matching("json"), ["Json-Tools", "serde_json"]);
+        assert_eq!(matching("JSON"), ["Json-Tools", "serde_json"]);
+        assert_eq!(
+            matching("Serde-JSON"),
+            ["serde_json"],
+            "names match in canonical form"
+        );
+        assert_eq!(matching("json_tools"), ["Json-Tools"]);
+        assert_eq!(
+            matching("ASYNC"),
+            ["tokio"],
+            "descriptions match case-insensitively"
+        );
+        assert_eq!(
+            matching("KW-TOKIO"),
+            ["tokio"],
+            "keywords match case-insensitively"
+        );
+        assert!(matching("%").is_empty(), "no wildcard syntax");
+        assert!(matching("json\" OR \"").is_empty());
+        assert_eq!(matching("").len(), 4, "an empty query lists everything");
+    }
+
+    #[test]
+    fn an_entry_never_replaces_a_newer_one() {
+        let mut shard = Shard::new();
+        assert!(apply(&mut shard, "foo", Some(entry("foo", "two", &[], 2))));
+        assert!(
+            !apply(&mut shard, "foo", Some(entry("foo", "one", &[], 1))),
+            "older"
+        );
+        assert!(
+            !apply(&mut shard, "foo", Some(entry("foo", "two", &[], 2))),
+            "the same"
+        );
+        assert!(apply(
+            &mut shard,
+            "foo",
+            Some(entry("foo", "three", &[], 3))
+        ));
+        assert_eq!(shard["foo"].description.as_deref(), Some("three"));
+        assert!(apply(&mut shard, "foo", None), "a crate gone leaves");
+        assert!(!apply(&mut shard, "foo", None));
+        assert!(shard.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_shard_reads_as_empty() {
+        assert!(parse_shard(b"{not json").is_empty());
+        let shard = Shard::from([("foo".to_string(), entry("foo", "d", &[], 1))]);
+        assert_eq!(parse_shard(&serde_json::to_vec(&shard).unwrap()), shard);
+    }
+
+    #[test]
+    fn every_crate_has_one_shard_of_the_count() {
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..1000 {
+            let shard = SearchShardId::of(&format!("crate{i}"));
+            assert_eq!(SearchShardId::of(&format!("crate{i}")), shard, "stable");
+            seen.insert(shard);
+        }
+        assert_eq!(seen.len(), usize::from(SearchShardId::COUNT), "all used");
+    }
+}
