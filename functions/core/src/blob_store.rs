@@ -96,6 +96,14 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> Result<ObjectMeta, BlobError>;
     async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError>;
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError>;
+    /// [`Self::get`] of each key, in order: concurrent requests, or for
+    /// local files one blocking task for all (a reindex reads thousands).
+    async fn get_many(
+        &self,
+        keys: &[ObjectKey],
+    ) -> Vec<Result<Option<(Bytes, ObjectMeta)>, BlobError>> {
+        futures_util::future::join_all(keys.iter().map(|key| self.get(key))).await
+    }
     /// The object, unless it still has `etag` (S3: `If-None-Match`, one
     /// round trip whichever the answer). Stores without conditional reads
     /// compare a `head` first.

@@ -15,7 +15,7 @@ use crate::{
 use crate::{Registry, TaskQueue};
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt, stream};
+use futures_util::{StreamExt, stream};
 use std::sync::Arc;
 
 /// A file of a mirrored index, by its path in the index (`config.json`,
@@ -24,6 +24,8 @@ pub type IndexFileEntry = (String, Option<Bytes>);
 
 /// Reads and writes in flight at once (each a round trip on AWS).
 const CONCURRENCY: usize = 32;
+/// Index files read in one call to the store.
+const READ_CHUNK: usize = 8;
 
 /// What a repository's index holds now: what its mirror copies.
 #[async_trait]
@@ -77,20 +79,27 @@ impl StoredIndexFiles {
 
     async fn read(&self, keys: Vec<ObjectKey>) -> Result<Vec<IndexFileEntry>, RegistryError> {
         let index = KeyPrefix::Index(RepoName::new(&self.repo)?);
-        stream::iter(keys)
-            .map(|key| {
-                let index = &index;
-                async move {
-                    let path = key
-                        .below(index)
-                        .expect("index files and config.json are under index/");
-                    let content = self.blobs.get(&key).await?.map(|(bytes, _)| bytes);
-                    Ok::<_, RegistryError>((path, content))
-                }
+        // In chunks: locally, one blocking task reads a chunk. By index: a
+        // closure taking `&[ObjectKey]` would make the future's lifetime
+        // higher-ranked, which Send bounds reject.
+        let keys = &keys;
+        let read: Vec<_> = stream::iter(0..keys.len().div_ceil(READ_CHUNK))
+            .map(|i| {
+                let chunk = &keys[i * READ_CHUNK..keys.len().min((i + 1) * READ_CHUNK)];
+                self.blobs.get_many(chunk)
             })
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
+            .buffered(CONCURRENCY / READ_CHUNK)
+            .collect()
+            .await;
+        keys.iter()
+            .zip(read.into_iter().flatten())
+            .map(|(key, got)| {
+                let path = key
+                    .below(&index)
+                    .expect("index files and config.json are under index/");
+                Ok((path, got?.map(|(bytes, _)| bytes)))
+            })
+            .collect()
     }
 
     fn crate_keys(&self, names: &[CrateName]) -> Result<Vec<ObjectKey>, RegistryError> {

@@ -1,10 +1,12 @@
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::index_writer::{Derived, derived_file, derived_options, put_mode};
 use crate::{
-    BlobError, CrateName, CrateVersions, KeyPrefix, ObjectKey, Registry, RegistryError, RepoName,
-    Repository,
+    BlobError, CrateName, CrateVersions, KeyPrefix, ObjectKey, ObjectMeta, Registry, RegistryError,
+    RepoName, Repository,
 };
+use bytes::Bytes;
 use crateyard_tarball::read_readme;
+use futures_util::future::join_all;
 use futures_util::{StreamExt, stream};
 use std::collections::HashSet;
 
@@ -60,15 +62,22 @@ impl Registry {
         };
         let crates = self.store.list_crates_with_versions(repo).await?;
         let total = crates.len();
-        // By index: a closure taking `&CrateVersions` would make the
+        // By index: a closure taking `&[CrateVersions]` would make the
         // future's lifetime higher-ranked, which Send bounds reject.
-        let mut work = stream::iter(0..total)
-            .map(|i| self.reindex_crate(&repository, &crates[i], &present))
-            .buffer_unordered(REINDEX_CONCURRENCY);
+        let chunks = total.div_ceil(REINDEX_CHUNK);
+        let (repository_ref, present) = (&repository, &present);
+        let mut work = stream::iter(0..chunks)
+            .map(|i| {
+                let chunk = &crates[i * REINDEX_CHUNK..total.min((i + 1) * REINDEX_CHUNK)];
+                async move {
+                    self.reindex_crates(repository_ref, chunk, present).await?;
+                    Ok::<_, RegistryError>(chunk.len())
+                }
+            })
+            .buffer_unordered(REINDEX_CONCURRENCY / REINDEX_CHUNK);
         let mut done = 0;
         while let Some(result) = work.next().await {
-            result?;
-            done += 1;
+            done += result?;
             progress(done, total);
         }
         drop(work);
@@ -98,58 +107,91 @@ impl Registry {
             self.store.list_versions(repo, canonical),
         )?;
         let Some(krate) = krate else { return Ok(None) };
-        let krate = CrateVersions { krate, versions };
-        self.reindex_crate(repository, &krate, &Present::Unknown)
+        let krate = [CrateVersions { krate, versions }];
+        self.reindex_crates(repository, &krate, &Present::Unknown)
             .await?;
+        let [krate] = krate;
         Ok(Some(krate))
     }
 
-    async fn reindex_crate(
+    /// Brings a few crates' derived files up to date from the bulk read:
+    /// every body built first, the files that may exist read in one call
+    /// (locally, one blocking task rather than one per file), then what
+    /// differs written.
+    async fn reindex_crates(
+        &self,
+        repository: &Repository,
+        crates: &[CrateVersions],
+        present: &Present,
+    ) -> Result<(), RegistryError> {
+        let repo = repository.name.as_str();
+        let mut files = Vec::with_capacity(crates.len() * 2);
+        for krate in crates {
+            for kind in [Derived::IndexFile, Derived::Page] {
+                let (key, body) = derived_file(kind, repo, &krate.krate, &krate.versions)?;
+                files.push((kind, krate, key, body));
+            }
+        }
+        let to_read: Vec<ObjectKey> = files
+            .iter()
+            .filter(|(_, _, key, _)| present.may_hold(key))
+            .map(|(_, _, key, _)| key.clone())
+            .collect();
+        let mut read = self.blobs.get_many(&to_read).await.into_iter();
+        let mut writes = Vec::new();
+        for (kind, krate, key, body) in files {
+            let current = match present.may_hold(&key) {
+                true => read.next().ok_or_else(|| {
+                    BlobError::Backend(format!("{key}: get_many answered too few"))
+                })??,
+                false => None,
+            };
+            writes.push(self.reindex_file(kind, repository, krate, key, body, current));
+        }
+        let readmes = crates
+            .iter()
+            .map(|krate| self.reindex_readmes(repository, krate, present));
+        let (written, restored) = tokio::join!(join_all(writes), join_all(readmes));
+        written.into_iter().chain(restored).collect()
+    }
+
+    /// Renders any README of `krate` that the store lacks.
+    async fn reindex_readmes(
         &self,
         repository: &Repository,
         krate: &CrateVersions,
         present: &Present,
     ) -> Result<(), RegistryError> {
-        let readmes = async {
-            match present {
-                Present::Listed { readmes, .. } => {
-                    self.restore_readmes(repository, krate, readmes).await
-                }
-                Present::Unknown if krate.versions.iter().any(|v| v.has_readme) => {
-                    let prefix = KeyPrefix::CrateReadmes {
-                        repo: RepoName::new(&repository.name)?,
-                        name: CrateName::new(&krate.krate.canonical)?,
-                    };
-                    let listed = self.blobs.list(&prefix).await?.into_iter().collect();
-                    self.restore_readmes(repository, krate, &listed).await
-                }
-                Present::Unknown => Ok(()),
+        match present {
+            Present::Listed { readmes, .. } => {
+                self.restore_readmes(repository, krate, readmes).await
             }
-        };
-        let (index, page, readmes) = tokio::join!(
-            self.reindex_file(Derived::IndexFile, repository, krate, present),
-            self.reindex_file(Derived::Page, repository, krate, present),
-            readmes,
-        );
-        index.and(page).and(readmes)
+            Present::Unknown if krate.versions.iter().any(|v| v.has_readme) => {
+                let prefix = KeyPrefix::CrateReadmes {
+                    repo: RepoName::new(&repository.name)?,
+                    name: CrateName::new(&krate.krate.canonical)?,
+                };
+                let listed = self.blobs.list(&prefix).await?.into_iter().collect();
+                self.restore_readmes(repository, krate, &listed).await
+            }
+            Present::Unknown => Ok(()),
+        }
     }
 
-    /// Brings one derived file up to date from the bulk read.
+    /// Writes one derived file built from the bulk read over what was read
+    /// of it (`current`), unless it already holds that.
     async fn reindex_file(
         &self,
         kind: Derived,
         repository: &Repository,
         krate: &CrateVersions,
-        present: &Present,
+        key: ObjectKey,
+        body: Vec<u8>,
+        current: Option<(Bytes, ObjectMeta)>,
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
         let canonical = krate.krate.canonical.as_str();
         let revision = krate.krate.revision;
-        let (key, body) = derived_file(kind, repo, &krate.krate, &krate.versions)?;
-        let current = match present.may_hold(&key) {
-            true => self.blobs.get(&key).await?,
-            false => None,
-        };
         let current = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
         let Some(mode) = put_mode(current, revision, &body) else {
             return Ok(());
@@ -236,6 +278,9 @@ impl Registry {
 /// Crates reindexed at once: each is a few round trips on AWS, a few
 /// blocking file operations locally.
 pub(crate) const REINDEX_CONCURRENCY: usize = 32;
+
+/// Crates whose files a whole-repository reindex reads in one call.
+const REINDEX_CHUNK: usize = 8;
 
 /// Which derived files exist.
 enum Present {

@@ -513,6 +513,18 @@ impl BlobStore for FsBlobStore {
         blocking(move || this.read(&key)).await
     }
 
+    async fn get_many(
+        &self,
+        keys: &[ObjectKey],
+    ) -> Vec<Result<Option<(Bytes, ObjectMeta)>, BlobError>> {
+        let (this, keys) = (self.clone(), keys.to_vec());
+        let read = tokio::task::spawn_blocking(move || {
+            keys.iter().map(|key| this.read(key)).collect::<Vec<_>>()
+        })
+        .await;
+        read.unwrap_or_else(|e| vec![Err(BlobError::Backend(e.to_string()))])
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
         Ok(self.get(key).await?.map(|(_, meta)| meta))
     }
