@@ -86,11 +86,18 @@ impl StoredIndexFiles {
         let read: Vec<_> = stream::iter(0..keys.len().div_ceil(READ_CHUNK))
             .map(|i| {
                 let chunk = &keys[i * READ_CHUNK..keys.len().min((i + 1) * READ_CHUNK)];
-                self.blobs.get_many(chunk)
+                async move {
+                    let read = self.blobs.get_many(chunk).await;
+                    match read.len() == chunk.len() {
+                        true => read,
+                        false => vec![Err(BlobError::Backend("get_many answered too few".into()))],
+                    }
+                }
             })
             .buffered(CONCURRENCY / READ_CHUNK)
             .collect()
             .await;
+        // A short chunk holds one error, which ends this at its first key.
         keys.iter()
             .zip(read.into_iter().flatten())
             .map(|(key, got)| {

@@ -106,25 +106,31 @@ impl Registry {
                 Err(e) => Err(e.into()),
             }
         };
-        let search = async {
-            if !self.keeps_search_shards() {
-                return Ok(());
-            }
-            let entry = SearchEntry::of(krate);
-            self.update_search_entries(repo, vec![(krate.canonical.clone(), Some(entry))])
-                .await
-        };
         let (index, page, search) = tokio::join!(
             write(Derived::IndexFile, index, heads.index),
             write(Derived::Page, page, heads.page),
-            search,
+            self.write_search_entry(repo, krate),
         );
         index?;
-        search?;
         // After the index file: the mirror copies what it finds there.
         let name = CrateName::new(&krate.name)?;
         self.mirror_crates(repository, &[name]).await?;
-        page
+        page.and(search)
+    }
+
+    /// Where the registry keeps search shards, brings the crate's entry up
+    /// to date.
+    async fn write_search_entry(
+        &self,
+        repo: &str,
+        krate: &CrateRecord,
+    ) -> Result<(), RegistryError> {
+        if !self.keeps_search_shards() {
+            return Ok(());
+        }
+        let entry = SearchEntry::of(krate);
+        self.update_search_entries(repo, vec![(krate.canonical.clone(), Some(entry))])
+            .await
     }
 
     /// Rewrites the index file and the page of one crate from a consistent
@@ -152,14 +158,17 @@ impl Registry {
             self.write_derived_file(Derived::Page, repo, canonical, force),
         );
         index?;
-        if self.mirror.is_some()
-            && let Some(krate) = self.store.get_crate(repo, canonical).await?
-        {
+        let krate = match self.mirror.is_some() || self.keeps_search_shards() {
+            true => self.store.get_crate(repo, canonical).await?,
+            false => None,
+        };
+        let Some(krate) = krate else { return page };
+        if self.mirror.is_some() {
             let repository = self.repository(repo).await?;
             self.mirror_crates(&repository, &[CrateName::new(&krate.name)?])
                 .await?;
         }
-        page
+        page.and(self.write_search_entry(repo, &krate).await)
     }
 
     /// Writes one derived file of a crate from a fresh read of the store,

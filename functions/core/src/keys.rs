@@ -308,6 +308,8 @@ pub enum KeyPrefix {
     Readmes(RepoName),
     /// `{repo}/ui/readmes/{canonical}/`: one crate's READMEs.
     CrateReadmes { repo: RepoName, name: CrateName },
+    /// `{repo}/search/`: a repository's search shards.
+    SearchShards(RepoName),
     /// `.uploads/`
     Uploads,
     /// `.tasks/`
@@ -327,6 +329,7 @@ impl fmt::Display for KeyPrefix {
             Self::CrateReadmes { repo, name } => {
                 write!(f, "{repo}/{UI_DIR}/readmes/{}/", name.canonical())
             }
+            Self::SearchShards(repo) => write!(f, "{repo}/{SEARCH_DIR}/"),
             Self::Uploads => write!(f, "{UPLOADS_DIR}/"),
             Self::Tasks => write!(f, "{TASKS_DIR}/"),
         }

@@ -54,19 +54,20 @@ impl Registry {
             .filter(|token| !repository.anonymous_read && !token.crates.is_empty());
         let keep =
             |hit: &SearchHit| limited.is_none_or(|token| token_covers_crate(token, &hit.name));
-        self.search_crates(&repository.name, query, limit, keep)
+        self.search_crates(&repository.name, query, limit, limited.is_some(), keep)
             .await
     }
 
     /// The crates of a local repository (or a virtual one's local member)
-    /// that `query` matches and `keep` keeps, at most `limit`, by name, and
-    /// how many in all: from the store's text index, or from search shards
-    /// where it has none.
+    /// that `query` matches and `keep` keeps (`filtered`: it may drop
+    /// some), at most `limit`, by name, and how many in all: from the
+    /// store's text index, or from search shards where it has none.
     pub(crate) async fn search_crates(
         &self,
         repo: &str,
         query: &str,
         limit: usize,
+        filtered: bool,
         keep: impl Fn(&SearchHit) -> bool,
     ) -> Result<(Vec<SearchHit>, u64), RegistryError> {
         if self.keeps_search_shards() {
@@ -83,12 +84,14 @@ impl Registry {
             .collect();
         let before = hits.len();
         let hits: Vec<SearchHit> = hits.into_iter().filter(|h| keep(h)).collect();
-        // The store counted what it matched; those `keep` drops among the
-        // first `limit` are known, the rest are not.
-        let total = match hits.len() == before {
-            true => total,
-            false => hits.len() as u64,
+        // The store counted what it matched, `keep` or not: past the first
+        // `limit` nothing is known of what it keeps, so a filter that
+        // applies reports only the hits (as before shards existed).
+        let total = match filtered {
+            false => total,
+            true => hits.len() as u64,
         };
+        debug_assert!(filtered || hits.len() == before);
         Ok((hits, total))
     }
 }

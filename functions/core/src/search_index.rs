@@ -42,6 +42,21 @@ pub(crate) struct SearchEntry {
 }
 
 impl SearchEntry {
+    /// Whether both show the same in search (revisions aside).
+    fn shows(&self, other: &Self) -> bool {
+        (
+            &self.name,
+            &self.max_version,
+            &self.description,
+            &self.keywords,
+        ) == (
+            &other.name,
+            &other.max_version,
+            &other.description,
+            &other.keywords,
+        )
+    }
+
     pub(crate) fn of(krate: &CrateRecord) -> Self {
         Self {
             name: krate.name.clone(),
@@ -252,23 +267,27 @@ impl Registry {
                 // Crates the shard lists beyond the bulk read: created since
                 // (kept, as the store has them now) or deleted (dropped).
                 let stored = self.blobs.get(&key).await?;
-                let extra: Vec<String> = stored
+                let seen: Vec<String> = stored
                     .as_ref()
                     .map(|(bytes, _)| parse_shard(bytes))
                     .unwrap_or_default()
                     .into_keys()
-                    .filter(|c| !wanted.contains_key(c))
                     .collect();
+                let extra = seen.iter().filter(|c| !wanted.contains_key(*c));
                 let mut now = Shard::new();
                 for canonical in extra {
-                    if let Some(krate) = self.store.get_crate(repo, &canonical).await? {
-                        now.insert(canonical, SearchEntry::of(&krate));
+                    if let Some(krate) = self.store.get_crate(repo, canonical).await? {
+                        now.insert(canonical.clone(), SearchEntry::of(&krate));
                     }
                 }
                 let mut first = Some(stored);
                 self.change_shard_from(key, &mut first, |entries| {
                     let before = entries.clone();
-                    entries.retain(|c, _| wanted.contains_key(c) || now.contains_key(c));
+                    // An entry the first read did not hold was written
+                    // since (a compare-and-swap lost to it): kept.
+                    entries.retain(|c, _| {
+                        wanted.contains_key(c) || now.contains_key(c) || !seen.contains(c)
+                    });
                     for (canonical, entry) in wanted.iter().chain(&now) {
                         apply(entries, canonical, Some(entry.clone()));
                     }
@@ -279,6 +298,25 @@ impl Registry {
         }))
         .await?;
         Ok(())
+    }
+
+    /// Builds `repo`'s search shards from its crate records if it has none:
+    /// a deployment made before search had shards, whose crates search
+    /// would otherwise not find until each changed (`setup` calls this).
+    pub async fn ensure_search_shards(&self, repo: &str) -> Result<(), RegistryError> {
+        if !self.keeps_search_shards() {
+            return Ok(());
+        }
+        let prefix = crate::KeyPrefix::SearchShards(RepoName::new(repo)?);
+        if !self.blobs.list(&prefix).await?.is_empty() {
+            return Ok(());
+        }
+        let crates = self.store.list_crates(repo).await?;
+        if crates.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(repo, crates = crates.len(), "building the search shards");
+        self.rebuild_search_shards(repo, crates.iter()).await
     }
 
     async fn change_shard(
@@ -329,7 +367,9 @@ impl Registry {
 fn apply(entries: &mut Shard, canonical: &str, entry: Option<SearchEntry>) -> bool {
     match entry {
         Some(entry) => match entries.get(canonical) {
-            Some(current) if current.revision > entry.revision || *current == entry => false,
+            // Newer, or what search shows is the same (an owner change, a
+            // yank that kept the newest version): not worth a shard write.
+            Some(current) if current.revision >= entry.revision || current.shows(&entry) => false,
             _ => {
                 entries.insert(canonical.to_string(), entry);
                 true
@@ -424,6 +464,10 @@ mod tests {
             Some(entry("foo", "three", &[], 3))
         ));
         assert_eq!(shard["foo"].description.as_deref(), Some("three"));
+        assert!(
+            !apply(&mut shard, "foo", Some(entry("foo", "three", &[], 4))),
+            "shown the same (an owner change): no write"
+        );
         assert!(apply(&mut shard, "foo", None), "a crate gone leaves");
         assert!(!apply(&mut shard, "foo", None));
         assert!(shard.is_empty());

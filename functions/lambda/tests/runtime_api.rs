@@ -563,12 +563,14 @@ async fn bad_large_uploads_are_rejected_with_the_reason() {
             .unwrap()
             .to_string();
         assert_eq!(fixture.object(&index).await, None, "no index file");
-        let hits = fixture
-            .registry
-            .search(None, "main", name, 10)
+        let store = crateyard_aws::DynamoStore::new(
+            AwsClients::for_emulator(&fixture.moto).dynamodb,
+            &fixture.name,
+        );
+        let recorded = crateyard_core::MetadataStore::get_crate(&store, "main", name)
             .await
             .unwrap();
-        assert_eq!(hits.total, 0, "no version recorded");
+        assert_eq!(recorded, None, "no crate recorded");
     }
 
     // A second delivery of an event, or an object no upload URL was made

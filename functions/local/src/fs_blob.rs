@@ -517,12 +517,16 @@ impl BlobStore for FsBlobStore {
         &self,
         keys: &[ObjectKey],
     ) -> Vec<Result<Option<(Bytes, ObjectMeta)>, BlobError>> {
-        let (this, keys) = (self.clone(), keys.to_vec());
+        let (this, owned) = (self.clone(), keys.to_vec());
         let read = tokio::task::spawn_blocking(move || {
-            keys.iter().map(|key| this.read(key)).collect::<Vec<_>>()
+            owned.iter().map(|key| this.read(key)).collect::<Vec<_>>()
         })
         .await;
-        read.unwrap_or_else(|e| vec![Err(BlobError::Backend(e.to_string()))])
+        read.unwrap_or_else(|e| {
+            keys.iter()
+                .map(|_| Err(BlobError::Backend(e.to_string())))
+                .collect()
+        })
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
