@@ -32,6 +32,7 @@ mod retention;
 mod retry;
 mod search;
 mod search_index;
+mod shared_document;
 mod tokens;
 mod uploads;
 mod upstream;

@@ -11,11 +11,9 @@
 //! - `ui/repositories.json`: the public repositories, for the home page.
 
 use crate::access::{Permission, decide};
-use crate::retry::Retries;
 use crate::{
-    BlobError, CrateRecord, IndexLine, KeyPrefix, ObjectKey, ObjectMeta, PackageInfo, Principal,
-    PutMode, Registry, RegistryError, RepoKind, RepoName, Repository, Section, UiFile,
-    VersionRecord,
+    CrateRecord, IndexLine, KeyPrefix, ObjectKey, ObjectMeta, PackageInfo, Principal, PutMode,
+    Registry, RegistryError, RepoKind, RepoName, Repository, Section, UiFile, VersionRecord,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -283,21 +281,28 @@ impl Registry {
         publish: RecentPublish,
         read_before: Option<Option<(Bytes, ObjectMeta)>>,
     ) -> Result<(), RegistryError> {
-        self.change_recent_publishes(repo, read_before, |recent| {
-            // This publish or a later one of this crate is already listed:
-            // a change stream's records may arrive late or twice.
-            if recent
-                .iter()
-                .any(|r| r.name == publish.name && !publish.published_after(r))
-            {
-                return false;
-            }
-            recent.retain(|r| r.name != publish.name);
-            recent.insert(0, publish.clone());
-            recent.sort_by(|a, b| b.published_at.cmp(&a.published_at));
-            recent.truncate(RECENT_PUBLISHES);
-            true
-        })
+        let key = ObjectKey::recent_publishes(&repo.name)?;
+        let private = !repo.anonymous_read;
+        self.change_document(
+            &key,
+            private,
+            read_before,
+            |recent: &mut Vec<RecentPublish>| {
+                // This publish or a later one of this crate is already listed:
+                // a change stream's records may arrive late or twice.
+                if recent
+                    .iter()
+                    .any(|r| r.name == publish.name && !publish.published_after(r))
+                {
+                    return false;
+                }
+                recent.retain(|r| r.name != publish.name);
+                recent.insert(0, publish.clone());
+                recent.sort_by(|a, b| b.published_at.cmp(&a.published_at));
+                recent.truncate(RECENT_PUBLISHES);
+                true
+            },
+        )
         .await
     }
 
@@ -308,51 +313,13 @@ impl Registry {
         name: &str,
         versions: &[&str],
     ) -> Result<(), RegistryError> {
-        self.change_recent_publishes(repo, None, |recent| {
+        let key = ObjectKey::recent_publishes(&repo.name)?;
+        let private = !repo.anonymous_read;
+        self.change_document(&key, private, None, |recent: &mut Vec<RecentPublish>| {
             let before = recent.len();
             recent.retain(|r| !(r.name == name && versions.contains(&r.version.as_str())));
             recent.len() != before
         })
         .await
-    }
-
-    /// Applies `change` to `recent.json` by compare-and-swap, so that
-    /// concurrent writers all count, over the copy `read_before` holds when
-    /// it was read ahead (one changed since fails the write's precondition,
-    /// and the loop reads again). `change` returns whether it changed
-    /// anything worth writing.
-    async fn change_recent_publishes(
-        &self,
-        repo: &Repository,
-        mut read_before: Option<Option<(Bytes, ObjectMeta)>>,
-        change: impl Fn(&mut Vec<RecentPublish>) -> bool,
-    ) -> Result<(), RegistryError> {
-        let key = ObjectKey::recent_publishes(&repo.name)?;
-        let what = key.to_string();
-        let mut retries = Retries::new(&what);
-        loop {
-            retries.next()?;
-            let current = match read_before.take() {
-                Some(current) => current,
-                None => self.blobs.get(&key).await?,
-            };
-            let (mut recent, mode) = match current {
-                Some((bytes, meta)) => (
-                    serde_json::from_slice::<Vec<RecentPublish>>(&bytes).unwrap_or_default(),
-                    PutMode::Update(meta.etag),
-                ),
-                None => (Vec::new(), PutMode::Create),
-            };
-            if !change(&mut recent) {
-                return Ok(());
-            }
-            let options = key.put_options(!repo.anonymous_read);
-            let body = serde_json::to_vec(&recent).expect("publishes serialize");
-            match self.blobs.put(&key, body.into(), mode, options).await {
-                Ok(_) => return Ok(()),
-                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
     }
 }

@@ -16,13 +16,10 @@
 //! arriving late or twice converge; reindex rebuilds every shard from its
 //! bulk read, keeping what a writer made newer meanwhile.
 
-use crate::retry::Retries;
 use crate::search::SearchHit;
 use crate::{
-    BlobError, CrateRecord, ObjectKey, PutMode, Registry, RegistryError, RepoName, SearchShardId,
-    canonical_name,
+    CrateRecord, ObjectKey, Registry, RegistryError, RepoName, SearchShardId, canonical_name,
 };
-use bytes::Bytes;
 use futures_util::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -228,13 +225,16 @@ impl Registry {
                 repo: repo.clone(),
                 shard,
             };
-            self.change_shard(key, move |entries| {
-                let mut changed = false;
-                for (canonical, entry) in &changes {
-                    changed |= apply(entries, canonical, entry.clone());
-                }
-                changed
-            })
+            async move {
+                self.change_document(&key, true, None, |entries: &mut Shard| {
+                    let mut changed = false;
+                    for (canonical, entry) in &changes {
+                        changed |= apply(entries, canonical, entry.clone());
+                    }
+                    changed
+                })
+                .await
+            }
         }))
         .await?;
         Ok(())
@@ -280,8 +280,7 @@ impl Registry {
                         now.insert(canonical.clone(), SearchEntry::of(&krate));
                     }
                 }
-                let mut first = Some(stored);
-                self.change_shard_from(key, &mut first, |entries| {
+                self.change_document(&key, true, Some(stored), |entries: &mut Shard| {
                     let before = entries.clone();
                     // An entry the first read did not hold was written
                     // since (a compare-and-swap lost to it): kept.
@@ -317,48 +316,6 @@ impl Registry {
         }
         tracing::info!(repo, crates = crates.len(), "building the search shards");
         self.rebuild_search_shards(repo, crates.iter()).await
-    }
-
-    async fn change_shard(
-        &self,
-        key: ObjectKey,
-        change: impl Fn(&mut Shard) -> bool,
-    ) -> Result<(), RegistryError> {
-        self.change_shard_from(key, &mut None, change).await
-    }
-
-    /// Applies `change` to a shard by compare-and-swap, first over the copy
-    /// `read_before` holds when it was read ahead. `change` returns whether
-    /// it changed anything worth writing.
-    async fn change_shard_from(
-        &self,
-        key: ObjectKey,
-        read_before: &mut Option<Option<(Bytes, crate::ObjectMeta)>>,
-        change: impl Fn(&mut Shard) -> bool,
-    ) -> Result<(), RegistryError> {
-        let what = key.to_string();
-        let mut retries = Retries::new(&what);
-        loop {
-            retries.next()?;
-            let current = match read_before.take() {
-                Some(current) => current,
-                None => self.blobs.get(&key).await?,
-            };
-            let (mut entries, mode) = match current {
-                Some((bytes, meta)) => (parse_shard(&bytes), PutMode::Update(meta.etag)),
-                None => (Shard::new(), PutMode::Create),
-            };
-            if !change(&mut entries) {
-                return Ok(());
-            }
-            let body = serde_json::to_vec(&entries).expect("entries serialize");
-            let options = key.put_options(true);
-            match self.blobs.put(&key, body.into(), mode, options).await {
-                Ok(_) => return Ok(()),
-                Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
     }
 }
 
