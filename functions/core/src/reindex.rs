@@ -126,21 +126,21 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
         let mut files = Vec::with_capacity(crates.len() * 2);
+        let mut to_read = Vec::new();
         for krate in crates {
             for kind in [Derived::IndexFile, Derived::Page] {
                 let (key, body) = derived_file(kind, repo, &krate.krate, &krate.versions)?;
-                files.push((kind, krate, key, body));
+                let listed = present.may_hold(&key);
+                if listed {
+                    to_read.push(key.clone());
+                }
+                files.push((kind, krate, key, body, listed));
             }
         }
-        let to_read: Vec<ObjectKey> = files
-            .iter()
-            .filter(|(_, _, key, _)| present.may_hold(key))
-            .map(|(_, _, key, _)| key.clone())
-            .collect();
         let mut read = self.blobs.get_many(&to_read).await.into_iter();
         let mut writes = Vec::new();
-        for (kind, krate, key, body) in files {
-            let current = match present.may_hold(&key) {
+        for (kind, krate, key, body, listed) in files {
+            let current = match listed {
                 true => read.next().ok_or_else(|| {
                     BlobError::Backend(format!("{key}: get_many answered too few"))
                 })??,

@@ -1,5 +1,5 @@
 use crate::access::token_covers_crate;
-use crate::{Principal, Registry, RegistryError, RepoKind};
+use crate::{Principal, Registry, RegistryError, RepoKind, TokenRecord};
 use serde::Serialize;
 
 /// The most results one search returns, as crates.io allows.
@@ -52,26 +52,25 @@ impl Registry {
         let limited = caller
             .map(|c| &c.token)
             .filter(|token| !repository.anonymous_read && !token.crates.is_empty());
-        let keep =
-            |hit: &SearchHit| limited.is_none_or(|token| token_covers_crate(token, &hit.name));
-        self.search_crates(&repository.name, query, limit, limited.is_some(), keep)
+        self.search_crates(&repository.name, query, limit, limited)
             .await
     }
 
     /// The crates of a local repository (or a virtual one's local member)
-    /// that `query` matches and `keep` keeps (`filtered`: it may drop
-    /// some), at most `limit`, by name, and how many in all: from the
-    /// store's text index, or from search shards where it has none.
+    /// that `query` matches, at most `limit`, by name, and how many in all,
+    /// only those a token `limited` to some crates covers: from the store's
+    /// text index, or from search shards where it has none.
     pub(crate) async fn search_crates(
         &self,
         repo: &str,
         query: &str,
         limit: usize,
-        filtered: bool,
-        keep: impl Fn(&SearchHit) -> bool,
+        limited: Option<&TokenRecord>,
     ) -> Result<(Vec<SearchHit>, u64), RegistryError> {
+        let covered =
+            |hit: &SearchHit| limited.is_none_or(|token| token_covers_crate(token, &hit.name));
         if self.keeps_search_shards() {
-            return self.search_shards(repo, query, limit, keep).await;
+            return self.search_shards(repo, query, limit, covered).await;
         }
         let (records, total) = self.store.search(repo, query, limit).await?;
         let hits: Vec<SearchHit> = records
@@ -81,17 +80,14 @@ impl Registry {
                 max_version: k.max_version,
                 description: k.description,
             })
+            .filter(covered)
             .collect();
-        let before = hits.len();
-        let hits: Vec<SearchHit> = hits.into_iter().filter(|h| keep(h)).collect();
-        // The store counted what it matched, `keep` or not: past the first
-        // `limit` nothing is known of what it keeps, so a filter that
-        // applies reports only the hits (as before shards existed).
-        let total = match filtered {
-            false => total,
-            true => hits.len() as u64,
+        // The store counted every match: past the first `limit` nothing is
+        // known of what a limited token covers, so it is told only the hits.
+        let total = match limited {
+            None => total,
+            Some(_) => hits.len() as u64,
         };
-        debug_assert!(filtered || hits.len() == before);
         Ok((hits, total))
     }
 }

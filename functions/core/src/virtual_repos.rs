@@ -198,7 +198,7 @@ impl Registry {
                     }
                 },
                 _ => {
-                    self.search_crates(&member.name, query, limit, false, |_| true)
+                    self.search_crates(&member.name, query, limit, None)
                         .await?
                         .0
                 }
