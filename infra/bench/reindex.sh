@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `crateyard reindex` throughput (crates/s) on a generated registry, local
-# mode: rebuilding every derived file (index files, crate pages, READMEs,
-# each with its object metadata, an extended attribute of the file) after
-# they were all deleted, and a pass where every file is already right. Next
-# to each, the file-system floor measured in the same run: copying (resp.
+# mode: rebuilding every derived file (index files, crate pages, version
+# pages, READMEs, each with its object metadata, an extended attribute of
+# the file) after they were all deleted, and a pass where every file is
+# already right. Next to each, the file-system floor measured in the same run: copying (resp.
 # reading) the same files with cp -r (resp. cat). Nothing is pinned to a
 # core; the machine's core count and load are printed beside the figures,
 # since other work on the machine moves them.
@@ -55,7 +55,7 @@ PY
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
 # Everything reindex derives for the repository, by directory of the data dir.
-DERIVED=(objects/main/index objects/main/ui/crates objects/main/ui/readmes)
+DERIVED=(objects/main/index objects/main/ui/crates objects/main/ui/versions objects/main/ui/readmes)
 count() { (cd "$1" && find "${DERIVED[@]}" -type f ! -name config.json | wc -l); }
 FILES=$(count "$WORK/data")
 lose() { for d in "${DERIVED[@]}"; do rm -rf "${WORK:?}/data/$d"; done; }

@@ -112,10 +112,11 @@ fn upload(http: &reqwest::blocking::Client, server: &Server, token: &str, name: 
 }
 
 /// What reindex derives for repository `main`, as directories of the data
-/// directory: index files, crate pages and READMEs.
-const DERIVED: [&str; 3] = [
+/// directory: index files, crate pages, version pages and READMEs.
+const DERIVED: [&str; 4] = [
     "objects/main/index",
     "objects/main/ui/crates",
+    "objects/main/ui/versions",
     "objects/main/ui/readmes",
 ];
 

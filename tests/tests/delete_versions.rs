@@ -67,9 +67,14 @@ fn deleting_versions_removes_them_and_keeps_their_numbers(server: Server) {
     publish(&cargo, "leaky", "1.1.0", "");
     let tarball = "main/crates/leaky/leaky-1.1.0.crate";
     let readme = "main/ui/readmes/leaky/1.1.0.html";
+    let version_page = "main/ui/versions/leaky/1.1.0.json";
     assert_eq!(
-        (status(&server, tarball), status(&server, readme)),
-        (200, 200)
+        (
+            status(&server, tarball),
+            status(&server, readme),
+            status(&server, version_page)
+        ),
+        (200, 200, 200)
     );
 
     // Refused, and nothing changes.
@@ -105,13 +110,18 @@ fn deleting_versions_removes_them_and_keeps_their_numbers(server: Server) {
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["deleted"], serde_json::json!(["1.1.0"]));
     assert_eq!(
-        (status(&server, tarball), status(&server, readme)),
-        (404, 404)
+        (
+            status(&server, tarball),
+            status(&server, readme),
+            status(&server, version_page)
+        ),
+        (404, 404, 404)
     );
     if let Some(stored_copies) = &stored_copies {
         // No earlier version of the bucket keeps the bytes either.
         assert_eq!(stored_copies(tarball), 0);
         assert_eq!(stored_copies(readme), 0);
+        assert_eq!(stored_copies(version_page), 0);
         assert_eq!(stored_copies("main/crates/leaky/leaky-1.0.0.crate"), 1);
     }
     assert_eq!(versions(&server), ["1.0.0"]);
@@ -120,7 +130,7 @@ fn deleting_versions_removes_them_and_keeps_their_numbers(server: Server) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v["line"]["vers"].as_str().unwrap())
+        .map(|v| v["vers"].as_str().unwrap())
         .collect();
     assert_eq!(on_page, ["1.0.0"]);
     assert_eq!(page["max_version"], "1.0.0");

@@ -221,6 +221,7 @@ fn private_repositories_need_a_token_and_turning_private_reaches_the_edge() {
         "main/index/",
         "main/crates/",
         "main/ui/crates/",
+        "main/ui/versions/",
         "main/ui/readmes/",
         "main/ui/recent.json",
     ] {

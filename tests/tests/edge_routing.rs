@@ -113,6 +113,7 @@ fn downloads_are_cached_anonymous_s3_reads_even_for_a_crate_named_api() {
         "/main/crates/v1/v1-1.0.0.crate",
         "/main/index/3/a/api",
         "/main/ui/readmes/api/1.0.0.html",
+        "/main/ui/versions/api/1.0.0.json",
     ] {
         let got = request(&stack, "GET", path, None, &[]);
         let (origin, _, headers) = origin_of(&got);
@@ -425,5 +426,10 @@ fn deleted_crate_files_reach_the_invalidator() {
         invalidated(&event("main/ui/readmes/foo/1.0.0.html", true)),
         ["InvalidatorFunction"]
     );
+    assert_eq!(
+        invalidated(&event("main/ui/versions/foo/1.0.0.json", true)),
+        ["InvalidatorFunction"]
+    );
+    assert!(invalidated(&event("main/ui/versions/foo/1.0.0.json", false)).is_empty());
     assert!(invalidated(&event("main/crates/foo/foo-1.0.0.crate", false)).is_empty());
 }

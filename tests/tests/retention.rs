@@ -36,7 +36,7 @@ fn page_archived(server: &Server) -> Vec<(String, bool)> {
         .unwrap()
         .iter()
         .map(|v| {
-            let vers = v["line"]["vers"].as_str().unwrap().to_string();
+            let vers = v["vers"].as_str().unwrap().to_string();
             (vers, v["archived_at"].is_string())
         })
         .collect()

@@ -72,18 +72,27 @@ fn crate_pages_follow_the_index_and_the_tarball() {
     assert_eq!(
         versions
             .iter()
-            .map(|v| v["line"]["vers"].as_str().unwrap())
+            .map(|v| v["vers"].as_str().unwrap())
             .collect::<Vec<_>>(),
         ["0.2.0", "0.1.0"],
         "newest first"
     );
     assert_eq!(page["owners"], json!(["alice"]));
-    for version in versions {
-        let vers = version["line"]["vers"].as_str().unwrap();
+    for summary in versions {
+        let vers = summary["vers"].as_str().unwrap();
         let line = index.iter().find(|l| l["vers"] == vers).unwrap();
+        assert_eq!(summary["yanked"], line["yanked"]);
+        assert_eq!(summary["pubtime"], line["pubtime"]);
+        // The rest is on the version's own page, written once.
+        let details = summary["details"].as_str().unwrap();
+        assert_eq!(details, format!("versions/widget/{vers}.json"));
+        let (status, version) = get_json(&server, &format!("main/ui/{details}"), None);
+        assert_eq!(status, 200, "{details}");
+        let mut published = line.clone();
+        published.as_object_mut().unwrap().remove("yanked");
         assert_eq!(
-            &version["line"], line,
-            "{vers}: the page shows the index line"
+            version["line"], published,
+            "{vers}: the version page shows the index line, but for `yanked`"
         );
 
         let tarball = server
@@ -127,8 +136,13 @@ fn crate_pages_follow_the_index_and_the_tarball() {
         assert!(request.send().unwrap().status().is_success(), "{path}");
         get_json(&server, "main/ui/crates/widget.json", None).1
     };
+    let version_page = server.object("main/ui/versions/widget/0.2.0.json");
+    let written = std::fs::metadata(&version_page)
+        .unwrap()
+        .modified()
+        .unwrap();
     let page = api(reqwest::Method::DELETE, "widget/0.2.0/yank", None);
-    assert_eq!(page["versions"][0]["line"]["yanked"], true);
+    assert_eq!(page["versions"][0]["yanked"], true);
     server.admin_ok(&["user", "set", "bob"]);
     let page = api(
         reqwest::Method::PUT,
@@ -137,7 +151,15 @@ fn crate_pages_follow_the_index_and_the_tarball() {
     );
     assert_eq!(page["owners"], json!(["alice", "bob"]));
     let page = api(reqwest::Method::PUT, "widget/0.2.0/unyank", None);
-    assert_eq!(page["versions"][0]["line"]["yanked"], false);
+    assert_eq!(page["versions"][0]["yanked"], false);
+    assert_eq!(
+        std::fs::metadata(&version_page)
+            .unwrap()
+            .modified()
+            .unwrap(),
+        written,
+        "a version's page is not rewritten by later changes"
+    );
 
     // The home page's documents.
     let (_, recent) = get_json(&server, "main/ui/recent.json", None);
@@ -151,14 +173,68 @@ fn crate_pages_follow_the_index_and_the_tarball() {
     let (_, repos) = get_json(&server, "ui/repositories.json", None);
     assert_eq!(repos["repositories"][0]["name"], "main");
 
-    // A lost page or README comes back with a reindex ("Recalculate Index").
+    // A lost page, version page or README comes back with a reindex
+    // ("Recalculate Index"), as it was.
     let readme = server.object("main/ui/readmes/widget/0.1.0.html");
     let rendered = std::fs::read_to_string(&readme).unwrap();
+    let old_version_page = server.object("main/ui/versions/widget/0.1.0.json");
+    let details = std::fs::read(&old_version_page).unwrap();
     std::fs::remove_file(server.object("main/ui/crates/widget.json")).unwrap();
     std::fs::remove_file(&readme).unwrap();
+    std::fs::remove_file(&old_version_page).unwrap();
     server.admin_ok(&["reindex", "--repo", "main"]);
     assert_eq!(get_json(&server, "main/ui/crates/widget.json", None).0, 200);
     assert_eq!(std::fs::read_to_string(&readme).unwrap(), rendered);
+    assert_eq!(std::fs::read(&old_version_page).unwrap(), details);
+}
+
+/// A data directory from before version pages (crate pages holding every
+/// version whole, no `ui/versions/`) is brought to the current form when
+/// the server starts on it.
+#[test]
+fn pages_from_before_version_pages_are_upgraded_at_start() {
+    let server = Server::start();
+    let token = server.token("alice");
+    publish_widget(&server, &token);
+    let versions = server.object("main/ui/versions");
+    let read_all = |dir: &Path| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().into_string().unwrap(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let written = read_all(&versions.join("widget"));
+    assert_eq!(written.len(), 2, "one page per version");
+    let page = server.object("main/ui/crates/widget.json");
+    let current = std::fs::read(&page).unwrap();
+    std::fs::remove_dir_all(&versions).unwrap();
+    std::fs::write(
+        &page,
+        br#"{"name":"widget","versions":[{"line":{"vers":"0.2.0"}}]}"#,
+    )
+    .unwrap();
+
+    // The server starts a reindex job, which runs beside it.
+    let server = server.restart();
+    let upgraded = || versions.join("widget").exists() && std::fs::read(&page).unwrap() == current;
+    for _ in 0..100 {
+        if upgraded() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(upgraded(), "the crate page was not rewritten");
+    assert_eq!(read_all(&versions.join("widget")), written);
+    let (status, _) = get_json(&server, "main/ui/versions/widget/0.1.0.json", None);
+    assert_eq!(status, 200);
 }
 
 #[test]
@@ -211,6 +287,8 @@ fn private_pages_need_a_token_that_may_read() {
     for path in [
         "secret/ui/crates/hidden.json",
         "secret/api/private/ui/crates/hidden.json",
+        "secret/ui/versions/hidden/0.1.0.json",
+        "secret/api/private/ui/versions/hidden/0.1.0.json",
         "secret/ui/recent.json",
     ] {
         assert_eq!(get_json(&server, path, None).0, 401, "{path}");
@@ -232,11 +310,16 @@ fn private_pages_need_a_token_that_may_read() {
         .unwrap()
         .trim()
         .to_string();
-    assert_eq!(
-        get_json(&server, "secret/ui/crates/hidden.json", Some(&limited)).0,
-        404,
-        "a token limited to other crates does not see the page"
-    );
+    for path in [
+        "secret/ui/crates/hidden.json",
+        "secret/ui/versions/hidden/0.1.0.json",
+    ] {
+        assert_eq!(
+            get_json(&server, path, Some(&limited)).0,
+            404,
+            "a token limited to other crates does not see {path}"
+        );
+    }
     assert_eq!(
         get_json(&server, "secret/ui/recent.json", Some(&limited)).0,
         404,
@@ -299,11 +382,15 @@ fn aws_pages_are_static_objects() {
         "the bucket policy lets anyone read pages"
     );
     let page: Value = page.json().unwrap();
-    assert_eq!(page["versions"][0]["line"]["vers"], "0.2.0");
-    let readme = public(&format!(
+    assert_eq!(page["versions"][0]["vers"], "0.2.0");
+    let version = public(&format!(
         "main/ui/{}",
-        page["versions"][0]["readme"].as_str().unwrap()
+        page["versions"][0]["details"].as_str().unwrap()
     ));
+    assert_eq!(version.status(), 200, "and version pages");
+    let version: Value = version.json().unwrap();
+    assert_eq!(version["line"]["vers"], "0.2.0");
+    let readme = public(&format!("main/ui/{}", version["readme"].as_str().unwrap()));
     assert_eq!(readme.headers()["content-type"], "text/html; charset=utf-8");
     let readme = readme.text().unwrap();
     assert!(readme.contains("<h3>Widget</h3>"), "{readme}");
@@ -399,7 +486,7 @@ fn web_ui_in_chromium() {
     );
     // What the upload page published is really there.
     assert_eq!(
-        get_json(&server, "main/ui/crates/gadget.json", None).1["versions"][0]["line"]["vers"],
+        get_json(&server, "main/ui/crates/gadget.json", None).1["versions"][0]["vers"],
         "1.0.0"
     );
 }

@@ -1,7 +1,7 @@
 //! The consumer side of [`DerivedFiles::ChangeStream`]: a commit's derived
-//! files (index file, crate page, a new version's README, `recent.json`)
-//! written from the metadata store's change stream instead of by the
-//! request that committed. Every write is idempotent (compare-and-swap by
+//! files (index file, crate page, a new version's page and README,
+//! `recent.json`) written from the metadata store's change stream instead
+//! of by the request that committed. Every write is idempotent (compare-and-swap by
 //! crate revision; READMEs rendered from the committed `.crate`;
 //! `recent.json` keeps a crate's latest publish), so a record delivered
 //! twice, late or out of order converges on the same files.
@@ -99,7 +99,8 @@ impl Registry {
             Err(RegistryError::UnknownRepository(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        // The index file, the page and any README missing, from a fresh read.
+        // The index file, the page and any version page or README missing,
+        // from a fresh read.
         let Some(krate) = self.reindex_one_crate(&repository, canonical).await? else {
             return Ok(Some((repository, None)));
         };

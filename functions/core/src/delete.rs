@@ -149,7 +149,7 @@ impl Registry {
         Ok(deleted)
     }
 
-    /// Removes the `.crate` and README of each deleted version (`version`,
+    /// Removes the `.crate`, page and README of each deleted version (`version`,
     /// or all of them), whether this run or an earlier one deleted it.
     async fn remove_deleted_files(
         &self,
@@ -163,10 +163,15 @@ impl Registry {
             .filter(|d| version.is_none_or(|v| v == d.version))
         {
             let tarball = ObjectKey::crate_file(repo, &krate.name, &gone.version)?;
+            let page = ObjectKey::version_page(repo, &krate.canonical, &gone.version)?;
             let readme = ObjectKey::readme(repo, &krate.canonical, &gone.version)?;
-            let (tarball, readme) =
-                tokio::join!(self.blobs.purge(&tarball), self.blobs.purge(&readme));
+            let (tarball, page, readme) = tokio::join!(
+                self.blobs.purge(&tarball),
+                self.blobs.purge(&page),
+                self.blobs.purge(&readme)
+            );
             tarball?;
+            page?;
             readme?;
         }
         Ok(())

@@ -5,7 +5,8 @@
 //! {repo}/index/config.json
 //! {repo}/index/{1|2|3/c|ab/cd}/{name}          name lowercase
 //! {repo}/crates/{name}/{name}-{version}.crate  name as published
-//! {repo}/ui/crates/{canonical}.json            a crate's page
+//! {repo}/ui/crates/{canonical}.json            a crate's page: its versions, in short
+//! {repo}/ui/versions/{canonical}/{version}.json one version's details
 //! {repo}/ui/readmes/{canonical}/{version}.html a version's README
 //! {repo}/ui/recent.json                        the latest publishes
 //! {repo}/git/HEAD, {repo}/git/info/refs         the git index's refs
@@ -45,6 +46,13 @@ pub enum ObjectKey {
     /// A crate's page data for the web UI (see [`crate::pages`]); `name`
     /// canonical.
     CratePage { repo: RepoName, name: CrateName },
+    /// One version's details for the web UI (see [`crate::pages`]); `name`
+    /// canonical. Written once, when the version is committed.
+    VersionPage {
+        repo: RepoName,
+        name: CrateName,
+        version: CrateVersion,
+    },
     /// A version's README, rendered for the web UI; `name` canonical. Kept
     /// beside (not in) the metadata store: it can be larger than a DynamoDB
     /// item may be.
@@ -304,6 +312,10 @@ pub enum KeyPrefix {
     WebUi,
     /// `{repo}/ui/crates/`: crate pages.
     CratePages(RepoName),
+    /// `{repo}/ui/versions/`: version pages.
+    VersionPages(RepoName),
+    /// `{repo}/ui/versions/{canonical}/`: one crate's version pages.
+    CrateVersionPages { repo: RepoName, name: CrateName },
     /// `{repo}/ui/readmes/`
     Readmes(RepoName),
     /// `{repo}/ui/readmes/{canonical}/`: one crate's READMEs.
@@ -325,6 +337,10 @@ impl fmt::Display for KeyPrefix {
             Self::Git(repo) => write!(f, "{repo}/git/"),
             Self::WebUi => write!(f, "{UI_DIR}/"),
             Self::CratePages(repo) => write!(f, "{repo}/{UI_DIR}/crates/"),
+            Self::VersionPages(repo) => write!(f, "{repo}/{UI_DIR}/versions/"),
+            Self::CrateVersionPages { repo, name } => {
+                write!(f, "{repo}/{UI_DIR}/versions/{}/", name.canonical())
+            }
             Self::Readmes(repo) => write!(f, "{repo}/{UI_DIR}/readmes/"),
             Self::CrateReadmes { repo, name } => {
                 write!(f, "{repo}/{UI_DIR}/readmes/{}/", name.canonical())
@@ -351,6 +367,15 @@ impl fmt::Display for ObjectKey {
             Self::CratePage { repo, name } => {
                 write!(f, "{repo}/{UI_DIR}/crates/{}.json", name.canonical())
             }
+            Self::VersionPage {
+                repo,
+                name,
+                version,
+            } => write!(
+                f,
+                "{repo}/{UI_DIR}/versions/{}/{version}.json",
+                name.canonical()
+            ),
             Self::Readme {
                 repo,
                 name,
@@ -426,6 +451,14 @@ impl ObjectKey {
         Ok(Self::CratePage {
             repo: RepoName::new(repo)?,
             name: canonical(&CrateName::new(name)?),
+        })
+    }
+
+    pub fn version_page(repo: &str, name: &str, version: &str) -> Result<Self, RegistryError> {
+        Ok(Self::VersionPage {
+            repo: RepoName::new(repo)?,
+            name: canonical(&CrateName::new(name)?),
+            version: CrateVersion::new(version)?,
         })
     }
 
@@ -509,6 +542,14 @@ impl ObjectKey {
                 name: name(file.strip_suffix(".json")?)?,
                 repo,
             },
+            (Section::Ui, Some(("versions", rest))) => {
+                let (crate_name, file) = rest.split_once('/')?;
+                Self::VersionPage {
+                    version: version(file.strip_suffix(".json")?)?,
+                    name: name(crate_name)?,
+                    repo,
+                }
+            }
             (Section::Ui, Some(("readmes", rest))) => {
                 let (crate_name, file) = rest.split_once('/')?;
                 Self::Readme {
@@ -543,6 +584,7 @@ impl ObjectKey {
             | Self::IndexFile { repo, .. }
             | Self::CrateFile { repo, .. }
             | Self::CratePage { repo, .. }
+            | Self::VersionPage { repo, .. }
             | Self::Readme { repo, .. }
             | Self::RecentPublishes { repo }
             | Self::Git { repo, .. }
@@ -559,6 +601,7 @@ impl ObjectKey {
             Self::IndexFile { name, .. }
             | Self::CrateFile { name, .. }
             | Self::CratePage { name, .. }
+            | Self::VersionPage { name, .. }
             | Self::Readme { name, .. } => Some(name),
             _ => None,
         }
@@ -592,6 +635,7 @@ impl ObjectKey {
             Self::CrateFile { .. } | Self::Upload { .. } => "application/octet-stream",
             Self::IndexConfig { .. }
             | Self::CratePage { .. }
+            | Self::VersionPage { .. }
             | Self::RecentPublishes { .. }
             | Self::Repositories
             | Self::Task { .. }
@@ -633,7 +677,7 @@ impl ObjectKey {
             } => "public, max-age=31536000, immutable",
             // Rewritten only when a version is published again after a
             // lost answer, or by a newer renderer.
-            Self::Readme { .. } => "public, max-age=3600",
+            Self::VersionPage { .. } | Self::Readme { .. } => "public, max-age=3600",
             // The shell names the assets by path: revalidate it often.
             Self::Ui(UiFile::Shell) => "public, max-age=60",
             Self::Ui(_) => "public, max-age=300",
@@ -696,6 +740,10 @@ mod tests {
             (
                 ObjectKey::crate_page("team-a", "Foo-Bar").unwrap(),
                 "team-a/ui/crates/foo_bar.json",
+            ),
+            (
+                ObjectKey::version_page("main", "Foo-Bar", "1.0.0+b").unwrap(),
+                "main/ui/versions/foo_bar/1.0.0+b.json",
             ),
             (
                 ObjectKey::readme("main", "foo", "1.0.0+b").unwrap(),
@@ -868,6 +916,10 @@ mod tests {
             "main/ui/readmes/Foo/1.0.0.html",
             "main/ui/readmes/foo/1.0.html",
             "main/ui/readmes/foo/1.0.0.md",
+            "main/ui/versions/Foo/1.0.0.json",
+            "main/ui/versions/foo/1.0.json",
+            "main/ui/versions/foo/1.0.0.html",
+            "main/ui/versions/foo.json",
             "main/ui/recent.json/",
             "main/ui/other.json",
             "main/api/v1/crates",
@@ -931,6 +983,21 @@ mod tests {
         assert_eq!(
             readme.below(&KeyPrefix::Ui(main.clone())).as_deref(),
             Some("readmes/foo_bar/1.0.0.html")
+        );
+        let page = ObjectKey::version_page("main", "Foo_Bar", "1.0.0").unwrap();
+        let crate_pages = KeyPrefix::CrateVersionPages {
+            repo: main.clone(),
+            name: CrateName::new("Foo_Bar").unwrap(),
+        };
+        assert!(page.to_string().starts_with(&crate_pages.to_string()));
+        assert!(
+            crate_pages
+                .to_string()
+                .starts_with(&KeyPrefix::VersionPages(main.clone()).to_string())
+        );
+        assert_eq!(
+            page.below(&KeyPrefix::Ui(main.clone())).as_deref(),
+            Some("versions/foo_bar/1.0.0.json")
         );
         assert_eq!(KeyPrefix::Repository(main.clone()).to_string(), "main/");
         assert_eq!(KeyPrefix::Index(main.clone()).to_string(), "main/index/");

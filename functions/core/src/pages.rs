@@ -3,8 +3,14 @@
 //! directory locally), and a private one goes through the same read checks
 //! as its index.
 //!
-//! - `{repo}/ui/crates/{canonical}.json`: a crate's page, every version's
-//!   index line and package metadata; rewritten with its index file.
+//! - `{repo}/ui/crates/{canonical}.json`: a crate's page, its owners and
+//!   each version in short (number, yanked, published, archived); rewritten
+//!   with its index file. Its size grows by about 100 bytes a version, not
+//!   by a version's whole metadata.
+//! - `{repo}/ui/versions/{canonical}/{version}.json`: one version's details
+//!   (dependencies, features, package metadata); written once, when the
+//!   version is committed (again by reindex if lost), since nothing in it
+//!   changes: the state that does (yanked, archived) is on the crate's page.
 //! - `{repo}/ui/readmes/{canonical}/{version}.html`: a version's README,
 //!   rendered and sanitised once, at publish (again by reindex if lost).
 //! - `{repo}/ui/recent.json`: the latest publishes.
@@ -12,8 +18,8 @@
 
 use crate::access::{Permission, decide};
 use crate::{
-    CrateRecord, IndexLine, KeyPrefix, ObjectKey, ObjectMeta, PackageInfo, Principal, PutMode,
-    Registry, RegistryError, RepoKind, RepoName, Repository, Section, UiFile, VersionRecord,
+    CrateRecord, KeyPrefix, ObjectKey, ObjectMeta, PackageInfo, Principal, PutMode, Registry,
+    RegistryError, RepoKind, RepoName, Repository, Section, UiFile, VersionRecord,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -30,21 +36,34 @@ pub struct CratePage<'a> {
     pub created_at: &'a str,
     pub updated_at: &'a str,
     /// Newest first, by version.
-    pub versions: Vec<VersionPage<'a>>,
+    pub versions: Vec<VersionSummary<'a>>,
 }
 
+/// A version as the crate's page lists it: what may change after its
+/// publish, and where the rest is.
+#[derive(Debug, Serialize)]
+pub struct VersionSummary<'a> {
+    pub vers: &'a str,
+    pub yanked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pubtime: Option<&'a str>,
+    /// When its `.crate` was archived (see `retention.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<&'a str>,
+    /// Its [`VersionPage`], relative to the repository's UI data.
+    pub details: String,
+}
+
+/// One version's details: what its publish fixed for good.
 #[derive(Debug, Serialize)]
 pub struct VersionPage<'a> {
-    /// Exactly what the index serves for this version.
-    pub line: &'a IndexLine,
+    /// The index line as published, without `yanked` (on the crate's page).
+    pub line: serde_json::Value,
     pub package: &'a PackageInfo,
     pub size: u64,
     pub published_by: &'a str,
     /// The rendered README, relative to the repository's UI data.
     pub readme: Option<String>,
-    /// When its `.crate` was archived (see `retention.rs`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub archived_at: Option<&'a str>,
 }
 
 /// The JSON of a crate's page.
@@ -55,23 +74,19 @@ pub(crate) fn crate_page(
 ) -> Result<Vec<u8>, RegistryError> {
     let mut ordered: Vec<&VersionRecord> = versions.iter().collect();
     ordered.sort_by_cached_key(|v| std::cmp::Reverse(semver::Version::parse(&v.line.vers).ok()));
-    // READMEs are named relative to the repository's UI data.
     let ui_data = KeyPrefix::Ui(RepoName::new(repo)?);
     let versions = ordered
         .into_iter()
         .map(|v| {
-            let readme = if v.has_readme {
-                ObjectKey::readme(repo, &krate.canonical, &v.line.vers)?.below(&ui_data)
-            } else {
-                None
-            };
-            Ok(VersionPage {
-                line: &v.line,
-                package: &v.package,
-                size: v.size,
-                published_by: &v.published_by,
-                readme,
+            let details = ObjectKey::version_page(repo, &krate.canonical, &v.line.vers)?
+                .below(&ui_data)
+                .expect("a version page is below its repository's UI data");
+            Ok(VersionSummary {
+                vers: &v.line.vers,
+                yanked: v.line.yanked,
+                pubtime: v.line.pubtime.as_deref(),
                 archived_at: v.archived_at.as_deref(),
+                details,
             })
         })
         .collect::<Result<_, RegistryError>>()?;
@@ -85,6 +100,34 @@ pub(crate) fn crate_page(
         versions,
     };
     Ok(serde_json::to_vec(&page).expect("pages serialize"))
+}
+
+/// A version's page: its key and JSON.
+pub(crate) fn version_page(
+    repo: &str,
+    canonical: &str,
+    version: &VersionRecord,
+) -> Result<(ObjectKey, Vec<u8>), RegistryError> {
+    let vers = &version.line.vers;
+    let key = ObjectKey::version_page(repo, canonical, vers)?;
+    let readme = match version.has_readme {
+        true => {
+            ObjectKey::readme(repo, canonical, vers)?.below(&KeyPrefix::Ui(RepoName::new(repo)?))
+        }
+        false => None,
+    };
+    let mut line = serde_json::to_value(&version.line).expect("index lines serialize");
+    if let Some(fields) = line.as_object_mut() {
+        fields.remove("yanked");
+    }
+    let page = VersionPage {
+        line,
+        package: &version.package,
+        size: version.size,
+        published_by: &version.published_by,
+        readme,
+    };
+    Ok((key, serde_json::to_vec(&page).expect("pages serialize")))
 }
 
 /// One line of `recent.json`.
@@ -229,6 +272,26 @@ impl Registry {
         let html = crateyard_readme::render_readme(markdown, readme_path, repository_url);
         if let Err(e) = self.put_readme(repo, canonical, version, html).await {
             tracing::error!(repo = %repo.name, canonical, version, error = %e, "could not store the README");
+        }
+    }
+
+    /// Writes a committed version's page. Its content never changes, so
+    /// one already there is left alone (`If-None-Match: *`).
+    pub(crate) async fn put_version_page(
+        &self,
+        repo: &Repository,
+        canonical: &str,
+        version: &VersionRecord,
+    ) -> Result<(), RegistryError> {
+        let (key, body) = version_page(&repo.name, canonical, version)?;
+        let options = key.put_options(!repo.anonymous_read);
+        match self
+            .blobs
+            .put(&key, body.into(), PutMode::Create, options)
+            .await
+        {
+            Ok(_) | Err(crate::BlobError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 

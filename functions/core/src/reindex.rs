@@ -26,7 +26,8 @@ impl Registry {
     }
 
     /// Rebuilds `config.json`, every index file and every crate page of a
-    /// repository from the metadata store, and renders any README lost.
+    /// repository from the metadata store, and writes any version page or
+    /// README lost.
     /// Idempotent: a file already right is left untouched.
     /// `progress(done, total)` is called after each crate.
     ///
@@ -49,16 +50,18 @@ impl Registry {
         let prefixes = [
             KeyPrefix::Index(name.clone()),
             KeyPrefix::CratePages(name.clone()),
+            KeyPrefix::VersionPages(name.clone()),
             KeyPrefix::Readmes(name),
         ];
-        let (index_files, pages, readmes) = tokio::try_join!(
+        let (index_files, pages, version_pages, readmes) = tokio::try_join!(
             self.blobs.list(&prefixes[0]),
             self.blobs.list(&prefixes[1]),
             self.blobs.list(&prefixes[2]),
+            self.blobs.list(&prefixes[3]),
         )?;
         let present = Present::Listed {
             files: index_files.into_iter().chain(pages).collect(),
-            readmes: readmes.into_iter().collect(),
+            version_files: version_pages.into_iter().chain(readmes).collect(),
         };
         let crates = self.store.list_crates_with_versions(repo).await?;
         let total = crates.len();
@@ -91,6 +94,30 @@ impl Registry {
         let entry = AuditEntry::new(&Actor::operator(), AuditAction::Reindex, detail).repo(repo);
         self.audit(entry).await;
         Ok(total)
+    }
+
+    /// Brings a repository whose crate pages predate version pages (a
+    /// deployment made before 3 December 2026) to the current form with a
+    /// reindex: a job where jobs run (AWS), else here. Called at every
+    /// start; two one-key listings when there is nothing to do.
+    pub async fn upgrade_crate_pages(&self, repo: &str) -> Result<(), RegistryError> {
+        let name = RepoName::new(repo)?;
+        let prefixes = [
+            KeyPrefix::CratePages(name.clone()),
+            KeyPrefix::VersionPages(name),
+        ];
+        let (pages, version_pages) = tokio::try_join!(
+            self.blobs.any_under(&prefixes[0]),
+            self.blobs.any_under(&prefixes[1]),
+        )?;
+        if !pages || version_pages {
+            return Ok(());
+        }
+        tracing::info!(repo, "crate pages predate version pages: reindexing");
+        match self.tasks.is_some() {
+            true => self.start_reindex_job(None, repo).await.map(drop),
+            false => self.reindex(repo, &|_, _| {}).await.map(drop),
+        }
     }
 
     /// Rebuilds one crate from its own reads (a reindex job's batch, a
@@ -138,7 +165,10 @@ impl Registry {
             }
         }
         let mut read = self.blobs.get_many(&to_read).await.into_iter();
-        let mut writes = Vec::new();
+        // Each crate's page after its version pages, which it links to;
+        // the index files meanwhile. (Loops, not closures: a closure's
+        // higher-ranked lifetimes would make these futures fail `Send`.)
+        let (mut index_files, mut pages) = (Vec::new(), Vec::new());
         for (kind, krate, key, body, listed) in files {
             let current = match listed {
                 true => read.next().ok_or_else(|| {
@@ -146,36 +176,92 @@ impl Registry {
                 })??,
                 false => None,
             };
-            writes.push(self.reindex_file(kind, repository, krate, key, body, current));
+            let write = self.reindex_file(kind, repository, krate, key, body, current);
+            match kind {
+                Derived::IndexFile => index_files.push(write),
+                Derived::Page => {
+                    pages.push(self.reindex_version_files(repository, krate, present, write));
+                }
+            }
         }
-        let readmes = crates
-            .iter()
-            .map(|krate| self.reindex_readmes(repository, krate, present));
-        let (written, restored) = tokio::join!(join_all(writes), join_all(readmes));
-        written.into_iter().chain(restored).collect()
+        let (indexed, paged) = tokio::join!(join_all(index_files), join_all(pages));
+        indexed.into_iter().chain(paged).collect()
     }
 
-    /// Renders any README of `krate` that the store lacks.
-    async fn reindex_readmes(
+    /// Writes any version page or README of `krate` that the store lacks,
+    /// then `page` (the crate's page) once the version pages are there.
+    async fn reindex_version_files(
         &self,
         repository: &Repository,
         krate: &CrateVersions,
         present: &Present,
+        page: impl Future<Output = Result<(), RegistryError>>,
     ) -> Result<(), RegistryError> {
-        match present {
-            Present::Listed { readmes, .. } => {
-                self.restore_readmes(repository, krate, readmes).await
+        let listed;
+        let present = match present {
+            Present::Listed { version_files, .. } => version_files,
+            Present::Unknown => {
+                listed = self.list_version_files(repository, krate).await?;
+                &listed
             }
-            Present::Unknown if krate.versions.iter().any(|v| v.has_readme) => {
-                let prefix = KeyPrefix::CrateReadmes {
-                    repo: RepoName::new(&repository.name)?,
-                    name: CrateName::new(&krate.krate.canonical)?,
-                };
-                let listed = self.blobs.list(&prefix).await?.into_iter().collect();
-                self.restore_readmes(repository, krate, &listed).await
+        };
+        let pages_then_page = async {
+            let version_pages = self.restore_version_pages(repository, krate, present).await;
+            page.await.and(version_pages)
+        };
+        let (pages, readmes) = tokio::join!(
+            pages_then_page,
+            self.restore_readmes(repository, krate, present)
+        );
+        pages.and(readmes)
+    }
+
+    /// The version pages and READMEs `krate` has in the store.
+    async fn list_version_files(
+        &self,
+        repository: &Repository,
+        krate: &CrateVersions,
+    ) -> Result<HashSet<ObjectKey>, RegistryError> {
+        let (repo, name) = (
+            RepoName::new(&repository.name)?,
+            CrateName::new(&krate.krate.canonical)?,
+        );
+        let pages = KeyPrefix::CrateVersionPages {
+            repo: repo.clone(),
+            name: name.clone(),
+        };
+        let readmes = KeyPrefix::CrateReadmes { repo, name };
+        let has_readmes = krate.versions.iter().any(|v| v.has_readme);
+        let (pages, readmes) = tokio::try_join!(self.blobs.list(&pages), async {
+            match has_readmes {
+                true => self.blobs.list(&readmes).await,
+                false => Ok(Vec::new()),
             }
-            Present::Unknown => Ok(()),
+        })?;
+        Ok(pages.into_iter().chain(readmes).collect())
+    }
+
+    /// Writes each version page of `krate` that `present` lacks, a few at
+    /// once (a crate may have a thousand, all missing after an upgrade).
+    async fn restore_version_pages(
+        &self,
+        repository: &Repository,
+        krate: &CrateVersions,
+        present: &HashSet<ObjectKey>,
+    ) -> Result<(), RegistryError> {
+        let (repo, canonical) = (repository.name.as_str(), &krate.krate.canonical);
+        let mut writes = Vec::new();
+        for version in &krate.versions {
+            let key = ObjectKey::version_page(repo, canonical, &version.line.vers)?;
+            if !present.contains(&key) {
+                writes.push(self.put_version_page(repository, canonical, version));
+            }
         }
+        let written: Vec<_> = stream::iter(writes)
+            .buffer_unordered(VERSION_PAGE_WRITES)
+            .collect()
+            .await;
+        written.into_iter().collect()
     }
 
     /// Writes one derived file built from the bulk read over what was read
@@ -282,16 +368,20 @@ pub(crate) const REINDEX_CONCURRENCY: usize = 32;
 /// Crates whose files a whole-repository reindex reads in one call.
 const REINDEX_CHUNK: usize = 8;
 
+/// Version pages of one crate written at once.
+const VERSION_PAGE_WRITES: usize = 16;
+
 /// Which derived files exist.
 enum Present {
     /// As the listings before a whole repository's bulk read found them.
     Listed {
         /// Index files and crate pages.
         files: HashSet<ObjectKey>,
-        readmes: HashSet<ObjectKey>,
+        /// Version pages and READMEs.
+        version_files: HashSet<ObjectKey>,
     },
     /// Not listed (a batch of a few crates): each file is read, and each
-    /// crate's READMEs listed.
+    /// crate's version pages and READMEs listed.
     Unknown,
 }
 

@@ -206,6 +206,7 @@ fn repository_and_crate(key: &ObjectKey) -> Option<(&str, Option<&str>)> {
         ObjectKey::IndexFile { name, .. }
         | ObjectKey::CrateFile { name, .. }
         | ObjectKey::CratePage { name, .. }
+        | ObjectKey::VersionPage { name, .. }
         | ObjectKey::Readme { name, .. } => Some(name.as_str()),
         ObjectKey::Repositories
         | ObjectKey::Ui(_)

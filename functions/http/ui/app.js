@@ -167,6 +167,8 @@ async function findRepository(name) {
 
 /** Private repositories' data needs the token; public data is static. */
 const readData = (repo, path) => getJson(`${repo.data}${path}`, { auth: repo.private });
+/** A path the registry names below a repository's data, as a URL (a `+` in a version must travel as %2B). */
+const dataUrl = (repo, path) => `${repo.data}${path.split("/").map(encodeURIComponent).join("/")}`;
 
 // ---- pages ------------------------------------------------------------------
 
@@ -315,14 +317,29 @@ async function cratePage(repoName, name, wanted) {
     throw e;
   }
   const { page } = found;
-  const versions = page.versions;
-  const current = (wanted && wanted !== "latest" && versions.find((v) => v.line.vers === wanted))
-    || versions.find((v) => !v.line.yanked) || versions[0];
-  if (wanted && wanted !== "latest" && current.line.vers !== wanted) {
+  // A page written before version pages existed holds each version whole.
+  const versions = page.versions.map((v) => v.line
+    ? { vers: v.line.vers, yanked: v.line.yanked, pubtime: v.line.pubtime, archived_at: v.archived_at, whole: v }
+    : v);
+  const current = (wanted && wanted !== "latest" && versions.find((v) => v.vers === wanted))
+    || versions.find((v) => !v.yanked) || versions[0];
+  if (wanted && wanted !== "latest" && current.vers !== wanted) {
     render(status(`${page.name} has no version ${wanted}.`, "error"));
     return;
   }
-  const { line, package: pkg } = current;
+  let details = current.whole;
+  if (!details) {
+    try {
+      details = await getJson(dataUrl(found.repo, current.details), { auth: found.repo.private });
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      setTitle(`${page.name} ${current.vers}`);
+      render(h("h1", {}, page.name, " ", h("span", { class: "badge" }, current.vers)),
+        status(`The details of ${page.name} ${current.vers} are missing from the registry's web data; an administrator can rebuild them with Recalculate Index (crateyard reindex).`, "error"));
+      return;
+    }
+  }
+  const { line, package: pkg } = details;
   setTitle(`${page.name} ${line.vers}`);
   const links = [["Repository", pkg.repository], ["Homepage", pkg.homepage], ["Documentation", pkg.documentation]]
     .map(([label, url]) => [label, safeUrl(url)]).filter(([, url]) => url);
@@ -331,14 +348,14 @@ async function cratePage(repoName, name, wanted) {
   const registry = repo.name;
   const readme = h("section", { class: "readme", "aria-labelledby": "readme-heading" },
     h("h2", { id: "readme-heading" }, "README"),
-    current.readme ? h("p", { class: "muted" }, "Loading the README…") : h("p", { class: "muted" }, "This version has no README."));
+    details.readme ? h("p", { class: "muted" }, "Loading the README…") : h("p", { class: "muted" }, "This version has no README."));
 
   render(
     h("h1", {}, page.name, " ", h("span", { class: "badge", id: "shown-version" }, line.vers),
-      line.yanked ? [" ", h("span", { class: "badge yanked", id: "yanked-flag" }, "yanked")] : null,
+      current.yanked ? [" ", h("span", { class: "badge yanked", id: "yanked-flag" }, "yanked")] : null,
       current.archived_at ? [" ", h("span", { class: "badge archived", id: "archived-flag" }, "archived")] : null),
     pkg.description ? h("p", { class: "lead" }, pkg.description) : null,
-    line.yanked ? status(`Version ${line.vers} is yanked: existing lockfiles keep it, new resolutions skip it.`) : null,
+    current.yanked ? status(`Version ${line.vers} is yanked: existing lockfiles keep it, new resolutions skip it.`) : null,
     current.archived_at ? status([`Version ${line.vers} was archived on `, formatTime(current.archived_at),
       " by the repository's retention policy: it still resolves and downloads as before."]) : null,
     h("div", { class: "crate-layout" },
@@ -372,8 +389,8 @@ async function cratePage(repoName, name, wanted) {
             ["Categories", (pkg.categories || []).join(", ") || null],
             ["Rust version", line.rust_version || null],
             ["Edition", pkg.edition || null],
-            ["Published", [formatTime(line.pubtime), current.published_by ? ` by ${current.published_by}` : ""]],
-            ["Size", formatSize(current.size)],
+            ["Published", [formatTime(line.pubtime), details.published_by ? ` by ${details.published_by}` : ""]],
+            ["Size", formatSize(details.size)],
             ["Downloads", h("span", { id: "downloads" }, "…")],
             ["Checksum", h("code", { id: "checksum" }, line.cksum)],
             ["Owners", page.owners.join(", ")],
@@ -382,11 +399,11 @@ async function cratePage(repoName, name, wanted) {
         ),
         h("h2", { id: "versions-heading" }, `Versions (${versions.length})`),
         h("ul", { class: "list", id: "versions", "aria-labelledby": "versions-heading" }, versions.map((v) => h("li", {},
-          h("a", { href: cratePath(registry, page.name, v.line.vers), "aria-current": v === current ? "page" : null }, v.line.vers),
-          v.line.yanked ? [" ", h("span", { class: "badge yanked" }, "yanked")] : null,
+          h("a", { href: cratePath(registry, page.name, v.vers), "aria-current": v === current ? "page" : null }, v.vers),
+          v.yanked ? [" ", h("span", { class: "badge yanked" }, "yanked")] : null,
           v.archived_at ? [" ", h("span", { class: "badge archived" }, "archived")] : null, " ",
-          h("span", { class: "muted" }, formatTime(v.line.pubtime)), " ",
-          h("span", { class: "muted version-downloads", "data-version": v.line.vers })))),
+          h("span", { class: "muted" }, formatTime(v.pubtime)), " ",
+          h("span", { class: "muted version-downloads", "data-version": v.vers })))),
       ),
     ),
   );
@@ -403,9 +420,9 @@ async function cratePage(repoName, name, wanted) {
     document.getElementById("downloads").textContent = `unknown (${e.message})`;
   });
 
-  if (current.readme) {
+  if (details.readme) {
     try {
-      const response = await request(`${found.repo.data}${current.readme.split("/").map(encodeURIComponent).join("/")}`, { auth: found.repo.private });
+      const response = await request(dataUrl(found.repo, details.readme), { auth: found.repo.private });
       const body = h("div", { id: "readme-body" });
       // Rendered from Markdown and sanitised by the registry at publish.
       body.innerHTML = await response.text();

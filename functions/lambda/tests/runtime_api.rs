@@ -1171,6 +1171,12 @@ async fn indexer_binary_writes_derived_files_from_the_change_stream_whatever_the
             .await
             .unwrap_or_else(|| panic!("README of {version}"));
         assert!(readme.contains(&format!("streamed {version}")), "{readme}");
+        let details = fixture
+            .object(&format!("main/ui/versions/streamed/{version}.json"))
+            .await
+            .unwrap_or_else(|| panic!("version page of {version}"));
+        let details: Value = serde_json::from_str(&details).unwrap();
+        assert_eq!(details["line"]["vers"], version, "{details}");
     }
 }
 

@@ -108,7 +108,8 @@ fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
                     repositories.insert(repo.clone(), true);
                     continue;
                 }
-                // What changes in place; `.crate` files and READMEs never do.
+                // What changes in place; `.crate` files, version pages and
+                // READMEs never do.
                 ObjectKey::IndexFile { .. }
                 | ObjectKey::Git {
                     file: GitFile::InfoRefs,
@@ -281,15 +282,19 @@ mod tests {
         event.records = vec![
             deleted("main/crates/foo/foo-1.0.0.crate"),
             deleted("main/ui/readmes/foo/1.0.0.html"),
-            // Written, not deleted: `.crate` files never change in place.
+            deleted("main/ui/versions/foo/1.0.0.json"),
+            // Written, not deleted: `.crate` files and version pages never
+            // change in place.
             message("main/crates/foo/foo-1.1.0.crate"),
+            message("main/ui/versions/foo/1.1.0.json"),
         ];
         let paths: Vec<String> = changed_paths(&event).into_iter().collect();
         assert_eq!(
             paths,
             [
                 "/main/crates/foo/foo-1.0.0.crate",
-                "/main/ui/readmes/foo/1.0.0.html"
+                "/main/ui/readmes/foo/1.0.0.html",
+                "/main/ui/versions/foo/1.0.0.json"
             ]
         );
     }
