@@ -89,6 +89,32 @@ fn bench_backend(label: &str, server: &Server) {
     );
 }
 
+/// The bytes the web UI reads to show a crate: its page and, where there
+/// are version pages, the newest version's (plain and gzipped).
+fn page_bytes(server: &Server, name: &str) -> (usize, usize) {
+    let read = |path: &str, gzip: bool| {
+        // reqwest is built without gzip here: the body is as sent.
+        let mut request =
+            reqwest::blocking::Client::new().get(format!("{}/main/ui/{path}", server.url));
+        if gzip {
+            request = request.header("Accept-Encoding", "gzip");
+        }
+        let response = request.send().unwrap();
+        assert!(response.status().is_success(), "{path}");
+        response.bytes().unwrap()
+    };
+    let page = read(&format!("crates/{name}.json"), false);
+    let page: serde_json::Value = serde_json::from_slice(&page).unwrap();
+    let mut paths = vec![format!("crates/{name}.json")];
+    paths.extend(page["versions"][0]["details"].as_str().map(str::to_string));
+    paths.iter().fold((0, 0), |(plain, gzipped), path| {
+        (
+            plain + read(path, false).len(),
+            gzipped + read(path, true).len(),
+        )
+    })
+}
+
 fn main() {
     println!(
         "Publish latency, {SAMPLES} samples each (ms); before: {}\n",
@@ -118,6 +144,7 @@ fn main() {
         report(&format!("local, {size} crates: new crate"), samples);
         crates += SAMPLES;
     }
+    let mut pages = Vec::new();
     for versions in [10, 1_000] {
         let name = format!("many{versions}");
         for published in 0..versions {
@@ -129,6 +156,12 @@ fn main() {
         report(
             &format!("local, crate with {versions} versions: new version"),
             samples,
+        );
+        pages.push((versions + SAMPLES, page_bytes(&server, &name)));
+    }
+    for (versions, (page, gzipped)) in pages {
+        println!(
+            "\ncrate page with {versions} versions: {page} bytes ({gzipped} gzipped), what the web UI reads for it"
         );
     }
     println!("\nafter: {}", machine_load());
