@@ -190,8 +190,8 @@ fn aws_search_reads_its_shards_and_never_the_crate_items() {
     // deploy) builds them where a repository has none.
     let registry = crateyard_aws::aws_registry(
         AwsClients::for_emulator(&moto),
-        &bucket,
-        &table,
+        bucket,
+        table,
         crateyard_core::RegistryConfig::new(&server.public_url, None),
     );
     runtime
@@ -221,68 +221,33 @@ fn aws_search_reads_its_shards_and_never_the_crate_items() {
     }
 }
 
-/// A stack from before version pages (crate pages, no `ui/versions/`): the
-/// stack's setup starts a reindex job for it (a task object, which the
-/// reindex function's S3 notification runs), and a server that runs jobs
-/// itself writes the version pages back.
+/// A stack from before version pages (or one that lost some): the crate's
+/// next change writes the version pages its page links to.
 #[test]
-fn aws_crate_pages_from_before_version_pages_are_upgraded() {
+fn aws_a_crate_change_writes_the_version_pages_it_lacks() {
     let moto = std::env::var("CRATEYARD_TEST_MOTO").expect("tests/run.sh starts moto_server");
     let server = Server::start_aws();
     let token = server.token("alice");
     upload(&server, &token, "elder", "From an older release", &[]);
-    let (bucket, table) = server.aws_storage().unwrap();
-    let (bucket, table) = (bucket.to_string(), table.to_string());
-    let s3 = S3BlobStore::new(AwsClients::for_emulator(&moto).s3, &bucket);
+    let (bucket, _) = server.aws_storage().unwrap();
+    let s3 = S3BlobStore::new(AwsClients::for_emulator(&moto).s3, bucket);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let version_page = ObjectKey::version_page("main", "elder", "1.0.0").unwrap();
     let written = runtime.block_on(s3.get(&version_page)).unwrap();
     let (written, _) = written.expect("the publish wrote the version's page");
     runtime.block_on(s3.delete(&version_page)).unwrap();
-    // Reindex jobs' plans, as task objects (`.tasks/{job}-plan.json`).
-    let plans = || {
-        let tasks = runtime.block_on(s3.list(&crateyard_core::KeyPrefix::Tasks));
-        let tasks = tasks.unwrap().into_iter().map(|key| key.to_string());
-        tasks.filter(|key| key.ends_with("-plan.json")).count()
-    };
-    assert_eq!(plans(), 0);
 
-    let registry = crateyard_aws::aws_registry(
-        AwsClients::for_emulator(&moto),
-        &bucket,
-        &table,
-        crateyard_core::RegistryConfig::new(&server.public_url, None),
-    );
-    runtime
-        .block_on(crateyard_http::initialise(&registry))
-        .unwrap();
-    assert_eq!(plans(), 1, "setup starts one reindex job");
-    // Once the version pages are back, setup has nothing to do.
-    runtime
-        .block_on(s3.put(
-            &version_page,
-            written.clone(),
-            crateyard_core::PutMode::Create,
-            version_page.put_options(false),
+    let yank = server
+        .http()
+        .delete(format!(
+            "{}/main/api/v1/crates/elder/1.0.0/yank",
+            server.url
         ))
+        .header("Authorization", &token)
+        .send()
         .unwrap();
-    runtime
-        .block_on(crateyard_http::initialise(&registry))
-        .unwrap();
-    assert_eq!(plans(), 1, "no second job");
-    runtime.block_on(s3.delete(&version_page)).unwrap();
-
-    let _server = server.restart();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if let Some((bytes, _)) = runtime.block_on(s3.get(&version_page)).unwrap() {
-            assert_eq!(bytes, written, "the same page as the publish wrote");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the version page did not come back"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    assert_eq!(yank.status(), 200);
+    let restored = runtime.block_on(s3.get(&version_page)).unwrap();
+    let (restored, _) = restored.expect("the yank wrote the missing version page");
+    assert_eq!(restored, written, "the same page as the publish wrote");
 }

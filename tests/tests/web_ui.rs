@@ -189,14 +189,15 @@ fn crate_pages_follow_the_index_and_the_tarball() {
 }
 
 /// A data directory from before version pages (crate pages holding every
-/// version whole, no `ui/versions/`) is brought to the current form when
-/// the server starts on it.
+/// version whole, no `ui/versions/`): the page is served as it is (the UI
+/// reads both forms), and the crate's next change writes every version
+/// page it lacks before the page in its new form.
 #[test]
-fn pages_from_before_version_pages_are_upgraded_at_start() {
+fn a_crate_page_from_before_version_pages_gets_them_at_its_next_change() {
     let server = Server::start();
     let token = server.token("alice");
     publish_widget(&server, &token);
-    let versions = server.object("main/ui/versions");
+    let versions = server.object("main/ui/versions/widget");
     let read_all = |dir: &Path| {
         let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
             .unwrap()
@@ -211,30 +212,36 @@ fn pages_from_before_version_pages_are_upgraded_at_start() {
         files.sort();
         files
     };
-    let written = read_all(&versions.join("widget"));
+    let written = read_all(&versions);
     assert_eq!(written.len(), 2, "one page per version");
     let page = server.object("main/ui/crates/widget.json");
-    let current = std::fs::read(&page).unwrap();
+    let old_form = br#"{"name":"widget","versions":[{"line":{"vers":"0.2.0"}}]}"#;
     std::fs::remove_dir_all(&versions).unwrap();
-    std::fs::write(
-        &page,
-        br#"{"name":"widget","versions":[{"line":{"vers":"0.2.0"}}]}"#,
-    )
-    .unwrap();
-
-    // The server starts a reindex job, which runs beside it.
+    std::fs::write(&page, old_form).unwrap();
     let server = server.restart();
-    let upgraded = || versions.join("widget").exists() && std::fs::read(&page).unwrap() == current;
-    for _ in 0..100 {
-        if upgraded() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(upgraded(), "the crate page was not rewritten");
-    assert_eq!(read_all(&versions.join("widget")), written);
-    let (status, _) = get_json(&server, "main/ui/versions/widget/0.1.0.json", None);
-    assert_eq!(status, 200);
+    assert_eq!(
+        server.get("main/ui/crates/widget.json").bytes().unwrap(),
+        &old_form[..]
+    );
+
+    let yank = server
+        .http()
+        .delete(format!(
+            "{}/main/api/v1/crates/widget/0.1.0/yank",
+            server.url
+        ))
+        .header("Authorization", &token)
+        .send()
+        .unwrap();
+    assert_eq!(yank.status(), 200);
+    assert_eq!(
+        read_all(&versions),
+        written,
+        "the same pages as the publishes wrote"
+    );
+    let (_, page) = get_json(&server, "main/ui/crates/widget.json", None);
+    assert_eq!(page["versions"][1]["details"], "versions/widget/0.1.0.json");
+    assert_eq!(page["versions"][1]["yanked"], true);
 }
 
 #[test]

@@ -373,22 +373,6 @@ impl BlobStore for S3BlobStore {
             .collect())
     }
 
-    async fn any_under(&self, prefix: &KeyPrefix) -> Result<bool, BlobError> {
-        let page = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix.to_string())
-            .max_keys(1)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(page
-            .contents()
-            .iter()
-            .any(|o| o.key().and_then(ObjectKey::parse).is_some()))
-    }
-
     /// Keeps the object's other tags (its storage tier): a read, then a
     /// write of the whole set, as S3 has no other way.
     async fn set_private(&self, key: &ObjectKey, private: bool) -> Result<(), BlobError> {

@@ -139,11 +139,6 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Anything stored there whose name is not a key of the layout (the
     /// registry never writes one) is left out.
     async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError>;
-    /// Whether anything of the layout is under `prefix`: a listing that
-    /// stops at the first key.
-    async fn any_under(&self, prefix: &KeyPrefix) -> Result<bool, BlobError> {
-        Ok(!self.list(prefix).await?.is_empty())
-    }
     /// Makes an object unreadable (`true`) or readable on the static read
     /// path (S3 behind CloudFront) when its repository changes visibility.
     /// A store without a static read path of its own has nothing to do.

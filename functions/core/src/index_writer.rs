@@ -106,9 +106,19 @@ impl Registry {
                 Err(e) => Err(e.into()),
             }
         };
+        // The page after the version pages it links to; the index file
+        // meanwhile.
+        let page = async {
+            let version_pages = self
+                .complete_version_pages(repository, &krate.canonical, versions)
+                .await;
+            write(Derived::Page, page, heads.page)
+                .await
+                .and(version_pages)
+        };
         let (index, page, search) = tokio::join!(
             write(Derived::IndexFile, index, heads.index),
-            write(Derived::Page, page, heads.page),
+            page,
             self.write_search_entry(repo, krate),
         );
         index?;

@@ -22,10 +22,15 @@ use crate::{
     RegistryError, RepoKind, RepoName, Repository, Section, UiFile, VersionRecord,
 };
 use bytes::Bytes;
+use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 
 /// How many publishes `recent.json` keeps.
 const RECENT_PUBLISHES: usize = 20;
+
+/// Version pages of one crate written at once.
+const VERSION_PAGE_WRITES: usize = 16;
 
 #[derive(Debug, Serialize)]
 pub struct CratePage<'a> {
@@ -293,6 +298,47 @@ impl Registry {
             Ok(_) | Err(crate::BlobError::AlreadyExists(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Writes each version page of `versions` not in `present`, a few at
+    /// once (a crate whose page predates version pages may have a thousand).
+    pub(crate) async fn write_missing_version_pages(
+        &self,
+        repository: &Repository,
+        canonical: &str,
+        versions: &[VersionRecord],
+        present: &HashSet<ObjectKey>,
+    ) -> Result<(), RegistryError> {
+        let mut writes = Vec::new();
+        for version in versions {
+            let key = ObjectKey::version_page(&repository.name, canonical, &version.line.vers)?;
+            if !present.contains(&key) {
+                writes.push(self.put_version_page(repository, canonical, version));
+            }
+        }
+        let written: Vec<_> = stream::iter(writes)
+            .buffer_unordered(VERSION_PAGE_WRITES)
+            .collect()
+            .await;
+        written.into_iter().collect()
+    }
+
+    /// Before a crate's page is written: the version pages it links to that
+    /// the store lacks (the new version's, or every one of a crate whose
+    /// page predates version pages), from one listing of the crate's.
+    pub(crate) async fn complete_version_pages(
+        &self,
+        repository: &Repository,
+        canonical: &str,
+        versions: &[VersionRecord],
+    ) -> Result<(), RegistryError> {
+        let prefix = KeyPrefix::CrateVersionPages {
+            repo: RepoName::new(&repository.name)?,
+            name: crate::CrateName::new(canonical)?,
+        };
+        let present = self.blobs.list(&prefix).await?.into_iter().collect();
+        self.write_missing_version_pages(repository, canonical, versions, &present)
+            .await
     }
 
     /// Keeps a version's rendered README.

@@ -220,23 +220,8 @@ impl Registry {
             description,
             published_at: line.pubtime.clone().unwrap_or_default(),
         };
-        // The version's page before the crate's, which links to it. Like
-        // the README, a failure is logged (reindex writes it again), and
-        // does not hold back the index file.
-        let pages = async {
-            let committed = state.versions.iter().find(|v| v.version_key == key);
-            if let Some(version) = committed
-                && let Err(e) = self
-                    .put_version_page(&repository, &canonical, version)
-                    .await
-            {
-                tracing::error!(repo, name = %name, version = %version.line.vers, error = %e, "could not store the version's page");
-            }
-            self.write_committed_files(&repository, &krate, &state.versions, state.heads)
-                .await
-        };
         let (rebuilt, (), ()) = tokio::join!(
-            pages,
+            self.write_committed_files(&repository, &krate, &state.versions, state.heads),
             readme,
             self.record_recent_publish(&repository, recent, recent_before),
         );

@@ -96,30 +96,6 @@ impl Registry {
         Ok(total)
     }
 
-    /// Brings a repository whose crate pages predate version pages (a
-    /// deployment made before 3 December 2026) to the current form with a
-    /// reindex: a job where jobs run (AWS), else here. Called at every
-    /// start; two one-key listings when there is nothing to do.
-    pub async fn upgrade_crate_pages(&self, repo: &str) -> Result<(), RegistryError> {
-        let name = RepoName::new(repo)?;
-        let prefixes = [
-            KeyPrefix::CratePages(name.clone()),
-            KeyPrefix::VersionPages(name),
-        ];
-        let (pages, version_pages) = tokio::try_join!(
-            self.blobs.any_under(&prefixes[0]),
-            self.blobs.any_under(&prefixes[1]),
-        )?;
-        if !pages || version_pages {
-            return Ok(());
-        }
-        tracing::info!(repo, "crate pages predate version pages: reindexing");
-        match self.tasks.is_some() {
-            true => self.start_reindex_job(None, repo).await.map(drop),
-            false => self.reindex(repo, &|_, _| {}).await.map(drop),
-        }
-    }
-
     /// Rebuilds one crate from its own reads (a reindex job's batch, a
     /// change stream's record) and returns what it read: `None` for a crate
     /// that no longer exists, with nothing to rebuild.
@@ -206,7 +182,14 @@ impl Registry {
             }
         };
         let pages_then_page = async {
-            let version_pages = self.restore_version_pages(repository, krate, present).await;
+            let version_pages = self
+                .write_missing_version_pages(
+                    repository,
+                    &krate.krate.canonical,
+                    &krate.versions,
+                    present,
+                )
+                .await;
             page.await.and(version_pages)
         };
         let (pages, readmes) = tokio::join!(
@@ -239,29 +222,6 @@ impl Registry {
             }
         })?;
         Ok(pages.into_iter().chain(readmes).collect())
-    }
-
-    /// Writes each version page of `krate` that `present` lacks, a few at
-    /// once (a crate may have a thousand, all missing after an upgrade).
-    async fn restore_version_pages(
-        &self,
-        repository: &Repository,
-        krate: &CrateVersions,
-        present: &HashSet<ObjectKey>,
-    ) -> Result<(), RegistryError> {
-        let (repo, canonical) = (repository.name.as_str(), &krate.krate.canonical);
-        let mut writes = Vec::new();
-        for version in &krate.versions {
-            let key = ObjectKey::version_page(repo, canonical, &version.line.vers)?;
-            if !present.contains(&key) {
-                writes.push(self.put_version_page(repository, canonical, version));
-            }
-        }
-        let written: Vec<_> = stream::iter(writes)
-            .buffer_unordered(VERSION_PAGE_WRITES)
-            .collect()
-            .await;
-        written.into_iter().collect()
     }
 
     /// Writes one derived file built from the bulk read over what was read
@@ -367,9 +327,6 @@ pub(crate) const REINDEX_CONCURRENCY: usize = 32;
 
 /// Crates whose files a whole-repository reindex reads in one call.
 const REINDEX_CHUNK: usize = 8;
-
-/// Version pages of one crate written at once.
-const VERSION_PAGE_WRITES: usize = 16;
 
 /// Which derived files exist.
 enum Present {

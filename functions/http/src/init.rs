@@ -17,7 +17,6 @@ pub async fn initialise(registry: &Registry) -> Result<Repository, RegistryError
     for repo in registry.repositories().await? {
         registry.write_index_config(&repo).await?;
         registry.ensure_search_shards(&repo.name).await?;
-        registry.upgrade_crate_pages(&repo.name).await?;
     }
     // The web UI's shell and assets; its pages follow from publishes.
     for (file, body) in ui_files(registry.config()) {

@@ -279,8 +279,7 @@ impl FsBlobStore {
         Ok(())
     }
 
-    /// Up to `limit` keys under `prefix`, sorted.
-    fn list_keys(&self, prefix: &KeyPrefix, limit: usize) -> Result<Vec<ObjectKey>, BlobError> {
+    fn list_keys(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
         let prefix = prefix.to_string();
         let root = self.dirs.objects();
         let mut keys = Vec::new();
@@ -293,7 +292,7 @@ impl FsBlobStore {
             None => root.clone(),
         };
         let mut pending = vec![start];
-        'walk: while let Some(dir) = pending.pop() {
+        while let Some(dir) = pending.pop() {
             let entries = match fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
@@ -308,20 +307,18 @@ impl FsBlobStore {
                     pending.push(entry.path());
                 } else if let Ok(relative) = entry.path().strip_prefix(&root) {
                     let key = relative.to_string_lossy().replace('\\', "/");
-                    // Anything else in the directory is not the registry's.
-                    if key.starts_with(&prefix)
-                        && let Some(parsed) = ObjectKey::parse(&key)
-                    {
-                        keys.push((key, parsed));
-                        if keys.len() == limit {
-                            break 'walk;
-                        }
+                    if key.starts_with(&prefix) {
+                        keys.push(key);
                     }
                 }
             }
         }
-        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(keys.into_iter().map(|(_, parsed)| parsed).collect())
+        keys.sort();
+        // Anything else in the directory is not the registry's.
+        Ok(keys
+            .iter()
+            .filter_map(|key| ObjectKey::parse(key))
+            .collect())
     }
 }
 
@@ -548,12 +545,7 @@ impl BlobStore for FsBlobStore {
 
     async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
         let (this, prefix) = (self.clone(), prefix.clone());
-        blocking(move || this.list_keys(&prefix, usize::MAX)).await
-    }
-
-    async fn any_under(&self, prefix: &KeyPrefix) -> Result<bool, BlobError> {
-        let (this, prefix) = (self.clone(), prefix.clone());
-        blocking(move || Ok(!this.list_keys(&prefix, 1)?.is_empty())).await
+        blocking(move || this.list_keys(&prefix)).await
     }
 
     async fn set_storage(

@@ -41,8 +41,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     for repo in registry.repositories().await? {
         // The public URL may have changed since the last start.
         registry.write_index_config(&repo).await?;
-        // A data directory from an older release: a job, in the background.
-        registry.upgrade_crate_pages(&repo.name).await?;
     }
     let main = registry.ensure_repository(DEFAULT_REPOSITORY).await?;
 
