@@ -5,12 +5,13 @@
 //!
 //! - `{repo}/ui/crates/{canonical}.json`: a crate's page, its owners and
 //!   each version in short (number, yanked, published, archived); rewritten
-//!   with its index file. Its size grows by about 100 bytes a version, not
+//!   with its index file. Its size grows by about 110 bytes a version, not
 //!   by a version's whole metadata.
 //! - `{repo}/ui/versions/{canonical}/{version}.json`: one version's details
-//!   (dependencies, features, package metadata); written once, when the
-//!   version is committed (again by reindex if lost), since nothing in it
-//!   changes: the state that does (yanked, archived) is on the crate's page.
+//!   (dependencies, features, package metadata); written once, since
+//!   nothing in it changes (the state that does, yanked and archived, is on
+//!   the crate's page): whoever writes a crate's page first creates the
+//!   version pages it lacks ([`Registry::complete_version_pages`]).
 //! - `{repo}/ui/readmes/{canonical}/{version}.html`: a version's README,
 //!   rendered and sanitised once, at publish (again by reindex if lost).
 //! - `{repo}/ui/recent.json`: the latest publishes.
