@@ -431,5 +431,13 @@ fn deleted_crate_files_reach_the_invalidator() {
         ["InvalidatorFunction"]
     );
     assert!(invalidated(&event("main/ui/versions/foo/1.0.0.json", false)).is_empty());
+    // Setup rewrites the UI's files on every deploy: the edge drops the old.
+    for key in ["ui/assets/app.js", "ui/assets/app.css", "ui/index.html"] {
+        assert_eq!(
+            invalidated(&event(key, false)),
+            ["InvalidatorFunction"],
+            "{key}"
+        );
+    }
     assert!(invalidated(&event("main/crates/foo/foo-1.0.0.crate", false)).is_empty());
 }

@@ -117,7 +117,10 @@ fn changed_paths(event: &SqsEvent) -> BTreeSet<String> {
                 }
                 | ObjectKey::CratePage { .. }
                 | ObjectKey::RecentPublishes { .. }
-                | ObjectKey::Repositories => {
+                | ObjectKey::Repositories
+                // The web UI's shell and assets, which setup writes on
+                // every deploy: a new script must meet the data it reads.
+                | ObjectKey::Ui(_) => {
                     paths.insert(cdn_path(&key));
                 }
                 _ => continue,
@@ -242,6 +245,21 @@ mod tests {
         ];
         let paths: Vec<String> = changed_paths(&event).into_iter().collect();
         assert_eq!(paths, ["/main/git/info/refs"]);
+    }
+
+    #[test]
+    fn the_web_uis_files_are_invalidated_when_setup_writes_them() {
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("ui/assets/app.js"),
+            message("ui/assets/app.css"),
+            message("ui/index.html"),
+        ];
+        let paths: Vec<String> = changed_paths(&event).into_iter().collect();
+        assert_eq!(
+            paths,
+            ["/ui/assets/app.css", "/ui/assets/app.js", "/ui/index.html"]
+        );
     }
 
     #[test]
