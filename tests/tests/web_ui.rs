@@ -244,6 +244,36 @@ fn a_crate_page_from_before_version_pages_gets_them_at_its_next_change() {
     assert_eq!(page["versions"][1]["yanked"], true);
 }
 
+/// A publish retried after a lost answer finds its version committed and
+/// catches the crate's files up: the version pages too.
+#[test]
+fn a_repeated_publish_writes_a_lost_version_page() {
+    let server = Server::start();
+    let token = server.token("alice");
+    publish_widget(&server, &token);
+    let version_page = server.object("main/ui/versions/widget/0.2.0.json");
+    let written = std::fs::read(&version_page).unwrap();
+    std::fs::remove_file(&version_page).unwrap();
+    std::fs::remove_file(server.object("main/ui/crates/widget.json")).unwrap();
+    let tarball = server
+        .get("main/crates/widget/widget-0.2.0.crate")
+        .bytes()
+        .unwrap();
+    let again = server
+        .http()
+        .put(format!(
+            "{}/main/crates/widget/widget-0.2.0.crate",
+            server.url
+        ))
+        .header("Authorization", &token)
+        .body(tarball)
+        .send()
+        .unwrap();
+    assert!(!again.status().is_success(), "{}", again.status());
+    assert_eq!(std::fs::read(&version_page).unwrap(), written);
+    assert_eq!(get_json(&server, "main/ui/crates/widget.json", None).0, 200);
+}
+
 #[test]
 fn search_matches_keywords() {
     let server = Server::start();

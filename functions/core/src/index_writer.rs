@@ -162,10 +162,24 @@ impl Registry {
         canonical: &str,
         force: bool,
     ) -> Result<(), RegistryError> {
-        // Independent files, written at once (each a round trip on AWS).
+        // Independent files, written at once (each a round trip on AWS); the
+        // page after the version pages it links to.
+        let page = async {
+            let version_pages = async {
+                let (repository, versions) = tokio::try_join!(self.repository(repo), async {
+                    Ok(self.store.list_versions(repo, canonical).await?)
+                },)?;
+                self.complete_version_pages(&repository, canonical, &versions)
+                    .await
+            };
+            let version_pages = version_pages.await;
+            self.write_derived_file(Derived::Page, repo, canonical, force)
+                .await
+                .and(version_pages)
+        };
         let (index, page) = tokio::join!(
             self.write_derived_file(Derived::IndexFile, repo, canonical, force),
-            self.write_derived_file(Derived::Page, repo, canonical, force),
+            page,
         );
         index?;
         let krate = match self.mirror.is_some() || self.keeps_search_shards() {
