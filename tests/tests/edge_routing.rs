@@ -287,6 +287,74 @@ fn transactions_are_authorised_per_item() {
     }
 }
 
+/// IAM's wildcard match of a resource pattern: `*` is any run of
+/// characters, `?` any one.
+fn iam_matches(pattern: &str, arn: &str) -> bool {
+    match (pattern.chars().next(), arn.chars().next()) {
+        (None, None) => true,
+        (Some('*'), _) => {
+            iam_matches(&pattern[1..], arn)
+                || arn
+                    .chars()
+                    .next()
+                    .is_some_and(|c| iam_matches(pattern, &arn[c.len_utf8()..]))
+        }
+        (Some(p), Some(a)) if p == '?' || p == a => {
+            iam_matches(&pattern[p.len_utf8()..], &arn[a.len_utf8()..])
+        }
+        _ => false,
+    }
+}
+
+/// Whether one of `function`'s statements allows `action` on `arn`.
+fn allowed(stack: &Stack, function: &str, action: &str, arn: &str) -> bool {
+    policy_statements(stack, function).iter().any(|statement| {
+        if statement["Effect"] != "Allow" || !actions(statement).iter().any(|a| a == action) {
+            return false;
+        }
+        let resources = match stack.eval(&statement["Resource"]) {
+            Some(Value::Array(list)) => list,
+            one => one.into_iter().collect(),
+        };
+        resources
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| iam_matches(r, arn)))
+    })
+}
+
+#[test]
+fn whoever_writes_version_pages_may_purge_them() {
+    // A writer that read a crate's versions before a deletion committed
+    // purges the page it restored for a deleted version (pages.rs): every
+    // stored copy, on the versioned bucket.
+    let stack = Stack::new(&[]);
+    let bucket = stack.eval_str(&json!({"Ref": "RegistryBucket"}));
+    let page = format!("arn:aws:s3:::{bucket}/main/ui/versions/foo/1.0.0.json");
+    let bucket = format!("arn:aws:s3:::{bucket}");
+    assert!(iam_matches("a*c?e", "abbbcde") && !iam_matches("a*c", "abd"));
+    for function in ["ApiFunction", "IndexerFunction", "ReindexFunction"] {
+        assert!(
+            allowed(&stack, function, "s3:PutObject", &page),
+            "{function}"
+        );
+        for action in ["s3:DeleteObject", "s3:DeleteObjectVersion"] {
+            assert!(
+                allowed(&stack, function, action, &page),
+                "{function}: {action}"
+            );
+        }
+        assert!(
+            allowed(&stack, function, "s3:ListBucketVersions", &bucket),
+            "{function}"
+        );
+        let index = page.replace("ui/versions/foo/1.0.0.json", "index/3/f/foo");
+        assert!(
+            !allowed(&stack, function, "s3:DeleteObjectVersion", &index),
+            "{function}: only what a deletion removes"
+        );
+    }
+}
+
 #[test]
 fn names_stay_within_64_characters_whatever_the_stack_name() {
     let stack = Stack::new(&[]);

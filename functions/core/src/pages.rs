@@ -281,14 +281,15 @@ impl Registry {
         }
     }
 
-    /// Writes a committed version's page. Its content never changes, so
-    /// one already there is left alone (`If-None-Match: *`).
-    pub(crate) async fn put_version_page(
+    /// Writes a committed version's page and returns its key, or `None` when
+    /// it was there: its content never changes, so one already there is
+    /// left alone (`If-None-Match: *`).
+    async fn put_version_page(
         &self,
         repo: &Repository,
         canonical: &str,
         version: &VersionRecord,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Option<ObjectKey>, RegistryError> {
         let (key, body) = version_page(&repo.name, canonical, version)?;
         let options = key.put_options(!repo.anonymous_read);
         match self
@@ -296,7 +297,8 @@ impl Registry {
             .put(&key, body.into(), PutMode::Create, options)
             .await
         {
-            Ok(_) | Err(crate::BlobError::AlreadyExists(_)) => Ok(()),
+            Ok(_) => Ok(Some(key)),
+            Err(crate::BlobError::AlreadyExists(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -317,11 +319,43 @@ impl Registry {
                 writes.push(self.put_version_page(repository, canonical, version));
             }
         }
-        let written: Vec<_> = stream::iter(writes)
+        let written: Vec<Result<_, _>> = stream::iter(writes)
             .buffer_unordered(VERSION_PAGE_WRITES)
             .collect()
             .await;
-        written.into_iter().collect()
+        let written: Vec<ObjectKey> = written
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        self.remove_pages_deleted_meanwhile(repository, canonical, written)
+            .await
+    }
+
+    /// `versions` were read before the pages were written: a version
+    /// deleted in between had its files purged already, and its page must
+    /// not come back. One read of the crate, after the writes, decides: a
+    /// deletion committed later purges the page itself.
+    async fn remove_pages_deleted_meanwhile(
+        &self,
+        repository: &Repository,
+        canonical: &str,
+        written: Vec<ObjectKey>,
+    ) -> Result<(), RegistryError> {
+        if written.is_empty() {
+            return Ok(());
+        }
+        let Some(krate) = self.store.get_crate(&repository.name, canonical).await? else {
+            return Ok(());
+        };
+        for gone in &krate.deleted {
+            let key = ObjectKey::version_page(&repository.name, canonical, &gone.version)?;
+            if written.contains(&key) {
+                self.blobs.purge(&key).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Before a crate's page is written: the version pages it links to that
