@@ -58,6 +58,7 @@ pub fn generated_crate(i: usize) -> CrateWrite {
     CrateWrite {
         krate,
         expected_revision: None,
+        repository_revision: None,
         version: Some(VersionWrite::Insert(version)),
         audit: None,
     }

@@ -323,7 +323,7 @@ fn allowed(stack: &Stack, function: &str, action: &str, arn: &str) -> bool {
 }
 
 #[test]
-fn whoever_writes_version_pages_may_purge_them() {
+fn whoever_writes_derived_files_may_purge_and_retag_them() {
     // A writer that read a crate's versions before a deletion committed
     // purges the page it restored for a deleted version (pages.rs): every
     // stored copy, on the versioned bucket.
@@ -347,6 +347,21 @@ fn whoever_writes_version_pages_may_purge_them() {
             allowed(&stack, function, "s3:ListBucketVersions", &bucket),
             "{function}"
         );
+        // A writer that finds the repository changed visibility meanwhile
+        // re-tags all of it (repositories.rs).
+        for object in [
+            "index/3/f/foo",
+            "crates/foo/foo-1.0.0.crate",
+            "search/00.json",
+        ] {
+            let object = page.replace("ui/versions/foo/1.0.0.json", object);
+            for action in ["s3:GetObjectTagging", "s3:PutObjectTagging"] {
+                assert!(
+                    allowed(&stack, function, action, &object),
+                    "{function}: {action}"
+                );
+            }
+        }
         let index = page.replace("ui/versions/foo/1.0.0.json", "index/3/f/foo");
         assert!(
             !allowed(&stack, function, "s3:DeleteObjectVersion", &index),

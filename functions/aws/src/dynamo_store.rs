@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use crateyard_core::{
     AuditEntry, AuditPage, AuditQuery, CommittedChange, CrateRecord, CrateVersions, CrateWrite,
     DownloadCount, MetadataStore, REINDEX_JOB_LIFETIME, ReindexBatch, ReindexJob, Repository,
@@ -226,6 +226,34 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// A transaction's check that repository `repo` is still at `revision`.
+    fn repository_unchanged(&self, repo: &str, revision: u64) -> TransactWriteItem {
+        let key = HashMap::from([
+            ("pk".to_string(), AttributeValue::S("REPOS".into())),
+            ("sk".to_string(), AttributeValue::S(repo.into())),
+        ]);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(repository_at(revision))
+            .expression_attribute_names("#rev", REVISION_ATTRIBUTE)
+            .expression_attribute_values(":rev", AttributeValue::N(revision.to_string()))
+            .build()
+            .expect("table, key and condition are set");
+        TransactWriteItem::builder().condition_check(check).build()
+    }
+}
+
+/// The condition that a repository's item is at `revision` (`#rev` and
+/// `:rev`); items written before revisions existed have none: revision 0.
+fn repository_at(revision: u64) -> &'static str {
+    match revision {
+        0 => "attribute_exists(pk) AND (attribute_not_exists(#rev) OR #rev = :rev)",
+        _ => "#rev = :rev",
+    }
+}
+
 pub(crate) fn backend(e: impl std::error::Error) -> StoreError {
     StoreError::Backend(DisplayErrorContext(e).to_string())
 }
@@ -446,6 +474,10 @@ impl MetadataStore for DynamoStore {
         if let Some(entry) = &write.audit {
             items.push(self.audit_put(entry));
         }
+        if let Some(revision) = write.repository_revision {
+            // Last, so that the version's item keeps index 1 below.
+            items.push(self.repository_unchanged(repo, revision));
+        }
         let result = self
             .client
             .transact_write_items()
@@ -490,17 +522,12 @@ impl MetadataStore for DynamoStore {
             AttributeValue::N(repo.revision.to_string()),
         );
         let expected = repo.revision.saturating_sub(1);
-        // Items written before revisions existed have none: revision 0.
-        let condition = match expected {
-            0 => "attribute_exists(pk) AND (attribute_not_exists(#rev) OR #rev = :rev)",
-            _ => "#rev = :rev",
-        };
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
+            .condition_expression(repository_at(expected))
             .expression_attribute_names("#rev", REVISION_ATTRIBUTE)
             .expression_attribute_values(":rev", AttributeValue::N(expected.to_string()))
             .send()

@@ -10,9 +10,9 @@ pub use blob::{
     blob_update_compare_and_swap,
 };
 pub use metadata::{
-    store_audit_log, store_commit_is_conditional, store_commit_race, store_crates_with_versions,
-    store_download_counts, store_reindex_jobs, store_repositories, store_search,
-    store_users_and_tokens, store_version_delete,
+    store_audit_log, store_commit_checks_the_repository, store_commit_is_conditional,
+    store_commit_race, store_crates_with_versions, store_download_counts, store_reindex_jobs,
+    store_repositories, store_search, store_users_and_tokens, store_version_delete,
 };
 
 /// Defines one `#[tokio::test]` per suite function for an adapter, given a
@@ -35,7 +35,7 @@ macro_rules! blob_suite {
 #[macro_export]
 macro_rules! metadata_suite {
     ($make:expr) => {
-        $crate::metadata_suite!(@tests $make; store_repositories, store_commit_is_conditional, store_commit_race, store_crates_with_versions, store_search, store_users_and_tokens, store_reindex_jobs, store_audit_log, store_version_delete, store_download_counts);
+        $crate::metadata_suite!(@tests $make; store_repositories, store_commit_is_conditional, store_commit_race, store_crates_with_versions, store_search, store_users_and_tokens, store_reindex_jobs, store_audit_log, store_version_delete, store_commit_checks_the_repository, store_download_counts);
     };
     (@tests $make:expr; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

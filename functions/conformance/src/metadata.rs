@@ -63,6 +63,7 @@ fn insert(krate: CrateRecord, expected: Option<u64>, v: VersionRecord) -> CrateW
     CrateWrite {
         krate,
         expected_revision: expected,
+        repository_revision: None,
         version: Some(VersionWrite::Insert(v)),
         audit: None,
     }
@@ -181,6 +182,7 @@ pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
     let replace = CrateWrite {
         krate: krate("foo", 2, "x"),
         expected_revision: Some(1),
+        repository_revision: None,
         version: Some(VersionWrite::Replace(version("foo", "9.0.0", 1))),
         audit: None,
     };
@@ -205,6 +207,7 @@ pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
     let yank = CrateWrite {
         krate: krate("foo", 3, "d"),
         expected_revision: Some(2),
+        repository_revision: None,
         version: Some(VersionWrite::Replace(yanked)),
         audit: None,
     };
@@ -215,6 +218,7 @@ pub async fn store_commit_is_conditional(store: &dyn MetadataStore) {
             ..krate("foo", 4, "d")
         },
         expected_revision: Some(3),
+        repository_revision: None,
         version: None,
         audit: None,
     };
@@ -329,6 +333,7 @@ pub async fn store_crates_with_versions(store: &dyn MetadataStore) {
             CrateWrite {
                 krate: krate("c", 1, "d"),
                 expected_revision: None,
+                repository_revision: None,
                 version: None,
                 audit: None,
             },
@@ -448,6 +453,7 @@ pub async fn store_search(store: &dyn MetadataStore) {
             CrateWrite {
                 krate: changed,
                 expected_revision: Some(1),
+                repository_revision: None,
                 version: None,
                 audit: None,
             },
@@ -714,6 +720,7 @@ pub async fn store_version_delete(store: &dyn MetadataStore) {
     let delete = |revision: u64, expected: u64, v: VersionRecord| CrateWrite {
         krate: krate("gone", revision, "d"),
         expected_revision: Some(expected),
+        repository_revision: None,
         version: Some(VersionWrite::Delete(v)),
         audit: None,
     };
@@ -738,6 +745,38 @@ pub async fn store_version_delete(store: &dyn MetadataStore) {
             .unwrap()
             .revision,
         3
+    );
+}
+
+/// A commit made on a repository revision fails once the repository has
+/// changed (a publish decided who may write and what is private on it), and
+/// writes nothing; one made on the current revision goes through.
+pub async fn store_commit_checks_the_repository(store: &dyn MetadataStore) {
+    store.create_repository(&repo("r")).await.unwrap();
+    let publish = |revision: u64, on: u64, v: &str| CrateWrite {
+        repository_revision: Some(on),
+        ..insert(
+            krate("checked", revision, "d"),
+            revision.checked_sub(1).filter(|r| *r > 0),
+            version("checked", v, revision),
+        )
+    };
+    // A repository never changed is at revision 0.
+    store.commit("r", publish(1, 0, "1.0.0")).await.unwrap();
+    let mut changed = repo("r");
+    changed.anonymous_read = false;
+    changed.revision = 1;
+    store.update_repository(&changed).await.unwrap();
+    let stale = store.commit("r", publish(2, 0, "2.0.0")).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let crate_now = store.get_crate("r", "checked").await.unwrap().unwrap();
+    assert_eq!(crate_now.revision, 1, "nothing written");
+    assert_eq!(store.list_versions("r", "checked").await.unwrap().len(), 1);
+    store.commit("r", publish(2, 1, "2.0.0")).await.unwrap();
+    let missing = store.commit("gone", publish(1, 0, "1.0.0")).await;
+    assert!(
+        matches!(missing, Err(StoreError::Conflict(_))),
+        "{missing:?}"
     );
 }
 

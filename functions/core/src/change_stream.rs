@@ -44,12 +44,15 @@ impl Registry {
         // Per repository, the search entries to bring up to date (a crate
         // gone has none), in one write per shard.
         let mut searched: BTreeMap<&str, Vec<(String, Option<SearchEntry>)>> = BTreeMap::new();
+        // Per repository, the settings the files were written with.
+        let mut used: BTreeMap<&str, Repository> = BTreeMap::new();
         for ((repo, canonical), new_versions) in crates {
             match self
                 .write_changed_crate(repo, canonical, &new_versions)
                 .await
             {
                 Ok(Some((repository, krate))) => {
+                    used.entry(repo).or_insert_with(|| repository.clone());
                     let (name, entry) = krate.unzip();
                     searched
                         .entry(repo)
@@ -81,6 +84,12 @@ impl Registry {
         for (repo, (repository, names)) in written {
             if let Err(e) = self.mirror_crates(&repository, &names).await {
                 tracing::error!(repo, error = %e, "git index not updated");
+                first_failure.get_or_insert(e);
+            }
+        }
+        for (repo, repository) in used {
+            if let Err(e) = self.follow_visibility_change(&repository).await {
+                tracing::error!(repo, error = %e, "objects not re-tagged after a visibility change");
                 first_failure.get_or_insert(e);
             }
         }

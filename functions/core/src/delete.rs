@@ -113,6 +113,7 @@ impl Registry {
                         ..krate.clone()
                     },
                     expected_revision: Some(krate.revision),
+                    repository_revision: None,
                     version: Some(VersionWrite::Delete(record)),
                     audit: Some(self.audit_entry(entry)),
                 };

@@ -81,6 +81,10 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error("the registry is busy with concurrent changes to `{0}`; try again")]
     Contention(String),
+    #[error(
+        "the settings of repository `{0}` changed while this publish ran; nothing was published: publish again"
+    )]
+    RepositoryChanged(String),
     #[error("the git index could not be updated: {0}")]
     GitIndex(String),
     #[error("the upstream registry failed: {0}")]

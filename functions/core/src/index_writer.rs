@@ -125,7 +125,8 @@ impl Registry {
         // After the index file: the mirror copies what it finds there.
         let name = CrateName::new(&krate.name)?;
         self.mirror_crates(repository, &[name]).await?;
-        page.and(search)
+        page.and(search)?;
+        self.follow_visibility_change(repository).await
     }
 
     /// Where the registry keeps search shards, brings the crate's entry up
@@ -162,14 +163,26 @@ impl Registry {
         canonical: &str,
         force: bool,
     ) -> Result<(), RegistryError> {
+        // The settings the files' visibility is first decided on.
+        let repository = self.repository(repo).await?;
+        self.write_derived_files_of(&repository, canonical, force)
+            .await?;
+        self.follow_visibility_change(&repository).await
+    }
+
+    async fn write_derived_files_of(
+        &self,
+        repository: &Repository,
+        canonical: &str,
+        force: bool,
+    ) -> Result<(), RegistryError> {
+        let repo = repository.name.as_str();
         // Independent files, written at once (each a round trip on AWS); the
         // page after the version pages it links to.
         let page = async {
             let version_pages = async {
-                let (repository, versions) = tokio::try_join!(self.repository(repo), async {
-                    Ok(self.store.list_versions(repo, canonical).await?)
-                },)?;
-                self.complete_version_pages(&repository, canonical, &versions)
+                let versions = self.store.list_versions(repo, canonical).await?;
+                self.complete_version_pages(repository, canonical, &versions)
                     .await
             };
             let version_pages = version_pages.await;
@@ -188,8 +201,7 @@ impl Registry {
         };
         let Some(krate) = krate else { return page };
         if self.mirror.is_some() {
-            let repository = self.repository(repo).await?;
-            self.mirror_crates(&repository, &[CrateName::new(&krate.name)?])
+            self.mirror_crates(repository, &[CrateName::new(&krate.name)?])
                 .await?;
         }
         page.and(self.write_search_entry(repo, &krate).await)

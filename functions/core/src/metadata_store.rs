@@ -211,6 +211,11 @@ const TOKEN_ID_LEN: usize = 16;
 pub struct CrateWrite {
     pub krate: CrateRecord,
     pub expected_revision: Option<u64>,
+    /// The repository's revision the change was decided on (who may write,
+    /// whether what it stored before the commit is private): the commit
+    /// fails with [`StoreError::Conflict`] if the repository changed since.
+    /// `None` for changes that stored nothing first.
+    pub repository_revision: Option<u64>,
     pub version: Option<VersionWrite>,
     /// The change's audit entry, written in the same transaction.
     pub audit: Option<AuditEntry>,

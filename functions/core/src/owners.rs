@@ -159,6 +159,7 @@ impl Registry {
                     ..krate.clone()
                 },
                 expected_revision: Some(krate.revision),
+                repository_revision: None,
                 version: None,
                 audit: Some(
                     self.audit_entry(

@@ -303,6 +303,7 @@ impl Registry {
             let write = CrateWrite {
                 krate: krate.clone(),
                 expected_revision: existing.map(|k| k.revision),
+                repository_revision: Some(rules.repository.revision),
                 version: Some(VersionWrite::Insert(record.clone())),
                 audit: Some(
                     self.audit_entry(
@@ -327,10 +328,29 @@ impl Registry {
                     return Ok(krate);
                 }
                 Err(StoreError::Conflict(_)) => {
-                    let (krate, versions) = tokio::join!(
+                    let (krate, versions, repository) = tokio::join!(
                         self.store.get_crate(repo, &canonical),
                         self.store.list_versions(repo, &canonical),
+                        self.store.get_repository(repo),
                     );
+                    // Who may publish, and whether the `.crate` stored
+                    // above is private, were decided on settings that no
+                    // longer hold. The object may be shared with an
+                    // identical publish (crate_files.rs), so it stays, with
+                    // the visibility its repository has now.
+                    let repository = repository?;
+                    if repository
+                        .as_ref()
+                        .is_none_or(|r| r.revision != rules.repository.revision)
+                    {
+                        if let Some(now) = repository {
+                            let key =
+                                ObjectKey::crate_file(repo, &record.line.name, &record.line.vers)?;
+                            let private = key.put_options(!now.anonymous_read).private;
+                            self.blobs.set_private(&key, private).await?;
+                        }
+                        return Err(RegistryError::RepositoryChanged(repo.clone()));
+                    }
                     (state.krate, state.versions) = (krate?, versions?);
                     rules.check(state.krate.as_ref(), &state.versions).await?;
                 }

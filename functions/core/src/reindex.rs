@@ -90,6 +90,7 @@ impl Registry {
         }
         // From the index files just made right.
         self.mirror_repository(&repository).await?;
+        self.follow_visibility_change(&repository).await?;
         let detail = format!("rebuilt the derived files of {total} crates");
         let entry = AuditEntry::new(&Actor::operator(), AuditAction::Reindex, detail).repo(repo);
         self.audit(entry).await;

@@ -430,6 +430,7 @@ impl Registry {
         for failure in &failures {
             tracing::error!(repo, job, failure, "a crate could not be reindexed");
         }
+        self.follow_visibility_change(repository).await?;
         let batch = ReindexBatch {
             number,
             crates: crates.len() as u64,

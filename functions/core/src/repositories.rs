@@ -244,13 +244,10 @@ impl Registry {
         let applied = async {
             if visibility_changed {
                 self.remove_git_indexes(&git_indexes).await?;
-                // Objects written before the change follow it; those written
-                // during it already carry the new visibility.
-                let everything = KeyPrefix::Repository(RepoName::new(&repo.name)?);
-                for key in self.blobs.list(&everything).await? {
-                    let private = key.put_options(!repo.anonymous_read).private;
-                    self.blobs.set_private(&key, private).await?;
-                }
+                // Objects written before the change follow it; a writer
+                // that read the old settings and wrote after this listing
+                // re-tags them itself (`follow_visibility_change`).
+                self.retag_repository(&repo).await?;
                 // Again: a commit racing the change may have written the old
                 // view meanwhile, which the re-tag just published.
                 self.remove_git_indexes(&git_indexes).await?;
@@ -267,6 +264,34 @@ impl Registry {
         self.write_repository_list().await?;
         tracing::info!(target: "crateyard::access", repo = %repo.name, anonymous_read = repo.anonymous_read, grants = ?repo.grants, "repository settings changed");
         Ok(repo)
+    }
+
+    /// Tags every object of `repo` with its visibility.
+    async fn retag_repository(&self, repo: &Repository) -> Result<(), RegistryError> {
+        let everything = KeyPrefix::Repository(RepoName::new(&repo.name)?);
+        for key in self.blobs.list(&everything).await? {
+            let private = key.put_options(!repo.anonymous_read).private;
+            self.blobs.set_private(&key, private).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a writer's work that chose objects' visibility from `used`, the
+    /// settings it read first: if the repository changed visibility since,
+    /// the change's re-tag may have listed before those writes landed, so
+    /// the writer re-tags the repository itself. One read when nothing
+    /// changed.
+    pub(crate) async fn follow_visibility_change(
+        &self,
+        used: &Repository,
+    ) -> Result<(), RegistryError> {
+        match self.store.get_repository(&used.name).await? {
+            Some(now) if now.anonymous_read != used.anonymous_read => {
+                tracing::info!(repo = %now.name, "visibility changed during a write; re-tagging");
+                self.retag_repository(&now).await
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Applies `change` to the repository as stored and writes it over the

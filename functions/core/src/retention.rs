@@ -519,6 +519,7 @@ impl Registry {
             let write = CrateWrite {
                 krate: committed.clone(),
                 expected_revision: Some(krate.revision),
+                repository_revision: None,
                 version: Some(VersionWrite::Replace(changed.clone())),
                 audit: Some(self.audit_entry(entry)),
             };

@@ -65,6 +65,7 @@ impl Registry {
                     ..krate.clone()
                 },
                 expected_revision: Some(krate.revision),
+                repository_revision: None,
                 version: Some(VersionWrite::Replace(changed)),
                 audit: Some(
                     self.audit_entry(

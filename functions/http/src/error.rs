@@ -38,6 +38,7 @@ fn status(e: &RegistryError) -> StatusCode {
         }
         SlowRequest { .. } => StatusCode::REQUEST_TIMEOUT,
         Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
+        RepositoryChanged(_) => StatusCode::CONFLICT,
         Upstream(_) => StatusCode::BAD_GATEWAY,
         Blob(_) | Store(_) | GitIndex(_) => StatusCode::INTERNAL_SERVER_ERROR,
         InvalidName { .. }

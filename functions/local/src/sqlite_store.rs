@@ -242,6 +242,20 @@ fn commit(conn: &mut Connection, repo: &str, write: &CrateWrite) -> Result<(), S
     if current.map(|r| r as u64) != write.expected_revision {
         return Err(StoreError::Conflict(krate.canonical.clone()));
     }
+    if let Some(expected) = write.repository_revision {
+        // Records written before revisions existed have none: 0.
+        let revision: Option<i64> = tx
+            .query_row(
+                "SELECT COALESCE(json_extract(body, '$.revision'), 0) FROM repositories WHERE name = ?1",
+                params![repo],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if revision.map(|r| r as u64) != Some(expected) {
+            return Err(StoreError::Conflict(format!("repository `{repo}`")));
+        }
+    }
     match &write.version {
         Some(VersionWrite::Insert(v)) => insert_new(
             &tx,

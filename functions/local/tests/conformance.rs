@@ -44,6 +44,7 @@ async fn an_older_database_gains_the_search_index_with_its_crates() {
     let write = CrateWrite {
         krate,
         expected_revision: None,
+        repository_revision: None,
         version: None,
         audit: None,
     };

@@ -1,0 +1,289 @@
+//! Changes racing writers, on the real local adapters, each run at the
+//! worst moment by a second registry on the same stores: a writer that read
+//! a crate's versions just before a deletion committed must not bring back
+//! the deleted version's page after the purge; a publish that read the
+//! repository's settings just before it turned private must not leave a
+//! public `.crate` behind, nor files written after it public.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use crateyard_core::{
+    Actor, BlobError, BlobStore, KeyPrefix, MetadataStore, ObjectKey, ObjectMeta, Principal,
+    PutMode, PutOptions, Registry, RegistryConfig, RegistryError, RepositoryChange, Upload,
+    UserChange,
+};
+use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
+use crateyard_tarball::TarballBuilder;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Where the writer is when the other registry makes its change.
+#[derive(PartialEq)]
+enum Step {
+    /// Before a `.crate` is stored: after the publish read the settings.
+    StoreCrate,
+    /// Before a crate's version pages are listed: after the writer read
+    /// the crate's versions and the settings, before it writes.
+    ListVersionPages,
+}
+
+/// What the other registry changes.
+enum Change {
+    DeleteVersion(&'static str),
+    MakePrivate,
+}
+
+/// The change the other registry makes, once, when the writer reaches `at`.
+struct Race {
+    at: Step,
+    change: Change,
+    by: Registry,
+}
+
+/// The real file store, running the armed race at its step. It also keeps
+/// what S3's tags would say of each object written through it (the local
+/// store has no static read path, so it keeps no visibility of its own).
+struct Racy {
+    inner: FsBlobStore,
+    race: Mutex<Option<Race>>,
+    private: Mutex<HashMap<ObjectKey, bool>>,
+}
+
+impl Racy {
+    fn arm(&self, at: Step, change: Change, by: Registry) {
+        *self.race.lock().unwrap() = Some(Race { at, change, by });
+    }
+
+    fn ran(&self) -> bool {
+        self.race.lock().unwrap().is_none()
+    }
+
+    async fn reach(&self, step: Step) {
+        let race = {
+            let mut race = self.race.lock().unwrap();
+            match race.as_ref() {
+                Some(armed) if armed.at == step => race.take(),
+                _ => None,
+            }
+        };
+        let Some(Race { change, by, .. }) = race else {
+            return;
+        };
+        match change {
+            Change::DeleteVersion(version) => {
+                let deleted = by
+                    .delete_versions("main", None, "racy", Some(version), "leaked secret")
+                    .await
+                    .unwrap();
+                assert_eq!(deleted, [version]);
+            }
+            Change::MakePrivate => {
+                let private = RepositoryChange {
+                    anonymous_read: Some(false),
+                    ..RepositoryChange::default()
+                };
+                by.update_repository("main", private, &Actor::operator())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for Racy {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Bytes,
+        mode: PutMode,
+        options: PutOptions,
+    ) -> Result<ObjectMeta, BlobError> {
+        if matches!(key, ObjectKey::CrateFile { .. }) {
+            self.reach(Step::StoreCrate).await;
+        }
+        let private = options.private;
+        let stored = self.inner.put(key, body, mode, options).await?;
+        self.private.lock().unwrap().insert(key.clone(), private);
+        Ok(stored)
+    }
+    async fn set_private(&self, key: &ObjectKey, private: bool) -> Result<(), BlobError> {
+        self.private.lock().unwrap().insert(key.clone(), private);
+        Ok(())
+    }
+    async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        self.inner.get(key).await
+    }
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        self.inner.delete(key).await
+    }
+    async fn delete_if(&self, key: &ObjectKey, etag: &str) -> Result<(), BlobError> {
+        self.inner.delete_if(key, etag).await
+    }
+    async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
+        if matches!(prefix, KeyPrefix::CrateVersionPages { .. }) {
+            self.reach(Step::ListVersionPages).await;
+        }
+        self.inner.list(prefix).await
+    }
+}
+
+fn upload(version: &str) -> Upload {
+    let manifest =
+        format!("[package]\nname = \"racy\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    Upload::Direct {
+        name: "racy".into(),
+        file_name: format!("racy-{version}.crate"),
+        tarball: TarballBuilder::new(&format!("racy-{version}"))
+            .file("Cargo.toml", manifest.as_bytes())
+            .file("src/lib.rs", b"")
+            .build()
+            .into(),
+    }
+}
+
+/// The writer's registry on a fresh data directory with user alice and
+/// repository `main`, and a maker of the racing registry.
+struct Setup {
+    _dir: tempfile::TempDir,
+    blobs: Arc<Racy>,
+    registry: Registry,
+    other: Box<dyn Fn() -> Registry>,
+    alice: Principal,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let dirs = DataDir::new(dir.path());
+    let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(&dirs.database()).unwrap());
+    let blobs = Arc::new(Racy {
+        inner: FsBlobStore::new(dirs.clone()).unwrap(),
+        race: Mutex::default(),
+        private: Mutex::default(),
+    });
+    let config = || RegistryConfig::new("http://127.0.0.1:1", None);
+    let registry = Registry::new(blobs.clone(), store.clone(), config());
+    registry.ensure_repository("main").await.unwrap();
+    registry
+        .put_user("alice", UserChange::default(), &Actor::operator())
+        .await
+        .unwrap();
+    let alice = registry.acting_as("alice").await.unwrap();
+    let other = Box::new(move || {
+        let blobs = Arc::new(FsBlobStore::new(dirs.clone()).unwrap());
+        Registry::new(blobs, store.clone(), config())
+    });
+    Setup {
+        _dir: dir,
+        blobs,
+        registry,
+        other,
+        alice,
+    }
+}
+
+#[tokio::test]
+async fn a_version_deleted_while_its_page_is_restored_stays_deleted() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        alice,
+    } = setup().await;
+    for version in ["1.0.0", "1.1.0"] {
+        registry
+            .publish("main", &alice, upload(version))
+            .await
+            .unwrap();
+    }
+    let page = |v| ObjectKey::version_page("main", "racy", v).unwrap();
+    // 1.0.0's page lost, so the next writer of the crate's page restores it.
+    blobs.inner.delete(&page("1.0.0")).await.unwrap();
+
+    blobs.arm(
+        Step::ListVersionPages,
+        Change::DeleteVersion("1.0.0"),
+        other(),
+    );
+    registry.rebuild_crate_files("main", "racy").await.unwrap();
+    assert!(blobs.ran());
+
+    assert_eq!(blobs.head(&page("1.0.0")).await.unwrap(), None);
+    assert!(blobs.head(&page("1.1.0")).await.unwrap().is_some());
+    let crate_file = ObjectKey::crate_file("main", "racy", "1.0.0").unwrap();
+    assert_eq!(blobs.head(&crate_file).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_publish_racing_a_turn_to_private_stores_nothing_public() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        alice,
+    } = setup().await;
+    registry
+        .publish("main", &alice, upload("1.0.0"))
+        .await
+        .unwrap();
+
+    blobs.arm(Step::StoreCrate, Change::MakePrivate, other());
+    let raced = registry.publish("main", &alice, upload("1.1.0")).await;
+    assert!(blobs.ran());
+    let Err(err) = raced else {
+        panic!("a publish decided on public settings went through: {raced:?}")
+    };
+    assert!(
+        matches!(err, RegistryError::RepositoryChanged(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("publish again"), "{err}");
+    // The object stays (an identical publish may share it), private now.
+    let crate_file = |v| ObjectKey::crate_file("main", "racy", v).unwrap();
+    let private = |v| blobs.private.lock().unwrap()[&crate_file(v)];
+    assert!(private("1.1.0"), "re-tagged private");
+    let index = ObjectKey::index_file("main", "racy").unwrap();
+    let (lines, _) = blobs.get(&index).await.unwrap().unwrap();
+    assert_eq!(std::str::from_utf8(&lines).unwrap().lines().count(), 1);
+
+    // Published again, on the settings as they are now.
+    registry
+        .publish("main", &alice, upload("1.1.0"))
+        .await
+        .unwrap();
+    assert!(blobs.head(&crate_file("1.1.0")).await.unwrap().is_some());
+    assert!(private("1.1.0"));
+}
+
+#[tokio::test]
+async fn files_written_on_settings_changed_meanwhile_follow_the_change() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        alice,
+    } = setup().await;
+    registry
+        .publish("main", &alice, upload("1.0.0"))
+        .await
+        .unwrap();
+    let index = ObjectKey::index_file("main", "racy").unwrap();
+    let page = ObjectKey::crate_page("main", "racy").unwrap();
+    blobs.inner.delete(&index).await.unwrap();
+    blobs.inner.delete(&page).await.unwrap();
+
+    // The repair read the settings (public), then the repository turned
+    // private, and its re-tag (through the other registry) listed before
+    // these files were written again.
+    blobs.arm(Step::ListVersionPages, Change::MakePrivate, other());
+    registry.rebuild_crate_files("main", "racy").await.unwrap();
+    assert!(blobs.ran());
+    let private = blobs.private.lock().unwrap();
+    assert_eq!((private[&index], private[&page]), (true, true));
+}
