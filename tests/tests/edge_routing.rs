@@ -194,6 +194,22 @@ fn the_root_is_the_web_ui_never_a_listing() {
     let page = request(&stack, "GET", "/ui/main/api/latest", None, &[]);
     assert_eq!(origin_of(&page).0, "bucket");
     assert_eq!(origin_of(&page).1, "/ui/index.html");
+    // The shell names its assets with this build's version (`?v=`): the
+    // object at the asset's key answers whatever the version.
+    let asset = request(
+        &stack,
+        "GET",
+        "/ui/assets/app.js",
+        Some("v=0123456789ab"),
+        &[],
+    );
+    let Outcome::Origin(asset) = asset else {
+        panic!("{asset:?}")
+    };
+    assert_eq!(
+        (asset.origin.as_str(), asset.path.as_str()),
+        ("bucket", "/ui/assets/app.js")
+    );
     // Nothing is written to the bucket through the default behaviour.
     assert!(matches!(
         request(&stack, "PUT", "/ui/index.html", None, &[TOKEN]),

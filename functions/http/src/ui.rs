@@ -11,16 +11,30 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crateyard_core::{KeyPrefix, ObjectKey, RegistryConfig, UiFile};
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
 
 const APP_JS: &str = include_str!("../ui/app.js");
 const APP_CSS: &str = include_str!("../ui/app.css");
 const SHELL: &str = include_str!("../ui/index.html");
+
+/// Names this build's script and stylesheet in their URLs: a browser that
+/// cached an earlier deploy's copies (for their `max-age`) fetches these
+/// anew, so the script always matches the pages' current form.
+static ASSETS_VERSION: LazyLock<String> = LazyLock::new(|| {
+    let digest = Sha256::new()
+        .chain_update(APP_JS)
+        .chain_update(APP_CSS)
+        .finalize();
+    hex::encode(&digest[..6])
+});
 
 /// The shell, told where the registry and its API are.
 fn shell(config: &RegistryConfig) -> String {
     SHELL
         .replace("{{public_url}}", &escape_attribute(&config.public_url))
         .replace("{{api_url}}", &escape_attribute(&config.api_url))
+        .replace("{{assets_version}}", &ASSETS_VERSION)
 }
 
 fn escape_attribute(value: &str) -> String {
@@ -72,4 +86,21 @@ pub(crate) async fn page(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shell_names_this_builds_assets() {
+        let shell = shell(&RegistryConfig::new("https://r.example", None));
+        let version = ASSETS_VERSION.as_str();
+        assert_eq!(version.len(), 12);
+        for asset in ["app.js", "app.css"] {
+            let url = format!("https://r.example/ui/assets/{asset}?v={version}");
+            assert!(shell.contains(&format!("\"{url}\"")), "{shell}");
+        }
+        assert!(!shell.contains("{{"), "every placeholder filled: {shell}");
+    }
 }
