@@ -367,13 +367,26 @@ impl Registry {
         canonical: &str,
         versions: &[VersionRecord],
     ) -> Result<(), RegistryError> {
-        let prefix = KeyPrefix::CrateVersionPages {
-            repo: RepoName::new(&repository.name)?,
-            name: crate::CrateName::new(canonical)?,
-        };
-        let present = self.blobs.list(&prefix).await?.into_iter().collect();
+        let present = self
+            .list_version_pages(&repository.name, canonical)
+            .await?
+            .into_iter()
+            .collect();
         self.write_missing_version_pages(repository, canonical, versions, &present)
             .await
+    }
+
+    /// The version pages of one crate in the store.
+    pub(crate) async fn list_version_pages(
+        &self,
+        repo: &str,
+        canonical: &str,
+    ) -> Result<Vec<ObjectKey>, RegistryError> {
+        let prefix = KeyPrefix::CrateVersionPages {
+            repo: RepoName::new(repo)?,
+            name: crate::CrateName::new(canonical)?,
+        };
+        Ok(self.blobs.list(&prefix).await?)
     }
 
     /// Keeps a version's rendered README.

@@ -206,19 +206,15 @@ impl Registry {
         repository: &Repository,
         krate: &CrateVersions,
     ) -> Result<HashSet<ObjectKey>, RegistryError> {
-        let (repo, name) = (
-            RepoName::new(&repository.name)?,
-            CrateName::new(&krate.krate.canonical)?,
-        );
-        let pages = KeyPrefix::CrateVersionPages {
-            repo: repo.clone(),
-            name: name.clone(),
+        let (repo, canonical) = (repository.name.as_str(), krate.krate.canonical.as_str());
+        let readmes = KeyPrefix::CrateReadmes {
+            repo: RepoName::new(repo)?,
+            name: CrateName::new(canonical)?,
         };
-        let readmes = KeyPrefix::CrateReadmes { repo, name };
         let has_readmes = krate.versions.iter().any(|v| v.has_readme);
-        let (pages, readmes) = tokio::try_join!(self.blobs.list(&pages), async {
+        let (pages, readmes) = tokio::try_join!(self.list_version_pages(repo, canonical), async {
             match has_readmes {
-                true => self.blobs.list(&readmes).await,
+                true => Ok(self.blobs.list(&readmes).await?),
                 false => Ok(Vec::new()),
             }
         })?;

@@ -122,12 +122,50 @@ impl Prepared {
 #[derive(Debug)]
 struct LoadedShard {
     etag: String,
+    /// The stored shard's size: what keeping it costs, about.
+    size: usize,
     entries: Vec<Prepared>,
 }
 
+/// When the shards kept would outgrow this (stored bytes; prepared entries
+/// take about as much again), the cache starts over: simple, and bounded
+/// however many repositories a process searches. One repository of
+/// 100,000 crates is about 16 MB of shards.
+const MAX_CACHED_SHARD_BYTES: usize = 64 * 1024 * 1024;
+
 /// The shards this process has read, by key: what a search revalidates.
 #[derive(Debug, Default)]
-pub(crate) struct ShardCache(Mutex<HashMap<ObjectKey, Arc<LoadedShard>>>);
+pub(crate) struct ShardCache(Mutex<CachedShards>);
+
+#[derive(Debug, Default)]
+struct CachedShards {
+    shards: HashMap<ObjectKey, Arc<LoadedShard>>,
+    bytes: usize,
+}
+
+impl ShardCache {
+    fn get(&self, key: &ObjectKey) -> Option<Arc<LoadedShard>> {
+        self.0.lock().expect("lock").shards.get(key).cloned()
+    }
+
+    fn remove(&self, key: &ObjectKey) {
+        let mut cached = self.0.lock().expect("lock");
+        if let Some(old) = cached.shards.remove(key) {
+            cached.bytes -= old.size;
+        }
+    }
+
+    fn insert(&self, key: ObjectKey, shard: Arc<LoadedShard>) {
+        let mut cached = self.0.lock().expect("lock");
+        if cached.bytes + shard.size > MAX_CACHED_SHARD_BYTES {
+            *cached = CachedShards::default();
+        }
+        cached.bytes += shard.size;
+        if let Some(old) = cached.shards.insert(key, shard) {
+            cached.bytes -= old.size;
+        }
+    }
+}
 
 impl Registry {
     /// Whether this registry keeps search shards: where its metadata store
@@ -172,14 +210,15 @@ impl Registry {
     /// A shard as stored now: from memory if unchanged (a conditional GET),
     /// else read and prepared again. A missing shard has no entries.
     async fn fresh_shard(&self, key: ObjectKey) -> Result<Arc<LoadedShard>, RegistryError> {
-        let known = self.search_cache.0.lock().expect("lock").get(&key).cloned();
+        let known = self.search_cache.get(&key);
         let etag = known.as_ref().map(|s| s.etag.as_str());
         let (bytes, meta) = match self.blobs.get_if_changed(&key, etag).await? {
             crate::Freshness::Unchanged => return Ok(known.expect("an ETag came from it")),
             crate::Freshness::Missing => {
-                self.search_cache.0.lock().expect("lock").remove(&key);
+                self.search_cache.remove(&key);
                 return Ok(Arc::new(LoadedShard {
                     etag: String::new(),
+                    size: 0,
                     entries: Vec::new(),
                 }));
             }
@@ -193,13 +232,10 @@ impl Registry {
             .collect();
         let loaded = Arc::new(LoadedShard {
             etag: meta.etag,
+            size: bytes.len(),
             entries,
         });
-        self.search_cache
-            .0
-            .lock()
-            .expect("lock")
-            .insert(key, loaded.clone());
+        self.search_cache.insert(key, loaded.clone());
         Ok(loaded)
     }
 
@@ -345,6 +381,40 @@ fn parse_shard(bytes: &[u8]) -> Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shard_cache_stays_within_its_byte_budget() {
+        let cache = ShardCache::default();
+        let shard = |size| {
+            Arc::new(LoadedShard {
+                etag: String::new(),
+                size,
+                entries: Vec::new(),
+            })
+        };
+        let first = SearchShardId::all().next().unwrap();
+        let key = |i: usize| ObjectKey::SearchShard {
+            repo: RepoName::new(&format!("r{i}")).unwrap(),
+            shard: first,
+        };
+        let size = MAX_CACHED_SHARD_BYTES / 4 + 1;
+        for i in 0..10 {
+            cache.insert(key(i), shard(size));
+            cache.insert(key(i), shard(size));
+            assert!(cache.get(&key(i)).is_some(), "the newest is kept");
+            let cached = cache.0.lock().unwrap();
+            assert!(cached.bytes <= MAX_CACHED_SHARD_BYTES);
+            let sizes: usize = cached.shards.values().map(|s| s.size).sum();
+            assert_eq!(cached.bytes, sizes);
+        }
+        cache.remove(&key(9));
+        assert!(cache.get(&key(9)).is_none());
+        let cached = cache.0.lock().unwrap();
+        assert_eq!(
+            cached.bytes,
+            cached.shards.values().map(|s| s.size).sum::<usize>()
+        );
+    }
 
     fn entry(name: &str, description: &str, keywords: &[&str], revision: u64) -> SearchEntry {
         SearchEntry {
