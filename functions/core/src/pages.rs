@@ -304,14 +304,18 @@ impl Registry {
     }
 
     /// Writes each version page of `versions` not in `present`, a few at
-    /// once (a crate whose page predates version pages may have a thousand).
+    /// once (a crate whose page predates version pages may have a thousand),
+    /// and returns those it created. `versions` were read before: the caller
+    /// then makes sure no page of a version deleted meanwhile stays
+    /// ([`Self::remove_pages_deleted_meanwhile`], or a sweep of the
+    /// repository's tombstones after a whole reindex).
     pub(crate) async fn write_missing_version_pages(
         &self,
         repository: &Repository,
         canonical: &str,
         versions: &[VersionRecord],
         present: &HashSet<ObjectKey>,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Vec<ObjectKey>, RegistryError> {
         let mut writes = Vec::new();
         for version in versions {
             let key = ObjectKey::version_page(&repository.name, canonical, &version.line.vers)?;
@@ -323,36 +327,42 @@ impl Registry {
             .buffer_unordered(VERSION_PAGE_WRITES)
             .collect()
             .await;
-        let written: Vec<ObjectKey> = written
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        self.remove_pages_deleted_meanwhile(repository, canonical, written)
-            .await
+        let written = written.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(written.into_iter().flatten().collect())
     }
 
-    /// `versions` were read before the pages were written: a version
-    /// deleted in between had its files purged already, and its page must
-    /// not come back. One read of the crate, after the writes, decides: a
-    /// deletion committed later purges the page itself.
-    async fn remove_pages_deleted_meanwhile(
+    /// The versions a page was just written for were read before: a
+    /// version deleted in between had its files purged already, and its
+    /// page must not come back. One read of the crate, after the writes,
+    /// decides: a deletion committed later purges the page itself.
+    pub(crate) async fn remove_pages_deleted_meanwhile(
         &self,
         repository: &Repository,
         canonical: &str,
-        written: Vec<ObjectKey>,
+        written: &[ObjectKey],
     ) -> Result<(), RegistryError> {
         if written.is_empty() {
             return Ok(());
         }
-        let Some(krate) = self.store.get_crate(&repository.name, canonical).await? else {
-            return Ok(());
-        };
-        for gone in &krate.deleted {
-            let key = ObjectKey::version_page(&repository.name, canonical, &gone.version)?;
-            if written.contains(&key) {
-                self.blobs.purge(&key).await?;
+        let krate = self.store.get_crate(&repository.name, canonical).await?;
+        self.purge_deleted_pages(&repository.name, krate.iter(), written)
+            .await
+    }
+
+    /// Purges each page in `written` whose version one of `crates` has
+    /// deleted.
+    pub(crate) async fn purge_deleted_pages(
+        &self,
+        repo: &str,
+        crates: impl Iterator<Item = &CrateRecord>,
+        written: &[ObjectKey],
+    ) -> Result<(), RegistryError> {
+        for krate in crates {
+            for gone in &krate.deleted {
+                let key = ObjectKey::version_page(repo, &krate.canonical, &gone.version)?;
+                if written.contains(&key) {
+                    self.blobs.purge(&key).await?;
+                }
             }
         }
         Ok(())
@@ -372,7 +382,10 @@ impl Registry {
             .await?
             .into_iter()
             .collect();
-        self.write_missing_version_pages(repository, canonical, versions, &present)
+        let written = self
+            .write_missing_version_pages(repository, canonical, versions, &present)
+            .await?;
+        self.remove_pages_deleted_meanwhile(repository, canonical, &written)
             .await
     }
 

@@ -9,6 +9,7 @@ use crateyard_tarball::read_readme;
 use futures_util::future::join_all;
 use futures_util::{StreamExt, stream};
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 impl Registry {
     /// The repositories a reindex covers: the one named (which must exist),
@@ -62,6 +63,7 @@ impl Registry {
         let present = Present::Listed {
             files: index_files.into_iter().chain(pages).collect(),
             version_files: version_pages.into_iter().chain(readmes).collect(),
+            pages_written: Mutex::default(),
         };
         let crates = self.store.list_crates_with_versions(repo).await?;
         let total = crates.len();
@@ -84,6 +86,15 @@ impl Registry {
             progress(done, total);
         }
         drop(work);
+        // Versions deleted since the bulk read lose the pages written for
+        // them: one read of the crates, not one per crate.
+        if let Present::Listed { pages_written, .. } = present {
+            let written = std::mem::take(&mut *pages_written.lock().expect("not poisoned"));
+            if !written.is_empty() {
+                let now = self.store.list_crates(repo).await?;
+                self.purge_deleted_pages(repo, now.iter(), &written).await?;
+            }
+        }
         if self.keeps_search_shards() {
             self.rebuild_search_shards(repo, crates.iter().map(|c| &c.krate))
                 .await?;
@@ -174,28 +185,42 @@ impl Registry {
         present: &Present,
         page: impl Future<Output = Result<(), RegistryError>>,
     ) -> Result<(), RegistryError> {
+        let canonical = krate.krate.canonical.as_str();
         let listed;
-        let present = match present {
-            Present::Listed { version_files, .. } => version_files,
+        let (files, written) = match present {
+            Present::Listed {
+                version_files,
+                pages_written,
+                ..
+            } => (version_files, Some(pages_written)),
             Present::Unknown => {
                 listed = self.list_version_files(repository, krate).await?;
-                &listed
+                (&listed, None)
             }
         };
         let pages_then_page = async {
-            let version_pages = self
-                .write_missing_version_pages(
-                    repository,
-                    &krate.krate.canonical,
-                    &krate.versions,
-                    present,
-                )
-                .await;
+            let version_pages = async {
+                let created = self
+                    .write_missing_version_pages(repository, canonical, &krate.versions, files)
+                    .await?;
+                match written {
+                    // Swept once, after the whole repository (`reindex`).
+                    Some(all) => {
+                        all.lock().expect("not poisoned").extend(created);
+                        Ok(())
+                    }
+                    None => {
+                        self.remove_pages_deleted_meanwhile(repository, canonical, &created)
+                            .await
+                    }
+                }
+            };
+            let version_pages = version_pages.await;
             page.await.and(version_pages)
         };
         let (pages, readmes) = tokio::join!(
             pages_then_page,
-            self.restore_readmes(repository, krate, present)
+            self.restore_readmes(repository, krate, files)
         );
         pages.and(readmes)
     }
@@ -333,6 +358,9 @@ enum Present {
         files: HashSet<ObjectKey>,
         /// Version pages and READMEs.
         version_files: HashSet<ObjectKey>,
+        /// The version pages this reindex created, for one check of the
+        /// repository's deletions at its end.
+        pages_written: Mutex<Vec<ObjectKey>>,
     },
     /// Not listed (a batch of a few crates): each file is read, and each
     /// crate's version pages and READMEs listed.

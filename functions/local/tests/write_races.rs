@@ -25,6 +25,9 @@ enum Step {
     /// Before a crate's version pages are listed: after the writer read
     /// the crate's versions and the settings, before it writes.
     ListVersionPages,
+    /// Before a version page is written: the writer has decided to create
+    /// it from what it read.
+    PutVersionPage,
 }
 
 /// What the other registry changes.
@@ -99,8 +102,10 @@ impl BlobStore for Racy {
         mode: PutMode,
         options: PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
-        if matches!(key, ObjectKey::CrateFile { .. }) {
-            self.reach(Step::StoreCrate).await;
+        match key {
+            ObjectKey::CrateFile { .. } => self.reach(Step::StoreCrate).await,
+            ObjectKey::VersionPage { .. } => self.reach(Step::PutVersionPage).await,
+            _ => {}
         }
         let private = options.private;
         let stored = self.inner.put(key, body, mode, options).await?;
@@ -216,6 +221,38 @@ async fn a_version_deleted_while_its_page_is_restored_stays_deleted() {
     assert!(blobs.head(&page("1.1.0")).await.unwrap().is_some());
     let crate_file = ObjectKey::crate_file("main", "racy", "1.0.0").unwrap();
     assert_eq!(blobs.head(&crate_file).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_whole_reindex_racing_a_deletion_leaves_no_page_of_it() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        alice,
+    } = setup().await;
+    for version in ["1.0.0", "1.1.0"] {
+        registry
+            .publish("main", &alice, upload(version))
+            .await
+            .unwrap();
+    }
+    let page = |v| ObjectKey::version_page("main", "racy", v).unwrap();
+    for version in ["1.0.0", "1.1.0"] {
+        blobs.inner.delete(&page(version)).await.unwrap();
+    }
+    // The bulk read has both versions; 1.0.0 is deleted as its page is
+    // about to be written again.
+    blobs.arm(
+        Step::PutVersionPage,
+        Change::DeleteVersion("1.0.0"),
+        other(),
+    );
+    registry.reindex("main", &|_, _| {}).await.unwrap();
+    assert!(blobs.ran());
+    assert_eq!(blobs.head(&page("1.0.0")).await.unwrap(), None);
+    assert!(blobs.head(&page("1.1.0")).await.unwrap().is_some());
 }
 
 #[tokio::test]
