@@ -70,7 +70,15 @@ impl Registry {
         match put {
             Ok(meta) => Ok(StoredCrate::Created { etag: meta.etag }),
             Err(BlobError::AlreadyExists(_)) => match self.blobs.get(file.key).await? {
-                Some((bytes, _)) if file.is_same(&bytes) => Ok(StoredCrate::Reused),
+                Some((bytes, _)) if file.is_same(&bytes) => {
+                    // Written by an attempt on other settings, perhaps
+                    // (a turn to private since): this publish's commit
+                    // checks the settings it tags with now.
+                    self.blobs
+                        .set_private(file.key, file.options().private)
+                        .await?;
+                    Ok(StoredCrate::Reused)
+                }
                 _ => Err(RegistryError::UploadInProgress {
                     name: name.into(),
                     version: version.into(),

@@ -121,12 +121,15 @@ impl Registry {
             page,
             self.write_search_entry(repo, krate),
         );
-        index?;
-        // After the index file: the mirror copies what it finds there.
-        let name = CrateName::new(&krate.name)?;
-        self.mirror_crates(repository, &[name]).await?;
-        page.and(search)?;
-        self.follow_visibility_change(repository).await
+        let mirrored = async {
+            index?;
+            // After the index file: the mirror copies what it finds there.
+            let name = CrateName::new(&krate.name)?;
+            self.mirror_crates(repository, &[name]).await
+        };
+        let written = mirrored.await.and(page).and(search);
+        // Whatever the writes did (see `write_derived_files`).
+        written.and(self.follow_visibility_change(repository).await)
     }
 
     /// Where the registry keeps search shards, brings the crate's entry up
@@ -163,11 +166,14 @@ impl Registry {
         canonical: &str,
         force: bool,
     ) -> Result<(), RegistryError> {
-        // The settings the files' visibility is first decided on.
+        // The settings the files' visibility is first decided on; followed
+        // whatever the writes did, since a retry would take the new
+        // settings as its own and leave a file already written as it is.
         let repository = self.repository(repo).await?;
-        self.write_derived_files_of(&repository, canonical, force)
-            .await?;
-        self.follow_visibility_change(&repository).await
+        let written = self
+            .write_derived_files_of(&repository, canonical, force)
+            .await;
+        written.and(self.follow_visibility_change(&repository).await)
     }
 
     async fn write_derived_files_of(

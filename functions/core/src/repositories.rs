@@ -288,7 +288,11 @@ impl Registry {
         match self.store.get_repository(&used.name).await? {
             Some(now) if now.anonymous_read != used.anonymous_read => {
                 tracing::info!(repo = %now.name, "visibility changed during a write; re-tagging");
-                self.retag_repository(&now).await
+                self.retag_repository(&now).await?;
+                // As the change does: on AWS a new `config.json` takes the
+                // repository's paths off the edge, where a copy fetched
+                // while the object was public may sit.
+                self.write_index_config(&now).await
             }
             _ => Ok(()),
         }

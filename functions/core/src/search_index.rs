@@ -156,6 +156,9 @@ impl ShardCache {
     }
 
     fn insert(&self, key: ObjectKey, shard: Arc<LoadedShard>) {
+        if shard.size > MAX_CACHED_SHARD_BYTES {
+            return;
+        }
         let mut cached = self.0.lock().expect("lock");
         if cached.bytes + shard.size > MAX_CACHED_SHARD_BYTES {
             *cached = CachedShards::default();

@@ -250,7 +250,14 @@ impl Registry {
         };
         record.state = match result {
             Ok(state) => state,
-            Err(e) if e.is_internal() || matches!(e, RegistryError::Contention(_)) => {
+            // Retried by the event's redelivery, on the settings then.
+            Err(e)
+                if e.is_internal()
+                    || matches!(
+                        e,
+                        RegistryError::Contention(_) | RegistryError::RepositoryChanged(_)
+                    ) =>
+            {
                 return Err(e);
             }
             Err(e) => UploadState::Rejected {

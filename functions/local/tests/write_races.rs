@@ -28,6 +28,9 @@ enum Step {
     /// Before a version page is written: the writer has decided to create
     /// it from what it read.
     PutVersionPage,
+    /// Before an index file is written: the writer has read the settings
+    /// it tags the file with.
+    PutIndexFile,
 }
 
 /// What the other registry changes.
@@ -105,6 +108,7 @@ impl BlobStore for Racy {
         match key {
             ObjectKey::CrateFile { .. } => self.reach(Step::StoreCrate).await,
             ObjectKey::VersionPage { .. } => self.reach(Step::PutVersionPage).await,
+            ObjectKey::IndexFile { .. } => self.reach(Step::PutIndexFile).await,
             _ => {}
         }
         let private = options.private;
@@ -311,16 +315,52 @@ async fn files_written_on_settings_changed_meanwhile_follow_the_change() {
         .await
         .unwrap();
     let index = ObjectKey::index_file("main", "racy").unwrap();
-    let page = ObjectKey::crate_page("main", "racy").unwrap();
     blobs.inner.delete(&index).await.unwrap();
-    blobs.inner.delete(&page).await.unwrap();
 
     // The repair read the settings (public), then the repository turned
     // private, and its re-tag (through the other registry) listed before
-    // these files were written again.
-    blobs.arm(Step::ListVersionPages, Change::MakePrivate, other());
+    // the index file was written again, public.
+    blobs.arm(Step::PutIndexFile, Change::MakePrivate, other());
     registry.rebuild_crate_files("main", "racy").await.unwrap();
     assert!(blobs.ran());
-    let private = blobs.private.lock().unwrap();
-    assert_eq!((private[&index], private[&page]), (true, true));
+    assert!(blobs.private.lock().unwrap()[&index]);
+}
+
+#[tokio::test]
+async fn a_publish_reusing_its_crate_file_tags_it_as_the_repository_is_now() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        alice,
+    } = setup().await;
+    let Upload::Direct { tarball, .. } = upload("1.0.0") else {
+        unreachable!()
+    };
+    let key = ObjectKey::crate_file("main", "racy", "1.0.0").unwrap();
+    // An attempt stored its `.crate` while the repository was public, and
+    // stopped before its commit (a crash, a lost answer).
+    let public = key.put_options(false);
+    blobs
+        .put(&key, tarball.clone(), PutMode::Create, public)
+        .await
+        .unwrap();
+    let private = RepositoryChange {
+        anonymous_read: Some(false),
+        ..RepositoryChange::default()
+    };
+    other()
+        .update_repository("main", private, &Actor::operator())
+        .await
+        .unwrap();
+
+    // The retry finds the same bytes there and commits on the new settings.
+    let retry = Upload::Direct {
+        name: "racy".into(),
+        file_name: "racy-1.0.0.crate".into(),
+        tarball,
+    };
+    registry.publish("main", &alice, retry).await.unwrap();
+    assert!(blobs.private.lock().unwrap()[&key]);
 }
