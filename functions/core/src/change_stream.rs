@@ -44,15 +44,29 @@ impl Registry {
         // Per repository, the search entries to bring up to date (a crate
         // gone has none), in one write per shard.
         let mut searched: BTreeMap<&str, Vec<(String, Option<SearchEntry>)>> = BTreeMap::new();
-        // Per repository, the settings the files were written with.
+        // Per repository, the settings the files are written with: read
+        // once a batch, and followed after it, failures included (a retry
+        // would take the new settings as its own).
         let mut used: BTreeMap<&str, Repository> = BTreeMap::new();
         for ((repo, canonical), new_versions) in crates {
+            let repository = match used.get(repo) {
+                Some(repository) => repository.clone(),
+                None => match self.repository(repo).await {
+                    Ok(repository) => used.entry(repo).or_insert(repository).clone(),
+                    // Deleted since: nothing of it is served any more.
+                    Err(RegistryError::UnknownRepository(_)) => continue,
+                    Err(e) => {
+                        tracing::error!(repo, canonical, error = %e, "derived files not written");
+                        first_failure.get_or_insert(e);
+                        continue;
+                    }
+                },
+            };
             match self
-                .write_changed_crate(repo, canonical, &new_versions)
+                .write_changed_crate(&repository, canonical, &new_versions)
                 .await
             {
-                Ok(Some((repository, krate))) => {
-                    used.entry(repo).or_insert_with(|| repository.clone());
+                Ok(krate) => {
                     let (name, entry) = krate.unzip();
                     searched
                         .entry(repo)
@@ -66,7 +80,6 @@ impl Registry {
                             .push(name);
                     }
                 }
-                Ok(None) => {}
                 Err(e) => {
                     tracing::error!(repo, canonical, error = %e, "derived files not written");
                     first_failure.get_or_insert(e);
@@ -98,20 +111,14 @@ impl Registry {
 
     async fn write_changed_crate(
         &self,
-        repo: &str,
+        repository: &Repository,
         canonical: &str,
         new_versions: &[&str],
-    ) -> Result<Option<(Repository, Option<(CrateName, SearchEntry)>)>, RegistryError> {
-        let repository = match self.repository(repo).await {
-            Ok(repository) => repository,
-            // Deleted since: nothing of it is served any more.
-            Err(RegistryError::UnknownRepository(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+    ) -> Result<Option<(CrateName, SearchEntry)>, RegistryError> {
         // The index file, the page and any version page or README missing,
         // from a fresh read.
-        let Some(krate) = self.reindex_one_crate(&repository, canonical).await? else {
-            return Ok(Some((repository, None)));
+        let Some(krate) = self.reindex_one_crate(repository, canonical).await? else {
+            return Ok(None);
         };
         for key in new_versions {
             let Some(version) = krate.versions.iter().find(|v| v.version_key == *key) else {
@@ -123,13 +130,10 @@ impl Registry {
                 description: version.package.description.clone(),
                 published_at: version.line.pubtime.clone().unwrap_or_default(),
             };
-            self.try_record_recent_publish(&repository, recent, None)
+            self.try_record_recent_publish(repository, recent, None)
                 .await?;
         }
         let name = CrateName::new(&krate.krate.name)?;
-        Ok(Some((
-            repository,
-            Some((name, SearchEntry::of(&krate.krate))),
-        )))
+        Ok(Some((name, SearchEntry::of(&krate.krate))))
     }
 }
