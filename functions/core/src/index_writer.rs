@@ -89,7 +89,7 @@ impl Registry {
             // `foo-bar`): nothing is known of this file, so read it again.
             if read != key {
                 return self
-                    .write_derived_file(kind, repo, &krate.canonical, false)
+                    .write_derived_file(kind, repository, &krate.canonical, false)
                     .await;
             }
             let current = head.as_ref().map(|meta| (None, meta));
@@ -100,7 +100,7 @@ impl Registry {
             match self.blobs.put(&key, body.into(), mode, options).await {
                 Ok(_) => Ok(()),
                 Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => {
-                    self.write_derived_file(kind, repo, &krate.canonical, false)
+                    self.write_derived_file(kind, repository, &krate.canonical, false)
                         .await
                 }
                 Err(e) => Err(e.into()),
@@ -192,12 +192,12 @@ impl Registry {
                     .await
             };
             let version_pages = version_pages.await;
-            self.write_derived_file(Derived::Page, repo, canonical, force)
+            self.write_derived_file(Derived::Page, repository, canonical, force)
                 .await
                 .and(version_pages)
         };
         let (index, page) = tokio::join!(
-            self.write_derived_file(Derived::IndexFile, repo, canonical, force),
+            self.write_derived_file(Derived::IndexFile, repository, canonical, force),
             page,
         );
         index?;
@@ -215,14 +215,16 @@ impl Registry {
 
     /// Writes one derived file of a crate from a fresh read of the store,
     /// by compare-and-swap, until it is current or a newer writer won.
+    /// Tagged as `repository` says: the caller's settings, which it follows
+    /// after its writes ([`Self::follow_visibility_change`]).
     pub(crate) async fn write_derived_file(
         &self,
         kind: Derived,
-        repo: &str,
+        repository: &Repository,
         canonical: &str,
         force: bool,
     ) -> Result<(), RegistryError> {
-        let private = !self.repository(repo).await?.anonymous_read;
+        let (repo, private) = (repository.name.as_str(), !repository.anonymous_read);
         let mut retries = Retries::new(canonical);
         loop {
             retries.next()?;

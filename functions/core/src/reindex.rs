@@ -257,7 +257,6 @@ impl Registry {
         body: Vec<u8>,
         current: Option<(Bytes, ObjectMeta)>,
     ) -> Result<(), RegistryError> {
-        let repo = repository.name.as_str();
         let canonical = krate.krate.canonical.as_str();
         let revision = krate.krate.revision;
         let current = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
@@ -271,7 +270,8 @@ impl Registry {
             // the bulk read may be older than that writer's; start over
             // from the store.
             Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => {
-                self.write_derived_file(kind, repo, canonical, true).await
+                self.write_derived_file(kind, repository, canonical, true)
+                    .await
             }
             Err(e) => Err(e.into()),
         }
