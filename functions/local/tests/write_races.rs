@@ -194,6 +194,15 @@ async fn setup() -> Setup {
     }
 }
 
+async fn publish(registry: &Registry, alice: &Principal, versions: &[&str]) {
+    for version in versions {
+        registry
+            .publish("main", alice, upload(version))
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_version_deleted_while_its_page_is_restored_stays_deleted() {
     let Setup {
@@ -203,12 +212,7 @@ async fn a_version_deleted_while_its_page_is_restored_stays_deleted() {
         other,
         alice,
     } = setup().await;
-    for version in ["1.0.0", "1.1.0"] {
-        registry
-            .publish("main", &alice, upload(version))
-            .await
-            .unwrap();
-    }
+    publish(&registry, &alice, &["1.0.0", "1.1.0"]).await;
     let page = |v| ObjectKey::version_page("main", "racy", v).unwrap();
     // 1.0.0's page lost, so the next writer of the crate's page restores it.
     blobs.inner.delete(&page("1.0.0")).await.unwrap();
@@ -236,12 +240,7 @@ async fn a_whole_reindex_racing_a_deletion_leaves_no_page_of_it() {
         other,
         alice,
     } = setup().await;
-    for version in ["1.0.0", "1.1.0"] {
-        registry
-            .publish("main", &alice, upload(version))
-            .await
-            .unwrap();
-    }
+    publish(&registry, &alice, &["1.0.0", "1.1.0"]).await;
     let page = |v| ObjectKey::version_page("main", "racy", v).unwrap();
     for version in ["1.0.0", "1.1.0"] {
         blobs.inner.delete(&page(version)).await.unwrap();
@@ -268,10 +267,7 @@ async fn a_publish_racing_a_turn_to_private_stores_nothing_public() {
         other,
         alice,
     } = setup().await;
-    registry
-        .publish("main", &alice, upload("1.0.0"))
-        .await
-        .unwrap();
+    publish(&registry, &alice, &["1.0.0"]).await;
 
     blobs.arm(Step::StoreCrate, Change::MakePrivate, other());
     let raced = registry.publish("main", &alice, upload("1.1.0")).await;
@@ -310,10 +306,7 @@ async fn files_written_on_settings_changed_meanwhile_follow_the_change() {
         other,
         alice,
     } = setup().await;
-    registry
-        .publish("main", &alice, upload("1.0.0"))
-        .await
-        .unwrap();
+    publish(&registry, &alice, &["1.0.0"]).await;
     let index = ObjectKey::index_file("main", "racy").unwrap();
     blobs.inner.delete(&index).await.unwrap();
 
