@@ -195,21 +195,29 @@ fn the_root_is_the_web_ui_never_a_listing() {
     assert_eq!(origin_of(&page).0, "bucket");
     assert_eq!(origin_of(&page).1, "/ui/index.html");
     // The shell names its assets with this build's version (`?v=`): the
-    // object at the asset's key answers whatever the version.
-    let asset = request(
-        &stack,
-        "GET",
-        "/ui/assets/app.js",
-        Some("v=0123456789ab"),
-        &[],
-    );
-    let Outcome::Origin(asset) = asset else {
-        panic!("{asset:?}")
+    // object at the asset's key answers whatever the version, and each
+    // version is its own cache entry, so a new shell never gets the last
+    // deploy's cached script. Other query strings neither split the cache
+    // nor reach S3.
+    let asset = |query| match request(&stack, "GET", "/ui/assets/app.js", Some(query), &[]) {
+        Outcome::Origin(asset) => asset,
+        other => panic!("{other:?}"),
     };
+    let (old, new) = (asset("v=0123456789ab"), asset("v=ba9876543210&utm=x"));
+    for got in [&old, &new] {
+        assert_eq!(
+            (got.origin.as_str(), got.path.as_str()),
+            ("bucket", "/ui/assets/app.js")
+        );
+    }
+    assert_ne!(old.cache_key, new.cache_key);
+    assert_eq!(new.query.as_deref(), Some("v=ba9876543210"));
     assert_eq!(
-        (asset.origin.as_str(), asset.path.as_str()),
-        ("bucket", "/ui/assets/app.js")
+        asset("utm=x").cache_key,
+        asset("utm=y").cache_key,
+        "only the version is in the key"
     );
+    assert!(old.cache.max_ttl >= 86_400, "assets are cached long");
     // Nothing is written to the bucket through the default behaviour.
     assert!(matches!(
         request(&stack, "PUT", "/ui/index.html", None, &[TOKEN]),

@@ -357,6 +357,8 @@ impl Registry {
         crates: impl Iterator<Item = &CrateRecord>,
         written: &[ObjectKey],
     ) -> Result<(), RegistryError> {
+        // A whole reindex may have written thousands.
+        let written: HashSet<&ObjectKey> = written.iter().collect();
         for krate in crates {
             for gone in &krate.deleted {
                 let key = ObjectKey::version_page(repo, &krate.canonical, &gone.version)?;

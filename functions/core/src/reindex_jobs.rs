@@ -285,7 +285,11 @@ impl Registry {
             } => self.reindex_batch(&repo, &job, number, &crates).await,
             ReindexTask::Pack { repo, job } => {
                 let repository = self.repository(&repo).await?;
-                self.mirror_repository(&repository).await?;
+                let packed = self.mirror_repository(&repository).await;
+                // The pack is tagged as `repository` says; like every
+                // writer, follow a visibility change made meanwhile.
+                self.follow_visibility_change(&repository).await?;
+                packed?;
                 tracing::info!(repo, job, "reindex job's index mirror rebuilt and packed");
                 Ok(())
             }
@@ -296,7 +300,7 @@ impl Registry {
                     Err(RegistryError::UnknownRepository(_)) => return Ok(()),
                     Err(e) => return Err(e),
                 };
-                match crates {
+                let mirrored = match crates {
                     Some(names) => {
                         let names = names
                             .iter()
@@ -305,7 +309,9 @@ impl Registry {
                         self.mirror_crates(&repository, &names).await
                     }
                     None => self.mirror_repository(&repository).await,
-                }
+                };
+                self.follow_visibility_change(&repository).await?;
+                mirrored
             }
         }
     }

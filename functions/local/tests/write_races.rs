@@ -8,9 +8,9 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_core::{
-    Actor, BlobError, BlobStore, KeyPrefix, MetadataStore, ObjectKey, ObjectMeta, Principal,
-    PutMode, PutOptions, Registry, RegistryConfig, RegistryError, RepositoryChange, Upload,
-    UserChange,
+    Actor, BlobError, BlobStore, IndexMirror, KeyPrefix, MetadataStore, ObjectKey, ObjectMeta, Principal,
+    PutMode, PutOptions, Registry, RegistryConfig, RegistryError, ReindexTask, RepositoryChange,
+    Upload, UserChange,
 };
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
@@ -31,6 +31,8 @@ enum Step {
     /// Before an index file is written: the writer has read the settings
     /// it tags the file with.
     PutIndexFile,
+    /// Before a file of the git index is written.
+    PutGitFile,
 }
 
 /// What the other registry changes.
@@ -109,6 +111,7 @@ impl BlobStore for Racy {
             ObjectKey::CrateFile { .. } => self.reach(Step::StoreCrate).await,
             ObjectKey::VersionPage { .. } => self.reach(Step::PutVersionPage).await,
             ObjectKey::IndexFile { .. } => self.reach(Step::PutIndexFile).await,
+            ObjectKey::Git { .. } => self.reach(Step::PutGitFile).await,
             _ => {}
         }
         let private = options.private;
@@ -161,6 +164,8 @@ struct Setup {
     blobs: Arc<Racy>,
     registry: Registry,
     other: Box<dyn Fn() -> Registry>,
+    /// A registry on the writer's store that also writes the git index.
+    with_git_index: Box<dyn Fn() -> Registry>,
     alice: Principal,
 }
 
@@ -181,6 +186,12 @@ async fn setup() -> Setup {
         .await
         .unwrap();
     let alice = registry.acting_as("alice").await.unwrap();
+    let (racy, git_store) = (blobs.clone(), store.clone());
+    let with_git_index = Box::new(move || {
+        Registry::new(racy.clone(), git_store.clone(), config()).with_index_mirror(|blobs| {
+            Arc::new(crateyard_git::GitIndex::new(blobs)) as Arc<dyn IndexMirror>
+        })
+    });
     let other = Box::new(move || {
         let blobs = Arc::new(FsBlobStore::new(dirs.clone()).unwrap());
         Registry::new(blobs, store.clone(), config())
@@ -190,6 +201,7 @@ async fn setup() -> Setup {
         blobs,
         registry,
         other,
+        with_git_index,
         alice,
     }
 }
@@ -211,6 +223,7 @@ async fn a_version_deleted_while_its_page_is_restored_stays_deleted() {
         registry,
         other,
         alice,
+        ..
     } = setup().await;
     publish(&registry, &alice, &["1.0.0", "1.1.0"]).await;
     let page = |v| ObjectKey::version_page("main", "racy", v).unwrap();
@@ -239,6 +252,7 @@ async fn a_whole_reindex_racing_a_deletion_leaves_no_page_of_it() {
         registry,
         other,
         alice,
+        ..
     } = setup().await;
     publish(&registry, &alice, &["1.0.0", "1.1.0"]).await;
     let page = |v| ObjectKey::version_page("main", "racy", v).unwrap();
@@ -266,6 +280,7 @@ async fn a_publish_racing_a_turn_to_private_stores_nothing_public() {
         registry,
         other,
         alice,
+        ..
     } = setup().await;
     publish(&registry, &alice, &["1.0.0"]).await;
 
@@ -305,6 +320,7 @@ async fn files_written_on_settings_changed_meanwhile_follow_the_change() {
         registry,
         other,
         alice,
+        ..
     } = setup().await;
     publish(&registry, &alice, &["1.0.0"]).await;
     let index = ObjectKey::index_file("main", "racy").unwrap();
@@ -327,6 +343,7 @@ async fn a_publish_reusing_its_crate_file_tags_it_as_the_repository_is_now() {
         registry,
         other,
         alice,
+        ..
     } = setup().await;
     let Upload::Direct { tarball, .. } = upload("1.0.0") else {
         unreachable!()
@@ -356,4 +373,36 @@ async fn a_publish_reusing_its_crate_file_tags_it_as_the_repository_is_now() {
     };
     registry.publish("main", &alice, retry).await.unwrap();
     assert!(blobs.private.lock().unwrap()[&key]);
+}
+
+#[tokio::test]
+async fn a_git_index_update_racing_a_turn_to_private_follows_it() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        with_git_index,
+        alice,
+    } = setup().await;
+    publish(&registry, &alice, &["1.0.0"]).await;
+
+    // The task (a rebuild of the repository's git index) read the public
+    // settings; the repository turns private as its first file is written.
+    blobs.arm(Step::PutGitFile, Change::MakePrivate, other());
+    let mirror = ReindexTask::Mirror {
+        repo: "main".into(),
+        crates: None,
+    };
+    with_git_index().run_reindex_task(mirror).await.unwrap();
+    assert!(blobs.ran());
+    let tags = blobs.private.lock().unwrap();
+    let git: Vec<_> = tags
+        .iter()
+        .filter(|(key, _)| matches!(key, ObjectKey::Git { .. }))
+        .collect();
+    assert!(!git.is_empty(), "the git index was written");
+    for (key, private) in git {
+        assert!(private, "{key} left public");
+    }
 }

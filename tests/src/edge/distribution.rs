@@ -19,10 +19,37 @@ use std::sync::{Arc, Mutex};
 pub struct CachePolicy {
     /// Headers in the cache key, lowercase; CloudFront forwards them.
     pub headers: Vec<String>,
-    pub query_strings: bool,
+    pub query_strings: QueryStrings,
     pub min_ttl: u64,
     pub default_ttl: u64,
     pub max_ttl: u64,
+}
+
+/// Which query strings a cache policy keys on (and so forwards).
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryStrings {
+    None,
+    All,
+    /// `whitelist`: only these names.
+    Only(Vec<String>),
+}
+
+impl QueryStrings {
+    /// The part of `query` in the cache key and forwarded, in its order.
+    fn keyed(&self, query: Option<&str>) -> Option<String> {
+        let query = query?;
+        match self {
+            Self::None => None,
+            Self::All => Some(query.to_string()),
+            Self::Only(names) => Some(
+                query
+                    .split('&')
+                    .filter(|p| names.iter().any(|n| p.split('=').next() == Some(n)))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            ),
+        }
+    }
 }
 
 /// What the managed cache policies the template names by ID do (AWS's
@@ -30,7 +57,7 @@ pub struct CachePolicy {
 fn managed_cache_policy(id: &str) -> Option<CachePolicy> {
     let policy = |min_ttl, default_ttl, max_ttl| CachePolicy {
         headers: vec![],
-        query_strings: false,
+        query_strings: QueryStrings::None,
         min_ttl,
         default_ttl,
         max_ttl,
@@ -97,7 +124,19 @@ impl Stack {
         );
         CachePolicy {
             headers,
-            query_strings: key["QueryStringsConfig"]["QueryStringBehavior"] != "none",
+            query_strings: match key["QueryStringsConfig"]["QueryStringBehavior"].as_str() {
+                Some("none") => QueryStrings::None,
+                Some("all") => QueryStrings::All,
+                Some("whitelist") => QueryStrings::Only(
+                    key["QueryStringsConfig"]["QueryStrings"]
+                        .as_array()
+                        .expect("a whitelist names its query strings")
+                        .iter()
+                        .map(|q| q.as_str().unwrap().to_string())
+                        .collect(),
+                ),
+                other => panic!("{logical}: query string behaviour {other:?} is not modelled"),
+            },
             min_ttl: ttl("MinTTL"),
             default_ttl: ttl("DefaultTTL"),
             max_ttl: ttl("MaxTTL"),
@@ -353,12 +392,16 @@ impl Distribution {
                 forwarded.insert(name, value.clone());
             }
         }
-        if cache.query_strings {
-            key.push_str(&format!("?{}", query.unwrap_or_default()));
+        let keyed_query = cache.query_strings.keyed(query);
+        if let Some(keyed) = &keyed_query {
+            key.push_str(&format!("?{keyed}"));
         }
-        let query = query
-            .filter(|_| cache.query_strings || request_policy.is_some())
-            .map(str::to_string);
+        // The origin request policy forwards every query string; without
+        // one, only those in the cache key reach the origin.
+        let query = match request_policy {
+            Some(_) => query.map(str::to_string),
+            None => keyed_query,
+        };
         let spec = distribution["Origins"]
             .as_array()
             .unwrap()
