@@ -123,6 +123,38 @@ impl PackReader {
     }
 }
 
+/// The indexes of packs without their data: which objects the packs hold,
+/// for a fraction of the bytes (a pack of a large registry's history runs
+/// to gigabytes, its index to megabytes).
+pub struct PackIndexes {
+    _dir: tempfile::TempDir,
+    indexes: Vec<gix_pack::index::File>,
+}
+
+impl PackIndexes {
+    /// Opens `.idx` files given as bytes (file work: run it off the async
+    /// threads).
+    pub fn open(indexes: &[Vec<u8>]) -> Result<Self, GitError> {
+        let dir = tempfile::tempdir().map_err(|e| failed("temporary directory", e))?;
+        let mut opened = Vec::new();
+        for (n, index) in indexes.iter().enumerate() {
+            let path = dir.path().join(format!("{n}.idx"));
+            std::fs::write(&path, index).map_err(|e| failed("pack index", e))?;
+            opened
+                .push(gix_pack::index::File::at(&path, HASH).map_err(|e| failed("pack index", e))?);
+        }
+        Ok(Self {
+            _dir: dir,
+            indexes: opened,
+        })
+    }
+
+    /// Whether one of the packs holds `id`.
+    pub fn holds(&self, id: gix_hash::ObjectId) -> bool {
+        self.indexes.iter().any(|index| index.lookup(id).is_some())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,7 +81,7 @@ impl GitIndex {
     }
 
     /// Every loose object's id.
-    async fn loose_objects(&self, repo: &RepoName) -> Result<Vec<ObjectId>, GitError> {
+    pub(crate) async fn loose_objects(&self, repo: &RepoName) -> Result<Vec<ObjectId>, GitError> {
         let keys = self.blobs.list(&KeyPrefix::Git(repo.clone())).await?;
         Ok(keys
             .into_iter()

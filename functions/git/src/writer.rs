@@ -10,18 +10,19 @@
 //! so a concurrent writer's change is never dropped.
 
 use crate::object::{EncodedObject, HASH, key_id};
-use crate::pack::PackReader;
+use crate::pack::{PackIndexes, PackReader};
 use crate::repack::REPACK_LOOSE;
-use crate::tree_edit::{Change, Trees, apply, missing_trees};
+use crate::tree_edit::{Change, Edited, Trees, apply, missing_trees};
 use crate::{GitError, refs};
 use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_core::{
-    BlobError, BlobStore, CrateName, GitFile, IndexFiles, IndexMirror, ObjectKey, PutMode,
-    RegistryError, RepoName, Repository, StoredIndexFiles,
+    BlobError, BlobStore, CrateName, GitFile, IndexFiles, IndexMirror, KeyPrefix, ObjectKey,
+    PutMode, RegistryError, RepoName, Repository, StoredIndexFiles,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use gix_hash::ObjectId;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -206,6 +207,13 @@ impl GitIndex {
             if tip_commit.is_some() && base == Some(edited.root) {
                 return Ok(Outcome::Unchanged);
             }
+            // A rebuild of what the tip already holds, packed: repacking
+            // would rewrite the same objects under a new commit.
+            if let (Scope::Everything, Some(tip)) = (scope, tip_commit)
+                && self.holds_packed(&repo, tip, &edited).await?
+            {
+                return Ok(Outcome::Unchanged);
+            }
             let commit = new_commit(edited.root, &changes, base.is_none())?;
             let written = edited.objects.len() + 1;
             // The writer's own copies of the trees and the commit, which
@@ -245,7 +253,7 @@ impl GitIndex {
                 Ok(_) => {
                     tracing::info!(repo = %repo, commit = %commit.id, objects = written, "git index committed");
                     if let Some(packed) = packed {
-                        self.remove_loose(&repo, &packed).await?;
+                        self.remove_loose_copies(&repo, &packed).await?;
                     }
                     return Ok(Outcome::Committed {
                         commit: commit.id.to_string(),
@@ -410,12 +418,8 @@ impl GitIndex {
 
     /// Every pack `objects/info/packs` lists, opened.
     async fn pack_reader(&self, repo: &RepoName) -> Result<PackReader, GitError> {
-        let listed = match self.blobs.get(&git_key(repo, GitFile::InfoPacks)).await? {
-            Some((bytes, _)) => refs::parse_info_packs(&bytes),
-            None => Vec::new(),
-        };
         let mut packs = Vec::new();
-        for id in listed {
+        for id in self.listed_pack_ids(repo).await? {
             let (pack, index) = (
                 git_key(repo, GitFile::Pack(key_id(&id))),
                 git_key(repo, GitFile::PackIndex(key_id(&id))),
@@ -494,6 +498,100 @@ impl GitIndex {
         let pack = self.put_pack_files(repo, private, objects).await?;
         self.list_pack(repo, private, pack, &[]).await?;
         Ok(ids)
+    }
+
+    /// Whether commit `tip` is `edited` already: its tree is the same, and
+    /// every object of it sits in a listed pack, with the commit and
+    /// `HEAD` beside them, so that a clone gets it whole. One listing of
+    /// the git index and the packs' indexes, not their data. Anything
+    /// missing or unreadable is a "no": the rebuild then writes it all.
+    async fn holds_packed(
+        &self,
+        repo: &RepoName,
+        tip: ObjectId,
+        edited: &Edited,
+    ) -> Result<bool, GitError> {
+        let stored: HashSet<ObjectKey> = self
+            .blobs
+            .list(&KeyPrefix::Git(repo.clone()))
+            .await?
+            .into_iter()
+            .collect();
+        let loose = git_key(repo, GitFile::Object(key_id(&tip)));
+        let copy = ObjectKey::GitTreeCopy {
+            repo: repo.clone(),
+            id: key_id(&tip),
+        };
+        // The writer's own copy, else the loose object (a tip only packed,
+        // by a repack after it, is rare: rebuilt then).
+        let commit = match self.blobs.get(&copy).await? {
+            Some(commit) => Some(commit),
+            None => self.blobs.get(&loose).await?,
+        };
+        let same_tree = commit.is_some_and(|(bytes, _)| {
+            EncodedObject::from_loose(tip, &bytes).is_ok_and(|commit| {
+                gix_object::CommitRef::from_bytes(&commit.data, HASH)
+                    .is_ok_and(|commit| commit.tree() == edited.root)
+            })
+        });
+        if !same_tree || !stored.contains(&git_key(repo, GitFile::Head)) {
+            return Ok(false);
+        }
+        let indexes = self.pack_indexes(repo, &stored).await?;
+        Ok((stored.contains(&loose) || indexes.holds(tip))
+            && edited.objects.iter().all(|object| indexes.holds(object.id)))
+    }
+
+    /// The indexes of the packs `objects/info/packs` lists whose files
+    /// are in `stored` (a pack whose data is gone holds nothing).
+    async fn pack_indexes(
+        &self,
+        repo: &RepoName,
+        stored: &HashSet<ObjectKey>,
+    ) -> Result<PackIndexes, GitError> {
+        let mut indexes = Vec::new();
+        for id in self.listed_pack_ids(repo).await? {
+            let (pack, index) = (
+                git_key(repo, GitFile::Pack(key_id(&id))),
+                git_key(repo, GitFile::PackIndex(key_id(&id))),
+            );
+            if stored.contains(&pack)
+                && let Some((index, _)) = self.blobs.get(&index).await?
+            {
+                indexes.push(index.to_vec());
+            }
+        }
+        tokio::task::spawn_blocking(move || PackIndexes::open(&indexes))
+            .await
+            .map_err(|e| GitError::Encode(e.to_string()))?
+    }
+
+    /// The packs `objects/info/packs` lists.
+    async fn listed_pack_ids(&self, repo: &RepoName) -> Result<Vec<ObjectId>, GitError> {
+        Ok(
+            match self.blobs.get(&git_key(repo, GitFile::InfoPacks)).await? {
+                Some((bytes, _)) => refs::parse_info_packs(&bytes),
+                None => Vec::new(),
+            },
+        )
+    }
+
+    /// Removes the loose copies that exist of `packed`: one listing, not
+    /// one delete per object (a rebuild packs every object, and the store
+    /// usually holds few of them loose).
+    async fn remove_loose_copies(
+        &self,
+        repo: &RepoName,
+        packed: &[ObjectId],
+    ) -> Result<(), GitError> {
+        let packed: HashSet<&ObjectId> = packed.iter().collect();
+        let loose: Vec<ObjectId> = self
+            .loose_objects(repo)
+            .await?
+            .into_iter()
+            .filter(|id| packed.contains(id))
+            .collect();
+        self.remove_loose(repo, &loose).await
     }
 
     /// Removes the loose copies of objects a listed pack holds, so that git

@@ -270,6 +270,78 @@ async fn a_rebuild_repairs_a_damaged_ref() {
     );
 }
 
+#[tokio::test]
+async fn a_rebuild_of_what_the_tip_holds_packed_writes_nothing() {
+    let f = fixture();
+    f.write_config().await;
+    f.write_index_file("abc", "abc 1\n").await;
+    f.write_index_file("serde", "serde 1\n").await;
+    assert!(matches!(
+        f.git.rebuild(&f.repo).await.unwrap(),
+        Outcome::Committed { .. }
+    ));
+    let tip = f.get("main/git/info/refs").await;
+    // Everything packed and the same files: no new commit, no new pack.
+    assert_eq!(f.git.rebuild(&f.repo).await.unwrap(), Outcome::Unchanged);
+    assert_eq!(f.get("main/git/info/refs").await, tip);
+    assert_eq!(listed_packs(&f).await.len(), 1);
+
+    // A file changed since: a new commit, repacked.
+    f.write_index_file("abc", "abc 1\nabc 2\n").await;
+    assert!(matches!(
+        f.git.rebuild(&f.repo).await.unwrap(),
+        Outcome::Committed { .. }
+    ));
+    assert_eq!(f.git.rebuild(&f.repo).await.unwrap(), Outcome::Unchanged);
+
+    // The same files after changes that left them loose (a crate added,
+    // then removed): the tree is whole in the pack, nothing to write.
+    f.write_index_file("zz", "zz 1\n").await;
+    f.git.update(&f.repo, &names(&["zz"])).await.unwrap();
+    f.blobs
+        .delete(&ObjectKey::index_file("main", "zz").unwrap())
+        .await
+        .unwrap();
+    f.git.update(&f.repo, &names(&["zz"])).await.unwrap();
+    assert!(!f.loose_objects().await.is_empty());
+    assert_eq!(f.git.rebuild(&f.repo).await.unwrap(), Outcome::Unchanged);
+
+    // A lost pack, or a lost HEAD: written again, and a clone reads it all.
+    for lost in ["packs", "HEAD"] {
+        let keys: Vec<ObjectKey> = match lost {
+            "packs" => listed_packs(&f)
+                .await
+                .iter()
+                .map(|line| {
+                    let pack = line.trim_start_matches("P ");
+                    ObjectKey::parse(&format!("main/git/objects/pack/{pack}")).unwrap()
+                })
+                .collect(),
+            _ => vec![ObjectKey::parse("main/git/HEAD").unwrap()],
+        };
+        for key in keys {
+            f.blobs.delete(&key).await.unwrap();
+        }
+        assert!(
+            matches!(
+                f.git.rebuild(&f.repo).await.unwrap(),
+                Outcome::Committed { .. }
+            ),
+            "lost {lost}"
+        );
+        assert_eq!(
+            f.files().await,
+            pairs(&[
+                ("3/a/abc", "abc 1\nabc 2\n"),
+                ("config.json", "{\"dl\":\"x\"}"),
+                ("se/rd/serde", "serde 1\n"),
+            ]),
+            "lost {lost}"
+        );
+    }
+    assert!(f.get("main/git/HEAD").await.is_some());
+}
+
 /// The packs `objects/info/packs` lists.
 async fn listed_packs(f: &Fixture) -> Vec<String> {
     let text = f
