@@ -77,7 +77,11 @@ impl StoredIndexFiles {
         }
     }
 
-    async fn read(&self, keys: Vec<ObjectKey>) -> Result<Vec<IndexFileEntry>, RegistryError> {
+    /// These files, by their path in the index.
+    pub(crate) async fn read(
+        &self,
+        keys: Vec<ObjectKey>,
+    ) -> Result<Vec<IndexFileEntry>, RegistryError> {
         let index = KeyPrefix::Index(RepoName::new(&self.repo)?);
         // In chunks: locally, one blocking task reads a chunk. By index: a
         // closure taking `&[ObjectKey]` would make the future's lifetime
@@ -184,14 +188,24 @@ impl Registry {
         &self,
         repository: &Repository,
     ) -> Result<(), RegistryError> {
+        self.mirror_repository_from(repository, &*self.index_files(repository))
+            .await
+    }
+
+    /// [`Registry::mirror_repository`], with the repository's own files
+    /// from `own` (what a reindex just made them).
+    pub(crate) async fn mirror_repository_from(
+        &self,
+        repository: &Repository,
+        own: &dyn IndexFiles,
+    ) -> Result<(), RegistryError> {
         let Some(mirror) = &self.mirror else {
             return Ok(());
         };
-        for repo in std::iter::once(repository.clone())
-            .chain(self.virtual_repositories_over(repository).await?)
-        {
-            let files = self.index_files(&repo);
-            mirror.rebuild(&repo, &*files).await?;
+        mirror.rebuild(repository, own).await?;
+        for over in self.virtual_repositories_over(repository).await? {
+            let files = self.index_files(&over);
+            mirror.rebuild(&over, &*files).await?;
         }
         Ok(())
     }

@@ -1,15 +1,17 @@
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::index_writer::{Derived, derived_file, derived_options, put_mode};
 use crate::{
-    BlobError, CrateName, CrateVersions, KeyPrefix, ObjectKey, ObjectMeta, Registry, RegistryError,
-    RepoName, Repository,
+    BlobError, CrateName, CrateVersions, IndexFileEntry, IndexFiles, KeyPrefix, ObjectKey,
+    ObjectMeta, Registry, RegistryError, RepoKind, RepoName, Repository, StoredIndexFiles,
 };
+use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_tarball::read_readme;
 use futures_util::future::join_all;
 use futures_util::{StreamExt, stream};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 impl Registry {
     /// The repositories a reindex covers: the one named (which must exist),
@@ -54,18 +56,21 @@ impl Registry {
             KeyPrefix::VersionPages(name.clone()),
             KeyPrefix::Readmes(name),
         ];
-        let (index_files, pages, version_pages, readmes) = tokio::try_join!(
-            self.blobs.list(&prefixes[0]),
-            self.blobs.list(&prefixes[1]),
-            self.blobs.list(&prefixes[2]),
-            self.blobs.list(&prefixes[3]),
+        // At once: every write below is conditional on what the store
+        // holds, so the listings and the bulk read need no order.
+        let (index_files, pages, version_pages, readmes, crates) = tokio::try_join!(
+            async { Ok(self.blobs.list(&prefixes[0]).await?) },
+            async { Ok(self.blobs.list(&prefixes[1]).await?) },
+            async { Ok(self.blobs.list(&prefixes[2]).await?) },
+            async { Ok(self.blobs.list(&prefixes[3]).await?) },
+            async { Ok::<_, RegistryError>(self.store.list_crates_with_versions(repo).await?) },
         )?;
         let present = Present::Listed {
             files: index_files.into_iter().chain(pages).collect(),
             version_files: version_pages.into_iter().chain(readmes).collect(),
             pages_written: Mutex::default(),
+            index_files: Mutex::default(),
         };
-        let crates = self.store.list_crates_with_versions(repo).await?;
         let total = crates.len();
         // By index: a closure taking `&[CrateVersions]` would make the
         // future's lifetime higher-ranked, which Send bounds reject.
@@ -86,21 +91,34 @@ impl Registry {
             progress(done, total);
         }
         drop(work);
+        let Present::Listed {
+            pages_written,
+            index_files,
+            ..
+        } = present
+        else {
+            unreachable!("a whole repository's files are listed")
+        };
         // Versions deleted since the bulk read lose the pages written for
         // them: one read of the crates, not one per crate.
-        if let Present::Listed { pages_written, .. } = present {
-            let written = std::mem::take(&mut *pages_written.lock().expect("not poisoned"));
-            if !written.is_empty() {
-                let now = self.store.list_crates(repo).await?;
-                self.purge_deleted_pages(repo, now.iter(), &written).await?;
-            }
+        let written = std::mem::take(&mut *pages_written.lock().expect("not poisoned"));
+        if !written.is_empty() {
+            let now = self.store.list_crates(repo).await?;
+            self.purge_deleted_pages(repo, now.iter(), &written).await?;
         }
         if self.keeps_search_shards() {
             self.rebuild_search_shards(repo, crates.iter().map(|c| &c.krate))
                 .await?;
         }
-        // From the index files just made right.
-        self.mirror_repository(&repository).await?;
+        // From the index files just made right, without reading them back.
+        let known = std::mem::take(&mut *index_files.lock().expect("not poisoned"));
+        match repository.kind {
+            RepoKind::Local => {
+                let own = ReindexedIndexFiles::new(self, repo, &crates, known);
+                self.mirror_repository_from(&repository, &own).await?;
+            }
+            RepoKind::Remote | RepoKind::Virtual => self.mirror_repository(&repository).await?,
+        }
         self.follow_visibility_change(&repository).await?;
         let detail = format!("rebuilt the derived files of {total} crates");
         let entry = AuditEntry::new(&Actor::operator(), AuditAction::Reindex, detail).repo(repo);
@@ -164,7 +182,7 @@ impl Registry {
                 })??,
                 false => None,
             };
-            let write = self.reindex_file(kind, repository, krate, key, body, current);
+            let write = self.reindex_file(kind, repository, krate, key, body, current, present);
             match kind {
                 Derived::IndexFile => index_files.push(write),
                 Derived::Page => {
@@ -248,6 +266,7 @@ impl Registry {
 
     /// Writes one derived file built from the bulk read over what was read
     /// of it (`current`), unless it already holds that.
+    #[allow(clippy::too_many_arguments)]
     async fn reindex_file(
         &self,
         kind: Derived,
@@ -256,16 +275,31 @@ impl Registry {
         key: ObjectKey,
         body: Vec<u8>,
         current: Option<(Bytes, ObjectMeta)>,
+        present: &Present,
     ) -> Result<(), RegistryError> {
         let canonical = krate.krate.canonical.as_str();
         let revision = krate.krate.revision;
-        let current = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
-        let Some(mode) = put_mode(current, revision, &body) else {
+        let body = Bytes::from(body);
+        // The store holds `body` now: kept for the git index's rebuild.
+        let holds = |key: ObjectKey, body: Bytes| {
+            if let (Derived::IndexFile, Present::Listed { index_files, .. }) = (kind, present) {
+                index_files.lock().expect("not poisoned").insert(key, body);
+            }
+        };
+        let read = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
+        let Some(mode) = put_mode(read, revision, &body) else {
+            // Right already, unless it holds a newer revision.
+            if current.is_some_and(|(bytes, _)| bytes == body) {
+                holds(key, body);
+            }
             return Ok(());
         };
         let options = derived_options(&key, revision, !repository.anonymous_read);
-        match self.blobs.put(&key, body.into(), mode, options).await {
-            Ok(_) => Ok(()),
+        match self.blobs.put(&key, body.clone(), mode, options).await {
+            Ok(_) => {
+                holds(key, body);
+                Ok(())
+            }
             // Written since the listing or the read (by a publish, a yank):
             // the bulk read may be older than that writer's; start over
             // from the store.
@@ -361,6 +395,9 @@ enum Present {
         /// The version pages this reindex created, for one check of the
         /// repository's deletions at its end.
         pages_written: Mutex<Vec<ObjectKey>>,
+        /// The index files found right or written, with their bytes, for
+        /// the git index's rebuild at the end.
+        index_files: Mutex<HashMap<ObjectKey, Bytes>>,
     },
     /// Not listed (a batch of a few crates): each file is read, and each
     /// crate's version pages and READMEs listed.
@@ -374,5 +411,86 @@ impl Present {
             Self::Listed { files, .. } => files.contains(key),
             Self::Unknown => true,
         }
+    }
+}
+
+/// A local repository's index files as a whole reindex just made them, for
+/// the git index's rebuild: the bytes verified or written, not read back
+/// (10,000 reads for 10,000 crates). Files it did not make (written by a
+/// racing writer) are read. A crate changed since the bulk read (a publish,
+/// a yank, a deletion: each moves its revision) means its bytes may be
+/// stale: then the rebuild is told to read again, and from then on every
+/// file comes from the store, as [`StoredIndexFiles`] gives them.
+struct ReindexedIndexFiles<'a> {
+    registry: &'a Registry,
+    repo: &'a str,
+    stored: StoredIndexFiles,
+    known: HashMap<ObjectKey, Bytes>,
+    /// Each crate's revision, as the bulk read found it.
+    revisions: HashMap<&'a str, u64>,
+    moved_on: AtomicBool,
+}
+
+impl<'a> ReindexedIndexFiles<'a> {
+    fn new(
+        registry: &'a Registry,
+        repo: &'a str,
+        crates: &'a [CrateVersions],
+        known: HashMap<ObjectKey, Bytes>,
+    ) -> Self {
+        Self {
+            registry,
+            repo,
+            stored: StoredIndexFiles::new(registry.blobs.clone(), repo),
+            known,
+            revisions: crates
+                .iter()
+                .map(|c| (c.krate.canonical.as_str(), c.krate.revision))
+                .collect(),
+            moved_on: AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl IndexFiles for ReindexedIndexFiles<'_> {
+    async fn some(&self, names: &[CrateName]) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        self.stored.some(names).await
+    }
+
+    async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError> {
+        if self.moved_on.load(Ordering::Relaxed) {
+            return self.stored.all().await;
+        }
+        let index = KeyPrefix::Index(RepoName::new(self.repo)?);
+        let mut keys = self.registry.blobs.list(&index).await?;
+        let config = ObjectKey::index_config(self.repo)?;
+        if !keys.contains(&config) {
+            keys.push(config);
+        }
+        let (known, unknown): (Vec<ObjectKey>, Vec<ObjectKey>) = keys
+            .into_iter()
+            .partition(|key| self.known.contains_key(key));
+        let mut files = self.stored.read(unknown).await?;
+        for key in known {
+            let path = key.below(&index).expect("index files are under index/");
+            files.push((path, self.known.get(&key).cloned()));
+        }
+        Ok(files)
+    }
+
+    async fn still_current(&self) -> Result<bool, RegistryError> {
+        if self.moved_on.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let now = self.registry.store.list_crates(self.repo).await?;
+        let unchanged = now.len() == self.revisions.len()
+            && now
+                .iter()
+                .all(|c| self.revisions.get(c.canonical.as_str()) == Some(&c.revision));
+        if !unchanged {
+            self.moved_on.store(true, Ordering::Relaxed);
+        }
+        Ok(unchanged)
     }
 }

@@ -212,7 +212,10 @@ impl GitIndex {
             if let (Scope::Everything, Some(tip)) = (scope, tip_commit)
                 && self.holds_packed(&repo, tip, &edited).await?
             {
-                return Ok(Outcome::Unchanged);
+                match source.still_current().await? {
+                    true => return Ok(Outcome::Unchanged),
+                    false => continue,
+                }
             }
             let commit = new_commit(edited.root, &changes, base.is_none())?;
             let written = edited.objects.len() + 1;

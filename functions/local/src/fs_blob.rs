@@ -210,8 +210,11 @@ impl FsBlobStore {
             Err(e) => return Err(io(e)),
         };
         let stat = file.metadata().map_err(io)?;
-        let mut bytes = Vec::with_capacity(stat.len() as usize);
-        file.read_to_end(&mut bytes).map_err(io)?;
+        // Objects are replaced by rename, never changed in place: the file
+        // holds exactly the size it was opened with (one `read`, not three
+        // system calls to find its end).
+        let mut bytes = vec![0; stat.len() as usize];
+        file.read_exact(&mut bytes).map_err(io)?;
         let metadata = match file.get_xattr(METADATA_XATTR).map_err(io)? {
             Some(json) => {
                 serde_json::from_slice(&json).map_err(|e| BlobError::Backend(e.to_string()))?

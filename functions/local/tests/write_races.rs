@@ -8,9 +8,9 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_core::{
-    Actor, BlobError, BlobStore, IndexMirror, KeyPrefix, MetadataStore, ObjectKey, ObjectMeta, Principal,
-    PutMode, PutOptions, Registry, RegistryConfig, RegistryError, ReindexTask, RepositoryChange,
-    Upload, UserChange,
+    Actor, BlobError, BlobStore, IndexMirror, KeyPrefix, MetadataStore, ObjectKey, ObjectMeta,
+    Principal, PutMode, PutOptions, Registry, RegistryConfig, RegistryError, ReindexTask,
+    RepositoryChange, Upload, UserChange,
 };
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
@@ -33,12 +33,16 @@ enum Step {
     PutIndexFile,
     /// Before a file of the git index is written.
     PutGitFile,
+    /// Before the git index's files are listed: a rebuild has built its
+    /// tree and checks it against the tip.
+    ListGitFiles,
 }
 
 /// What the other registry changes.
 enum Change {
     DeleteVersion(&'static str),
     MakePrivate,
+    Publish(&'static str),
 }
 
 /// The change the other registry makes, once, when the writer reaches `at`.
@@ -84,6 +88,10 @@ impl Racy {
                     .await
                     .unwrap();
                 assert_eq!(deleted, [version]);
+            }
+            Change::Publish(version) => {
+                let alice = by.acting_as("alice").await.unwrap();
+                by.publish("main", &alice, upload(version)).await.unwrap();
             }
             Change::MakePrivate => {
                 let private = RepositoryChange {
@@ -136,8 +144,10 @@ impl BlobStore for Racy {
         self.inner.delete_if(key, etag).await
     }
     async fn list(&self, prefix: &KeyPrefix) -> Result<Vec<ObjectKey>, BlobError> {
-        if matches!(prefix, KeyPrefix::CrateVersionPages { .. }) {
-            self.reach(Step::ListVersionPages).await;
+        match prefix {
+            KeyPrefix::CrateVersionPages { .. } => self.reach(Step::ListVersionPages).await,
+            KeyPrefix::Git(_) => self.reach(Step::ListGitFiles).await,
+            _ => {}
         }
         self.inner.list(prefix).await
     }
@@ -405,4 +415,45 @@ async fn a_git_index_update_racing_a_turn_to_private_follows_it() {
     for (key, private) in git {
         assert!(private, "{key} left public");
     }
+}
+
+#[tokio::test]
+async fn a_publish_racing_a_reindex_reaches_its_git_index() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        with_git_index,
+        alice,
+        ..
+    } = setup().await;
+    publish(&registry, &alice, &["1.0.0"]).await;
+    let reindexer = with_git_index();
+    reindexer.reindex("main", &|_, _| {}).await.unwrap();
+
+    // The next reindex finds every file right and builds, from the index
+    // files it holds in memory, the tree the tip has; 1.1.0 is published
+    // as it checks that tree against the tip.
+    blobs.arm(Step::ListGitFiles, Change::Publish("1.1.0"), other());
+    reindexer.reindex("main", &|_, _| {}).await.unwrap();
+    assert!(blobs.ran());
+    let git = crateyard_git::GitIndex::new(blobs.clone());
+    let files = git
+        .files(&crateyard_core::Repository::new_local("main"))
+        .await
+        .unwrap();
+    let (_, racy) = files.iter().find(|(path, _)| path == "ra/cy/racy").unwrap();
+    let versions: Vec<&str> = std::str::from_utf8(racy)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            if line.contains("\"1.1.0\"") {
+                "1.1.0"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    assert_eq!(versions, ["other", "1.1.0"], "the git index lacks 1.1.0");
 }
