@@ -82,7 +82,7 @@ pub enum RegistryError {
     #[error("the registry is busy with concurrent changes to `{0}`; try again")]
     Contention(String),
     #[error(
-        "the settings of repository `{0}` changed while this publish ran; nothing was published: publish again"
+        "repository `{0}` was made public or private while this publish ran; nothing was published: publish again"
     )]
     RepositoryChanged(String),
     #[error("the git index could not be updated: {0}")]

@@ -282,6 +282,9 @@ impl Registry {
         let (repo, name, who) = (&rules.repository.name, rules.name, rules.who);
         let canonical = name.canonical();
         let mut retries = Retries::new(&canonical);
+        // The settings this publish stands on: its commit holds only while
+        // they do.
+        let mut repository = rules.repository.clone();
         loop {
             retries.next()?;
             let existing = state.krate.as_ref();
@@ -303,7 +306,7 @@ impl Registry {
             let write = CrateWrite {
                 krate: krate.clone(),
                 expected_revision: existing.map(|k| k.revision),
-                repository_revision: Some(rules.repository.revision),
+                repository_revision: Some(repository.revision),
                 version: Some(VersionWrite::Insert(record.clone())),
                 audit: Some(
                     self.audit_entry(
@@ -328,30 +331,43 @@ impl Registry {
                     return Ok(krate);
                 }
                 Err(StoreError::Conflict(_)) => {
-                    let (krate, versions, repository) = tokio::join!(
+                    let (krate, versions, now) = tokio::join!(
                         self.store.get_crate(repo, &canonical),
                         self.store.list_versions(repo, &canonical),
                         self.store.get_repository(repo),
                     );
-                    // Who may publish, and whether the `.crate` stored
-                    // above is private, were decided on settings that no
-                    // longer hold. The object may be shared with an
-                    // identical publish (crate_files.rs), so it stays, with
-                    // the visibility its repository has now.
-                    let repository = repository?;
-                    if repository
-                        .as_ref()
-                        .is_none_or(|r| r.revision != rules.repository.revision)
-                    {
-                        if let Some(now) = repository {
-                            let key =
-                                ObjectKey::crate_file(repo, &record.line.name, &record.line.vers)?;
-                            let private = key.put_options(!now.anonymous_read).private;
-                            self.blobs.set_private(&key, private).await?;
+                    match now? {
+                        Some(now) if now.revision == repository.revision => {}
+                        // Grants changed: who may publish is decided again
+                        // below, on them. The `.crate` stored above has the
+                        // visibility it needs.
+                        Some(now) if now.anonymous_read == repository.anonymous_read => {
+                            repository = now;
                         }
-                        return Err(RegistryError::RepositoryChanged(repo.clone()));
+                        // Whether the `.crate` is private was decided on
+                        // settings that no longer hold. The object may be
+                        // shared with an identical publish (crate_files.rs),
+                        // so it stays, with the visibility its repository
+                        // has now; the publish's derived files would follow
+                        // the old settings: publish again.
+                        now => {
+                            if let Some(now) = now {
+                                let key = ObjectKey::crate_file(
+                                    repo,
+                                    &record.line.name,
+                                    &record.line.vers,
+                                )?;
+                                let private = key.put_options(!now.anonymous_read).private;
+                                self.blobs.set_private(&key, private).await?;
+                            }
+                            return Err(RegistryError::RepositoryChanged(repo.clone()));
+                        }
                     }
                     (state.krate, state.versions) = (krate?, versions?);
+                    let rules = PublishRules {
+                        repository: &repository,
+                        ..*rules
+                    };
                     rules.check(state.krate.as_ref(), &state.versions).await?;
                 }
                 Err(StoreError::AlreadyExists(_)) => {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crateyard_core::{
     Actor, BlobError, BlobStore, IndexMirror, KeyPrefix, MetadataStore, ObjectKey, ObjectMeta,
     Principal, PutMode, PutOptions, Registry, RegistryConfig, RegistryError, ReindexTask,
-    RepositoryChange, Upload, UserChange,
+    RepositoryChange, Upload, UserChange, parse_grant,
 };
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
@@ -43,6 +43,8 @@ enum Change {
     DeleteVersion(&'static str),
     MakePrivate,
     Publish(&'static str),
+    /// A grant (`parse_grant`'s form) replacing its subject's.
+    Grant(&'static str),
 }
 
 /// The change the other registry makes, once, when the writer reaches `at`.
@@ -92,6 +94,15 @@ impl Racy {
             Change::Publish(version) => {
                 let alice = by.acting_as("alice").await.unwrap();
                 by.publish("main", &alice, upload(version)).await.unwrap();
+            }
+            Change::Grant(grant) => {
+                let grant = RepositoryChange {
+                    grants: vec![parse_grant(grant).unwrap()],
+                    ..RepositoryChange::default()
+                };
+                by.update_repository("main", grant, &Actor::operator())
+                    .await
+                    .unwrap();
             }
             Change::MakePrivate => {
                 let private = RepositoryChange {
@@ -456,4 +467,44 @@ async fn a_publish_racing_a_reindex_reaches_its_git_index() {
         })
         .collect();
     assert_eq!(versions, ["other", "1.1.0"], "the git index lacks 1.1.0");
+}
+
+#[tokio::test]
+async fn a_publish_racing_a_change_of_grants_is_decided_on_the_new_grants() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        alice,
+        ..
+    } = setup().await;
+    publish(&registry, &alice, &["1.0.0"]).await;
+    let index = ObjectKey::index_file("main", "racy").unwrap();
+    let lines = || async {
+        let (lines, _) = blobs.get(&index).await.unwrap().unwrap();
+        std::str::from_utf8(&lines).unwrap().lines().count()
+    };
+
+    // A grant to someone else: the publish goes through, no "publish again".
+    blobs.arm(Step::StoreCrate, Change::Grant("user:bob=read"), other());
+    registry
+        .publish("main", &alice, upload("1.1.0"))
+        .await
+        .unwrap();
+    assert!(blobs.ran());
+    assert_eq!(lines().await, 2);
+
+    // Publishing taken from everyone signed in meanwhile: refused, as it
+    // would be after the change, and nothing is published.
+    blobs.arm(
+        Step::StoreCrate,
+        Change::Grant("authenticated=read"),
+        other(),
+    );
+    let refused = registry.publish("main", &alice, upload("1.2.0")).await;
+    assert!(blobs.ran());
+    let err = refused.unwrap_err();
+    assert!(matches!(err, RegistryError::Forbidden(_)), "{err:?}");
+    assert_eq!(lines().await, 2);
 }
