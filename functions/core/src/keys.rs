@@ -216,7 +216,10 @@ pub enum UiFile {
 }
 
 impl UiFile {
-    pub const ALL: [UiFile; 3] = [Self::Shell, Self::Script, Self::Stylesheet];
+    /// In the order a deploy writes them: the shell last, since it names
+    /// the assets' version, and a browser that follows a new shell must
+    /// find (and the edge cache) the new assets, not the old ones.
+    pub const ALL: [UiFile; 3] = [Self::Script, Self::Stylesheet, Self::Shell];
 
     fn path(self) -> &'static str {
         match self {

@@ -349,8 +349,8 @@ impl Registry {
             .await
     }
 
-    /// Purges each page in `written` whose version one of `crates` has
-    /// deleted.
+    /// Purges each version page or README in `written` whose version one
+    /// of `crates` has deleted.
     pub(crate) async fn purge_deleted_pages(
         &self,
         repo: &str,
@@ -361,9 +361,13 @@ impl Registry {
         let written: HashSet<&ObjectKey> = written.iter().collect();
         for krate in crates {
             for gone in &krate.deleted {
-                let key = ObjectKey::version_page(repo, &krate.canonical, &gone.version)?;
-                if written.contains(&key) {
-                    self.blobs.purge(&key).await?;
+                for key in [
+                    ObjectKey::version_page(repo, &krate.canonical, &gone.version)?,
+                    ObjectKey::readme(repo, &krate.canonical, &gone.version)?,
+                ] {
+                    if written.contains(&key) {
+                        self.blobs.purge(&key).await?;
+                    }
                 }
             }
         }
@@ -411,13 +415,13 @@ impl Registry {
         canonical: &str,
         version: &str,
         html: String,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<ObjectKey, RegistryError> {
         let key = ObjectKey::readme(&repo.name, canonical, version)?;
         let options = key.put_options(!repo.anonymous_read);
         self.blobs
             .put(&key, html.into(), PutMode::Overwrite, options)
             .await?;
-        Ok(())
+        Ok(key)
     }
 
     /// `recent.json` as it is, with its metadata, read ahead of a publish

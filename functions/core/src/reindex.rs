@@ -236,11 +236,23 @@ impl Registry {
             let version_pages = version_pages.await;
             page.await.and(version_pages)
         };
-        let (pages, readmes) = tokio::join!(
+        let (pages, (restored, readmes)) = tokio::join!(
             pages_then_page,
             self.restore_readmes(repository, krate, files)
         );
-        pages.and(readmes)
+        // Like version pages: a README restored for a version deleted
+        // since the versions were read must not stay.
+        let swept = match written {
+            Some(all) => {
+                all.lock().expect("not poisoned").extend(restored);
+                Ok(())
+            }
+            None => {
+                self.remove_pages_deleted_meanwhile(repository, canonical, &restored)
+                    .await
+            }
+        };
+        pages.and(readmes.map_or(Ok(()), Err)).and(swept)
     }
 
     /// The version pages and READMEs `krate` has in the store.
@@ -316,14 +328,15 @@ impl Registry {
     /// write leaves that, and its page would say the README is missing.
     /// A README that cannot be rendered (its `.crate` gone, its file
     /// unreadable) is skipped, as at publish; a storage error is returned
-    /// after the others are done, so that the caller can try again.
+    /// (beside the READMEs restored) after the others are done, so that
+    /// the caller can try again.
     async fn restore_readmes(
         &self,
         repository: &Repository,
         krate: &CrateVersions,
         present: &HashSet<ObjectKey>,
-    ) -> Result<(), RegistryError> {
-        let mut failed = None;
+    ) -> (Vec<ObjectKey>, Option<RegistryError>) {
+        let (mut restored, mut failed) = (Vec::new(), None);
         let repo = repository.name.as_str();
         let CrateVersions { krate, versions } = krate;
         for version in versions {
@@ -364,16 +377,20 @@ impl Registry {
                 ))
             })
             .await;
-            if let Ok(Some(html)) = rendered
-                && let Err(e) = self
+            if let Ok(Some(html)) = rendered {
+                match self
                     .put_readme(repository, &krate.canonical, vers, html)
                     .await
-            {
-                tracing::error!(repo, version = %vers, error = %e, "could not restore a README");
-                failed = Some(e);
+                {
+                    Ok(key) => restored.push(key),
+                    Err(e) => {
+                        tracing::error!(repo, version = %vers, error = %e, "could not restore a README");
+                        failed = Some(e);
+                    }
+                }
             }
         }
-        failed.map_or(Ok(()), Err)
+        (restored, failed)
     }
 }
 
@@ -392,8 +409,8 @@ enum Present {
         files: HashSet<ObjectKey>,
         /// Version pages and READMEs.
         version_files: HashSet<ObjectKey>,
-        /// The version pages this reindex created, for one check of the
-        /// repository's deletions at its end.
+        /// The version pages and READMEs this reindex created, for one
+        /// check of the repository's deletions at its end.
         pages_written: Mutex<Vec<ObjectKey>>,
         /// The index files found right or written, with their bytes, for
         /// the git index's rebuild at the end.

@@ -133,15 +133,19 @@ pub struct PackIndexes {
 
 impl PackIndexes {
     /// Opens `.idx` files given as bytes (file work: run it off the async
-    /// threads).
+    /// threads). One that cannot be read (damaged, truncated) holds
+    /// nothing: what it should hold is then missing, which a rebuild
+    /// repairs.
     pub fn open(indexes: &[Vec<u8>]) -> Result<Self, GitError> {
         let dir = tempfile::tempdir().map_err(|e| failed("temporary directory", e))?;
         let mut opened = Vec::new();
         for (n, index) in indexes.iter().enumerate() {
             let path = dir.path().join(format!("{n}.idx"));
             std::fs::write(&path, index).map_err(|e| failed("pack index", e))?;
-            opened
-                .push(gix_pack::index::File::at(&path, HASH).map_err(|e| failed("pack index", e))?);
+            match gix_pack::index::File::at(&path, HASH) {
+                Ok(index) => opened.push(index),
+                Err(e) => tracing::warn!(error = %e, "a listed pack's index is unreadable"),
+            }
         }
         Ok(Self {
             _dir: dir,

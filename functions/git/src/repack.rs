@@ -219,17 +219,31 @@ impl GitIndex {
             .await
             .map_err(|e| GitError::Encode(e.to_string()))??;
         let id = key_id(&pack.id);
-        let files = vec![
-            (
-                git_key(repo, GitFile::Pack(id.clone())),
+        let (pack_key, index_key) = (
+            git_key(repo, GitFile::Pack(id.clone())),
+            git_key(repo, GitFile::PackIndex(id)),
+        );
+        // Overwritten, not created once: the pack's id is its checksum, so
+        // every writer of it writes the same bytes, and a damaged copy of
+        // an earlier one (its index truncated, say) is repaired.
+        let (pack_options, index_options) = (
+            pack_key.put_options(private),
+            index_key.put_options(private),
+        );
+        tokio::try_join!(
+            self.blobs.put(
+                &pack_key,
                 Bytes::from(pack.pack),
+                PutMode::Overwrite,
+                pack_options
             ),
-            (
-                git_key(repo, GitFile::PackIndex(id)),
+            self.blobs.put(
+                &index_key,
                 Bytes::from(pack.index),
+                PutMode::Overwrite,
+                index_options
             ),
-        ];
-        self.put_all(files, private).await?;
+        )?;
         Ok(pack.id)
     }
 

@@ -505,21 +505,16 @@ impl GitIndex {
 
     /// Whether commit `tip` is `edited` already: its tree is the same, and
     /// every object of it sits in a listed pack, with the commit and
-    /// `HEAD` beside them, so that a clone gets it whole. One listing of
-    /// the git index and the packs' indexes, not their data. Anything
-    /// missing or unreadable is a "no": the rebuild then writes it all.
+    /// `HEAD` beside them, so that a clone gets it whole. The tip's tree
+    /// first; only when it matches, one listing of the git index and the
+    /// packs' indexes (not their data). Anything missing or unreadable is
+    /// a "no": the rebuild then writes it all.
     async fn holds_packed(
         &self,
         repo: &RepoName,
         tip: ObjectId,
         edited: &Edited,
     ) -> Result<bool, GitError> {
-        let stored: HashSet<ObjectKey> = self
-            .blobs
-            .list(&KeyPrefix::Git(repo.clone()))
-            .await?
-            .into_iter()
-            .collect();
         let loose = git_key(repo, GitFile::Object(key_id(&tip)));
         let copy = ObjectKey::GitTreeCopy {
             repo: repo.clone(),
@@ -537,7 +532,16 @@ impl GitIndex {
                     .is_ok_and(|commit| commit.tree() == edited.root)
             })
         });
-        if !same_tree || !stored.contains(&git_key(repo, GitFile::Head)) {
+        if !same_tree {
+            return Ok(false);
+        }
+        let stored: HashSet<ObjectKey> = self
+            .blobs
+            .list(&KeyPrefix::Git(repo.clone()))
+            .await?
+            .into_iter()
+            .collect();
+        if !stored.contains(&git_key(repo, GitFile::Head)) {
             return Ok(false);
         }
         let indexes = self.pack_indexes(repo, &stored).await?;

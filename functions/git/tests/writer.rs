@@ -306,6 +306,25 @@ async fn a_rebuild_of_what_the_tip_holds_packed_writes_nothing() {
     assert!(!f.loose_objects().await.is_empty());
     assert_eq!(f.git.rebuild(&f.repo).await.unwrap(), Outcome::Unchanged);
 
+    // Damaged pack indexes: a rebuild writes a new pack, not an error.
+    for line in listed_packs(&f).await {
+        let pack = line.trim_start_matches("P ").trim_end_matches(".pack");
+        let idx = ObjectKey::parse(&format!("main/git/objects/pack/{pack}.idx")).unwrap();
+        f.blobs
+            .put(
+                &idx,
+                Bytes::from_static(b"garbage"),
+                PutMode::Overwrite,
+                idx.put_options(false),
+            )
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        f.git.rebuild(&f.repo).await.unwrap(),
+        Outcome::Committed { .. }
+    ));
+
     // A lost pack, or a lost HEAD: written again, and a clone reads it all.
     for lost in ["packs", "HEAD"] {
         let keys: Vec<ObjectKey> = match lost {

@@ -93,6 +93,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_deploy_writes_the_shell_after_the_assets_it_names() {
+        let config = RegistryConfig::new("https://r.example", None);
+        let order: Vec<UiFile> = ui_files(&config).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(order.last(), Some(&UiFile::Shell));
+        assert_eq!(order.len(), 3);
+    }
+
+    #[test]
     fn the_shell_names_this_builds_assets() {
         let shell = shell(&RegistryConfig::new("https://r.example", None));
         let version = ASSETS_VERSION.as_str();

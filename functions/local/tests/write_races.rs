@@ -28,6 +28,9 @@ enum Step {
     /// Before a version page is written: the writer has decided to create
     /// it from what it read.
     PutVersionPage,
+    /// Before a README is written: the writer has rendered it from the
+    /// version's `.crate`.
+    PutReadme,
     /// Before an index file is written: the writer has read the settings
     /// it tags the file with.
     PutIndexFile,
@@ -129,6 +132,7 @@ impl BlobStore for Racy {
         match key {
             ObjectKey::CrateFile { .. } => self.reach(Step::StoreCrate).await,
             ObjectKey::VersionPage { .. } => self.reach(Step::PutVersionPage).await,
+            ObjectKey::Readme { .. } => self.reach(Step::PutReadme).await,
             ObjectKey::IndexFile { .. } => self.reach(Step::PutIndexFile).await,
             ObjectKey::Git { .. } => self.reach(Step::PutGitFile).await,
             _ => {}
@@ -165,13 +169,15 @@ impl BlobStore for Racy {
 }
 
 fn upload(version: &str) -> Upload {
-    let manifest =
-        format!("[package]\nname = \"racy\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    let manifest = format!(
+        "[package]\nname = \"racy\"\nversion = \"{version}\"\nedition = \"2021\"\nreadme = \"README.md\"\n"
+    );
     Upload::Direct {
         name: "racy".into(),
         file_name: format!("racy-{version}.crate"),
         tarball: TarballBuilder::new(&format!("racy-{version}"))
             .file("Cargo.toml", manifest.as_bytes())
+            .file("README.md", b"# racy\n")
             .file("src/lib.rs", b"")
             .build()
             .into(),
@@ -507,4 +513,29 @@ async fn a_publish_racing_a_change_of_grants_is_decided_on_the_new_grants() {
     let err = refused.unwrap_err();
     assert!(matches!(err, RegistryError::Forbidden(_)), "{err:?}");
     assert_eq!(lines().await, 2);
+}
+
+#[tokio::test]
+async fn a_whole_reindex_racing_a_deletion_leaves_no_readme_of_it() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        other,
+        alice,
+        ..
+    } = setup().await;
+    publish(&registry, &alice, &["1.0.0", "1.1.0"]).await;
+    let readme = |v| ObjectKey::readme("main", "racy", v).unwrap();
+    for version in ["1.0.0", "1.1.0"] {
+        blobs.inner.delete(&readme(version)).await.unwrap();
+    }
+    // The bulk read has both versions; 1.0.0 is deleted (its `.crate`
+    // and README purged) as its README, rendered from the `.crate` read
+    // before, is about to be written again.
+    blobs.arm(Step::PutReadme, Change::DeleteVersion("1.0.0"), other());
+    registry.reindex("main", &|_, _| {}).await.unwrap();
+    assert!(blobs.ran());
+    assert_eq!(blobs.head(&readme("1.0.0")).await.unwrap(), None);
+    assert!(blobs.head(&readme("1.1.0")).await.unwrap().is_some());
 }
