@@ -217,31 +217,19 @@ impl Registry {
             }
         };
         let pages_then_page = async {
-            let version_pages = async {
-                let created = self
-                    .write_missing_version_pages(repository, canonical, &krate.versions, files)
-                    .await?;
-                match written {
-                    // Swept once, after the whole repository (`reindex`).
-                    Some(all) => {
-                        all.lock().expect("not poisoned").extend(created);
-                        Ok(())
-                    }
-                    None => {
-                        self.remove_pages_deleted_meanwhile(repository, canonical, &created)
-                            .await
-                    }
-                }
-            };
-            let version_pages = version_pages.await;
-            page.await.and(version_pages)
+            let created = self
+                .write_missing_version_pages(repository, canonical, &krate.versions, files)
+                .await;
+            (page.await, created)
         };
-        let (pages, (restored, readmes)) = tokio::join!(
+        let ((page, created), (mut restored, readmes)) = tokio::join!(
             pages_then_page,
             self.restore_readmes(repository, krate, files)
         );
-        // Like version pages: a README restored for a version deleted
-        // since the versions were read must not stay.
+        // Version pages and READMEs written for versions read before: one
+        // deleted since must not keep them. A whole reindex checks once,
+        // at its end; otherwise one read of the crate now.
+        let created = created.map(|pages| restored.extend(pages));
         let swept = match written {
             Some(all) => {
                 all.lock().expect("not poisoned").extend(restored);
@@ -252,7 +240,9 @@ impl Registry {
                     .await
             }
         };
-        pages.and(readmes.map_or(Ok(()), Err)).and(swept)
+        page.and(created)
+            .and(readmes.map_or(Ok(()), Err))
+            .and(swept)
     }
 
     /// The version pages and READMEs `krate` has in the store.
