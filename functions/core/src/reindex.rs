@@ -65,12 +65,13 @@ impl Registry {
             async { Ok(self.blobs.list(&prefixes[3]).await?) },
             async { Ok::<_, RegistryError>(self.store.list_crates_with_versions(repo).await?) },
         )?;
-        let present = Present::Listed {
+        let listed = Listed {
             files: index_files.into_iter().chain(pages).collect(),
             version_files: version_pages.into_iter().chain(readmes).collect(),
             pages_written: Mutex::default(),
             index_files: Mutex::default(),
         };
+        let present = Present::Listed(&listed);
         let total = crates.len();
         // By index: a closure taking `&[CrateVersions]` would make the
         // future's lifetime higher-ranked, which Send bounds reject.
@@ -91,17 +92,9 @@ impl Registry {
             progress(done, total);
         }
         drop(work);
-        let Present::Listed {
-            pages_written,
-            index_files,
-            ..
-        } = present
-        else {
-            unreachable!("a whole repository's files are listed")
-        };
         // Versions deleted since the bulk read lose the pages written for
         // them: one read of the crates, not one per crate.
-        let written = std::mem::take(&mut *pages_written.lock().expect("not poisoned"));
+        let written = std::mem::take(&mut *listed.pages_written.lock().expect("not poisoned"));
         if !written.is_empty() {
             let now = self.store.list_crates(repo).await?;
             self.purge_deleted_pages(repo, now.iter(), &written).await?;
@@ -111,7 +104,7 @@ impl Registry {
                 .await?;
         }
         // From the index files just made right, without reading them back.
-        let known = std::mem::take(&mut *index_files.lock().expect("not poisoned"));
+        let known = std::mem::take(&mut *listed.index_files.lock().expect("not poisoned"));
         match repository.kind {
             RepoKind::Local => {
                 let own = ReindexedIndexFiles::new(self, repo, &crates, known);
@@ -155,7 +148,7 @@ impl Registry {
         &self,
         repository: &Repository,
         crates: &[CrateVersions],
-        present: &Present,
+        present: &Present<'_>,
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
         let mut files = Vec::with_capacity(crates.len() * 2);
@@ -200,17 +193,13 @@ impl Registry {
         &self,
         repository: &Repository,
         krate: &CrateVersions,
-        present: &Present,
+        present: &Present<'_>,
         page: impl Future<Output = Result<(), RegistryError>>,
     ) -> Result<(), RegistryError> {
         let canonical = krate.krate.canonical.as_str();
         let listed;
         let (files, written) = match present {
-            Present::Listed {
-                version_files,
-                pages_written,
-                ..
-            } => (version_files, Some(pages_written)),
+            Present::Listed(listed) => (&listed.version_files, Some(&listed.pages_written)),
             Present::Unknown => {
                 listed = self.list_version_files(repository, krate).await?;
                 (&listed, None)
@@ -277,15 +266,19 @@ impl Registry {
         key: ObjectKey,
         body: Vec<u8>,
         current: Option<(Bytes, ObjectMeta)>,
-        present: &Present,
+        present: &Present<'_>,
     ) -> Result<(), RegistryError> {
         let canonical = krate.krate.canonical.as_str();
         let revision = krate.krate.revision;
         let body = Bytes::from(body);
         // The store holds `body` now: kept for the git index's rebuild.
         let holds = |key: ObjectKey, body: Bytes| {
-            if let (Derived::IndexFile, Present::Listed { index_files, .. }) = (kind, present) {
-                index_files.lock().expect("not poisoned").insert(key, body);
+            if let (Derived::IndexFile, Present::Listed(listed)) = (kind, present) {
+                listed
+                    .index_files
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(key, body);
             }
         };
         let read = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
@@ -392,30 +385,34 @@ pub(crate) const REINDEX_CONCURRENCY: usize = 32;
 const REINDEX_CHUNK: usize = 8;
 
 /// Which derived files exist.
-enum Present {
-    /// As the listings before a whole repository's bulk read found them.
-    Listed {
-        /// Index files and crate pages.
-        files: HashSet<ObjectKey>,
-        /// Version pages and READMEs.
-        version_files: HashSet<ObjectKey>,
-        /// The version pages and READMEs this reindex created, for one
-        /// check of the repository's deletions at its end.
-        pages_written: Mutex<Vec<ObjectKey>>,
-        /// The index files found right or written, with their bytes, for
-        /// the git index's rebuild at the end.
-        index_files: Mutex<HashMap<ObjectKey, Bytes>>,
-    },
+enum Present<'a> {
+    /// As the listings of a whole repository found them.
+    Listed(&'a Listed),
     /// Not listed (a batch of a few crates): each file is read, and each
     /// crate's version pages and READMEs listed.
     Unknown,
 }
 
-impl Present {
+/// A whole repository's reindex: what its listings found, and what its
+/// crates leave for its end.
+struct Listed {
+    /// Index files and crate pages.
+    files: HashSet<ObjectKey>,
+    /// Version pages and READMEs.
+    version_files: HashSet<ObjectKey>,
+    /// The version pages and READMEs this reindex created, for one check
+    /// of the repository's deletions at its end.
+    pages_written: Mutex<Vec<ObjectKey>>,
+    /// The index files found right or written, with their bytes, for the
+    /// git index's rebuild at the end.
+    index_files: Mutex<HashMap<ObjectKey, Bytes>>,
+}
+
+impl Present<'_> {
     /// Whether `key` may exist, so is worth reading.
     fn may_hold(&self, key: &ObjectKey) -> bool {
         match self {
-            Self::Listed { files, .. } => files.contains(key),
+            Self::Listed(listed) => listed.files.contains(key),
             Self::Unknown => true,
         }
     }
