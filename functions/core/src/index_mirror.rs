@@ -113,6 +113,17 @@ impl StoredIndexFiles {
             .collect()
     }
 
+    /// Every index file's key, as listed, and `config.json`'s.
+    pub(crate) async fn keys(&self) -> Result<Vec<ObjectKey>, RegistryError> {
+        let repo = RepoName::new(&self.repo)?;
+        let mut keys = self.blobs.list(&KeyPrefix::Index(repo)).await?;
+        let config = ObjectKey::index_config(&self.repo)?;
+        if !keys.contains(&config) {
+            keys.push(config);
+        }
+        Ok(keys)
+    }
+
     fn crate_keys(&self, names: &[CrateName]) -> Result<Vec<ObjectKey>, RegistryError> {
         names
             .iter()
@@ -138,13 +149,7 @@ impl IndexFiles for StoredIndexFiles {
     }
 
     async fn all(&self) -> Result<Vec<IndexFileEntry>, RegistryError> {
-        let repo = RepoName::new(&self.repo)?;
-        let mut keys = self.blobs.list(&KeyPrefix::Index(repo)).await?;
-        let config = ObjectKey::index_config(&self.repo)?;
-        if !keys.contains(&config) {
-            keys.push(config);
-        }
-        self.read(keys).await
+        self.read(self.keys().await?).await
     }
 }
 

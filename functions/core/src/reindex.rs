@@ -467,12 +467,10 @@ impl IndexFiles for ReindexedIndexFiles<'_> {
             return self.stored.all().await;
         }
         let index = KeyPrefix::Index(RepoName::new(self.repo)?);
-        let mut keys = self.registry.blobs.list(&index).await?;
-        let config = ObjectKey::index_config(self.repo)?;
-        if !keys.contains(&config) {
-            keys.push(config);
-        }
-        let (known, unknown): (Vec<ObjectKey>, Vec<ObjectKey>) = keys
+        let (known, unknown): (Vec<ObjectKey>, Vec<ObjectKey>) = self
+            .stored
+            .keys()
+            .await?
             .into_iter()
             .partition(|key| self.known.contains_key(key));
         let mut files = self.stored.read(unknown).await?;

@@ -20,7 +20,7 @@
 
 use crate::object::{EncodedObject, key_id};
 use crate::pack::{PackReader, write_pack};
-use crate::writer::{CONCURRENCY, MAX_ROUNDS, backoff, git_key};
+use crate::writer::{CONCURRENCY, MAX_ROUNDS, backoff, git_key, pack_keys};
 use crate::{GitError, GitIndex, refs};
 use bytes::Bytes;
 use crateyard_core::{BlobError, GitFile, KeyPrefix, ObjectKey, PutMode, RepoName};
@@ -169,13 +169,9 @@ impl GitIndex {
     /// The packs `objects/info/packs` lists whose files are there, with
     /// their sizes.
     async fn listed_packs(&self, repo: &RepoName) -> Result<Vec<ListedPack>, GitError> {
-        let listed = match self.blobs.get(&git_key(repo, GitFile::InfoPacks)).await? {
-            Some((bytes, _)) => refs::parse_info_packs(&bytes),
-            None => Vec::new(),
-        };
         let mut packs = Vec::new();
-        for id in listed {
-            let key = git_key(repo, GitFile::Pack(key_id(&id)));
+        for id in self.listed_pack_ids(repo).await? {
+            let (key, _) = pack_keys(repo, &id);
             if let Some(meta) = self.blobs.head(&key).await? {
                 packs.push(ListedPack {
                     id,
@@ -194,10 +190,7 @@ impl GitIndex {
     ) -> Result<Vec<(ObjectId, Vec<u8>, Vec<u8>)>, GitError> {
         let mut packs = Vec::new();
         for id in ids {
-            let (pack, index) = (
-                git_key(repo, GitFile::Pack(key_id(id))),
-                git_key(repo, GitFile::PackIndex(key_id(id))),
-            );
+            let (pack, index) = pack_keys(repo, id);
             match (self.blobs.get(&pack).await?, self.blobs.get(&index).await?) {
                 (Some((pack, _)), Some((index, _))) => {
                     packs.push((*id, pack.to_vec(), index.to_vec()))
@@ -218,11 +211,7 @@ impl GitIndex {
         let pack = tokio::task::spawn_blocking(move || write_pack(&objects))
             .await
             .map_err(|e| GitError::Encode(e.to_string()))??;
-        let id = key_id(&pack.id);
-        let (pack_key, index_key) = (
-            git_key(repo, GitFile::Pack(id.clone())),
-            git_key(repo, GitFile::PackIndex(id)),
-        );
+        let (pack_key, index_key) = pack_keys(repo, &pack.id);
         // Overwritten, not created once: the pack's id is its checksum, so
         // every writer of it writes the same bytes, and a damaged copy of
         // an earlier one (its index truncated, say) is repaired.

@@ -384,17 +384,10 @@ impl GitIndex {
     /// copies were kept) its loose object, or else from the listed packs
     /// (a repack packed it): the last read once, by the first writer after.
     async fn read_own(&self, repo: &RepoName, id: ObjectId) -> Result<EncodedObject, GitError> {
-        let copy = ObjectKey::GitTreeCopy {
-            repo: repo.clone(),
-            id: key_id(&id),
-        };
-        if let Some((bytes, _)) = self.blobs.get(&copy).await? {
-            return EncodedObject::from_loose(id, &bytes);
+        if let Some(object) = self.read_unpacked(repo, id).await? {
+            return Ok(object);
         }
-        let packs = match self.read_object(repo, id).await {
-            Err(GitError::MissingObject(_)) => self.pack_reader(repo).await?,
-            other => return other,
-        };
+        let packs = self.pack_reader(repo).await?;
         let object = packs
             .find(id)?
             .ok_or_else(|| GitError::MissingObject(id.to_string()))?;
@@ -402,6 +395,27 @@ impl GitIndex {
         self.put_copies(repo, true, std::slice::from_ref(&object))
             .await?;
         Ok(object)
+    }
+
+    /// An object from the writer's own copy, or else loose; `None` when
+    /// neither holds it (it may be packed).
+    async fn read_unpacked(
+        &self,
+        repo: &RepoName,
+        id: ObjectId,
+    ) -> Result<Option<EncodedObject>, GitError> {
+        let copy = ObjectKey::GitTreeCopy {
+            repo: repo.clone(),
+            id: key_id(&id),
+        };
+        if let Some((bytes, _)) = self.blobs.get(&copy).await? {
+            return EncodedObject::from_loose(id, &bytes).map(Some);
+        }
+        match self.read_object(repo, id).await {
+            Ok(object) => Ok(Some(object)),
+            Err(GitError::MissingObject(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// An object as git reads it: loose, or else from a listed pack.
@@ -423,10 +437,7 @@ impl GitIndex {
     async fn pack_reader(&self, repo: &RepoName) -> Result<PackReader, GitError> {
         let mut packs = Vec::new();
         for id in self.listed_pack_ids(repo).await? {
-            let (pack, index) = (
-                git_key(repo, GitFile::Pack(key_id(&id))),
-                git_key(repo, GitFile::PackIndex(key_id(&id))),
-            );
+            let (pack, index) = pack_keys(repo, &id);
             let (pack, index) = (self.blobs.get(&pack).await?, self.blobs.get(&index).await?);
             if let (Some((pack, _)), Some((index, _))) = (pack, index) {
                 packs.push((id, pack.to_vec(), index.to_vec()));
@@ -515,22 +526,15 @@ impl GitIndex {
         tip: ObjectId,
         edited: &Edited,
     ) -> Result<bool, GitError> {
-        let loose = git_key(repo, GitFile::Object(key_id(&tip)));
-        let copy = ObjectKey::GitTreeCopy {
-            repo: repo.clone(),
-            id: key_id(&tip),
+        // A tip only packed (by a repack after it) is rare: rebuilt then.
+        let commit = match self.read_unpacked(repo, tip).await {
+            Ok(commit) => commit,
+            Err(GitError::BadObject { .. }) => None,
+            Err(e) => return Err(e),
         };
-        // The writer's own copy, else the loose object (a tip only packed,
-        // by a repack after it, is rare: rebuilt then).
-        let commit = match self.blobs.get(&copy).await? {
-            Some(commit) => Some(commit),
-            None => self.blobs.get(&loose).await?,
-        };
-        let same_tree = commit.is_some_and(|(bytes, _)| {
-            EncodedObject::from_loose(tip, &bytes).is_ok_and(|commit| {
-                gix_object::CommitRef::from_bytes(&commit.data, HASH)
-                    .is_ok_and(|commit| commit.tree() == edited.root)
-            })
+        let same_tree = commit.is_some_and(|commit| {
+            gix_object::CommitRef::from_bytes(&commit.data, HASH)
+                .is_ok_and(|commit| commit.tree() == edited.root)
         });
         if !same_tree {
             return Ok(false);
@@ -545,6 +549,7 @@ impl GitIndex {
             return Ok(false);
         }
         let indexes = self.pack_indexes(repo, &stored).await?;
+        let loose = git_key(repo, GitFile::Object(key_id(&tip)));
         Ok((stored.contains(&loose) || indexes.holds(tip))
             && edited.objects.iter().all(|object| indexes.holds(object.id)))
     }
@@ -558,10 +563,7 @@ impl GitIndex {
     ) -> Result<PackIndexes, GitError> {
         let mut indexes = Vec::new();
         for id in self.listed_pack_ids(repo).await? {
-            let (pack, index) = (
-                git_key(repo, GitFile::Pack(key_id(&id))),
-                git_key(repo, GitFile::PackIndex(key_id(&id))),
-            );
+            let (pack, index) = pack_keys(repo, &id);
             if stored.contains(&pack)
                 && let Some((index, _)) = self.blobs.get(&index).await?
             {
@@ -574,7 +576,7 @@ impl GitIndex {
     }
 
     /// The packs `objects/info/packs` lists.
-    async fn listed_pack_ids(&self, repo: &RepoName) -> Result<Vec<ObjectId>, GitError> {
+    pub(crate) async fn listed_pack_ids(&self, repo: &RepoName) -> Result<Vec<ObjectId>, GitError> {
         Ok(
             match self.blobs.get(&git_key(repo, GitFile::InfoPacks)).await? {
                 Some((bytes, _)) => refs::parse_info_packs(&bytes),
@@ -658,6 +660,14 @@ pub(crate) fn git_key(repo: &RepoName, file: GitFile) -> ObjectKey {
         repo: repo.clone(),
         file,
     }
+}
+
+/// A pack's data and index.
+pub(crate) fn pack_keys(repo: &RepoName, id: &ObjectId) -> (ObjectKey, ObjectKey) {
+    (
+        git_key(repo, GitFile::Pack(key_id(id))),
+        git_key(repo, GitFile::PackIndex(key_id(id))),
+    )
 }
 
 /// A parentless commit of `tree`, saying what changed.
