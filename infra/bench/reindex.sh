@@ -2,9 +2,9 @@
 # `crateyard reindex` throughput (crates/s) on a generated registry, local
 # mode: rebuilding every derived file (index files, crate pages, version
 # pages, READMEs, each with its object metadata, an extended attribute of
-# the file) after they were lost (moved away), then deleted a moment
-# before, and a pass where every file is
-# already right. Next to each, the file-system floor measured in the same run: copying (resp.
+# the file) after they were lost (moved away), then after they were deleted
+# a moment before, and a pass where every file is already right. Next to
+# each, the file-system floor measured in the same run: copying (resp.
 # reading) the same files with cp -r (resp. cat). Nothing is pinned to a
 # core; the machine's core count and load are printed beside the figures,
 # since other work on the machine moves them.
@@ -12,7 +12,9 @@
 # CRATEYARD_BIN=path/to/crateyard measures another build (no cargo build).
 # CRATEYARD_BENCH_DATA=dir keeps the generated registry in dir and reuses it
 # on the next run with the same CRATES (generating is most of the bench's
-# time: every publish also updates the git index).
+# time: every publish also updates the git index). Delete dir after a change
+# to the generator below or to the data directory's layout: only CRATES is
+# checked.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/bench/common.sh
