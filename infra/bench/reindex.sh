@@ -26,6 +26,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 # Free when asked; the server refuses clearly if another process takes it first.
 PORT=$(free_port)
 KEPT=${CRATEYARD_BENCH_DATA:-}
+# Only a directory this script made (or an empty or new one) is written to.
+if [ -n "$KEPT" ] && [ -n "$(ls -A "$KEPT" 2>/dev/null)" ] && [ ! -f "$KEPT/crates" ]; then
+  echo "CRATEYARD_BENCH_DATA=$KEPT holds files this bench did not write; name a new directory"; exit 1
+fi
 if [ -n "$KEPT" ] && [ "$(cat "$KEPT/crates" 2>/dev/null)" = "$CRATES" ]; then
   echo "reusing the registry generated in $KEPT"
   cp -a "$KEPT/data" "$WORK/data"
@@ -65,7 +69,7 @@ for i in range(crates):
 PY
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 if [ -n "$KEPT" ]; then
-  rm -rf "$KEPT"; mkdir -p "$KEPT"; cp -a "$WORK/data" "$KEPT/data"; echo "$CRATES" >"$KEPT/crates"
+  rm -rf "${KEPT:?}/crates" "${KEPT:?}/data"; mkdir -p "$KEPT"; cp -a "$WORK/data" "$KEPT/data"; echo "$CRATES" >"$KEPT/crates"
 fi
 fi
 
