@@ -1,8 +1,9 @@
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::index_writer::{Derived, derived_file, derived_options, put_mode};
 use crate::{
-    BlobError, CrateName, CrateVersions, IndexFileEntry, IndexFiles, KeyPrefix, ObjectKey,
-    ObjectMeta, Registry, RegistryError, RepoKind, RepoName, Repository, StoredIndexFiles,
+    BlobError, CrateName, CrateRecord, CrateVersions, IndexFileEntry, IndexFiles, KeyPrefix,
+    ObjectKey, ObjectMeta, Registry, RegistryError, RepoKind, RepoName, Repository,
+    StoredIndexFiles,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -216,9 +217,12 @@ impl Registry {
             self.restore_readmes(repository, krate, files)
         );
         // Version pages and READMEs written for versions read before: one
-        // deleted since must not keep them. A whole reindex checks once,
+        // deleted since must not keep them. Nor one deleted before: its
+        // files are still there if that deletion, or the check after an
+        // earlier restore, stopped half-way. A whole reindex checks once,
         // at its end; otherwise one read of the crate now.
         let created = created.map(|pages| restored.extend(pages));
+        restored.extend(files_of_deleted_versions(repository, &krate.krate, files));
         let swept = match written {
             Some(all) => {
                 all.lock().expect("not poisoned").extend(restored);
@@ -406,6 +410,29 @@ struct Listed {
     /// The index files found right or written, with their bytes, for the
     /// git index's rebuild at the end.
     index_files: Mutex<HashMap<ObjectKey, Bytes>>,
+}
+
+/// The version pages and READMEs in `present` of versions `krate` has
+/// deleted. A deleted version's number is never published again, so they
+/// can always go.
+fn files_of_deleted_versions(
+    repository: &Repository,
+    krate: &CrateRecord,
+    present: &HashSet<ObjectKey>,
+) -> Vec<ObjectKey> {
+    let repo = repository.name.as_str();
+    krate
+        .deleted
+        .iter()
+        .flat_map(|gone| {
+            [
+                ObjectKey::version_page(repo, &krate.canonical, &gone.version),
+                ObjectKey::readme(repo, &krate.canonical, &gone.version),
+            ]
+        })
+        .filter_map(Result::ok)
+        .filter(|key| present.contains(key))
+        .collect()
 }
 
 impl Present<'_> {

@@ -193,3 +193,36 @@ async fn interrupted_publish_is_completed_by_a_retry() {
         .unwrap();
     assert_eq!(assert_index_consistent(&blobs).await, ["1.0.0", "2.0.0"]);
 }
+
+/// A deletion (or the check after a page restore) that stopped half-way
+/// leaves a deleted version's page and README: a reindex removes them, and
+/// only them.
+#[tokio::test]
+async fn files_left_for_a_deleted_version_are_removed_by_reindex() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, blobs, alice) = setup(dir.path()).await;
+    registry
+        .publish("main", &alice, upload("1.1.0", crate_bytes("1.1.0", "")))
+        .await
+        .unwrap();
+    let deleted = registry
+        .delete_versions("main", None, "sturdy", Some("1.1.0"), "leaked secret")
+        .await
+        .unwrap();
+    assert_eq!(deleted, ["1.1.0"]);
+    let page = |v| ObjectKey::version_page("main", "sturdy", v).unwrap();
+    let readme = ObjectKey::readme("main", "sturdy", "1.1.0").unwrap();
+    for key in [page("1.1.0"), readme.clone()] {
+        let body = Bytes::from_static(b"left behind");
+        blobs
+            .put(&key, body, PutMode::Create, PutOptions::default())
+            .await
+            .unwrap();
+    }
+
+    registry.reindex("main", &|_, _| {}).await.unwrap();
+    assert!(blobs.get(&page("1.1.0")).await.unwrap().is_none());
+    assert!(blobs.get(&readme).await.unwrap().is_none());
+    assert!(blobs.get(&page("1.0.0")).await.unwrap().is_some());
+    assert_eq!(assert_index_consistent(&blobs).await, ["1.0.0"]);
+}
