@@ -510,8 +510,24 @@ impl GitIndex {
     ) -> Result<Vec<ObjectId>, GitError> {
         let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
         let pack = self.put_pack_files(repo, private, objects).await?;
-        self.list_pack(repo, private, pack, &[]).await?;
+        let lost = self.lost_packs(repo).await?;
+        self.list_pack(repo, private, pack, &lost).await?;
         Ok(ids)
+    }
+
+    /// The listed packs whose data is gone: each would fail a clone that
+    /// fetches it. A pack's files are stored before it is listed and never
+    /// removed while it is, so one listed and then found missing is lost
+    /// for good; a rebuild, whose new pack holds every object, unlists it.
+    async fn lost_packs(&self, repo: &RepoName) -> Result<Vec<ObjectId>, GitError> {
+        let mut lost = Vec::new();
+        for id in self.listed_pack_ids(repo).await? {
+            let (pack, _) = pack_keys(repo, &id);
+            if self.blobs.head(&pack).await?.is_none() {
+                lost.push(id);
+            }
+        }
+        Ok(lost)
     }
 
     /// Whether commit `tip` is `edited` already: its tree is the same, and

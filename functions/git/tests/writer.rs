@@ -357,6 +357,12 @@ async fn a_rebuild_of_what_the_tip_holds_packed_writes_nothing() {
             ]),
             "lost {lost}"
         );
+        // Nothing listed whose data is gone: git would fail to fetch it.
+        for line in listed_packs(&f).await {
+            let pack = line.trim_start_matches("P ");
+            let data = f.get(&format!("main/git/objects/pack/{pack}")).await;
+            assert!(data.is_some(), "lost {lost}: `{line}` is listed");
+        }
     }
     assert!(f.get("main/git/HEAD").await.is_some());
 }
