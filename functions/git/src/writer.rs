@@ -564,25 +564,30 @@ impl GitIndex {
         if !stored.contains(&git_key(repo, GitFile::Head)) {
             return Ok(false);
         }
-        let indexes = self.pack_indexes(repo, &stored).await?;
+        // A listed pack whose data is lost: the rebuild unlists it.
+        let listed = self.listed_pack_ids(repo).await?;
+        if !listed
+            .iter()
+            .all(|id| stored.contains(&pack_keys(repo, id).0))
+        {
+            return Ok(false);
+        }
+        let indexes = self.pack_indexes(repo, &listed).await?;
         let loose = git_key(repo, GitFile::Object(key_id(&tip)));
         Ok((stored.contains(&loose) || indexes.holds(tip))
             && edited.objects.iter().all(|object| indexes.holds(object.id)))
     }
 
-    /// The indexes of the packs `objects/info/packs` lists whose files
-    /// are in `stored` (a pack whose data is gone holds nothing).
+    /// The indexes of packs `listed` (one whose index is gone holds
+    /// nothing).
     async fn pack_indexes(
         &self,
         repo: &RepoName,
-        stored: &HashSet<ObjectKey>,
+        listed: &[ObjectId],
     ) -> Result<PackIndexes, GitError> {
         let mut indexes = Vec::new();
-        for id in self.listed_pack_ids(repo).await? {
-            let (pack, index) = pack_keys(repo, &id);
-            if stored.contains(&pack)
-                && let Some((index, _)) = self.blobs.get(&index).await?
-            {
+        for id in listed {
+            if let Some((index, _)) = self.blobs.get(&pack_keys(repo, id).1).await? {
                 indexes.push(index.to_vec());
             }
         }

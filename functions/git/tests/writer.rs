@@ -365,6 +365,24 @@ async fn a_rebuild_of_what_the_tip_holds_packed_writes_nothing() {
         }
     }
     assert!(f.get("main/git/HEAD").await.is_some());
+
+    // A listed pack lost while another holds every object: unlisted too.
+    let lost = format!("P pack-{}.pack", "0".repeat(40));
+    let info = ObjectKey::parse("main/git/objects/info/packs").unwrap();
+    let mut text = f.get("main/git/objects/info/packs").await.unwrap();
+    text.extend_from_slice(format!("{lost}\n").as_bytes());
+    f.blobs
+        .put(
+            &info,
+            text.into(),
+            PutMode::Overwrite,
+            info.put_options(false),
+        )
+        .await
+        .unwrap();
+    assert!(listed_packs(&f).await.contains(&lost));
+    f.git.rebuild(&f.repo).await.unwrap();
+    assert!(!listed_packs(&f).await.contains(&lost));
 }
 
 /// The packs `objects/info/packs` lists.
