@@ -242,12 +242,13 @@ impl Registry {
             false => Vec::new(),
         };
         let applied = async {
+            let mut settled = repo.clone();
             if visibility_changed {
                 self.remove_git_indexes(&git_indexes).await?;
                 // Objects written before the change follow it; a writer
                 // that read the old settings and wrote after this listing
                 // re-tags them itself (`follow_visibility_change`).
-                self.retag_repository(&repo).await?;
+                settled = self.retag_repository(&repo).await?;
                 // Again: a commit racing the change may have written the old
                 // view meanwhile, which the re-tag just published.
                 self.remove_git_indexes(&git_indexes).await?;
@@ -255,7 +256,7 @@ impl Registry {
             // Last: on AWS a new `config.json` invalidates the repository's
             // every path at the edge, which must not refetch an object still
             // untagged.
-            self.write_index_config(&repo).await
+            self.write_index_config(&settled).await
         }
         .await;
         // Whatever failed above: a removed git index is built again.
@@ -266,14 +267,41 @@ impl Registry {
         Ok(repo)
     }
 
-    /// Tags every object of `repo` with its visibility.
-    async fn retag_repository(&self, repo: &Repository) -> Result<(), RegistryError> {
+    /// Tags every object of `repo` with its visibility, and returns the
+    /// settings it ended on. Visibility may change again meanwhile, and
+    /// that change's own re-tag finish first: this one then follows it,
+    /// starting over with the newer setting, so that an older re-tag never
+    /// leaves its visibility over a newer one's. It looks every
+    /// [`RETAG_CHECK_EVERY`] objects and at the end.
+    async fn retag_repository(&self, repo: &Repository) -> Result<Repository, RegistryError> {
         let everything = KeyPrefix::Repository(RepoName::new(&repo.name)?);
-        for key in self.blobs.list(&everything).await? {
-            let private = key.put_options(!repo.anonymous_read).private;
-            self.blobs.set_private(&key, private).await?;
+        let mut settings = repo.clone();
+        'retag: loop {
+            let keys = self.blobs.list(&everything).await?;
+            for (n, key) in keys.iter().enumerate() {
+                let private = key.put_options(!settings.anonymous_read).private;
+                self.blobs.set_private(key, private).await?;
+                if (n + 1) % RETAG_CHECK_EVERY == 0 && self.visibility_moved(&mut settings).await? {
+                    continue 'retag;
+                }
+            }
+            if !self.visibility_moved(&mut settings).await? {
+                return Ok(settings);
+            }
         }
-        Ok(())
+    }
+
+    /// Whether the stored repository's visibility differs from `settings`,
+    /// which then become the stored ones.
+    async fn visibility_moved(&self, settings: &mut Repository) -> Result<bool, RegistryError> {
+        match self.store.get_repository(&settings.name).await? {
+            Some(now) if now.anonymous_read != settings.anonymous_read => {
+                tracing::info!(repo = %now.name, "visibility changed during a re-tag; following it");
+                *settings = now;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Ends a writer's work that chose objects' visibility from `used`, the
@@ -288,11 +316,11 @@ impl Registry {
         match self.store.get_repository(&used.name).await? {
             Some(now) if now.anonymous_read != used.anonymous_read => {
                 tracing::info!(repo = %now.name, "visibility changed during a write; re-tagging");
-                self.retag_repository(&now).await?;
+                let settled = self.retag_repository(&now).await?;
                 // As the change does: on AWS a new `config.json` takes the
                 // repository's paths off the edge, where a copy fetched
                 // while the object was public may sit.
-                self.write_index_config(&now).await
+                self.write_index_config(&settled).await
             }
             _ => Ok(()),
         }
@@ -345,6 +373,11 @@ impl Registry {
         Ok(())
     }
 }
+
+/// How many objects a re-tag tags between two looks at the repository's
+/// visibility: a bound on what it tags with a setting changed meanwhile,
+/// for one read of the repository per so many tag writes.
+const RETAG_CHECK_EVERY: usize = 256;
 
 /// Parses `user:ann=read,publish-new` style grant arguments.
 pub fn parse_grant(text: &str) -> Result<Grant, String> {

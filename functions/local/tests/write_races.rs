@@ -39,6 +39,8 @@ enum Step {
     /// Before the git index's files are listed: a rebuild has built its
     /// tree and checks it against the tip.
     ListGitFiles,
+    /// Before an object is tagged with its repository's visibility.
+    SetPrivate,
 }
 
 /// What the other registry changes.
@@ -143,6 +145,7 @@ impl BlobStore for Racy {
         Ok(stored)
     }
     async fn set_private(&self, key: &ObjectKey, private: bool) -> Result<(), BlobError> {
+        self.reach(Step::SetPrivate).await;
         self.private.lock().unwrap().insert(key.clone(), private);
         Ok(())
     }
@@ -337,6 +340,49 @@ async fn a_publish_racing_a_turn_to_private_stores_nothing_public() {
         .unwrap();
     assert!(blobs.head(&crate_file("1.1.0")).await.unwrap().is_some());
     assert!(private("1.1.0"));
+}
+
+/// A turn to public whose re-tag is overtaken by a turn back to private,
+/// re-tag and all: the older re-tag must not leave its objects public.
+#[tokio::test]
+async fn a_re_tag_overtaken_by_a_newer_change_follows_it() {
+    let Setup {
+        _dir,
+        blobs,
+        registry,
+        with_git_index,
+        alice,
+        ..
+    } = setup().await;
+    publish(&registry, &alice, &["1.0.0", "1.1.0"]).await;
+    let visibility = |public| RepositoryChange {
+        anonymous_read: Some(public),
+        ..RepositoryChange::default()
+    };
+    let operator = Actor::operator();
+    registry
+        .update_repository("main", visibility(false), &operator)
+        .await
+        .unwrap();
+
+    // The racer shares the tag-keeping store, so its re-tag is recorded.
+    blobs.arm(Step::SetPrivate, Change::MakePrivate, with_git_index());
+    registry
+        .update_repository("main", visibility(true), &operator)
+        .await
+        .unwrap();
+    assert!(blobs.ran());
+    let tags = blobs.private.lock().unwrap().clone();
+    let public: Vec<_> = tags
+        .iter()
+        .filter(|(key, private)| key.to_string().starts_with("main/") && !**private)
+        .collect();
+    assert!(public.is_empty(), "left public: {public:?}");
+    assert!(tags.contains_key(&ObjectKey::crate_file("main", "racy", "1.1.0").unwrap()));
+    let config = ObjectKey::index_config("main").unwrap();
+    let (config, _) = blobs.get(&config).await.unwrap().unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(config["auth-required"], true);
 }
 
 #[tokio::test]
