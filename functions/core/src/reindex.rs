@@ -249,7 +249,9 @@ impl Registry {
             repo: RepoName::new(repo)?,
             name: CrateName::new(canonical)?,
         };
-        let has_readmes = krate.versions.iter().any(|v| v.has_readme);
+        // A deleted version's README may have been left behind.
+        let has_readmes =
+            krate.versions.iter().any(|v| v.has_readme) || !krate.krate.deleted.is_empty();
         let (pages, readmes) = tokio::try_join!(self.list_version_pages(repo, canonical), async {
             match has_readmes {
                 true => Ok(self.blobs.list(&readmes).await?),

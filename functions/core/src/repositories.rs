@@ -256,7 +256,7 @@ impl Registry {
             // Last: on AWS a new `config.json` invalidates the repository's
             // every path at the edge, which must not refetch an object still
             // untagged.
-            self.write_index_config(&settled).await
+            self.write_settled_config(settled).await
         }
         .await;
         // Whatever failed above: a removed git index is built again.
@@ -291,6 +291,21 @@ impl Registry {
         }
     }
 
+    /// Writes `config.json` from `settings`, then looks again: a change of
+    /// visibility committed since the re-tag's last look (whose own
+    /// `config.json` may have landed first) is followed, re-tagging and
+    /// writing again. Any change committed after that look writes its own
+    /// `config.json` after this one.
+    async fn write_settled_config(&self, mut settings: Repository) -> Result<(), RegistryError> {
+        loop {
+            self.write_index_config(&settings).await?;
+            if !self.visibility_moved(&mut settings).await? {
+                return Ok(());
+            }
+            settings = self.retag_repository(&settings).await?;
+        }
+    }
+
     /// Whether the stored repository's visibility differs from `settings`,
     /// which then become the stored ones.
     async fn visibility_moved(&self, settings: &mut Repository) -> Result<bool, RegistryError> {
@@ -320,7 +335,7 @@ impl Registry {
                 // As the change does: on AWS a new `config.json` takes the
                 // repository's paths off the edge, where a copy fetched
                 // while the object was public may sit.
-                self.write_index_config(&settled).await
+                self.write_settled_config(settled).await
             }
             _ => Ok(()),
         }

@@ -21,10 +21,7 @@ use xattr::FileExt;
 /// exclusive `flock` on its key's lock file, which makes a conditional
 /// write's check-then-write atomic across processes, as S3's are. Keys share
 /// [`LOCK_STRIPES`] lock files by a hash of the key, the same in every
-/// process, so writes of different keys mostly proceed in parallel. A
-/// write to a free name (a create, `If-None-Match: *`, or an overwrite of
-/// an absent object) needs neither lock nor temporary name where the file
-/// system has unnamed files: see [`create_linked`].
+/// process, so writes of different keys mostly proceed in parallel.
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     dirs: DataDir,
@@ -241,32 +238,11 @@ impl FsBlobStore {
         options: &PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
-        // A name still free is taken without the lock: what the lock guards
-        // (an update's check-then-replace, a conditional removal) needs an
-        // existing file. An overwrite of an absent file is a create; one
-        // that finds the name taken meanwhile replaces it under the lock.
-        let absent = match mode {
-            PutMode::Create => true,
-            PutMode::Overwrite => fs::symlink_metadata(&path).is_err(),
-            PutMode::Update(_) => false,
-        };
-        if absent {
-            match create_linked(&path, body, &options.metadata) {
-                Linked::Created(last_modified) => {
-                    return Ok(written_meta(body, last_modified, options));
-                }
-                Linked::Exists if *mode == PutMode::Create => {
-                    return Err(BlobError::AlreadyExists(key.to_string()));
-                }
-                Linked::Failed(e) => return Err(io(e)),
-                Linked::Exists | Linked::Unsupported => {}
-            }
-        }
         let _guard = self.lock(key)?;
         match mode {
             PutMode::Overwrite => {}
             PutMode::Create => {
-                if fs::symlink_metadata(&path).is_ok() {
+                if path.exists() {
                     return Err(BlobError::AlreadyExists(key.to_string()));
                 }
             }
@@ -276,7 +252,12 @@ impl FsBlobStore {
             },
         }
         let last_modified = write_atomically(&path, body, &options.metadata)?;
-        Ok(written_meta(body, last_modified, options))
+        Ok(ObjectMeta {
+            etag: content_etag(body),
+            size: body.len() as u64,
+            last_modified,
+            metadata: options.metadata.clone(),
+        })
     }
 
     /// Removes `key`, or only while its ETag is `expected` (under the lock,
@@ -354,15 +335,6 @@ fn lock_stripe(key: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     hash % LOCK_STRIPES
-}
-
-fn written_meta(body: &[u8], last_modified: SystemTime, options: &PutOptions) -> ObjectMeta {
-    ObjectMeta {
-        etag: content_etag(body),
-        size: body.len() as u64,
-        last_modified,
-        metadata: options.metadata.clone(),
-    }
 }
 
 /// A strong ETag from the content, so equal ETags mean equal bytes.
@@ -452,74 +424,6 @@ fn write_atomically(
         let _ = fs::remove_file(&temp);
     }
     result.map_err(io)
-}
-
-/// What [`create_linked`] did.
-enum Linked {
-    Created(SystemTime),
-    /// Something (a file, a link, an archived object's link) has the name.
-    Exists,
-    Failed(std::io::Error),
-    /// The file system (or the platform) cannot: write the other way.
-    Unsupported,
-}
-
-/// Creates `path` only if the name is free, in one step and without a
-/// lock: the bytes and the metadata go to an unnamed file in the directory
-/// (`O_TMPFILE`), which `linkat` then names, failing if the name is taken.
-/// A reader sees the whole file or none, as after a rename; a crash leaves
-/// nothing behind; the directory changes once, not twice (a temporary
-/// name, then a rename), and no lock file is opened: what a reindex of
-/// lost files waits on.
-#[cfg(target_os = "linux")]
-fn create_linked(path: &Path, body: &[u8], metadata: &BTreeMap<String, String>) -> Linked {
-    use rustix::fs::{AtFlags, CWD, Mode, OFlags, linkat, openat};
-    use rustix::io::Errno;
-    use std::os::fd::AsRawFd;
-
-    let dir = path.parent().expect("object paths have a parent");
-    let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-    let open = || openat(CWD, dir, flags, Mode::from_raw_mode(0o666));
-    let fd = match open() {
-        // The directory usually exists: create it only when told it does not.
-        Err(Errno::NOENT) => match fs::create_dir_all(dir) {
-            Ok(()) => open(),
-            Err(e) => return Linked::Failed(e),
-        },
-        opened => opened,
-    };
-    let mut file = match fd {
-        Ok(fd) => File::from(fd),
-        // Not every file system has unnamed files (NFS, FUSE, older ones).
-        Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => return Linked::Unsupported,
-        Err(e) => return Linked::Failed(e.into()),
-    };
-    let written = file.write_all(body).and_then(|()| {
-        if !metadata.is_empty() {
-            let json = serde_json::to_vec(metadata).map_err(std::io::Error::other)?;
-            file.set_xattr(METADATA_XATTR, &json)?;
-        }
-        file.metadata()?.modified()
-    });
-    let modified = match written {
-        Ok(modified) => modified,
-        Err(e) => return Linked::Failed(e),
-    };
-    // The file's name in `/proc`, followed: linking an unnamed file by its
-    // descriptor (`AT_EMPTY_PATH`) needs a capability servers do not have.
-    let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
-    match linkat(CWD, unnamed.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW) {
-        Ok(()) => Linked::Created(modified),
-        Err(Errno::EXIST) => Linked::Exists,
-        // No `/proc` (a chroot, a bare container).
-        Err(Errno::NOENT) => Linked::Unsupported,
-        Err(e) => Linked::Failed(e.into()),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn create_linked(_: &Path, _: &[u8], _: &BTreeMap<String, String>) -> Linked {
-    Linked::Unsupported
 }
 
 /// Replaces `path` with a symbolic link to `target`, in one rename.
@@ -720,10 +624,9 @@ mod tests {
         assert!(matches!(missing, Err(BlobError::NotFound(_))));
     }
 
-    /// Creates racing for one name (from threads: the kernel's `linkat`
-    /// is what decides, whichever process calls it): one wins whole, with
-    /// its own metadata; every other is told the name is taken; nothing
-    /// else is left in the directory, and no lock was needed.
+    /// Creates racing for one name: one wins whole, with its own
+    /// metadata; every other is told the name is taken; nothing else is
+    /// left in the directory. (Across processes: `concurrency.rs`.)
     #[test]
     fn racing_creates_leave_exactly_one_whole_file() {
         let root = tempfile::tempdir().unwrap();
@@ -762,13 +665,6 @@ mod tests {
         let object = dirs.objects().join(key.to_string());
         let left: Vec<_> = fs::read_dir(object.parent().unwrap()).unwrap().collect();
         assert_eq!(left.len(), 1, "temporary files left: {left:?}");
-        #[cfg(target_os = "linux")]
-        {
-            let stripes = fs::read_dir(dirs.object_locks()).unwrap().flatten();
-            let stripes =
-                stripes.filter(|f| f.file_name().to_string_lossy().parse::<u64>().is_ok());
-            assert_eq!(stripes.count(), 0, "a create took a key's lock");
-        }
     }
 
     #[test]

@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_core::{
-    BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, Principal, PutMode, PutOptions,
-    Registry, RegistryConfig, RegistryError, Upload, UserChange,
+    BlobError, BlobStore, CommittedChange, KeyPrefix, ObjectKey, ObjectMeta, Principal, PutMode,
+    PutOptions, Registry, RegistryConfig, RegistryError, Upload, UserChange,
 };
 use crateyard_local::{DataDir, FsBlobStore, SqliteStore};
 use crateyard_tarball::TarballBuilder;
@@ -212,17 +212,31 @@ async fn files_left_for_a_deleted_version_are_removed_by_reindex() {
     assert_eq!(deleted, ["1.1.0"]);
     let page = |v| ObjectKey::version_page("main", "sturdy", v).unwrap();
     let readme = ObjectKey::readme("main", "sturdy", "1.1.0").unwrap();
-    for key in [page("1.1.0"), readme.clone()] {
+    let left = || async {
         let body = Bytes::from_static(b"left behind");
-        blobs
-            .put(&key, body, PutMode::Create, PutOptions::default())
-            .await
-            .unwrap();
-    }
-
+        for key in [page("1.1.0"), readme.clone()] {
+            let put = blobs.put(&key, body.clone(), PutMode::Create, PutOptions::default());
+            put.await.unwrap();
+        }
+    };
+    let removed = || async {
+        assert!(blobs.get(&page("1.1.0")).await.unwrap().is_none());
+        assert!(blobs.get(&readme).await.unwrap().is_none());
+        assert!(blobs.get(&page("1.0.0")).await.unwrap().is_some());
+        assert_eq!(assert_index_consistent(&blobs).await, ["1.0.0"]);
+    };
+    // A whole reindex.
+    left().await;
     registry.reindex("main", &|_, _| {}).await.unwrap();
-    assert!(blobs.get(&page("1.1.0")).await.unwrap().is_none());
-    assert!(blobs.get(&readme).await.unwrap().is_none());
-    assert!(blobs.get(&page("1.0.0")).await.unwrap().is_some());
-    assert_eq!(assert_index_consistent(&blobs).await, ["1.0.0"]);
+    removed().await;
+    // One crate's rebuild (a reindex job's batch, the change stream), for
+    // a crate none of whose live versions has a README.
+    left().await;
+    let change = CommittedChange {
+        repo: "main".into(),
+        canonical: "sturdy".into(),
+        new_version: None,
+    };
+    registry.write_changed_crates(&[change]).await.unwrap();
+    removed().await;
 }

@@ -41,6 +41,8 @@ enum Step {
     ListGitFiles,
     /// Before an object is tagged with its repository's visibility.
     SetPrivate,
+    /// Before a repository's `config.json` is written.
+    PutIndexConfig,
 }
 
 /// What the other registry changes.
@@ -137,6 +139,7 @@ impl BlobStore for Racy {
             ObjectKey::Readme { .. } => self.reach(Step::PutReadme).await,
             ObjectKey::IndexFile { .. } => self.reach(Step::PutIndexFile).await,
             ObjectKey::Git { .. } => self.reach(Step::PutGitFile).await,
+            ObjectKey::IndexConfig { .. } => self.reach(Step::PutIndexConfig).await,
             _ => {}
         }
         let private = options.private;
@@ -342,10 +345,10 @@ async fn a_publish_racing_a_turn_to_private_stores_nothing_public() {
     assert!(private("1.1.0"));
 }
 
-/// A turn to public whose re-tag is overtaken by a turn back to private,
-/// re-tag and all: the older re-tag must not leave its objects public.
-#[tokio::test]
-async fn a_re_tag_overtaken_by_a_newer_change_follows_it() {
+/// A turn to public overtaken by a turn back to private, re-tag and
+/// `config.json` and all, at `step` of the first: its re-tag, or its
+/// `config.json` written after the newer one's. Nothing may stay public.
+async fn a_turn_to_public_overtaken_at(step: Step) {
     let Setup {
         _dir,
         blobs,
@@ -366,7 +369,7 @@ async fn a_re_tag_overtaken_by_a_newer_change_follows_it() {
         .unwrap();
 
     // The racer shares the tag-keeping store, so its re-tag is recorded.
-    blobs.arm(Step::SetPrivate, Change::MakePrivate, with_git_index());
+    blobs.arm(step, Change::MakePrivate, with_git_index());
     registry
         .update_repository("main", visibility(true), &operator)
         .await
@@ -383,6 +386,16 @@ async fn a_re_tag_overtaken_by_a_newer_change_follows_it() {
     let (config, _) = blobs.get(&config).await.unwrap().unwrap();
     let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
     assert_eq!(config["auth-required"], true);
+}
+
+#[tokio::test]
+async fn a_re_tag_overtaken_by_a_newer_change_follows_it() {
+    a_turn_to_public_overtaken_at(Step::SetPrivate).await;
+}
+
+#[tokio::test]
+async fn a_config_json_overtaken_by_a_newer_change_is_written_again() {
+    a_turn_to_public_overtaken_at(Step::PutIndexConfig).await;
 }
 
 #[tokio::test]
