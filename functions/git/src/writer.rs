@@ -517,8 +517,9 @@ impl GitIndex {
 
     /// The listed packs whose data is gone: each would fail a clone that
     /// fetches it. A pack's files are stored before it is listed and never
-    /// removed while it is, so one listed and then found missing is lost
-    /// for good; a rebuild, whose new pack holds every object, unlists it.
+    /// removed, so one listed and then found missing is lost (unless a
+    /// writer builds the very same pack again meanwhile: README, Git
+    /// index); a rebuild, whose new pack holds every object, unlists it.
     async fn lost_packs(&self, repo: &RepoName) -> Result<Vec<ObjectId>, GitError> {
         let mut lost = Vec::new();
         for id in self.listed_pack_ids(repo).await? {

@@ -68,6 +68,8 @@ struct Racy {
     inner: FsBlobStore,
     race: Mutex<Option<Race>>,
     private: Mutex<HashMap<ObjectKey, bool>>,
+    /// Each visibility tag set, in order (`true`: private).
+    tags_set: Mutex<Vec<bool>>,
 }
 
 impl Racy {
@@ -149,6 +151,7 @@ impl BlobStore for Racy {
     }
     async fn set_private(&self, key: &ObjectKey, private: bool) -> Result<(), BlobError> {
         self.reach(Step::SetPrivate).await;
+        self.tags_set.lock().unwrap().push(private);
         self.private.lock().unwrap().insert(key.clone(), private);
         Ok(())
     }
@@ -210,6 +213,7 @@ async fn setup() -> Setup {
         inner: FsBlobStore::new(dirs.clone()).unwrap(),
         race: Mutex::default(),
         private: Mutex::default(),
+        tags_set: Mutex::default(),
     });
     let config = || RegistryConfig::new("http://127.0.0.1:1", None);
     let registry = Registry::new(blobs.clone(), store.clone(), config());
@@ -348,7 +352,7 @@ async fn a_publish_racing_a_turn_to_private_stores_nothing_public() {
 /// A turn to public overtaken by a turn back to private, re-tag and
 /// `config.json` and all, at `step` of the first: its re-tag, or its
 /// `config.json` written after the newer one's. Nothing may stay public.
-async fn a_turn_to_public_overtaken_at(step: Step) {
+async fn a_turn_to_public_overtaken_at(step: Step, versions: &[&str]) -> Arc<Racy> {
     let Setup {
         _dir,
         blobs,
@@ -357,7 +361,7 @@ async fn a_turn_to_public_overtaken_at(step: Step) {
         alice,
         ..
     } = setup().await;
-    publish(&registry, &alice, &["1.0.0", "1.1.0"]).await;
+    publish(&registry, &alice, versions).await;
     let visibility = |public| RepositoryChange {
         anonymous_read: Some(public),
         ..RepositoryChange::default()
@@ -386,16 +390,34 @@ async fn a_turn_to_public_overtaken_at(step: Step) {
     let (config, _) = blobs.get(&config).await.unwrap().unwrap();
     let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
     assert_eq!(config["auth-required"], true);
+    blobs
 }
 
 #[tokio::test]
 async fn a_re_tag_overtaken_by_a_newer_change_follows_it() {
-    a_turn_to_public_overtaken_at(Step::SetPrivate).await;
+    a_turn_to_public_overtaken_at(Step::SetPrivate, &["1.0.0", "1.1.0"]).await;
+}
+
+/// Overtaken early in a long re-tag, it stops tagging with the older
+/// setting within 256 objects, not at its end.
+#[tokio::test]
+async fn a_long_re_tag_follows_a_newer_change_within_256_objects() {
+    let versions: Vec<String> = (0..200).map(|minor| format!("1.{minor}.0")).collect();
+    let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
+    let blobs = a_turn_to_public_overtaken_at(Step::SetPrivate, &versions).await;
+    let objects = blobs.private.lock().unwrap().len();
+    assert!(objects > 2 * 256, "only {objects} objects: too few to tell");
+    let tags = blobs.tags_set.lock().unwrap();
+    let stale = tags.iter().filter(|private| !**private).count();
+    assert!(
+        (1..=256).contains(&stale),
+        "{stale} tags with the older setting"
+    );
 }
 
 #[tokio::test]
 async fn a_config_json_overtaken_by_a_newer_change_is_written_again() {
-    a_turn_to_public_overtaken_at(Step::PutIndexConfig).await;
+    a_turn_to_public_overtaken_at(Step::PutIndexConfig, &["1.0.0", "1.1.0"]).await;
 }
 
 #[tokio::test]
