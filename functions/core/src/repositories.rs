@@ -259,10 +259,12 @@ impl Registry {
             self.write_settled_config(settled).await
         }
         .await;
-        // Whatever failed above: a removed git index is built again.
+        // Whatever failed above: a removed git index is built again, and
+        // the list of repositories follows the settings committed.
         self.rebuild_git_indexes(&git_indexes).await;
+        let listed = self.write_repository_list().await;
         applied?;
-        self.write_repository_list().await?;
+        listed?;
         tracing::info!(target: "crateyard::access", repo = %repo.name, anonymous_read = repo.anonymous_read, grants = ?repo.grants, "repository settings changed");
         Ok(repo)
     }
