@@ -115,9 +115,10 @@ rebuilt
 sync
 VERIFY=$(for _ in 1 2 3; do start=$(secs); reindex; elapsed "$start"; done | sort -n | sed -n 2p)
 # Files deleted a moment before. On ext4 without a journal (this machine's)
-# each new inode skips those freed in the last seconds (`recently_deleted`
-# in fs/ext4/ialloc.c), a scan that grows with what was just deleted; each
-# side first deletes as many files as it creates.
+# each new inode skips those freed in the last 60 s, or 300 s while their
+# inode table block is dirty (`recently_deleted` in fs/ext4/ialloc.c), a
+# scan that grows with what was just deleted; each side first deletes as
+# many files as it creates.
 delete; sync; start=$(secs); reindex; REBUILD_DELETED=$(elapsed "$start")
 rebuilt
 rm -rf "$WORK/copy"; sync; start=$(secs); copy "$WORK/copy"; CP_DELETED=$(elapsed "$start")
