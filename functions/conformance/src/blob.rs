@@ -1,5 +1,7 @@
 use bytes::Bytes;
-use crateyard_core::{BlobError, BlobStore, KeyPrefix, ObjectKey, PutMode, PutOptions, RepoName};
+use crateyard_core::{
+    BlobError, BlobStore, KeyPrefix, ObjectKey, Put, PutMode, PutOptions, RepoName,
+};
 
 fn options() -> PutOptions {
     PutOptions::default()
@@ -231,4 +233,76 @@ pub async fn blob_conditional_delete(store: &dyn BlobStore) {
     assert_eq!(&store.get(key).await.unwrap().unwrap().0[..], b"two");
     store.delete_if(key, &second.etag).await.unwrap();
     assert!(store.get(key).await.unwrap().is_none());
+}
+
+/// `put_many` answers each put in order, with that put's own condition:
+/// one refused leaves the others written and itself unchanged.
+pub async fn blob_put_many(store: &dyn BlobStore) {
+    let taken = key("r/crates/taken/taken-1.0.0.crate");
+    store
+        .put(
+            &taken,
+            Bytes::from_static(b"kept"),
+            PutMode::Create,
+            options(),
+        )
+        .await
+        .unwrap();
+    let stale = store
+        .put(
+            &key("r/index/st/al/stale"),
+            Bytes::from_static(b"v1"),
+            PutMode::Create,
+            options(),
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            &key("r/index/st/al/stale"),
+            Bytes::from_static(b"v2"),
+            PutMode::Overwrite,
+            options(),
+        )
+        .await
+        .unwrap();
+    let put = |k: &str, body: &'static [u8], mode: PutMode| Put {
+        key: key(k),
+        body: Bytes::from_static(body),
+        mode,
+        options: options(),
+    };
+    let answers = store
+        .put_many(vec![
+            put("r/crates/new/new-1.0.0.crate", b"new", PutMode::Create),
+            put("r/crates/taken/taken-1.0.0.crate", b"lost", PutMode::Create),
+            put("r/index/st/al/stale", b"v3", PutMode::Update(stale.etag)),
+            put("r/index/ov/er/over", b"over", PutMode::Overwrite),
+        ])
+        .await;
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    assert!(answers[0].is_ok(), "{answers:?}");
+    assert!(
+        matches!(answers[1], Err(BlobError::AlreadyExists(_))),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(answers[2], Err(BlobError::Precondition(_))),
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers[3].as_ref().map(|meta| meta.size).ok(),
+        Some(4),
+        "{answers:?}"
+    );
+    for (k, body) in [
+        ("r/crates/new/new-1.0.0.crate", &b"new"[..]),
+        ("r/crates/taken/taken-1.0.0.crate", b"kept"),
+        ("r/index/st/al/stale", b"v2"),
+        ("r/index/ov/er/over", b"over"),
+    ] {
+        let (stored, _) = store.get(&key(k)).await.unwrap().unwrap();
+        assert_eq!(&stored[..], body, "{k}");
+    }
+    assert!(store.put_many(Vec::new()).await.is_empty());
 }

@@ -7,7 +7,7 @@ mod metadata;
 
 pub use blob::{
     blob_cas_race, blob_conditional_delete, blob_create_only, blob_metadata_and_listing,
-    blob_update_compare_and_swap,
+    blob_put_many, blob_update_compare_and_swap,
 };
 pub use metadata::{
     store_audit_log, store_commit_checks_the_repository, store_commit_is_conditional,
@@ -20,7 +20,7 @@ pub use metadata::{
 #[macro_export]
 macro_rules! blob_suite {
     ($make:expr) => {
-        $crate::blob_suite!(@tests $make; blob_create_only, blob_update_compare_and_swap, blob_metadata_and_listing, blob_cas_race, blob_conditional_delete);
+        $crate::blob_suite!(@tests $make; blob_create_only, blob_update_compare_and_swap, blob_metadata_and_listing, blob_cas_race, blob_conditional_delete, blob_put_many);
     };
     (@tests $make:expr; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,6 +1,7 @@
 use crate::{KeyPrefix, ObjectKey};
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -59,6 +60,18 @@ impl ObjectMeta {
     }
 }
 
+/// One write of [`BlobStore::put_many`].
+#[derive(Debug, Clone)]
+pub struct Put {
+    pub key: ObjectKey,
+    pub body: Bytes,
+    pub mode: PutMode,
+    pub options: PutOptions,
+}
+
+/// Requests a default [`BlobStore::put_many`] keeps in flight.
+const PUT_MANY_CONCURRENCY: usize = 16;
+
 /// What [`BlobStore::get_if_changed`] found.
 #[derive(Debug)]
 pub enum Freshness {
@@ -95,6 +108,16 @@ pub trait BlobStore: Send + Sync + 'static {
         options: PutOptions,
     ) -> Result<ObjectMeta, BlobError>;
     async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError>;
+    /// [`Self::put`] of each, answered in order: a few concurrent requests,
+    /// or for local files one blocking task for all (a reindex writes
+    /// tens of thousands). Puts of the same key must not be in one call.
+    async fn put_many(&self, puts: Vec<Put>) -> Vec<Result<ObjectMeta, BlobError>> {
+        futures_util::stream::iter(puts)
+            .map(|put| async move { self.put(&put.key, put.body, put.mode, put.options).await })
+            .buffered(PUT_MANY_CONCURRENCY)
+            .collect()
+            .await
+    }
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError>;
     /// [`Self::get`] of each key, in order: concurrent requests, or for
     /// local files one blocking task for all (a reindex reads thousands).

@@ -53,7 +53,7 @@ pub use audit::{
 };
 pub use auth::token_from_header;
 pub use blob_store::{
-    BlobError, BlobStore, Freshness, ObjectMeta, PutMode, PutOptions, REVISION_METADATA,
+    BlobError, BlobStore, Freshness, ObjectMeta, Put, PutMode, PutOptions, REVISION_METADATA,
     StorageTier,
 };
 pub use change_stream::CommittedChange;

@@ -1,14 +1,14 @@
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::index_writer::{Derived, derived_file, derived_options, put_mode};
+use crate::pages::version_page;
 use crate::{
     BlobError, CrateName, CrateRecord, CrateVersions, IndexFileEntry, IndexFiles, KeyPrefix,
-    ObjectKey, ObjectMeta, Registry, RegistryError, RepoKind, RepoName, Repository,
-    StoredIndexFiles,
+    ObjectKey, Put, PutMode, PutOptions, Registry, RegistryError, RepoKind, RepoName, Repository,
+    StoredIndexFiles, TarballLimits, VersionRecord,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
 use crateyard_tarball::read_readme;
-use futures_util::future::join_all;
 use futures_util::{StreamExt, stream};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -141,10 +141,13 @@ impl Registry {
         Ok(Some(krate))
     }
 
-    /// Brings a few crates' derived files up to date from the bulk read:
-    /// every body built first, the files that may exist read in one call
-    /// (locally, one blocking task rather than one per file), then what
-    /// differs written.
+    /// Brings a few crates' derived files up to date from the bulk read,
+    /// in a few calls to the store whatever their number (locally, each
+    /// one blocking task, not one per file): every body built, the index
+    /// files and pages that may exist read at once, the READMEs to restore
+    /// rendered from their `.crate` files, then what differs written in two
+    /// batches: index files, version pages and READMEs, then the crate
+    /// pages, which link to the version pages.
     async fn reindex_crates(
         &self,
         repository: &Repository,
@@ -152,90 +155,151 @@ impl Registry {
         present: &Present<'_>,
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
-        let mut files = Vec::with_capacity(crates.len() * 2);
+        let private = !repository.anonymous_read;
+        // Each crate's version pages and READMEs in the store. (Loops, not
+        // closures: a closure's higher-ranked lifetimes would make these
+        // futures fail `Send`.)
+        let mut listed_here = Vec::new();
+        if let Present::Unknown = present {
+            for krate in crates {
+                listed_here.push(self.list_version_files(repository, krate).await?);
+            }
+        }
+        let version_files = |i: usize| match present {
+            Present::Listed(listed) => &listed.version_files,
+            Present::Unknown => &listed_here[i],
+        };
+
+        let mut derived = Vec::with_capacity(crates.len() * 2);
         let mut to_read = Vec::new();
-        for krate in crates {
+        for (i, krate) in crates.iter().enumerate() {
             for kind in [Derived::IndexFile, Derived::Page] {
                 let (key, body) = derived_file(kind, repo, &krate.krate, &krate.versions)?;
                 let listed = present.may_hold(&key);
                 if listed {
                     to_read.push(key.clone());
                 }
-                files.push((kind, krate, key, body, listed));
+                derived.push((kind, i, key, Bytes::from(body), listed));
             }
         }
         let mut read = self.blobs.get_many(&to_read).await.into_iter();
-        // Each crate's page after its version pages, which it links to;
-        // the index files meanwhile. (Loops, not closures: a closure's
-        // higher-ranked lifetimes would make these futures fail `Send`.)
-        let (mut index_files, mut pages) = (Vec::new(), Vec::new());
-        for (kind, krate, key, body, listed) in files {
+        let (mut first, mut pages) = (Batch::default(), Batch::default());
+        for (kind, i, key, body, listed) in derived {
             let current = match listed {
                 true => read.next().ok_or_else(|| {
                     BlobError::Backend(format!("{key}: get_many answered too few"))
                 })??,
                 false => None,
             };
-            let write = self.reindex_file(kind, repository, krate, key, body, current, present);
-            match kind {
-                Derived::IndexFile => index_files.push(write),
-                Derived::Page => {
-                    pages.push(self.reindex_version_files(repository, krate, present, write));
+            let revision = crates[i].krate.revision;
+            let read = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
+            let Some(mode) = put_mode(read, revision, &body) else {
+                // Right already, unless it holds a newer revision.
+                if current.is_some_and(|(bytes, _)| bytes == body) {
+                    present.holds(kind, key, body);
+                }
+                continue;
+            };
+            let options = derived_options(&key, revision, private);
+            let batch = match kind {
+                Derived::IndexFile => &mut first,
+                Derived::Page => &mut pages,
+            };
+            batch.push(Written::Derived(kind, i), key, body, mode, options);
+        }
+
+        let mut readmes = Vec::new();
+        for (i, krate) in crates.iter().enumerate() {
+            let (canonical, files) = (krate.krate.canonical.as_str(), version_files(i));
+            for version in &krate.versions {
+                let vers = &version.line.vers;
+                let key = ObjectKey::version_page(repo, canonical, vers)?;
+                if !files.contains(&key) {
+                    let (key, body) = version_page(repo, canonical, version)?;
+                    let options = key.put_options(private);
+                    first.push(
+                        Written::VersionFile(i),
+                        key,
+                        body.into(),
+                        PutMode::Create,
+                        options,
+                    );
+                }
+                let readme = ObjectKey::readme(repo, canonical, vers)?;
+                if version.has_readme && !files.contains(&readme) {
+                    let tarball = ObjectKey::crate_file(repo, &krate.krate.name, vers)?;
+                    readmes.push((i, version, readme, tarball));
                 }
             }
         }
-        let (indexed, paged) = tokio::join!(join_all(index_files), join_all(pages));
-        indexed.into_iter().chain(paged).collect()
-    }
+        let mut failed = self
+            .render_lost_readmes(crates, &readmes, private, &mut first)
+            .await;
 
-    /// Writes any version page or README of `krate` that the store lacks,
-    /// then `page` (the crate's page) once the version pages are there.
-    async fn reindex_version_files(
-        &self,
-        repository: &Repository,
-        krate: &CrateVersions,
-        present: &Present<'_>,
-        page: impl Future<Output = Result<(), RegistryError>>,
-    ) -> Result<(), RegistryError> {
-        let canonical = krate.krate.canonical.as_str();
-        let listed;
-        let (files, written) = match present {
-            Present::Listed(listed) => (&listed.version_files, Some(&listed.pages_written)),
-            Present::Unknown => {
-                listed = self.list_version_files(repository, krate).await?;
-                (&listed, None)
+        let written = self.blobs.put_many(first.puts).await;
+        let pages_written = self.blobs.put_many(pages.puts).await;
+        let mut created = vec![Vec::new(); crates.len()];
+        let mut redo = Vec::new();
+        let outcomes = first.written.into_iter().chain(pages.written);
+        for ((what, key, body), result) in outcomes.zip(written.into_iter().chain(pages_written)) {
+            match (what, result) {
+                (Written::Derived(kind, _), Ok(_)) => present.holds(kind, key, body),
+                (Written::VersionFile(i), Ok(_)) => created[i].push(key),
+                // Written since the listing or the read (by a publish, a
+                // yank): the bulk read may be older than that writer's;
+                // start over from the store.
+                (
+                    Written::Derived(kind, i),
+                    Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)),
+                ) => redo.push((kind, i)),
+                // A version page a publish wrote meanwhile.
+                (Written::VersionFile(_), Err(BlobError::AlreadyExists(_))) => {}
+                (_, Err(e)) => {
+                    tracing::error!(repo, %key, error = %e, "could not write a derived file");
+                    failed.get_or_insert(e.into());
+                }
             }
-        };
-        let pages_then_page = async {
-            let created = self
-                .write_missing_version_pages(repository, canonical, &krate.versions, files)
-                .await;
-            (page.await, created)
-        };
-        let ((page, created), (mut restored, readmes)) = tokio::join!(
-            pages_then_page,
-            self.restore_readmes(repository, krate, files)
-        );
+        }
+        for (kind, i) in redo {
+            let canonical = &crates[i].krate.canonical;
+            if let Err(e) = self
+                .write_derived_file(kind, repository, canonical, true)
+                .await
+            {
+                failed.get_or_insert(e);
+            }
+        }
+
         // Version pages and READMEs written for versions read before: one
         // deleted since must not keep them. Nor one deleted before: its
         // files are still there if that deletion, or the check after an
         // earlier restore, stopped half-way. A whole reindex checks once,
         // at its end; otherwise one read of the crate now.
-        let created = created.map(|pages| restored.extend(pages));
-        restored.extend(files_of_deleted_versions(repository, &krate.krate, files));
-        let swept = match written {
-            Some(all) => {
-                all.lock().expect("not poisoned").extend(restored);
-                Ok(())
+        for (i, (krate, mut swept)) in crates.iter().zip(created).enumerate() {
+            swept.extend(files_of_deleted_versions(
+                repository,
+                &krate.krate,
+                version_files(i),
+            ));
+            let checked = match present {
+                Present::Listed(listed) => {
+                    listed
+                        .pages_written
+                        .lock()
+                        .expect("not poisoned")
+                        .extend(swept);
+                    Ok(())
+                }
+                Present::Unknown => {
+                    self.remove_pages_deleted_meanwhile(repository, &krate.krate.canonical, &swept)
+                        .await
+                }
+            };
+            if let Err(e) = checked {
+                failed.get_or_insert(e);
             }
-            None => {
-                self.remove_pages_deleted_meanwhile(repository, canonical, &restored)
-                    .await
-            }
-        };
-        page.and(created)
-            .and(readmes.map_or(Ok(()), Err))
-            .and(swept)
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// The version pages and READMEs `krate` has in the store.
@@ -261,127 +325,134 @@ impl Registry {
         Ok(pages.into_iter().chain(readmes).collect())
     }
 
-    /// Writes one derived file built from the bulk read over what was read
-    /// of it (`current`), unless it already holds that.
-    #[allow(clippy::too_many_arguments)]
-    async fn reindex_file(
+    /// Renders again, from its `.crate`, each README in `lost` (a version
+    /// that has one, the store lacking it) and adds its write to `batch`:
+    /// a publish that stopped between its commit and its README write
+    /// leaves that, and its page would say the README is missing.
+    /// [`README_RESTORE_BATCH`] `.crate` files are read at once, then
+    /// rendered in one blocking task. A README that cannot be rendered (its
+    /// `.crate` gone, its file unreadable) is skipped, as at publish; a
+    /// storage error is returned after the others are done, so that the
+    /// caller can try again.
+    async fn render_lost_readmes(
         &self,
-        kind: Derived,
-        repository: &Repository,
-        krate: &CrateVersions,
-        key: ObjectKey,
-        body: Vec<u8>,
-        current: Option<(Bytes, ObjectMeta)>,
-        present: &Present<'_>,
-    ) -> Result<(), RegistryError> {
-        let canonical = krate.krate.canonical.as_str();
-        let revision = krate.krate.revision;
-        let body = Bytes::from(body);
-        // The store holds `body` now: kept for the git index's rebuild.
-        let holds = |key: ObjectKey, body: Bytes| {
-            if let (Derived::IndexFile, Present::Listed(listed)) = (kind, present) {
-                listed
-                    .index_files
-                    .lock()
-                    .expect("not poisoned")
-                    .insert(key, body);
-            }
-        };
-        let read = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
-        let Some(mode) = put_mode(read, revision, &body) else {
-            // Right already, unless it holds a newer revision.
-            if current.is_some_and(|(bytes, _)| bytes == body) {
-                holds(key, body);
-            }
-            return Ok(());
-        };
-        let options = derived_options(&key, revision, !repository.anonymous_read);
-        match self.blobs.put(&key, body.clone(), mode, options).await {
-            Ok(_) => {
-                holds(key, body);
-                Ok(())
-            }
-            // Written since the listing or the read (by a publish, a yank):
-            // the bulk read may be older than that writer's; start over
-            // from the store.
-            Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)) => {
-                self.write_derived_file(kind, repository, canonical, true)
-                    .await
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Renders again, from its `.crate`, each README a version has but the
-    /// store lacks: a publish that stopped between its commit and its README
-    /// write leaves that, and its page would say the README is missing.
-    /// A README that cannot be rendered (its `.crate` gone, its file
-    /// unreadable) is skipped, as at publish; a storage error is returned
-    /// (beside the READMEs restored) after the others are done, so that
-    /// the caller can try again.
-    async fn restore_readmes(
-        &self,
-        repository: &Repository,
-        krate: &CrateVersions,
-        present: &HashSet<ObjectKey>,
-    ) -> (Vec<ObjectKey>, Option<RegistryError>) {
-        let (mut restored, mut failed) = (Vec::new(), None);
-        let repo = repository.name.as_str();
-        let CrateVersions { krate, versions } = krate;
-        for version in versions {
-            let vers = &version.line.vers;
-            let present = ObjectKey::readme(repo, &krate.canonical, vers)
-                .is_ok_and(|readme| present.contains(&readme));
-            if !version.has_readme || present {
-                continue;
-            }
-            let Ok(key) = ObjectKey::crate_file(repo, &krate.name, vers) else {
-                continue;
-            };
-            let tarball = match self.blobs.get(&key).await {
-                Ok(Some((tarball, _))) => tarball,
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::error!(%key, error = %e, "could not read a .crate to restore its README");
-                    failed = Some(e.into());
+        crates: &[CrateVersions],
+        lost: &[(usize, &VersionRecord, ObjectKey, ObjectKey)],
+        private: bool,
+        batch: &mut Batch,
+    ) -> Option<RegistryError> {
+        let mut failed = None;
+        for some in lost.chunks(README_RESTORE_BATCH) {
+            let keys: Vec<ObjectKey> = some.iter().map(|(.., key)| key.clone()).collect();
+            let tarballs = self.blobs.get_many(&keys).await;
+            let mut to_render = Vec::with_capacity(some.len());
+            for ((i, version, readme, key), tarball) in some.iter().zip(tarballs) {
+                let tarball = match tarball {
+                    Ok(Some((tarball, _))) => tarball,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::error!(%key, error = %e, "could not read a .crate to restore its README");
+                        failed = Some(e.into());
+                        continue;
+                    }
+                };
+                // Recorded at publish; `has_readme` says it was found there.
+                let Some(path) = version.package.readme_path.clone() else {
                     continue;
-                }
-            };
-            // Recorded at publish; `has_readme` says it was found there.
-            let Some(readme_path) = version.package.readme_path.clone() else {
-                continue;
-            };
-            let repository_url = version.package.repository.clone();
-            let (name, vers_owned, limits) =
-                (krate.name.clone(), vers.clone(), self.config.limits.clone());
+                };
+                to_render.push(LostReadme {
+                    crate_index: *i,
+                    key: readme.clone(),
+                    name: crates[*i].krate.name.clone(),
+                    vers: version.line.vers.clone(),
+                    path,
+                    repository_url: version.package.repository.clone(),
+                    tarball,
+                });
+            }
+            let limits = self.config.limits.clone();
             // Unpacking and rendering is CPU work: off the async threads.
             let rendered = tokio::task::spawn_blocking(move || {
-                // Checked at publish; only the README is wanted here.
-                let markdown =
-                    read_readme(&tarball, &name, &vers_owned, &readme_path, &limits).ok()??;
-                Some(crateyard_readme::render_readme(
-                    &markdown,
-                    Some(&readme_path),
-                    repository_url.as_deref(),
-                ))
+                to_render
+                    .into_iter()
+                    .filter_map(|lost| Some((lost.render(&limits)?, lost)))
+                    .collect::<Vec<_>>()
             })
-            .await;
-            if let Ok(Some(html)) = rendered {
-                match self
-                    .put_readme(repository, &krate.canonical, vers, html)
-                    .await
-                {
-                    Ok(key) => restored.push(key),
-                    Err(e) => {
-                        tracing::error!(repo, version = %vers, error = %e, "could not restore a README");
-                        failed = Some(e);
-                    }
-                }
+            .await
+            .unwrap_or_default();
+            for (html, lost) in rendered {
+                let options = lost.key.put_options(private);
+                let written = Written::VersionFile(lost.crate_index);
+                batch.push(written, lost.key, html.into(), PutMode::Overwrite, options);
             }
         }
-        (restored, failed)
+        failed
     }
 }
+
+/// A README to render again from its version's `.crate`.
+struct LostReadme {
+    crate_index: usize,
+    key: ObjectKey,
+    name: String,
+    vers: String,
+    path: String,
+    repository_url: Option<String>,
+    tarball: Bytes,
+}
+
+impl LostReadme {
+    /// The README's HTML; `None` if the `.crate` no longer yields it
+    /// (checked at publish: only the README is wanted here).
+    fn render(&self, limits: &TarballLimits) -> Option<String> {
+        let markdown =
+            read_readme(&self.tarball, &self.name, &self.vers, &self.path, limits).ok()??;
+        Some(crateyard_readme::render_readme(
+            &markdown,
+            Some(&self.path),
+            self.repository_url.as_deref(),
+        ))
+    }
+}
+
+/// What a write of [`Registry::reindex_crates`] was for: the crate is an
+/// index into its chunk.
+#[derive(Debug, Clone, Copy)]
+enum Written {
+    Derived(Derived, usize),
+    /// A version page or a README.
+    VersionFile(usize),
+}
+
+/// Writes for one [`BlobStore::put_many`], with what each was for.
+#[derive(Default)]
+struct Batch {
+    puts: Vec<Put>,
+    written: Vec<(Written, ObjectKey, Bytes)>,
+}
+
+impl Batch {
+    fn push(
+        &mut self,
+        written: Written,
+        key: ObjectKey,
+        body: Bytes,
+        mode: PutMode,
+        options: PutOptions,
+    ) {
+        self.written.push((written, key.clone(), body.clone()));
+        self.puts.push(Put {
+            key,
+            body,
+            mode,
+            options,
+        });
+    }
+}
+
+/// `.crate` files read at once to restore READMEs: a crate with a long
+/// history may have lost a thousand, each up to the size limit.
+const README_RESTORE_BATCH: usize = 16;
 
 /// Crates reindexed at once: each is a few round trips on AWS, a few
 /// blocking file operations locally.
@@ -443,6 +514,18 @@ impl Present<'_> {
         match self {
             Self::Listed(listed) => listed.files.contains(key),
             Self::Unknown => true,
+        }
+    }
+
+    /// The store holds `body` at `key` now: an index file's is kept for
+    /// the git index's rebuild.
+    fn holds(&self, kind: Derived, key: ObjectKey, body: Bytes) {
+        if let (Derived::IndexFile, Self::Listed(listed)) = (kind, self) {
+            listed
+                .index_files
+                .lock()
+                .expect("not poisoned")
+                .insert(key, body);
         }
     }
 }
