@@ -156,20 +156,6 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
         let private = !repository.anonymous_read;
-        // Each crate's version pages and READMEs in the store. (Loops, not
-        // closures: a closure's higher-ranked lifetimes would make these
-        // futures fail `Send`.)
-        let mut listed_here = Vec::new();
-        if let Present::Unknown = present {
-            for krate in crates {
-                listed_here.push(self.list_version_files(repository, krate).await?);
-            }
-        }
-        let version_files = |i: usize| match present {
-            Present::Listed(listed) => &listed.version_files,
-            Present::Unknown => &listed_here[i],
-        };
-
         let mut derived = Vec::with_capacity(crates.len() * 2);
         let mut to_read = Vec::new();
         for (i, krate) in crates.iter().enumerate() {
@@ -182,7 +168,25 @@ impl Registry {
                 derived.push((kind, i, key, Bytes::from(body), listed));
             }
         }
-        let mut read = self.blobs.get_many(&to_read).await.into_iter();
+        // Each crate's version pages and READMEs in the store, beside the
+        // reads. (A loop, not a closure: a closure's higher-ranked lifetimes
+        // would make this future fail `Send`.)
+        let listing = async {
+            let mut listed = Vec::new();
+            if let Present::Unknown = present {
+                for krate in crates {
+                    listed.push(self.list_version_files(repository, krate).await?);
+                }
+            }
+            Ok::<_, RegistryError>(listed)
+        };
+        let (listed_here, read) = tokio::join!(listing, self.blobs.get_many(&to_read));
+        let listed_here = listed_here?;
+        let version_files = |i: usize| match present {
+            Present::Listed(listed) => &listed.version_files,
+            Present::Unknown => &listed_here[i],
+        };
+        let mut read = read.into_iter();
         let (mut first, mut pages) = (Batch::default(), Batch::default());
         for (kind, i, key, body, listed) in derived {
             let current = match listed {
