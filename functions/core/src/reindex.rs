@@ -2,9 +2,9 @@ use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::index_writer::{Derived, derived_file, derived_options, put_mode};
 use crate::pages::version_page;
 use crate::{
-    BlobError, CrateName, CrateRecord, CrateVersions, IndexFileEntry, IndexFiles, KeyPrefix,
-    ObjectKey, Put, PutMode, PutOptions, Registry, RegistryError, RepoKind, RepoName, Repository,
-    StoredIndexFiles, TarballLimits, VersionRecord,
+    BlobError, BlobStore, CrateName, CrateRecord, CrateVersions, IndexFileEntry, IndexFiles,
+    KeyPrefix, ObjectKey, ObjectMeta, Put, PutMode, PutOptions, Registry, RegistryError, RepoKind,
+    RepoName, Repository, StoredIndexFiles, TarballLimits, VersionRecord,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -144,10 +144,13 @@ impl Registry {
     /// Brings a few crates' derived files up to date from the bulk read,
     /// in a few calls to the store whatever their number (locally, each
     /// one blocking task, not one per file): every body built, the index
-    /// files and pages that may exist read at once, the READMEs to restore
-    /// rendered from their `.crate` files, then what differs written in two
-    /// batches: index files, version pages and READMEs, then the crate
-    /// pages, which link to the version pages.
+    /// files and pages that may exist read at once, then what differs
+    /// written in two batches, the index files and version pages, then the
+    /// crate pages, which link to the version pages. Beside those writes,
+    /// the READMEs the store lacks are rendered again from their `.crate`
+    /// files and written, a batch at a time: unpacking them must not hold
+    /// back an index file that a `cargo publish` is waiting for (on AWS,
+    /// the change stream's rebuild after a publish writes its README).
     async fn reindex_crates(
         &self,
         repository: &Repository,
@@ -156,6 +159,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let repo = repository.name.as_str();
         let private = !repository.anonymous_read;
+        let mut failed = None;
         let mut derived = Vec::with_capacity(crates.len() * 2);
         let mut to_read = Vec::new();
         for (i, krate) in crates.iter().enumerate() {
@@ -169,31 +173,37 @@ impl Registry {
             }
         }
         // Each crate's version pages and READMEs in the store, beside the
-        // reads. (A loop, not a closure: a closure's higher-ranked lifetimes
-        // would make this future fail `Send`.)
+        // reads. A crate whose listing fails keeps its version files as
+        // they are; its index file and page are still written. (A loop,
+        // not a closure: a closure's higher-ranked lifetimes would make
+        // this future fail `Send`.)
         let listing = async {
             let mut listed = Vec::new();
             if let Present::Unknown = present {
                 for krate in crates {
-                    listed.push(self.list_version_files(repository, krate).await?);
+                    listed.push(self.list_version_files(repository, krate).await);
                 }
             }
-            Ok::<_, RegistryError>(listed)
+            listed
         };
         let (listed_here, read) = tokio::join!(listing, self.blobs.get_many(&to_read));
-        let listed_here = listed_here?;
+        let listed_here: Vec<Option<HashSet<ObjectKey>>> = listed_here
+            .into_iter()
+            .map(|listed| listed.map_err(|e| failed.get_or_insert(e)).ok())
+            .collect();
         let version_files = |i: usize| match present {
-            Present::Listed(listed) => &listed.version_files,
-            Present::Unknown => &listed_here[i],
+            Present::Listed(listed) => Some(&listed.version_files),
+            Present::Unknown => listed_here[i].as_ref(),
         };
+        if read.len() != to_read.len() {
+            return Err(BlobError::Backend("get_many answered too few".into()).into());
+        }
         let mut read = read.into_iter();
         let (mut first, mut pages) = (Batch::default(), Batch::default());
         for (kind, i, key, body, listed) in derived {
-            let current = match listed {
-                true => read.next().ok_or_else(|| {
-                    BlobError::Backend(format!("{key}: get_many answered too few"))
-                })??,
-                false => None,
+            let current = match (listed, read.next()) {
+                (true, Some(current)) => current?,
+                _ => None,
             };
             let revision = crates[i].krate.revision;
             let read = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
@@ -214,20 +224,18 @@ impl Registry {
 
         let mut readmes = Vec::new();
         for (i, krate) in crates.iter().enumerate() {
-            let (canonical, files) = (krate.krate.canonical.as_str(), version_files(i));
+            let canonical = krate.krate.canonical.as_str();
+            let Some(files) = version_files(i) else {
+                continue;
+            };
             for version in &krate.versions {
                 let vers = &version.line.vers;
                 let key = ObjectKey::version_page(repo, canonical, vers)?;
                 if !files.contains(&key) {
                     let (key, body) = version_page(repo, canonical, version)?;
                     let options = key.put_options(private);
-                    first.push(
-                        Written::VersionFile(i),
-                        key,
-                        body.into(),
-                        PutMode::Create,
-                        options,
-                    );
+                    let (written, body) = (Written::VersionFile(i), body.into());
+                    first.push(written, key, body, PutMode::Create, options);
                 }
                 let readme = ObjectKey::readme(repo, canonical, vers)?;
                 if version.has_readme && !files.contains(&readme) {
@@ -236,16 +244,25 @@ impl Registry {
                 }
             }
         }
-        let mut failed = self
-            .render_lost_readmes(crates, &readmes, private, &mut first)
-            .await;
 
-        let written = self.blobs.put_many(first.puts).await;
-        let pages_written = self.blobs.put_many(pages.puts).await;
+        let derived_writes = async {
+            let mut outcomes = first.write(self.blobs.as_ref()).await;
+            outcomes.extend(pages.write(self.blobs.as_ref()).await);
+            outcomes
+        };
+        let (outcomes, (restored, readmes_failed)) = tokio::join!(
+            derived_writes,
+            self.restore_readmes(crates, &readmes, private)
+        );
         let mut created = vec![Vec::new(); crates.len()];
+        for (i, key) in restored {
+            created[i].push(key);
+        }
+        if let Some(e) = readmes_failed {
+            failed.get_or_insert(e);
+        }
         let mut redo = Vec::new();
-        let outcomes = first.written.into_iter().chain(pages.written);
-        for ((what, key, body), result) in outcomes.zip(written.into_iter().chain(pages_written)) {
+        for ((what, key, body), result) in outcomes {
             match (what, result) {
                 (Written::Derived(kind, _), Ok(_)) => present.holds(kind, key, body),
                 (Written::VersionFile(i), Ok(_)) => created[i].push(key),
@@ -280,11 +297,9 @@ impl Registry {
         // earlier restore, stopped half-way. A whole reindex checks once,
         // at its end; otherwise one read of the crate now.
         for (i, (krate, mut swept)) in crates.iter().zip(created).enumerate() {
-            swept.extend(files_of_deleted_versions(
-                repository,
-                &krate.krate,
-                version_files(i),
-            ));
+            if let Some(files) = version_files(i) {
+                swept.extend(files_of_deleted_versions(repository, &krate.krate, files));
+            }
             let checked = match present {
                 Present::Listed(listed) => {
                     listed
@@ -330,22 +345,22 @@ impl Registry {
     }
 
     /// Renders again, from its `.crate`, each README in `lost` (a version
-    /// that has one, the store lacking it) and adds its write to `batch`:
-    /// a publish that stopped between its commit and its README write
-    /// leaves that, and its page would say the README is missing.
-    /// [`README_RESTORE_BATCH`] `.crate` files are read at once, then
-    /// rendered in one blocking task. A README that cannot be rendered (its
-    /// `.crate` gone, its file unreadable) is skipped, as at publish; a
-    /// storage error is returned after the others are done, so that the
+    /// that has one, the store lacking it) and writes it: a publish that
+    /// stopped between its commit and its README write leaves that, and
+    /// its page would say the README is missing. [`README_RESTORE_BATCH`]
+    /// at a time: their `.crate` files read at once, rendered in one
+    /// blocking task, written in one call. Returns each README written,
+    /// with its crate's index in `crates`. A README that cannot be rendered
+    /// (its `.crate` gone, its file unreadable) is skipped, as at publish;
+    /// a storage error is returned after the others are done, so that the
     /// caller can try again.
-    async fn render_lost_readmes(
+    async fn restore_readmes(
         &self,
         crates: &[CrateVersions],
         lost: &[(usize, &VersionRecord, ObjectKey, ObjectKey)],
         private: bool,
-        batch: &mut Batch,
-    ) -> Option<RegistryError> {
-        let mut failed = None;
+    ) -> (Vec<(usize, ObjectKey)>, Option<RegistryError>) {
+        let (mut restored, mut failed) = (Vec::new(), None);
         for some in lost.chunks(README_RESTORE_BATCH) {
             let keys: Vec<ObjectKey> = some.iter().map(|(.., key)| key.clone()).collect();
             let tarballs = self.blobs.get_many(&keys).await;
@@ -356,7 +371,7 @@ impl Registry {
                     Ok(None) => continue,
                     Err(e) => {
                         tracing::error!(%key, error = %e, "could not read a .crate to restore its README");
-                        failed = Some(e.into());
+                        failed.get_or_insert(e.into());
                         continue;
                     }
                 };
@@ -382,15 +397,32 @@ impl Registry {
                     .filter_map(|lost| Some((lost.render(&limits)?, lost)))
                     .collect::<Vec<_>>()
             })
-            .await
-            .unwrap_or_default();
+            .await;
+            let rendered = match rendered {
+                Ok(rendered) => rendered,
+                Err(e) => {
+                    failed.get_or_insert(BlobError::Backend(e.to_string()).into());
+                    continue;
+                }
+            };
+            let mut batch = Batch::default();
             for (html, lost) in rendered {
                 let options = lost.key.put_options(private);
                 let written = Written::VersionFile(lost.crate_index);
                 batch.push(written, lost.key, html.into(), PutMode::Overwrite, options);
             }
+            for ((what, key, _), result) in batch.write(self.blobs.as_ref()).await {
+                match (what, result) {
+                    (Written::VersionFile(i), Ok(_)) => restored.push((i, key)),
+                    (_, Ok(_)) => {}
+                    (_, Err(e)) => {
+                        tracing::error!(%key, error = %e, "could not restore a README");
+                        failed.get_or_insert(e.into());
+                    }
+                }
+            }
         }
-        failed
+        (restored, failed)
     }
 }
 
@@ -432,10 +464,27 @@ enum Written {
 #[derive(Default)]
 struct Batch {
     puts: Vec<Put>,
-    written: Vec<(Written, ObjectKey, Bytes)>,
+    written: Vec<WriteFor>,
 }
 
+/// A write of a [`Batch`]: what for, its key and body.
+type WriteFor = (Written, ObjectKey, Bytes);
+type Answer = Result<ObjectMeta, BlobError>;
+
 impl Batch {
+    /// Writes the batch; each write with what it was for and its answer.
+    async fn write(self, blobs: &dyn BlobStore) -> Vec<(WriteFor, Answer)> {
+        let count = self.puts.len();
+        let mut answers = blobs.put_many(self.puts).await;
+        // A store that answers too few is broken: every write counts as failed.
+        if answers.len() != count {
+            answers = (0..count)
+                .map(|_| Err(BlobError::Backend("put_many answered too few".into())))
+                .collect();
+        }
+        self.written.into_iter().zip(answers).collect()
+    }
+
     fn push(
         &mut self,
         written: Written,

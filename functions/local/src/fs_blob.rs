@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::SystemTime;
 use xattr::FileExt;
 
@@ -25,10 +25,6 @@ use xattr::FileExt;
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     dirs: DataDir,
-    /// Each stripe's lock file, opened once. An `flock` belongs to the
-    /// open file, which this process's threads share: the mutex keeps
-    /// them apart, the `flock` other processes.
-    stripes: Arc<[Mutex<Option<File>>]>,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -41,10 +37,7 @@ impl FsBlobStore {
         fs::create_dir_all(dirs.objects())?;
         fs::create_dir_all(dirs.object_locks())?;
         check_xattr_support(&dirs.objects())?;
-        let store = Self {
-            dirs,
-            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(None)).collect(),
-        };
+        let store = Self { dirs };
         store.adopt_metadata_files()?;
         Ok(store)
     }
@@ -181,30 +174,25 @@ impl FsBlobStore {
         }
     }
 
-    /// Locks `key`'s stripe exclusively, in this process and in every
-    /// other, until the guard is dropped.
-    fn lock(&self, key: &ObjectKey) -> Result<StripeLock<'_>, BlobError> {
-        let stripe = lock_stripe(&key.to_string());
-        // A thread that panicked holding it released its `flock` on the way.
-        let mut file = self.stripes[stripe as usize]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if file.is_none() {
-            let path = self.dirs.object_locks().join(stripe.to_string());
-            // Read-only: `flock` needs no write access, and opening for
-            // writing costs more; the file is created once, on first use.
-            let opened = match File::open(&path) {
-                Err(e) if e.kind() == ErrorKind::NotFound => File::options()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&path),
-                opened => opened,
-            };
-            *file = Some(opened.map_err(io)?);
+    /// Locks `key`'s lock file exclusively until the file is dropped.
+    fn lock(&self, key: &ObjectKey) -> Result<File, BlobError> {
+        let path = self
+            .dirs
+            .object_locks()
+            .join(lock_stripe(&key.to_string()).to_string());
+        // Read-only: `flock` needs no write access, and opening for writing
+        // costs more; the file is created once, on first use.
+        let file = match File::open(&path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path),
+            opened => opened,
         }
-        file.as_ref().expect("opened above").lock().map_err(io)?;
-        Ok(StripeLock(file))
+        .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(file)
     }
 
     fn checked_path(&self, key: &ObjectKey) -> Result<PathBuf, BlobError> {
@@ -263,13 +251,11 @@ impl FsBlobStore {
                 _ => return Err(BlobError::Precondition(key.to_string())),
             },
         }
-        write_atomically(&path, body, &options.metadata)?;
+        let last_modified = write_atomically(&path, body, &options.metadata)?;
         Ok(ObjectMeta {
             etag: content_etag(body),
             size: body.len() as u64,
-            // As S3's PUT answers (no Last-Modified): a read gives the
-            // file's own time. Asking the file costs a system call.
-            last_modified: SystemTime::now(),
+            last_modified,
             metadata: options.metadata.clone(),
         })
     }
@@ -342,19 +328,6 @@ impl FsBlobStore {
 /// How many lock files the keys share.
 const LOCK_STRIPES: u64 = 64;
 
-/// A stripe locked by [`FsBlobStore::lock`]: its `flock` is released
-/// before its mutex.
-struct StripeLock<'a>(MutexGuard<'a, Option<File>>);
-
-impl Drop for StripeLock<'_> {
-    fn drop(&mut self) {
-        if let Some(file) = self.0.as_ref() {
-            // Fails only for a bad descriptor, which `lock` never held.
-            let _ = file.unlock();
-        }
-    }
-}
-
 /// Which lock file guards `key`: FNV-1a of the key, a function every
 /// process (and every version of this code) must compute alike.
 fn lock_stripe(key: &str) -> u64 {
@@ -410,12 +383,12 @@ pub fn remove_abandoned_temp_files(objects: &Path) -> usize {
 pub const METADATA_XATTR: &str = "user.crateyard.metadata";
 
 /// Writes `body` and `metadata` to a temporary file beside `path` and
-/// renames it into place.
+/// renames it into place; returns the file's modification time.
 fn write_atomically(
     path: &Path,
     body: &[u8],
     metadata: &BTreeMap<String, String>,
-) -> Result<(), BlobError> {
+) -> Result<SystemTime, BlobError> {
     let dir = path.parent().expect("object paths have a parent");
     let file_name = path
         .file_name()
@@ -443,7 +416,9 @@ fn write_atomically(
             let json = serde_json::to_vec(metadata).map_err(std::io::Error::other)?;
             file.set_xattr(METADATA_XATTR, &json)?;
         }
-        fs::rename(&temp, path)
+        let modified = file.metadata()?.modified()?;
+        fs::rename(&temp, path)?;
+        Ok(modified)
     });
     if result.is_err() {
         let _ = fs::remove_file(&temp);

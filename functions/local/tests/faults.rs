@@ -15,10 +15,14 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The real file store, with puts to index files failing while `broken`.
+/// The real file store, with puts to index files failing while `broken`,
+/// and reads of `.crate` files waiting for an index file's write while
+/// `crate_reads_wait` (an index file written only after them never is).
 struct FlakyIndexWrites {
     inner: FsBlobStore,
     broken: AtomicBool,
+    crate_reads_wait: AtomicBool,
+    index_written: tokio::sync::watch::Sender<bool>,
 }
 
 #[async_trait]
@@ -30,12 +34,23 @@ impl BlobStore for FlakyIndexWrites {
         mode: PutMode,
         options: PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
-        if self.broken.load(Ordering::SeqCst) && matches!(key, ObjectKey::IndexFile { .. }) {
+        let index_file = matches!(key, ObjectKey::IndexFile { .. });
+        if self.broken.load(Ordering::SeqCst) && index_file {
             return Err(BlobError::Backend("injected: S3 PutObject failed".into()));
         }
-        self.inner.put(key, body, mode, options).await
+        let written = self.inner.put(key, body, mode, options).await;
+        if index_file && written.is_ok() {
+            self.index_written.send_replace(true);
+        }
+        written
     }
     async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
+        if self.crate_reads_wait.load(Ordering::SeqCst)
+            && matches!(key, ObjectKey::CrateFile { .. })
+        {
+            let mut written = self.index_written.subscribe();
+            let _ = written.wait_for(|written| *written).await;
+        }
         self.inner.get(key).await
     }
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {
@@ -76,6 +91,8 @@ async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>, Princ
     let blobs = Arc::new(FlakyIndexWrites {
         inner: FsBlobStore::new(dirs.clone()).unwrap(),
         broken: AtomicBool::new(false),
+        crate_reads_wait: AtomicBool::new(false),
+        index_written: tokio::sync::watch::Sender::new(false),
     });
     let store = SqliteStore::open(&dirs.database()).unwrap();
     let registry = Registry::new(
@@ -239,4 +256,64 @@ async fn files_left_for_a_deleted_version_are_removed_by_reindex() {
     };
     registry.write_changed_crates(&[change]).await.unwrap();
     removed().await;
+}
+
+/// `rebuild`'s outcome; it fails the test if it never finishes (only a
+/// deadlock takes this long: the rebuild is milliseconds).
+async fn within<T>(rebuild: impl Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(60), rebuild)
+        .await
+        .expect("the rebuild waited for its README before its index file")
+}
+
+/// On AWS the change stream's rebuild after a publish writes the README
+/// (the publish answers first), so it always finds the README missing:
+/// the index file, which `cargo publish` polls for, must not wait for the
+/// `.crate` to be read and its README rendered. Here each `.crate` read
+/// waits for an index file's write; a rebuild that wrote the index file
+/// only after its READMEs would never finish.
+#[tokio::test]
+async fn an_index_file_does_not_wait_for_a_readme_to_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, blobs, alice) = setup(dir.path()).await;
+    let manifest = "[package]\nname = \"sturdy\"\nversion = \"1.1.0\"\nedition = \"2021\"\n\
+                    readme = \"README.md\"\n";
+    let tarball = TarballBuilder::new("sturdy-1.1.0")
+        .file("Cargo.toml", manifest.as_bytes())
+        .file("README.md", b"# Sturdy\n\nHolds up.\n")
+        .file("src/lib.rs", b"")
+        .build();
+    registry
+        .publish("main", &alice, upload("1.1.0", tarball.into()))
+        .await
+        .unwrap();
+    let index = ObjectKey::index_file("main", "sturdy").unwrap();
+    let readme = ObjectKey::readme("main", "sturdy", "1.1.0").unwrap();
+    let lose_both = || async {
+        blobs.delete(&index).await.unwrap();
+        blobs.delete(&readme).await.unwrap();
+        blobs.index_written.send_replace(false);
+    };
+    let restored = || async {
+        assert_eq!(assert_index_consistent(&blobs).await, ["1.0.0", "1.1.0"]);
+        let (html, _) = blobs.get(&readme).await.unwrap().expect("README restored");
+        assert!(String::from_utf8_lossy(&html).contains("Holds up."));
+    };
+    blobs.crate_reads_wait.store(true, Ordering::SeqCst);
+
+    // One crate's rebuild (the change stream, a reindex job's batch).
+    lose_both().await;
+    let change = CommittedChange {
+        repo: "main".into(),
+        canonical: "sturdy".into(),
+        new_version: None,
+    };
+    within(registry.write_changed_crates(&[change]))
+        .await
+        .unwrap();
+    restored().await;
+    // A whole reindex.
+    lose_both().await;
+    within(registry.reindex("main", &|_, _| {})).await.unwrap();
+    restored().await;
 }
