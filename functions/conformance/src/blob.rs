@@ -1,6 +1,6 @@
 use bytes::Bytes;
 use crateyard_core::{
-    BlobError, BlobStore, KeyPrefix, ObjectKey, Put, PutMode, PutOptions, RepoName,
+    BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, Put, PutMode, PutOptions, RepoName,
 };
 
 fn options() -> PutOptions {
@@ -236,27 +236,18 @@ pub async fn blob_conditional_delete(store: &dyn BlobStore) {
 }
 
 /// `put_many` answers each put in order, with that put's own condition:
-/// one refused leaves the others written and itself unchanged.
+/// one refused leaves the others written and itself unchanged; each
+/// written one has its metadata.
 pub async fn blob_put_many(store: &dyn BlobStore) {
-    let taken = key("r/crates/taken/taken-1.0.0.crate");
-    store
-        .put(
-            &taken,
-            Bytes::from_static(b"kept"),
-            PutMode::Create,
-            options(),
-        )
-        .await
-        .unwrap();
-    let stale = store
-        .put(
-            &key("r/index/st/al/stale"),
-            Bytes::from_static(b"v1"),
-            PutMode::Create,
-            options(),
-        )
-        .await
-        .unwrap();
+    async fn first(store: &dyn BlobStore, k: &str, body: &'static [u8]) -> ObjectMeta {
+        let body = Bytes::from_static(body);
+        store
+            .put(&key(k), body, PutMode::Create, options())
+            .await
+            .unwrap()
+    }
+    first(store, "r/crates/taken/taken-1.0.0.crate", b"kept").await;
+    let stale = first(store, "r/index/st/al/stale", b"v1").await;
     store
         .put(
             &key("r/index/st/al/stale"),
@@ -266,21 +257,26 @@ pub async fn blob_put_many(store: &dyn BlobStore) {
         )
         .await
         .unwrap();
+    let fresh = first(store, "r/index/fr/es/fresh", b"v1").await;
+    first(store, "r/index/ov/er/over", b"old").await;
     let put = |k: &str, body: &'static [u8], mode: PutMode| Put {
         key: key(k),
         body: Bytes::from_static(body),
         mode,
         options: options(),
     };
+    let mut created = put("r/crates/new/new-1.0.0.crate", b"new", PutMode::Create);
+    created.options.metadata = [("crate-revision".to_string(), "7".to_string())].into();
     let answers = store
         .put_many(vec![
-            put("r/crates/new/new-1.0.0.crate", b"new", PutMode::Create),
+            created,
             put("r/crates/taken/taken-1.0.0.crate", b"lost", PutMode::Create),
             put("r/index/st/al/stale", b"v3", PutMode::Update(stale.etag)),
+            put("r/index/fr/es/fresh", b"v2", PutMode::Update(fresh.etag)),
             put("r/index/ov/er/over", b"over", PutMode::Overwrite),
         ])
         .await;
-    assert_eq!(answers.len(), 4, "{answers:?}");
+    assert_eq!(answers.len(), 5, "{answers:?}");
     assert!(answers[0].is_ok(), "{answers:?}");
     assert!(
         matches!(answers[1], Err(BlobError::AlreadyExists(_))),
@@ -290,8 +286,9 @@ pub async fn blob_put_many(store: &dyn BlobStore) {
         matches!(answers[2], Err(BlobError::Precondition(_))),
         "{answers:?}"
     );
+    assert!(answers[3].is_ok(), "{answers:?}");
     assert_eq!(
-        answers[3].as_ref().map(|meta| meta.size).ok(),
+        answers[4].as_ref().map(|meta| meta.size).ok(),
         Some(4),
         "{answers:?}"
     );
@@ -299,10 +296,17 @@ pub async fn blob_put_many(store: &dyn BlobStore) {
         ("r/crates/new/new-1.0.0.crate", &b"new"[..]),
         ("r/crates/taken/taken-1.0.0.crate", b"kept"),
         ("r/index/st/al/stale", b"v2"),
+        ("r/index/fr/es/fresh", b"v2"),
         ("r/index/ov/er/over", b"over"),
     ] {
         let (stored, _) = store.get(&key(k)).await.unwrap().unwrap();
         assert_eq!(&stored[..], body, "{k}");
     }
+    let meta = store
+        .head(&key("r/crates/new/new-1.0.0.crate"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.revision(), 7, "{meta:?}");
     assert!(store.put_many(Vec::new()).await.is_empty());
 }

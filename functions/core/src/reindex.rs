@@ -173,8 +173,8 @@ impl Registry {
             }
         }
         // Each crate's version pages and READMEs in the store, beside the
-        // reads. A crate whose listing fails keeps its version files as
-        // they are; its index file and page are still written. (A loop,
+        // reads. A crate whose listing fails keeps its version files and
+        // its page as they are; its index file is still written. (A loop,
         // not a closure: a closure's higher-ranked lifetimes would make
         // this future fail `Send`.)
         let listing = async {
@@ -201,9 +201,10 @@ impl Registry {
         let mut read = read.into_iter();
         let (mut first, mut pages) = (Batch::default(), Batch::default());
         for (kind, i, key, body, listed) in derived {
-            let current = match (listed, read.next()) {
-                (true, Some(current)) => current?,
-                _ => None,
+            // Answers come for listed files only (as many: checked above).
+            let current = match listed {
+                true => read.next().transpose()?.flatten(),
+                false => None,
             };
             let revision = crates[i].krate.revision;
             let read = current.as_ref().map(|(bytes, meta)| (Some(bytes), meta));
@@ -217,6 +218,9 @@ impl Registry {
             let options = derived_options(&key, revision, private);
             let batch = match kind {
                 Derived::IndexFile => &mut first,
+                // Not before its version pages, which the failed listing
+                // leaves unknown.
+                Derived::Page if version_files(i).is_none() => continue,
                 Derived::Page => &mut pages,
             };
             batch.push(Written::Derived(kind, i), key, body, mode, options);
@@ -246,49 +250,29 @@ impl Registry {
         }
 
         let derived_writes = async {
-            let mut outcomes = first.write(self.blobs.as_ref()).await;
-            outcomes.extend(pages.write(self.blobs.as_ref()).await);
-            outcomes
+            let (mut created, mut failed) = (vec![Vec::new(); crates.len()], None);
+            for batch in [first, pages] {
+                let answers = batch.write(self.blobs.as_ref()).await;
+                self.settle(
+                    repository,
+                    crates,
+                    answers,
+                    present,
+                    &mut created,
+                    &mut failed,
+                )
+                .await;
+            }
+            (created, failed)
         };
-        let (outcomes, (restored, readmes_failed)) = tokio::join!(
-            derived_writes,
-            self.restore_readmes(crates, &readmes, private)
-        );
-        let mut created = vec![Vec::new(); crates.len()];
+        let restore = self.restore_readmes(crates, &readmes, private, present.readmes_at_once());
+        let ((mut created, write_failed), (restored, restore_failed)) =
+            tokio::join!(derived_writes, restore);
         for (i, key) in restored {
             created[i].push(key);
         }
-        if let Some(e) = readmes_failed {
+        for e in [write_failed, restore_failed].into_iter().flatten() {
             failed.get_or_insert(e);
-        }
-        let mut redo = Vec::new();
-        for ((what, key, body), result) in outcomes {
-            match (what, result) {
-                (Written::Derived(kind, _), Ok(_)) => present.holds(kind, key, body),
-                (Written::VersionFile(i), Ok(_)) => created[i].push(key),
-                // Written since the listing or the read (by a publish, a
-                // yank): the bulk read may be older than that writer's;
-                // start over from the store.
-                (
-                    Written::Derived(kind, i),
-                    Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)),
-                ) => redo.push((kind, i)),
-                // A version page a publish wrote meanwhile.
-                (Written::VersionFile(_), Err(BlobError::AlreadyExists(_))) => {}
-                (_, Err(e)) => {
-                    tracing::error!(repo, %key, error = %e, "could not write a derived file");
-                    failed.get_or_insert(e.into());
-                }
-            }
-        }
-        for (kind, i) in redo {
-            let canonical = &crates[i].krate.canonical;
-            if let Err(e) = self
-                .write_derived_file(kind, repository, canonical, true)
-                .await
-            {
-                failed.get_or_insert(e);
-            }
         }
 
         // Version pages and READMEs written for versions read before: one
@@ -321,6 +305,48 @@ impl Registry {
         failed.map_or(Ok(()), Err)
     }
 
+    /// Takes in a batch's answers: an index file written is kept for the
+    /// git index, a version file written goes to the deletion sweep, and an
+    /// index file or page another writer (a publish, a yank) wrote since
+    /// the listing or the read is redone from the store, the bulk read
+    /// being maybe older than that writer's.
+    async fn settle(
+        &self,
+        repository: &Repository,
+        crates: &[CrateVersions],
+        answers: Vec<(WriteFor, Answer)>,
+        present: &Present<'_>,
+        created: &mut [Vec<ObjectKey>],
+        failed: &mut Option<RegistryError>,
+    ) {
+        let mut redo = Vec::new();
+        for ((what, key, body), answer) in answers {
+            match (what, answer) {
+                (Written::Derived(kind, _), Ok(_)) => present.holds(kind, key, body),
+                (Written::VersionFile(i), Ok(_)) => created[i].push(key),
+                (
+                    Written::Derived(kind, i),
+                    Err(BlobError::Precondition(_) | BlobError::AlreadyExists(_)),
+                ) => redo.push((kind, i)),
+                // A version page a publish wrote meanwhile.
+                (Written::VersionFile(_), Err(BlobError::AlreadyExists(_))) => {}
+                (_, Err(e)) => {
+                    tracing::error!(repo = %repository.name, %key, error = %e, "could not write a derived file");
+                    failed.get_or_insert(e.into());
+                }
+            }
+        }
+        for (kind, i) in redo {
+            let canonical = &crates[i].krate.canonical;
+            if let Err(e) = self
+                .write_derived_file(kind, repository, canonical, true)
+                .await
+            {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+
     /// The version pages and READMEs `krate` has in the store.
     async fn list_version_files(
         &self,
@@ -347,9 +373,9 @@ impl Registry {
     /// Renders again, from its `.crate`, each README in `lost` (a version
     /// that has one, the store lacking it) and writes it: a publish that
     /// stopped between its commit and its README write leaves that, and
-    /// its page would say the README is missing. [`README_RESTORE_BATCH`]
-    /// at a time: their `.crate` files read at once, rendered in one
-    /// blocking task, written in one call. Returns each README written,
+    /// its page would say the README is missing. `at_once` at a time:
+    /// their `.crate` files read in one call, rendered in one blocking
+    /// task, written in one call. Returns each README written,
     /// with its crate's index in `crates`. A README that cannot be rendered
     /// (its `.crate` gone, its file unreadable) is skipped, as at publish;
     /// a storage error is returned after the others are done, so that the
@@ -359,9 +385,10 @@ impl Registry {
         crates: &[CrateVersions],
         lost: &[(usize, &VersionRecord, ObjectKey, ObjectKey)],
         private: bool,
+        at_once: usize,
     ) -> (Vec<(usize, ObjectKey)>, Option<RegistryError>) {
         let (mut restored, mut failed) = (Vec::new(), None);
-        for some in lost.chunks(README_RESTORE_BATCH) {
+        for some in lost.chunks(at_once) {
             let keys: Vec<ObjectKey> = some.iter().map(|(.., key)| key.clone()).collect();
             let tarballs = self.blobs.get_many(&keys).await;
             let mut to_render = Vec::with_capacity(some.len());
@@ -398,10 +425,12 @@ impl Registry {
                     .collect::<Vec<_>>()
             })
             .await;
+            // Skipped, as one that cannot be rendered: the same `.crate`
+            // would fail the same way on every retry.
             let rendered = match rendered {
                 Ok(rendered) => rendered,
                 Err(e) => {
-                    failed.get_or_insert(BlobError::Backend(e.to_string()).into());
+                    tracing::error!(error = %e, "README rendering failed; those READMEs stay missing");
                     continue;
                 }
             };
@@ -475,6 +504,9 @@ impl Batch {
     /// Writes the batch; each write with what it was for and its answer.
     async fn write(self, blobs: &dyn BlobStore) -> Vec<(WriteFor, Answer)> {
         let count = self.puts.len();
+        if count == 0 {
+            return Vec::new();
+        }
         let mut answers = blobs.put_many(self.puts).await;
         // A store that answers too few is broken: every write counts as failed.
         if answers.len() != count {
@@ -502,10 +534,6 @@ impl Batch {
         });
     }
 }
-
-/// `.crate` files read at once to restore READMEs: a crate with a long
-/// history may have lost a thousand, each up to the size limit.
-const README_RESTORE_BATCH: usize = 16;
 
 /// Crates reindexed at once: each is a few round trips on AWS, a few
 /// blocking file operations locally.
@@ -567,6 +595,18 @@ impl Present<'_> {
         match self {
             Self::Listed(listed) => listed.files.contains(key),
             Self::Unknown => true,
+        }
+    }
+
+    /// How many `.crate` files one call restoring READMEs reads at once:
+    /// with [`REINDEX_CONCURRENCY`] crates reindexed at once, either way
+    /// as many in memory as when each crate restored its own one by one
+    /// (a long history may have lost a thousand, each up to the size
+    /// limit).
+    fn readmes_at_once(&self) -> usize {
+        match self {
+            Self::Listed(_) => REINDEX_CHUNK,
+            Self::Unknown => 1,
         }
     }
 

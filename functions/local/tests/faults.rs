@@ -317,3 +317,61 @@ async fn an_index_file_does_not_wait_for_a_readme_to_restore() {
     within(registry.reindex("main", &|_, _| {})).await.unwrap();
     restored().await;
 }
+
+fn named_crate(name: &str, version: &str) -> Upload {
+    let manifest =
+        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    Upload::Direct {
+        name: name.into(),
+        file_name: format!("{name}-{version}.crate"),
+        tarball: TarballBuilder::new(&format!("{name}-{version}"))
+            .file("Cargo.toml", manifest.as_bytes())
+            .file("src/lib.rs", b"")
+            .build()
+            .into(),
+    }
+}
+
+/// A whole reindex reads only the files its listings found: with one
+/// crate's page lost, every other file must still be compared with its own
+/// stored copy, not its neighbour's (a neighbour with a newer revision
+/// would make a stale page look newer than it is, and keep it).
+#[tokio::test]
+async fn a_reindex_with_some_files_lost_compares_each_file_with_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, blobs, alice) = setup(dir.path()).await;
+    registry
+        .publish("main", &alice, named_crate("apple", "1.0.0"))
+        .await
+        .unwrap();
+    for minor in 0..5 {
+        let version = format!("1.{minor}.0");
+        registry
+            .publish("main", &alice, named_crate("zebra", &version))
+            .await
+            .unwrap();
+    }
+    let page = |name| ObjectKey::crate_page("main", name).unwrap();
+    let (sturdy_page, meta) = blobs.get(&page("sturdy")).await.unwrap().unwrap();
+    // apple's page lost; sturdy's stale, as its revision's (a write that
+    // stopped half-way), with zebra's files after it in the same chunk.
+    blobs.delete(&page("apple")).await.unwrap();
+    let stale = PutOptions {
+        metadata: meta.metadata.clone(),
+        ..PutOptions::default()
+    };
+    blobs
+        .put(
+            &page("sturdy"),
+            Bytes::from_static(b"{\"stale\": true}"),
+            PutMode::Overwrite,
+            stale,
+        )
+        .await
+        .unwrap();
+
+    registry.reindex("main", &|_, _| {}).await.unwrap();
+    let (rebuilt, _) = blobs.get(&page("sturdy")).await.unwrap().unwrap();
+    assert_eq!(rebuilt, sturdy_page, "the stale page was kept");
+    assert!(blobs.get(&page("apple")).await.unwrap().is_some());
+}
