@@ -265,7 +265,8 @@ impl Registry {
             }
             (created, failed)
         };
-        let restore = self.restore_readmes(crates, &readmes, private, present.readmes_at_once());
+        let budget = present.readme_bytes_at_once();
+        let restore = self.restore_readmes(crates, &readmes, private, budget);
         let ((mut created, write_failed), (restored, restore_failed)) =
             tokio::join!(derived_writes, restore);
         for (i, key) in restored {
@@ -373,9 +374,10 @@ impl Registry {
     /// Renders again, from its `.crate`, each README in `lost` (a version
     /// that has one, the store lacking it) and writes it: a publish that
     /// stopped between its commit and its README write leaves that, and
-    /// its page would say the README is missing. `at_once` at a time:
-    /// their `.crate` files read in one call, rendered in one blocking
-    /// task, written in one call. Returns each README written,
+    /// its page would say the README is missing. A batch at a time, of
+    /// `.crate` files adding up to at most `budget` bytes (or one larger):
+    /// read in one call, rendered in one blocking task, written in one
+    /// call. Returns each README written,
     /// with its crate's index in `crates`. A README that cannot be rendered
     /// (its `.crate` gone, its file unreadable) is skipped, as at publish;
     /// a storage error is returned after the others are done, so that the
@@ -385,10 +387,21 @@ impl Registry {
         crates: &[CrateVersions],
         lost: &[(usize, &VersionRecord, ObjectKey, ObjectKey)],
         private: bool,
-        at_once: usize,
+        budget: u64,
     ) -> (Vec<(usize, ObjectKey)>, Option<RegistryError>) {
         let (mut restored, mut failed) = (Vec::new(), None);
-        for some in lost.chunks(at_once) {
+        let mut rest = lost;
+        while !rest.is_empty() {
+            let mut bytes = rest[0].1.size;
+            let len = 1 + rest[1..]
+                .iter()
+                .take_while(|(_, version, ..)| {
+                    bytes = bytes.saturating_add(version.size);
+                    bytes <= budget
+                })
+                .count();
+            let (some, after) = rest.split_at(len);
+            rest = after;
             let keys: Vec<ObjectKey> = some.iter().map(|(.., key)| key.clone()).collect();
             let tarballs = self.blobs.get_many(&keys).await;
             let mut to_render = Vec::with_capacity(some.len());
@@ -542,6 +555,10 @@ pub(crate) const REINDEX_CONCURRENCY: usize = 32;
 /// Crates whose files a whole-repository reindex reads in one call.
 const REINDEX_CHUNK: usize = 8;
 
+/// `.crate` bytes read at once to restore READMEs, over every crate being
+/// reindexed (each call may go one `.crate` over its share).
+const README_BYTES_IN_FLIGHT: u64 = 64 << 20;
+
 /// Which derived files exist.
 enum Present<'a> {
     /// As the listings of a whole repository found them.
@@ -598,16 +615,16 @@ impl Present<'_> {
         }
     }
 
-    /// How many `.crate` files one call restoring READMEs reads at once:
-    /// with [`REINDEX_CONCURRENCY`] crates reindexed at once, either way
-    /// as many in memory as when each crate restored its own one by one
-    /// (a long history may have lost a thousand, each up to the size
-    /// limit).
-    fn readmes_at_once(&self) -> usize {
-        match self {
-            Self::Listed(_) => REINDEX_CHUNK,
-            Self::Unknown => 1,
-        }
+    /// How many bytes of `.crate` files one call restoring READMEs reads
+    /// at once: [`README_BYTES_IN_FLIGHT`] shared by the calls that run
+    /// at once (a long history may have lost a thousand READMEs, each
+    /// `.crate` up to the size limit; the reindex function has 512 MB).
+    fn readme_bytes_at_once(&self) -> u64 {
+        let calls = match self {
+            Self::Listed(_) => REINDEX_CONCURRENCY / REINDEX_CHUNK,
+            Self::Unknown => REINDEX_CONCURRENCY,
+        };
+        README_BYTES_IN_FLIGHT / calls as u64
     }
 
     /// The store holds `body` at `key` now: an index file's is kept for
