@@ -189,7 +189,13 @@ impl Registry {
         let (listed_here, read) = tokio::join!(listing, self.blobs.get_many(&to_read));
         let listed_here: Vec<Option<HashSet<ObjectKey>>> = listed_here
             .into_iter()
-            .map(|listed| listed.map_err(|e| failed.get_or_insert(e)).ok())
+            .map(|listed| match listed {
+                Ok(files) => Some(files),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    None
+                }
+            })
             .collect();
         let version_files = |i: usize| match present {
             Present::Listed(listed) => Some(&listed.version_files),
@@ -377,11 +383,11 @@ impl Registry {
     /// its page would say the README is missing. A batch at a time, of
     /// `.crate` files adding up to at most `budget` bytes (or one larger):
     /// read in one call, rendered in one blocking task, written in one
-    /// call. Returns each README written,
-    /// with its crate's index in `crates`. A README that cannot be rendered
-    /// (its `.crate` gone, its file unreadable) is skipped, as at publish;
-    /// a storage error is returned after the others are done, so that the
-    /// caller can try again.
+    /// call. Returns each README written, with its crate's index in
+    /// `crates`. A README that cannot be rendered (its `.crate` gone, its
+    /// file unreadable) is skipped, as at publish; a storage error is
+    /// returned after the others are done, so that the caller can try
+    /// again.
     async fn restore_readmes(
         &self,
         crates: &[CrateVersions],
