@@ -490,6 +490,30 @@ fn io(e: std::io::Error) -> BlobError {
     BlobError::Backend(e.to_string())
 }
 
+impl FsBlobStore {
+    /// `op` on each item, in order, in one blocking task: a batch of
+    /// thousands costs one hand-off to the blocking pool, not thousands.
+    async fn blocking_each<I, T>(
+        &self,
+        items: Vec<I>,
+        op: impl Fn(&Self, &I) -> Result<T, BlobError> + Send + 'static,
+    ) -> Vec<Result<T, BlobError>>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+    {
+        let (this, count) = (self.clone(), items.len());
+        let done =
+            tokio::task::spawn_blocking(move || items.iter().map(|item| op(&this, item)).collect())
+                .await;
+        done.unwrap_or_else(|e| {
+            (0..count)
+                .map(|_| Err(BlobError::Backend(e.to_string())))
+                .collect()
+        })
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
 ) -> Result<T, BlobError> {
@@ -520,31 +544,15 @@ impl BlobStore for FsBlobStore {
         &self,
         keys: &[ObjectKey],
     ) -> Vec<Result<Option<(Bytes, ObjectMeta)>, BlobError>> {
-        let (this, owned) = (self.clone(), keys.to_vec());
-        let read = tokio::task::spawn_blocking(move || {
-            owned.iter().map(|key| this.read(key)).collect::<Vec<_>>()
-        })
-        .await;
-        read.unwrap_or_else(|e| {
-            keys.iter()
-                .map(|_| Err(BlobError::Backend(e.to_string())))
-                .collect()
-        })
+        self.blocking_each(keys.to_vec(), |store, key| store.read(key))
+            .await
     }
 
     async fn put_many(&self, puts: Vec<Put>) -> Vec<Result<ObjectMeta, BlobError>> {
-        let (this, count) = (self.clone(), puts.len());
-        let written = tokio::task::spawn_blocking(move || {
-            puts.iter()
-                .map(|put| this.write(&put.key, &put.body, &put.mode, &put.options))
-                .collect::<Vec<_>>()
+        self.blocking_each(puts, |store, put| {
+            store.write(&put.key, &put.body, &put.mode, &put.options)
         })
-        .await;
-        written.unwrap_or_else(|e| {
-            (0..count)
-                .map(|_| Err(BlobError::Backend(e.to_string())))
-                .collect()
-        })
+        .await
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, BlobError> {

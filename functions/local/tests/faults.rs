@@ -67,21 +67,39 @@ impl BlobStore for FlakyIndexWrites {
     }
 }
 
-fn crate_bytes(version: &str, marker: &str) -> Bytes {
+fn named_crate_bytes(name: &str, version: &str, marker: &str) -> Bytes {
     let manifest =
-        format!("[package]\nname = \"sturdy\"\nversion = \"{version}\"\nedition = \"2021\"\n");
-    TarballBuilder::new(&format!("sturdy-{version}"))
+        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    TarballBuilder::new(&format!("{name}-{version}"))
         .file("Cargo.toml", manifest.as_bytes())
         .file("src/lib.rs", marker.as_bytes())
         .build()
         .into()
 }
 
-fn upload(version: &str, tarball: Bytes) -> Upload {
+fn named_upload(name: &str, version: &str, tarball: Bytes) -> Upload {
     Upload::Direct {
-        name: "sturdy".into(),
-        file_name: format!("sturdy-{version}.crate"),
+        name: name.into(),
+        file_name: format!("{name}-{version}.crate"),
         tarball,
+    }
+}
+
+fn crate_bytes(version: &str, marker: &str) -> Bytes {
+    named_crate_bytes("sturdy", version, marker)
+}
+
+fn upload(version: &str, tarball: Bytes) -> Upload {
+    named_upload("sturdy", version, tarball)
+}
+
+/// What a commit to `sturdy` reports to the change stream's consumer,
+/// whose rebuild is the per-crate path (as a reindex job's batch).
+fn sturdy_rebuilt() -> CommittedChange {
+    CommittedChange {
+        repo: "main".into(),
+        canonical: "sturdy".into(),
+        new_version: None,
     }
 }
 
@@ -249,12 +267,10 @@ async fn files_left_for_a_deleted_version_are_removed_by_reindex() {
     // One crate's rebuild (a reindex job's batch, the change stream), for
     // a crate none of whose live versions has a README.
     left().await;
-    let change = CommittedChange {
-        repo: "main".into(),
-        canonical: "sturdy".into(),
-        new_version: None,
-    };
-    registry.write_changed_crates(&[change]).await.unwrap();
+    registry
+        .write_changed_crates(&[sturdy_rebuilt()])
+        .await
+        .unwrap();
     removed().await;
 }
 
@@ -303,12 +319,7 @@ async fn an_index_file_does_not_wait_for_a_readme_to_restore() {
 
     // One crate's rebuild (the change stream, a reindex job's batch).
     lose_both().await;
-    let change = CommittedChange {
-        repo: "main".into(),
-        canonical: "sturdy".into(),
-        new_version: None,
-    };
-    within(registry.write_changed_crates(&[change]))
+    within(registry.write_changed_crates(&[sturdy_rebuilt()]))
         .await
         .unwrap();
     restored().await;
@@ -319,17 +330,7 @@ async fn an_index_file_does_not_wait_for_a_readme_to_restore() {
 }
 
 fn named_crate(name: &str, version: &str) -> Upload {
-    let manifest =
-        format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
-    Upload::Direct {
-        name: name.into(),
-        file_name: format!("{name}-{version}.crate"),
-        tarball: TarballBuilder::new(&format!("{name}-{version}"))
-            .file("Cargo.toml", manifest.as_bytes())
-            .file("src/lib.rs", b"")
-            .build()
-            .into(),
-    }
+    named_upload(name, version, named_crate_bytes(name, version, ""))
 }
 
 /// A whole reindex reads only the files its listings found: with one
