@@ -4,10 +4,13 @@ use bytes::Bytes;
 use crateyard_core::{
     BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, Put, PutMode, PutOptions, StorageTier,
 };
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +25,17 @@ use xattr::FileExt;
 /// write's check-then-write atomic across processes, as S3's are. Keys share
 /// [`LOCK_STRIPES`] lock files by a hash of the key, the same in every
 /// process, so writes of different keys mostly proceed in parallel.
+///
+/// A create (most of a reindex's writes) needs neither lock nor rename where
+/// the file system allows: the file is written unnamed (`O_TMPFILE`) and
+/// then linked under its name, which the kernel refuses when the name is
+/// taken. Check and write are one step for every process, and a crash
+/// leaves no temporary file behind.
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     dirs: DataDir,
+    /// Whether creates link unnamed files (see above); probed at start.
+    links_new_files: bool,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -37,7 +48,11 @@ impl FsBlobStore {
         fs::create_dir_all(dirs.objects())?;
         fs::create_dir_all(dirs.object_locks())?;
         check_xattr_support(&dirs.objects())?;
-        let store = Self { dirs };
+        let links_new_files = links_new_files(&dirs.objects());
+        let store = Self {
+            dirs,
+            links_new_files,
+        };
         store.adopt_metadata_files()?;
         Ok(store)
     }
@@ -238,20 +253,29 @@ impl FsBlobStore {
         options: &PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
-        let _guard = self.lock(key)?;
-        match mode {
-            PutMode::Overwrite => {}
-            PutMode::Create => {
-                if path.exists() {
+        let last_modified = if matches!(mode, PutMode::Create) && self.links_new_files {
+            match link_new_file(&path, body, &options.metadata) {
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     return Err(BlobError::AlreadyExists(key.to_string()));
                 }
+                written => written.map_err(io)?,
             }
-            PutMode::Update(etag) => match self.read(key)? {
-                Some((_, current)) if &current.etag == etag => {}
-                _ => return Err(BlobError::Precondition(key.to_string())),
-            },
-        }
-        let last_modified = write_atomically(&path, body, &options.metadata)?;
+        } else {
+            let _guard = self.lock(key)?;
+            match mode {
+                PutMode::Overwrite => {}
+                PutMode::Create => {
+                    if path.exists() {
+                        return Err(BlobError::AlreadyExists(key.to_string()));
+                    }
+                }
+                PutMode::Update(etag) => match self.read(key)? {
+                    Some((_, current)) if &current.etag == etag => {}
+                    _ => return Err(BlobError::Precondition(key.to_string())),
+                },
+            }
+            write_atomically(&path, body, &options.metadata)?
+        };
         Ok(ObjectMeta {
             etag: content_etag(body),
             size: body.len() as u64,
@@ -424,6 +448,57 @@ fn write_atomically(
         let _ = fs::remove_file(&temp);
     }
     result.map_err(io)
+}
+
+/// Creates `path` with `body` and `metadata` unless something (a file, a
+/// link) is there: written to an unnamed file in its directory, then
+/// linked under its name, which fails with `AlreadyExists` when taken.
+/// Returns the file's modification time.
+fn link_new_file(
+    path: &Path,
+    body: &[u8],
+    metadata: &BTreeMap<String, String>,
+) -> std::io::Result<SystemTime> {
+    let dir = path.parent().expect("object paths have a parent");
+    let unnamed = || {
+        let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+        rustix::fs::open(dir, flags, Mode::from_raw_mode(0o666)).map(File::from)
+    };
+    let mut file = match unnamed() {
+        Err(Errno::NOENT) => fs::create_dir_all(dir).and_then(|()| Ok(unnamed()?))?,
+        opened => opened?,
+    };
+    file.write_all(body)?;
+    if !metadata.is_empty() {
+        let json = serde_json::to_vec(metadata).map_err(std::io::Error::other)?;
+        file.set_xattr(METADATA_XATTR, &json)?;
+    }
+    let modified = file.metadata()?.modified()?;
+    // Through /proc: linking the descriptor itself (`AT_EMPTY_PATH`) needs
+    // a capability a server does not have.
+    let unnamed_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::linkat(
+        CWD,
+        unnamed_path.as_str(),
+        CWD,
+        path,
+        AtFlags::SYMLINK_FOLLOW,
+    )?;
+    Ok(modified)
+}
+
+/// Whether [`link_new_file`] works in `dir`: a file system without
+/// `O_TMPFILE` (NFS, FUSE, an old kernel) or a process without `/proc`
+/// says no, and creates then take the lock and rename instead.
+fn links_new_files(dir: &Path) -> bool {
+    let probe = dir.join(format!(".link-probe.{}.tmp", process_id()));
+    let _ = fs::remove_file(&probe);
+    let linked = link_new_file(&probe, b"probe", &[("k".into(), "v".into())].into())
+        .and_then(|_| fs::File::open(&probe))
+        .and_then(|file| file.get_xattr(METADATA_XATTR))
+        .is_ok_and(|json| json.as_deref() == Some(br#"{"k":"v"}"#.as_slice()));
+    let _ = fs::remove_file(&probe);
+    linked
 }
 
 /// Replaces `path` with a symbolic link to `target`, in one rename.
@@ -649,12 +724,25 @@ mod tests {
 
     /// Creates racing for one name: one wins whole, with its own
     /// metadata; every other is told the name is taken; nothing else is
-    /// left in the directory. (Across processes: `concurrency.rs`.)
+    /// left in the directory. Both ways of creating: linking an unnamed
+    /// file, and the lock and rename where that cannot be done.
+    /// (Across processes: `concurrency.rs`.)
     #[test]
     fn racing_creates_leave_exactly_one_whole_file() {
+        for links_new_files in [true, false] {
+            racing_creates(links_new_files);
+        }
+    }
+
+    fn racing_creates(links_new_files: bool) {
         let root = tempfile::tempdir().unwrap();
         let dirs = DataDir::new(root.path());
-        let store = FsBlobStore::new(dirs.clone()).unwrap();
+        let mut store = FsBlobStore::new(dirs.clone()).unwrap();
+        assert!(
+            store.links_new_files,
+            "this machine's file systems allow it"
+        );
+        store.links_new_files = links_new_files;
         let key = ObjectKey::crate_file("main", "serde", "1.0.0").unwrap();
         let outcomes: Vec<_> = std::thread::scope(|s| {
             let writers: Vec<_> = (0..16)
