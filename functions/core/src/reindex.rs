@@ -457,12 +457,15 @@ impl Registry {
             for (html, lost) in rendered {
                 let options = lost.key.put_options(private);
                 let written = Written::VersionFile(lost.crate_index);
-                batch.push(written, lost.key, html.into(), PutMode::Overwrite, options);
+                batch.push(written, lost.key, html.into(), PutMode::Create, options);
             }
             for ((what, key, _), result) in batch.write(self.blobs.as_ref()).await {
                 match (what, result) {
                     (Written::VersionFile(i), Ok(_)) => restored.push((i, key)),
-                    (_, Ok(_)) => {}
+                    // Restored meanwhile (a publish, another reindex), from
+                    // the same `.crate`: that writer's to sweep, as a
+                    // version page is.
+                    (_, Ok(_) | Err(BlobError::AlreadyExists(_))) => {}
                     (_, Err(e)) => {
                         tracing::error!(%key, error = %e, "could not restore a README");
                         failed.get_or_insert(e.into());

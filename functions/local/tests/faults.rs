@@ -18,11 +18,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The real file store, with puts to index files failing while `broken`,
 /// and reads of `.crate` files waiting for an index file's write while
 /// `crate_reads_wait` (an index file written only after them never is).
+/// The first `.crate` read after `readme_meanwhile` is set first writes
+/// that README, as a publish or another reindex would.
 struct FlakyIndexWrites {
     inner: FsBlobStore,
     broken: AtomicBool,
     crate_reads_wait: AtomicBool,
     index_written: tokio::sync::watch::Sender<bool>,
+    readme_meanwhile: std::sync::Mutex<Option<ObjectKey>>,
 }
 
 #[async_trait]
@@ -45,11 +48,22 @@ impl BlobStore for FlakyIndexWrites {
         written
     }
     async fn get(&self, key: &ObjectKey) -> Result<Option<(Bytes, ObjectMeta)>, BlobError> {
-        if self.crate_reads_wait.load(Ordering::SeqCst)
-            && matches!(key, ObjectKey::CrateFile { .. })
-        {
+        if !matches!(key, ObjectKey::CrateFile { .. }) {
+            return self.inner.get(key).await;
+        }
+        if self.crate_reads_wait.load(Ordering::SeqCst) {
             let mut written = self.index_written.subscribe();
             let _ = written.wait_for(|written| *written).await;
+        }
+        let readme = self.readme_meanwhile.lock().unwrap().take();
+        if let Some(readme) = readme {
+            let body = Bytes::from_static(b"<p>restored meanwhile</p>");
+            let options = PutOptions::default();
+            (self
+                .inner
+                .put(&readme, body, PutMode::Create, options)
+                .await)
+                .unwrap();
         }
         self.inner.get(key).await
     }
@@ -111,6 +125,7 @@ async fn setup(dir: &std::path::Path) -> (Registry, Arc<FlakyIndexWrites>, Princ
         broken: AtomicBool::new(false),
         crate_reads_wait: AtomicBool::new(false),
         index_written: tokio::sync::watch::Sender::new(false),
+        readme_meanwhile: std::sync::Mutex::default(),
     });
     let store = SqliteStore::open(&dirs.database()).unwrap();
     let registry = Registry::new(
@@ -292,17 +307,7 @@ async fn within<T>(rebuild: impl Future<Output = T>) -> T {
 async fn an_index_file_does_not_wait_for_a_readme_to_restore() {
     let dir = tempfile::tempdir().unwrap();
     let (registry, blobs, alice) = setup(dir.path()).await;
-    let manifest = "[package]\nname = \"sturdy\"\nversion = \"1.1.0\"\nedition = \"2021\"\n\
-                    readme = \"README.md\"\n";
-    let tarball = TarballBuilder::new("sturdy-1.1.0")
-        .file("Cargo.toml", manifest.as_bytes())
-        .file("README.md", b"# Sturdy\n\nHolds up.\n")
-        .file("src/lib.rs", b"")
-        .build();
-    registry
-        .publish("main", &alice, upload("1.1.0", tarball.into()))
-        .await
-        .unwrap();
+    publish_with_readme(&registry, &alice).await;
     let index = ObjectKey::index_file("main", "sturdy").unwrap();
     let readme = ObjectKey::readme("main", "sturdy", "1.1.0").unwrap();
     let lose_both = || async {
@@ -327,6 +332,48 @@ async fn an_index_file_does_not_wait_for_a_readme_to_restore() {
     lose_both().await;
     within(registry.reindex("main", &|_, _| {})).await.unwrap();
     restored().await;
+}
+
+/// Publishes `sturdy` 1.1.0, whose README says "Holds up."
+async fn publish_with_readme(registry: &Registry, alice: &Principal) {
+    let manifest = "[package]\nname = \"sturdy\"\nversion = \"1.1.0\"\nedition = \"2021\"\n\
+                    readme = \"README.md\"\n";
+    let tarball = TarballBuilder::new("sturdy-1.1.0")
+        .file("Cargo.toml", manifest.as_bytes())
+        .file("README.md", b"# Sturdy\n\nHolds up.\n")
+        .file("src/lib.rs", b"")
+        .build();
+    registry
+        .publish("main", alice, upload("1.1.0", tarball.into()))
+        .await
+        .unwrap();
+}
+
+/// A lost README that another writer restores while a reindex renders it
+/// is the other writer's: the reindex finishes without an error and
+/// keeps it, whichever path found it lost.
+#[tokio::test]
+async fn a_readme_restored_meanwhile_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, blobs, alice) = setup(dir.path()).await;
+    publish_with_readme(&registry, &alice).await;
+    let readme = ObjectKey::readme("main", "sturdy", "1.1.0").unwrap();
+    let html = || async {
+        let (html, _) = blobs.get(&readme).await.unwrap().expect("a README");
+        String::from_utf8(html.to_vec()).unwrap()
+    };
+    assert!(html().await.contains("Holds up."));
+    for whole in [true, false] {
+        blobs.delete(&readme).await.unwrap();
+        *blobs.readme_meanwhile.lock().unwrap() = Some(readme.clone());
+        if whole {
+            registry.reindex("main", &|_, _| {}).await.unwrap();
+        } else {
+            (registry.write_changed_crates(&[sturdy_rebuilt()]).await).unwrap();
+        }
+        assert!(blobs.readme_meanwhile.lock().unwrap().is_none());
+        assert_eq!(html().await, "<p>restored meanwhile</p>");
+    }
 }
 
 fn named_crate(name: &str, version: &str) -> Upload {
