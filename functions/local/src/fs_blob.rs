@@ -34,8 +34,20 @@ use xattr::FileExt;
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     dirs: DataDir,
-    /// Whether creates link unnamed files (see above); probed at start.
-    links_new_files: bool,
+    /// How creates link unnamed files (see above), if they can; probed at
+    /// start.
+    links_new_files: Option<Linking>,
+}
+
+/// How an unnamed file gets its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linking {
+    /// `linkat(fd, "", AT_EMPTY_PATH)`: allowed to the process that opened
+    /// the file since Linux 6.10 (before, only with `CAP_DAC_READ_SEARCH`).
+    Descriptor,
+    /// `linkat("/proc/self/fd/N", AT_SYMLINK_FOLLOW)`: the same through
+    /// `/proc`, on any Linux; a path walk more.
+    ProcPath,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -253,8 +265,11 @@ impl FsBlobStore {
         options: &PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
-        let last_modified = if matches!(mode, PutMode::Create) && self.links_new_files {
-            match link_new_file(&path, body, &options.metadata) {
+        let linking = self
+            .links_new_files
+            .filter(|_| matches!(mode, PutMode::Create));
+        let last_modified = if let Some(linking) = linking {
+            match link_new_file(&path, body, &options.metadata, linking) {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     return Err(BlobError::AlreadyExists(key.to_string()));
                 }
@@ -458,6 +473,7 @@ fn link_new_file(
     path: &Path,
     body: &[u8],
     metadata: &BTreeMap<String, String>,
+    linking: Linking,
 ) -> std::io::Result<SystemTime> {
     let dir = path.parent().expect("object paths have a parent");
     let unnamed = || {
@@ -474,31 +490,33 @@ fn link_new_file(
         file.set_xattr(METADATA_XATTR, &json)?;
     }
     let modified = file.metadata()?.modified()?;
-    // Through /proc: linking the descriptor itself (`AT_EMPTY_PATH`) needs
-    // a capability a server does not have.
-    let unnamed_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-    rustix::fs::linkat(
-        CWD,
-        unnamed_path.as_str(),
-        CWD,
-        path,
-        AtFlags::SYMLINK_FOLLOW,
-    )?;
+    match linking {
+        Linking::Descriptor => rustix::fs::linkat(&file, "", CWD, path, AtFlags::EMPTY_PATH)?,
+        Linking::ProcPath => {
+            let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
+            rustix::fs::linkat(CWD, unnamed.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)?;
+        }
+    }
     Ok(modified)
 }
 
-/// Whether [`link_new_file`] works in `dir`: a file system without
-/// `O_TMPFILE` (NFS, FUSE, an old kernel) or a process without `/proc`
-/// says no, and creates then take the lock and rename instead.
-fn links_new_files(dir: &Path) -> bool {
+/// How [`link_new_file`] works in `dir`, the cheaper way first; `None` on
+/// a file system without `O_TMPFILE` (NFS, FUSE, an old kernel) in a
+/// process without `/proc`, where creates take the lock and rename.
+fn links_new_files(dir: &Path) -> Option<Linking> {
     let probe = dir.join(format!(".link-probe.{}.tmp", process_id()));
-    let _ = fs::remove_file(&probe);
-    let linked = link_new_file(&probe, b"probe", &[("k".into(), "v".into())].into())
-        .and_then(|_| fs::File::open(&probe))
-        .and_then(|file| file.get_xattr(METADATA_XATTR))
-        .is_ok_and(|json| json.as_deref() == Some(br#"{"k":"v"}"#.as_slice()));
-    let _ = fs::remove_file(&probe);
-    linked
+    [Linking::Descriptor, Linking::ProcPath]
+        .into_iter()
+        .find(|&linking| {
+            let _ = fs::remove_file(&probe);
+            let metadata = [("k".into(), "v".into())].into();
+            let linked = link_new_file(&probe, b"probe", &metadata, linking)
+                .and_then(|_| fs::File::open(&probe))
+                .and_then(|file| file.get_xattr(METADATA_XATTR))
+                .is_ok_and(|json| json.as_deref() == Some(br#"{"k":"v"}"#.as_slice()));
+            let _ = fs::remove_file(&probe);
+            linked
+        })
 }
 
 /// Replaces `path` with a symbolic link to `target`, in one rename.
@@ -724,24 +742,23 @@ mod tests {
 
     /// Creates racing for one name: one wins whole, with its own
     /// metadata; every other is told the name is taken; nothing else is
-    /// left in the directory. Both ways of creating: linking an unnamed
-    /// file, and the lock and rename where that cannot be done.
+    /// left in the directory. Every way of creating: linking an unnamed
+    /// file (as the probe found this process may, and through `/proc`),
+    /// and the lock and rename where that cannot be done.
     /// (Across processes: `concurrency.rs`.)
     #[test]
     fn racing_creates_leave_exactly_one_whole_file() {
-        for links_new_files in [true, false] {
+        let probed = links_new_files(&std::env::temp_dir());
+        assert!(probed.is_some(), "this machine's file systems allow it");
+        for links_new_files in [probed, Some(Linking::ProcPath), None] {
             racing_creates(links_new_files);
         }
     }
 
-    fn racing_creates(links_new_files: bool) {
+    fn racing_creates(links_new_files: Option<Linking>) {
         let root = tempfile::tempdir().unwrap();
         let dirs = DataDir::new(root.path());
         let mut store = FsBlobStore::new(dirs.clone()).unwrap();
-        assert!(
-            store.links_new_files,
-            "this machine's file systems allow it"
-        );
         store.links_new_files = links_new_files;
         let key = ObjectKey::crate_file("main", "serde", "1.0.0").unwrap();
         let outcomes: Vec<_> = std::thread::scope(|s| {
