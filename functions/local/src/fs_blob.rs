@@ -189,13 +189,13 @@ impl FsBlobStore {
             .ok_or_else(|| BlobError::NotFound(key.to_string()))?;
         match tier {
             StorageTier::Archive => {
-                write_atomically(&archived, &body, &meta.metadata)?;
+                write_atomically(&archived, &body, &meta.metadata, Place::Replace).map_err(io)?;
                 let up = "../".repeat(key.to_string().split('/').count());
                 let target = format!("{up}archive/{key}");
                 replace_with_link(&path, Path::new(&target)).map_err(io)
             }
             StorageTier::Standard => {
-                write_atomically(&path, &body, &meta.metadata)?;
+                write_atomically(&path, &body, &meta.metadata, Place::Replace).map_err(io)?;
                 remove_if_present(&archived).map_err(io)
             }
         }
@@ -265,31 +265,30 @@ impl FsBlobStore {
         options: &PutOptions,
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
-        let linking = self
-            .links_new_files
-            .filter(|_| matches!(mode, PutMode::Create));
-        let last_modified = if let Some(linking) = linking {
-            match link_new_file(&path, body, &options.metadata, linking) {
+        let metadata = &options.metadata;
+        let last_modified = if let PutMode::Create = mode {
+            // No lock: every create links its file under the name, which
+            // the kernel does for one of them only. (A create that checked
+            // and then renamed would replace a file linked in between.)
+            let created = match self.links_new_files {
+                Some(linking) => link_new_file(&path, body, metadata, linking),
+                None => write_atomically(&path, body, metadata, Place::IfAbsent),
+            };
+            match created {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     return Err(BlobError::AlreadyExists(key.to_string()));
                 }
-                written => written.map_err(io)?,
+                created => created.map_err(io)?,
             }
         } else {
             let _guard = self.lock(key)?;
-            match mode {
-                PutMode::Overwrite => {}
-                PutMode::Create => {
-                    if path.exists() {
-                        return Err(BlobError::AlreadyExists(key.to_string()));
-                    }
-                }
-                PutMode::Update(etag) => match self.read(key)? {
+            if let PutMode::Update(etag) = mode {
+                match self.read(key)? {
                     Some((_, current)) if &current.etag == etag => {}
                     _ => return Err(BlobError::Precondition(key.to_string())),
-                },
+                }
             }
-            write_atomically(&path, body, &options.metadata)?
+            write_atomically(&path, body, metadata, Place::Replace).map_err(io)?
         };
         Ok(ObjectMeta {
             etag: content_etag(body),
@@ -421,13 +420,23 @@ pub fn remove_abandoned_temp_files(objects: &Path) -> usize {
 /// `x-amz-meta-*`) as a JSON object; absent when it has none.
 pub const METADATA_XATTR: &str = "user.crateyard.metadata";
 
+/// How [`write_atomically`] puts its file in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// By rename, replacing what is there.
+    Replace,
+    /// By link, failing with `AlreadyExists` if the name is taken.
+    IfAbsent,
+}
+
 /// Writes `body` and `metadata` to a temporary file beside `path` and
-/// renames it into place; returns the file's modification time.
+/// puts it in place; returns the file's modification time.
 fn write_atomically(
     path: &Path,
     body: &[u8],
     metadata: &BTreeMap<String, String>,
-) -> Result<SystemTime, BlobError> {
+    place: Place,
+) -> std::io::Result<SystemTime> {
     let dir = path.parent().expect("object paths have a parent");
     let file_name = path
         .file_name()
@@ -456,13 +465,16 @@ fn write_atomically(
             file.set_xattr(METADATA_XATTR, &json)?;
         }
         let modified = file.metadata()?.modified()?;
-        fs::rename(&temp, path)?;
+        match place {
+            Place::Replace => fs::rename(&temp, path)?,
+            Place::IfAbsent => fs::hard_link(&temp, path)?,
+        }
         Ok(modified)
     });
-    if result.is_err() {
+    if result.is_err() || place == Place::IfAbsent {
         let _ = fs::remove_file(&temp);
     }
-    result.map_err(io)
+    result
 }
 
 /// Creates `path` with `body` and `metadata` unless something (a file, a
@@ -744,27 +756,37 @@ mod tests {
     /// metadata; every other is told the name is taken; nothing else is
     /// left in the directory. Every way of creating: linking an unnamed
     /// file (as the probe found this process may, and through `/proc`),
-    /// and the lock and rename where that cannot be done.
+    /// linking a named temporary file where neither can be done, and all
+    /// of them at once (processes that probed differently).
     /// (Across processes: `concurrency.rs`.)
     #[test]
     fn racing_creates_leave_exactly_one_whole_file() {
         let probed = links_new_files(&std::env::temp_dir());
         assert!(probed.is_some(), "this machine's file systems allow it");
-        for links_new_files in [probed, Some(Linking::ProcPath), None] {
-            racing_creates(links_new_files);
+        for ways in [
+            &[probed][..],
+            &[Some(Linking::ProcPath)],
+            &[None],
+            &[probed, Some(Linking::ProcPath), None],
+        ] {
+            racing_creates(ways);
         }
     }
 
-    fn racing_creates(links_new_files: Option<Linking>) {
+    /// Writer `i` creates the way `ways[i % ways.len()]` says.
+    fn racing_creates(ways: &[Option<Linking>]) {
         let root = tempfile::tempdir().unwrap();
         let dirs = DataDir::new(root.path());
-        let mut store = FsBlobStore::new(dirs.clone()).unwrap();
-        store.links_new_files = links_new_files;
+        let store = FsBlobStore::new(dirs.clone()).unwrap();
         let key = ObjectKey::crate_file("main", "serde", "1.0.0").unwrap();
         let outcomes: Vec<_> = std::thread::scope(|s| {
             let writers: Vec<_> = (0..16)
                 .map(|i| {
-                    let (store, key) = (&store, &key);
+                    let key = &key;
+                    let store = FsBlobStore {
+                        links_new_files: ways[i % ways.len()],
+                        ..store.clone()
+                    };
                     s.spawn(move || {
                         let body = format!("writer {i} ").repeat(10_000);
                         let options = PutOptions {
