@@ -773,48 +773,60 @@ mod tests {
         }
     }
 
-    /// Writer `i` creates the way `ways[i % ways.len()]` says.
+    /// Writer `i` creates the way `ways[i % ways.len()]` says: 16 writers,
+    /// all released at once for each of 20 keys.
     fn racing_creates(ways: &[Option<Linking>]) {
+        const WRITERS: usize = 16;
+        const KEYS: usize = 20;
         let root = tempfile::tempdir().unwrap();
         let dirs = DataDir::new(root.path());
         let store = FsBlobStore::new(dirs.clone()).unwrap();
-        let key = ObjectKey::crate_file("main", "serde", "1.0.0").unwrap();
-        let outcomes: Vec<_> = std::thread::scope(|s| {
-            let writers: Vec<_> = (0..16)
+        let key = |k: usize| ObjectKey::crate_file("main", "serde", &format!("1.0.{k}")).unwrap();
+        let body = |i: usize, k: usize| format!("writer {i} key {k} ").repeat(5_000);
+        let start = std::sync::Barrier::new(WRITERS);
+        let outcomes: Vec<Vec<_>> = std::thread::scope(|s| {
+            let writers: Vec<_> = (0..WRITERS)
                 .map(|i| {
-                    let key = &key;
                     let store = FsBlobStore {
                         links_new_files: ways[i % ways.len()],
                         ..store.clone()
                     };
+                    let (start, key, body) = (&start, &key, &body);
                     s.spawn(move || {
-                        let body = format!("writer {i} ").repeat(10_000);
                         let options = PutOptions {
                             metadata: [("writer".to_string(), i.to_string())].into(),
                             private: false,
                         };
-                        let written = store.write(key, body.as_bytes(), &PutMode::Create, &options);
-                        (i, written)
+                        (0..KEYS)
+                            .map(|k| {
+                                start.wait();
+                                let create = &PutMode::Create;
+                                store.write(&key(k), body(i, k).as_bytes(), create, &options)
+                            })
+                            .collect()
                     })
                 })
                 .collect();
             writers.into_iter().map(|w| w.join().unwrap()).collect()
         });
-        let winners: Vec<_> = outcomes.iter().filter(|(_, w)| w.is_ok()).collect();
-        assert_eq!(winners.len(), 1, "{outcomes:?}");
-        let winner = winners[0].0;
-        for (_, written) in outcomes.iter().filter(|(i, _)| *i != winner) {
-            assert!(
-                matches!(written, Err(BlobError::AlreadyExists(_))),
-                "{written:?}"
-            );
+        for k in 0..KEYS {
+            let of_key: Vec<_> = outcomes.iter().map(|of_writer| &of_writer[k]).collect();
+            let winners: Vec<_> = (0..WRITERS).filter(|&i| of_key[i].is_ok()).collect();
+            assert_eq!(winners.len(), 1, "key {k}: {of_key:?}");
+            let winner = winners[0];
+            for written in of_key.iter().filter(|written| written.is_err()) {
+                assert!(
+                    matches!(written, Err(BlobError::AlreadyExists(_))),
+                    "{written:?}"
+                );
+            }
+            let (read, meta) = store.read(&key(k)).unwrap().unwrap();
+            assert_eq!(read, body(winner, k).as_bytes(), "key {k}");
+            assert_eq!(meta.metadata["writer"], winner.to_string());
         }
-        let (body, meta) = store.read(&key).unwrap().unwrap();
-        assert_eq!(body, format!("writer {winner} ").repeat(10_000).as_bytes());
-        assert_eq!(meta.metadata["writer"], winner.to_string());
-        let object = dirs.objects().join(key.to_string());
+        let object = dirs.objects().join(key(0).to_string());
         let left: Vec<_> = fs::read_dir(object.parent().unwrap()).unwrap().collect();
-        assert_eq!(left.len(), 1, "temporary files left: {left:?}");
+        assert_eq!(left.len(), KEYS, "temporary files left: {left:?}");
     }
 
     #[test]
