@@ -420,6 +420,20 @@ pub fn remove_abandoned_temp_files(objects: &Path) -> usize {
 /// `x-amz-meta-*`) as a JSON object; absent when it has none.
 pub const METADATA_XATTR: &str = "user.crateyard.metadata";
 
+/// Writes a new file's content and metadata; returns its modification time.
+fn fill(
+    file: &mut File,
+    body: &[u8],
+    metadata: &BTreeMap<String, String>,
+) -> std::io::Result<SystemTime> {
+    file.write_all(body)?;
+    if !metadata.is_empty() {
+        let json = serde_json::to_vec(metadata).map_err(std::io::Error::other)?;
+        file.set_xattr(METADATA_XATTR, &json)?;
+    }
+    file.metadata()?.modified()
+}
+
 /// How [`write_atomically`] puts its file in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -459,12 +473,7 @@ fn write_atomically(
         created => created,
     };
     let result = file.and_then(|mut file| {
-        file.write_all(body)?;
-        if !metadata.is_empty() {
-            let json = serde_json::to_vec(metadata).map_err(std::io::Error::other)?;
-            file.set_xattr(METADATA_XATTR, &json)?;
-        }
-        let modified = file.metadata()?.modified()?;
+        let modified = fill(&mut file, body, metadata)?;
         match place {
             Place::Replace => fs::rename(&temp, path)?,
             Place::IfAbsent => fs::hard_link(&temp, path)?,
@@ -496,12 +505,7 @@ fn link_new_file(
         Err(Errno::NOENT) => fs::create_dir_all(dir).and_then(|()| Ok(unnamed()?))?,
         opened => opened?,
     };
-    file.write_all(body)?;
-    if !metadata.is_empty() {
-        let json = serde_json::to_vec(metadata).map_err(std::io::Error::other)?;
-        file.set_xattr(METADATA_XATTR, &json)?;
-    }
-    let modified = file.metadata()?.modified()?;
+    let modified = fill(&mut file, body, metadata)?;
     match linking {
         Linking::Descriptor => rustix::fs::linkat(&file, "", CWD, path, AtFlags::EMPTY_PATH)?,
         Linking::ProcPath => {
