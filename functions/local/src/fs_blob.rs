@@ -4,13 +4,16 @@ use bytes::Bytes;
 use crateyard_core::{
     BlobError, BlobStore, KeyPrefix, ObjectKey, ObjectMeta, Put, PutMode, PutOptions, StorageTier,
 };
-use rustix::fs::{AtFlags, CWD, Mode, OFlags};
-use rustix::io::Errno;
+#[cfg(target_os = "linux")]
+use rustix::{
+    fs::{AtFlags, CWD, Mode, OFlags},
+    io::Errno,
+};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,27 +30,54 @@ use xattr::FileExt;
 /// process, so writes of different keys mostly proceed in parallel.
 ///
 /// A create (most of a reindex's writes) needs neither lock nor rename where
-/// the file system allows: the file is written unnamed (`O_TMPFILE`) and
-/// then linked under its name, which the kernel refuses when the name is
-/// taken. Check and write are one step for every process, and a crash
-/// leaves no temporary file behind.
+/// the file system allows: the file is linked under its name, which the
+/// kernel refuses when the name is taken, so check and write are one step
+/// for every process. Where `O_TMPFILE` works the file is written unnamed,
+/// and a crash leaves no temporary file behind. Every other write locks.
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     dirs: DataDir,
-    /// How creates link unnamed files (see above), if they can; probed at
-    /// start.
+    /// How creates link their file under its name (see above), if they
+    /// can; probed at start. `None`: they lock, check and rename.
     links_new_files: Option<Linking>,
 }
 
-/// How an unnamed file gets its name.
+/// How a new file gets its name, the kernel refusing a name that is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Linking {
+    /// Written unnamed (`O_TMPFILE`), then linked.
+    Unnamed(UnnamedLink),
+    /// A named temporary file, hard-linked, then its temporary name
+    /// removed (a crash between leaves it for the next start to remove).
+    NamedFile,
+}
+
+/// How an unnamed file is linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnnamedLink {
     /// `linkat(fd, "", AT_EMPTY_PATH)`: allowed to the process that opened
     /// the file since Linux 6.10 (before, only with `CAP_DAC_READ_SEARCH`).
-    Descriptor,
+    ByDescriptor,
     /// `linkat("/proc/self/fd/N", AT_SYMLINK_FOLLOW)`: the same through
     /// `/proc`, on any Linux; a path walk more.
-    ProcPath,
+    ByProcPath,
+}
+
+impl Linking {
+    /// Creates `path` with `body` and `metadata` unless something (a file,
+    /// a link) is there, when it fails with `AlreadyExists`; returns the
+    /// file's modification time.
+    fn create(
+        self,
+        path: &Path,
+        body: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> std::io::Result<SystemTime> {
+        match self {
+            Linking::Unnamed(how) => link_new_file(path, body, metadata, how),
+            Linking::NamedFile => write_atomically(path, body, metadata, Place::IfAbsent),
+        }
+    }
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -266,27 +296,34 @@ impl FsBlobStore {
     ) -> Result<ObjectMeta, BlobError> {
         let path = self.checked_path(key)?;
         let metadata = &options.metadata;
-        let last_modified = if let PutMode::Create = mode {
+        let last_modified = if let (PutMode::Create, Some(linking)) = (mode, self.links_new_files) {
             // No lock: every create links its file under the name, which
             // the kernel does for one of them only. (A create that checked
             // and then renamed would replace a file linked in between.)
-            let created = match self.links_new_files {
-                Some(linking) => link_new_file(&path, body, metadata, linking),
-                None => write_atomically(&path, body, metadata, Place::IfAbsent),
-            };
-            match created {
+            let create = || match linking.create(&path, body, metadata) {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    return Err(BlobError::AlreadyExists(key.to_string()));
+                    Err(BlobError::AlreadyExists(key.to_string()))
                 }
-                created => created.map_err(io)?,
+                created => created.map_err(io),
+            };
+            match create() {
+                Err(BlobError::AlreadyExists(_)) if self.remove_dangling_link(key, &path)? => {
+                    create()?
+                }
+                created => created?,
             }
         } else {
             let _guard = self.lock(key)?;
-            if let PutMode::Update(etag) = mode {
-                match self.read(key)? {
+            match mode {
+                // Followed: a link to a lost archived copy holds no object.
+                PutMode::Create if path.exists() => {
+                    return Err(BlobError::AlreadyExists(key.to_string()));
+                }
+                PutMode::Update(etag) => match self.read(key)? {
                     Some((_, current)) if &current.etag == etag => {}
                     _ => return Err(BlobError::Precondition(key.to_string())),
-                }
+                },
+                _ => {}
             }
             write_atomically(&path, body, metadata, Place::Replace).map_err(io)?
         };
@@ -296,6 +333,24 @@ impl FsBlobStore {
             last_modified,
             metadata: options.metadata.clone(),
         })
+    }
+
+    /// Removes the link at `key` into `archive/` if its archived copy is
+    /// gone (a read finds no object there), so that a create can take the
+    /// name; whether it did. Under the key's lock, as every write of a
+    /// link is.
+    fn remove_dangling_link(&self, key: &ObjectKey, path: &Path) -> Result<bool, BlobError> {
+        let is_link = || fs::symlink_metadata(path).is_ok_and(|s| s.file_type().is_symlink());
+        // Most names are taken by a file: no lock for those.
+        if !is_link() {
+            return Ok(false);
+        }
+        let _guard = self.lock(key)?;
+        let dangling = is_link() && !path.exists();
+        if dangling {
+            remove_if_present(path).map_err(io)?;
+        }
+        Ok(dangling)
     }
 
     /// Removes `key`, or only while its ETag is `expected` (under the lock,
@@ -476,7 +531,11 @@ fn write_atomically(
         let modified = fill(&mut file, body, metadata)?;
         match place {
             Place::Replace => fs::rename(&temp, path)?,
-            Place::IfAbsent => fs::hard_link(&temp, path)?,
+            Place::IfAbsent => match fs::hard_link(&temp, path) {
+                // NFS may answer a retransmitted link that succeeded so.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists && same_file(&temp, path) => {}
+                linked => linked?,
+            },
         }
         Ok(modified)
     });
@@ -486,29 +545,40 @@ fn write_atomically(
     result
 }
 
-/// Creates `path` with `body` and `metadata` unless something (a file, a
-/// link) is there: written to an unnamed file in its directory, then
-/// linked under its name, which fails with `AlreadyExists` when taken.
-/// Returns the file's modification time.
+/// Whether `a` and `b` name one file (`b` not followed).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// [`Linking::create`] of an unnamed file: written in `path`'s directory,
+/// then linked under its name.
+#[cfg(target_os = "linux")]
 fn link_new_file(
     path: &Path,
     body: &[u8],
     metadata: &BTreeMap<String, String>,
-    linking: Linking,
+    how: UnnamedLink,
 ) -> std::io::Result<SystemTime> {
+    use std::os::fd::AsRawFd;
     let dir = path.parent().expect("object paths have a parent");
     let unnamed = || {
         let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
-        rustix::fs::open(dir, flags, Mode::from_raw_mode(0o666)).map(File::from)
+        // What a named file gets under the usual umask (022): kernels
+        // before 6.1 skip the umask of an unnamed file where the file
+        // system has no ACLs.
+        rustix::fs::open(dir, flags, Mode::from_raw_mode(0o644)).map(File::from)
     };
     let mut file = match unnamed() {
         Err(Errno::NOENT) => fs::create_dir_all(dir).and_then(|()| Ok(unnamed()?))?,
         opened => opened?,
     };
     let modified = fill(&mut file, body, metadata)?;
-    match linking {
-        Linking::Descriptor => rustix::fs::linkat(&file, "", CWD, path, AtFlags::EMPTY_PATH)?,
-        Linking::ProcPath => {
+    match how {
+        UnnamedLink::ByDescriptor => rustix::fs::linkat(&file, "", CWD, path, AtFlags::EMPTY_PATH)?,
+        UnnamedLink::ByProcPath => {
             let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
             rustix::fs::linkat(CWD, unnamed.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW)?;
         }
@@ -516,23 +586,40 @@ fn link_new_file(
     Ok(modified)
 }
 
-/// How [`link_new_file`] works in `dir`, the cheaper way first; `None` on
-/// a file system without `O_TMPFILE` (NFS, FUSE, an old kernel) in a
-/// process without `/proc`, where creates take the lock and rename.
+/// Unnamed files are Linux's.
+#[cfg(not(target_os = "linux"))]
+fn link_new_file(
+    _: &Path,
+    _: &[u8],
+    _: &BTreeMap<String, String>,
+    _: UnnamedLink,
+) -> std::io::Result<SystemTime> {
+    Err(ErrorKind::Unsupported.into())
+}
+
+/// The cheapest way of [`Linking`] that works in `dir`; `None` on a file
+/// system without hard links (some FUSE ones), where creates lock, check
+/// and rename.
 fn links_new_files(dir: &Path) -> Option<Linking> {
-    let probe = dir.join(format!(".link-probe.{}.tmp", process_id()));
-    [Linking::Descriptor, Linking::ProcPath]
-        .into_iter()
-        .find(|&linking| {
-            let _ = fs::remove_file(&probe);
-            let metadata = [("k".into(), "v".into())].into();
-            let linked = link_new_file(&probe, b"probe", &metadata, linking)
-                .and_then(|_| fs::File::open(&probe))
-                .and_then(|file| file.get_xattr(METADATA_XATTR))
-                .is_ok_and(|json| json.as_deref() == Some(br#"{"k":"v"}"#.as_slice()));
-            let _ = fs::remove_file(&probe);
-            linked
-        })
+    // Named as a temporary file, for `remove_abandoned_temp_files`.
+    let probe = dir.join(format!(".link-probe.{}-0.tmp", process_id()));
+    [
+        Linking::Unnamed(UnnamedLink::ByDescriptor),
+        Linking::Unnamed(UnnamedLink::ByProcPath),
+        Linking::NamedFile,
+    ]
+    .into_iter()
+    .find(|&linking| {
+        let _ = fs::remove_file(&probe);
+        let metadata = [("k".into(), "v".into())].into();
+        let linked = linking
+            .create(&probe, b"probe", &metadata)
+            .and_then(|_| fs::File::open(&probe))
+            .and_then(|file| file.get_xattr(METADATA_XATTR))
+            .is_ok_and(|json| json.as_deref() == Some(br#"{"k":"v"}"#.as_slice()));
+        let _ = fs::remove_file(&probe);
+        linked
+    })
 }
 
 /// Replaces `path` with a symbolic link to `target`, in one rename.
@@ -760,20 +847,52 @@ mod tests {
     /// metadata; every other is told the name is taken; nothing else is
     /// left in the directory. Every way of creating: linking an unnamed
     /// file (as the probe found this process may, and through `/proc`),
-    /// linking a named temporary file where neither can be done, and all
-    /// of them at once (processes that probed differently).
+    /// linking a named temporary file, all of them at once (processes that
+    /// probed differently), and locking where nothing can be linked.
     /// (Across processes: `concurrency.rs`.)
     #[test]
     fn racing_creates_leave_exactly_one_whole_file() {
         let probed = links_new_files(&std::env::temp_dir());
-        assert!(probed.is_some(), "this machine's file systems allow it");
+        assert_eq!(probed, Some(EVERY_LINKING[0]), "this machine allows it");
         for ways in [
-            &[probed][..],
-            &[Some(Linking::ProcPath)],
+            &[Some(EVERY_LINKING[1])][..],
+            &[Some(EVERY_LINKING[2])],
+            &EVERY_LINKING.map(Some),
             &[None],
-            &[probed, Some(Linking::ProcPath), None],
         ] {
             racing_creates(ways);
+        }
+    }
+
+    const EVERY_LINKING: [Linking; 3] = [
+        Linking::Unnamed(UnnamedLink::ByDescriptor),
+        Linking::Unnamed(UnnamedLink::ByProcPath),
+        Linking::NamedFile,
+    ];
+
+    /// A link into `archive/` whose archived copy was lost holds no
+    /// object: a create takes its name, every way of creating.
+    #[test]
+    fn a_create_replaces_a_link_to_a_lost_archived_copy() {
+        for way in EVERY_LINKING.map(Some).into_iter().chain([None]) {
+            let root = tempfile::tempdir().unwrap();
+            let dirs = DataDir::new(root.path());
+            let store = FsBlobStore {
+                links_new_files: way,
+                ..FsBlobStore::new(dirs.clone()).unwrap()
+            };
+            let key = ObjectKey::crate_file("main", "serde", "1.0.0").unwrap();
+            let (create, options) = (&PutMode::Create, &PutOptions::default());
+            store.write(&key, b"first", create, options).unwrap();
+            store.move_to(&key, StorageTier::Archive).unwrap();
+            fs::remove_file(dirs.archive().join(key.to_string())).unwrap();
+            assert!(store.read(&key).unwrap().is_none(), "{way:?}");
+
+            store.write(&key, b"second", create, options).unwrap();
+            let (read, _) = store.read(&key).unwrap().unwrap();
+            assert_eq!(&read[..], b"second", "{way:?}");
+            let taken = store.write(&key, b"third", create, options);
+            assert!(matches!(taken, Err(BlobError::AlreadyExists(_))), "{way:?}");
         }
     }
 
