@@ -1,6 +1,8 @@
 //! Whether local mode stays flat as a registry grows from 10 to 100,000
 //! crates: publish p50/p99, search, the web UI's home, and the server's
-//! memory, at each size. The registry is grown by a generator that writes
+//! memory, at each size. The first publish after the server's restart is
+//! shown apart (it loads what later ones find in memory: the git index's
+//! tree, SQLite's pages); p50 and p99 are of the 50 after it. The registry is grown by a generator that writes
 //! crate and version records straight into the metadata store (through
 //! `SqliteStore`, the port the server uses), with the server stopped; the
 //! measured publishes go through HTTP with every tarball check.
@@ -64,7 +66,7 @@ fn main() {
         machine_load()
     );
     println!(
-        "| crates | generated in | publish p50 | publish p99 | search p50 (needle) | search p50 (no match) | /ui/ home p50 | RSS / peak after |\n|---|---|---|---|---|---|---|---|"
+        "| crates | generated in | first publish | publish p50 | publish p99 | search p50 (needle) | search p50 (no match) | /ui/ home p50 | RSS / peak after |\n|---|---|---|---|---|---|---|---|---|"
     );
     let mut server = Server::start();
     let token = server.token("bench");
@@ -84,7 +86,7 @@ fn main() {
         server = server.start_beside();
 
         let http = server.http();
-        let mut publishes: Vec<f64> = (0..PUBLISHES)
+        let mut publishes: Vec<f64> = (0..=PUBLISHES)
             .map(|_| {
                 let name = format!("new{published}");
                 published += 1;
@@ -102,6 +104,7 @@ fn main() {
                 started.elapsed().as_secs_f64() * 1e3
             })
             .collect();
+        let first = publishes.remove(0);
         let mut needle = timed_gets(&server, "main/api/v1/crates?q=needle&per_page=10", SEARCHES);
         let mut none = timed_gets(&server, "main/api/v1/crates?q=zzzqqq&per_page=10", SEARCHES);
         let mut home: Vec<f64> = timed_gets(&server, "ui/", HOME_READS)
@@ -112,7 +115,7 @@ fn main() {
             .collect();
         let (rss, peak) = memory(server.pid());
         println!(
-            "| {size} | {generated:.1} s | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {rss:.1} / {peak:.1} |",
+            "| {size} | {generated:.1} s | {first:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {rss:.1} / {peak:.1} |",
             percentile(&mut publishes, 0.5),
             percentile(&mut publishes, 0.99),
             percentile(&mut needle, 0.5),

@@ -661,9 +661,9 @@ fn link_new_file(
     let dir = path.parent().expect("object paths have a parent");
     let unnamed = || {
         let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
-        // What a named file gets under the usual umask (022): kernels
-        // before 6.1 skip the umask of an unnamed file where the file
-        // system has no ACLs.
+        // What a named file gets under the usual umask (022), not 0666:
+        // kernels before 6.0 did not apply the umask to an unnamed file
+        // on a file system without POSIX ACLs.
         rustix::fs::open(dir, flags, Mode::from_raw_mode(0o644)).map(File::from)
     };
     let mut file = match unnamed() {
