@@ -24,6 +24,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use gix_hash::ObjectId;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Sets the repack threshold ([`GitIndex::from_env`]).
@@ -35,10 +36,23 @@ pub(crate) const MAX_ROUNDS: u32 = 20;
 pub(crate) const CONCURRENCY: usize = 32;
 
 /// The git index writer, over the store that holds the sparse index.
+#[derive(Clone)]
 pub struct GitIndex {
     pub(crate) blobs: Arc<dyn BlobStore>,
     /// Loose objects past which a change packs them (see `repack`).
     pub(crate) repack_threshold: usize,
+    /// Set: a change's repack runs after it, in a task of its own, one at
+    /// a time in this process ([`GitIndex::repacking_in_background`]).
+    background_repack: Option<Arc<AtomicBool>>,
+}
+
+/// A background repack under way; over when dropped, even by a panic.
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// What a commit takes from the sparse index.
@@ -64,7 +78,21 @@ impl GitIndex {
         Self {
             blobs,
             repack_threshold: REPACK_LOOSE,
+            background_repack: None,
         }
+    }
+
+    /// Repacks after a change instead of inside it, for a long-running
+    /// server: the change (a publish) answers without waiting for the
+    /// repack that every ~50th one passes the threshold for, whose cost
+    /// grows with the registry's trees. A repack is safe beside any writer
+    /// (see `repack`), and one at a time runs; the next change past the
+    /// threshold starts another. Not for a process that may end right
+    /// after its change (a Lambda function, a command): its repack would
+    /// be cut short, to be redone by the next change.
+    pub fn repacking_in_background(mut self) -> Self {
+        self.background_repack = Some(Arc::default());
+        self
     }
 
     /// A writer whose repack threshold `CRATEYARD_GIT_REPACK_LOOSE` may
@@ -107,7 +135,8 @@ impl GitIndex {
     }
 
     /// Commits these crates' files as `files` holds them now, then packs
-    /// the loose objects if too many lie about. A failed repack fails
+    /// the loose objects if too many lie about (after it returns, if
+    /// [`GitIndex::repacking_in_background`]). A failed repack fails
     /// nothing: the commit stands, and the next change tries again.
     pub async fn update_and_repack_from(
         &self,
@@ -118,13 +147,30 @@ impl GitIndex {
         let outcome = self.commit(repository, files, Scope::Crates(names)).await?;
         if matches!(outcome, Outcome::Committed { .. })
             && let Ok(repo) = RepoName::new(&repository.name)
-            && let Err(e) = self
-                .repack_if_needed(&repo, !repository.anonymous_read)
-                .await
         {
-            tracing::warn!(repo = %repo, error = %e, "git index repack failed; the next change retries");
+            let private = !repository.anonymous_read;
+            match &self.background_repack {
+                None => self.repack_logged(&repo, private).await,
+                // Not while this process's last one still runs.
+                Some(running) if !running.swap(true, Ordering::AcqRel) => {
+                    let (this, running) = (self.clone(), Running(running.clone()));
+                    tokio::spawn(async move {
+                        this.repack_logged(&repo, private).await;
+                        drop(running);
+                    });
+                }
+                Some(_) => {}
+            }
         }
         Ok(outcome)
+    }
+
+    /// Repacks if needed; a failure fails nothing (the commit stands, and
+    /// the next change tries again), so it is logged.
+    async fn repack_logged(&self, repo: &RepoName, private: bool) {
+        if let Err(e) = self.repack_if_needed(repo, private).await {
+            tracing::warn!(repo = %repo, error = %e, "git index repack failed; the next change retries");
+        }
     }
 
     /// Commits these crates' stored index files as they are now.

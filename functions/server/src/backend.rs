@@ -69,7 +69,7 @@ pub async fn open_with(
         crateyard_core::audit_retention_from_env().map_err(anyhow::Error::msg)?;
     let registry = Registry::new(Arc::new(blobs), Arc::new(store), config)
         .with_upstream(Arc::new(HttpUpstream::new()))
-        .with_index_mirror(git_index);
+        .with_index_mirror(|blobs| git_index(blobs, &tasks));
     let (registry, tasks) = run_tasks_here(registry);
     Ok(Backend {
         registry: Arc::new(registry),
@@ -123,7 +123,7 @@ async fn open_aws(storage: &StorageArgs, urls: &UrlArgs, tasks: Tasks) -> anyhow
         crateyard_core::audit_retention_from_env().map_err(anyhow::Error::msg)?;
     let registry = aws_registry(clients, &bucket, &table, config)
         .with_upstream(Arc::new(HttpUpstream::new()))
-        .with_index_mirror(git_index);
+        .with_index_mirror(|blobs| git_index(blobs, &tasks));
     let (registry, tasks) = match tasks {
         Tasks::InProcess => {
             let (registry, tasks) = run_tasks_here(registry);
@@ -178,7 +178,15 @@ fn data_dir_error(data: &Path, error: std::io::Error) -> anyhow::Error {
 }
 
 /// The git index, written beside the sparse index by whatever this process
-/// writes (see `crateyard_git`).
-fn git_index(blobs: Arc<dyn crateyard_core::BlobStore>) -> Arc<dyn crateyard_core::IndexMirror> {
-    Arc::new(crateyard_git::GitIndex::from_env(blobs))
+/// writes (see `crateyard_git`). `serve` runs on, so its changes repack
+/// after answering; a command ends after its change, so repacks in it.
+fn git_index(
+    blobs: Arc<dyn crateyard_core::BlobStore>,
+    tasks: &Tasks,
+) -> Arc<dyn crateyard_core::IndexMirror> {
+    let git = crateyard_git::GitIndex::from_env(blobs);
+    Arc::new(match tasks {
+        Tasks::InProcess => git.repacking_in_background(),
+        Tasks::WhereTheStorageRunsThem => git,
+    })
 }
