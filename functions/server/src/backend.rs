@@ -69,7 +69,7 @@ pub async fn open_with(
         crateyard_core::audit_retention_from_env().map_err(anyhow::Error::msg)?;
     let registry = Registry::new(Arc::new(blobs), Arc::new(store), config)
         .with_upstream(Arc::new(HttpUpstream::new()))
-        .with_index_mirror(|blobs| git_index(blobs, &tasks));
+        .with_index_mirror(|blobs| git_index(blobs, matches!(tasks, Tasks::InProcess)));
     let (registry, tasks) = run_tasks_here(registry);
     Ok(Backend {
         registry: Arc::new(registry),
@@ -123,7 +123,7 @@ async fn open_aws(storage: &StorageArgs, urls: &UrlArgs, tasks: Tasks) -> anyhow
         crateyard_core::audit_retention_from_env().map_err(anyhow::Error::msg)?;
     let registry = aws_registry(clients, &bucket, &table, config)
         .with_upstream(Arc::new(HttpUpstream::new()))
-        .with_index_mirror(|blobs| git_index(blobs, &tasks));
+        .with_index_mirror(|blobs| git_index(blobs, false));
     let (registry, tasks) = match tasks {
         Tasks::InProcess => {
             let (registry, tasks) = run_tasks_here(registry);
@@ -178,15 +178,17 @@ fn data_dir_error(data: &Path, error: std::io::Error) -> anyhow::Error {
 }
 
 /// The git index, written beside the sparse index by whatever this process
-/// writes (see `crateyard_git`). `serve` runs on, so its changes repack
-/// after answering; a command ends after its change, so repacks in it.
+/// writes (see `crateyard_git`). `background`: repack after answering, for
+/// local `serve`, which runs on. A command ends after its change, and on S3
+/// a pack must be written before the change re-tags its repository after a
+/// visibility change: those repack inside the change.
 fn git_index(
     blobs: Arc<dyn crateyard_core::BlobStore>,
-    tasks: &Tasks,
+    background: bool,
 ) -> Arc<dyn crateyard_core::IndexMirror> {
     let git = crateyard_git::GitIndex::from_env(blobs);
-    Arc::new(match tasks {
-        Tasks::InProcess => git.repacking_in_background(),
-        Tasks::WhereTheStorageRunsThem => git,
+    Arc::new(match background {
+        true => git.repacking_in_background(),
+        false => git,
     })
 }
