@@ -398,6 +398,20 @@ async fn listed_packs(f: &Fixture) -> Vec<String> {
         .collect()
 }
 
+/// `files` hold crates `{prefix}00..` (`count` of them), each file its
+/// name and a newline.
+fn assert_holds_each(files: &[(String, String)], prefix: &str, count: usize) {
+    for i in 0..count {
+        let name = format!("{prefix}{i:02}");
+        assert!(
+            files
+                .iter()
+                .any(|(p, c)| p.ends_with(&name) && *c == format!("{name}\n")),
+            "{name} lost"
+        );
+    }
+}
+
 #[tokio::test]
 async fn changes_past_the_threshold_are_packed_and_stay_readable() {
     let mut f = fixture();
@@ -414,15 +428,7 @@ async fn changes_past_the_threshold_are_packed_and_stay_readable() {
     }
     let files = f.files().await;
     assert_eq!(files.len(), 41);
-    for i in 0..40 {
-        let name = format!("pk{i:02}");
-        assert!(
-            files
-                .iter()
-                .any(|(p, c)| p.ends_with(&name) && *c == format!("{name}\n")),
-            "{name} lost"
-        );
-    }
+    assert_holds_each(&files, "pk", 40);
     // Merged as they grow: far fewer packs than repacks.
     let packs = listed_packs(&f).await;
     assert!(!packs.is_empty() && packs.len() <= 4, "{packs:?}");
@@ -464,15 +470,7 @@ async fn background_repacks_pack_every_change_and_lose_none() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let files = f.files().await;
-    for i in 0..40 {
-        let name = format!("bg{i:02}");
-        assert!(
-            files
-                .iter()
-                .any(|(p, c)| p.ends_with(&name) && *c == format!("{name}\n")),
-            "{name} lost"
-        );
-    }
+    assert_holds_each(&files, "bg", 40);
     assert!(!listed_packs(&f).await.is_empty());
 }
 

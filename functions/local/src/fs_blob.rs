@@ -340,13 +340,12 @@ impl FsBlobStore {
     /// name; whether it did. Under the key's lock, as every write of a
     /// link is.
     fn remove_dangling_link(&self, key: &ObjectKey, path: &Path) -> Result<bool, BlobError> {
-        let is_link = || fs::symlink_metadata(path).is_ok_and(|s| s.file_type().is_symlink());
         // Most names are taken by a file: no lock for those.
-        if !is_link() {
+        if !is_link(path) {
             return Ok(false);
         }
         let _guard = self.lock(key)?;
-        let dangling = is_link() && !holds_object(path).map_err(io)?;
+        let dangling = is_link(path) && !holds_object(path).map_err(io)?;
         if dangling {
             remove_if_present(path).map_err(io)?;
         }
@@ -367,7 +366,7 @@ impl FsBlobStore {
                 Some(_) => {}
             }
         }
-        let archived = fs::symlink_metadata(&path).is_ok_and(|s| s.file_type().is_symlink());
+        let archived = is_link(&path);
         remove_if_present(&path).map_err(io)?;
         if archived {
             remove_if_present(&self.archive_path(key)?).map_err(io)?;
@@ -650,6 +649,11 @@ fn holds_object(path: &Path) -> std::io::Result<bool> {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Whether `path` is a symbolic link (an archived object's, see `move_to`).
+fn is_link(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|s| s.file_type().is_symlink())
 }
 
 /// Whether `a` and `b` name one file (`b` not followed).
